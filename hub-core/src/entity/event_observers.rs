@@ -1,0 +1,23 @@
+//! `event_observers`: One observer's reception of an advert or message event.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "event_observers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub event_type: String,
+    pub event_hash: String,
+    pub observer_node_id: String,
+    pub snr: Option<f64>,
+    pub path_len: Option<i32>,
+    pub observed_at: DateTime,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,100 @@
+//! Datetime formats of the API.
+//!
+//! The database holds naive UTC (`YYYY-MM-DD HH:MM:SS[.ffffff]`); the API speaks RFC 3339 in
+//! UTC. Fractions follow Python's `isoformat`: six digits when there is a fraction, none
+//! otherwise, so responses match MeshCore Hub's byte for byte.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+/// Formats a naive UTC datetime as RFC 3339 with a `Z` suffix.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// let dt = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap().and_hms_micro_opt(5, 0, 0, 123456).unwrap();
+/// assert_eq!(hub_core::time::rfc3339(dt), "2026-11-26T05:00:00.123456Z");
+/// ```
+pub fn rfc3339(dt: NaiveDateTime) -> String {
+    if dt.nanosecond() == 0 {
+        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+/// [`rfc3339`] for an optional datetime.
+pub fn rfc3339_opt(dt: Option<NaiveDateTime>) -> Option<String> {
+    dt.map(rfc3339)
+}
+
+/// Parses a datetime query parameter: RFC 3339 / ISO 8601 with or without an offset
+/// (converted to UTC), `T` or space separated, with or without fraction, or a bare date
+/// (midnight). Returns `None` when the text is none of these.
+pub fn parse_datetime_param(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(dt.naive_utc());
+    }
+    // RFC 3339 with a space instead of `T`, as Python's `str(datetime)` prints it.
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(&text.replacen(' ', "T", 1)) {
+        return Some(dt.naive_utc());
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(dt);
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(NaiveTime::MIN))
+}
+
+/// The current time as naive UTC, as the database stores it.
+pub fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_python_isoformat() {
+        let base = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        assert_eq!(
+            rfc3339(base.and_hms_opt(3, 4, 5).unwrap()),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            rfc3339(base.and_hms_micro_opt(3, 4, 5, 120).unwrap()),
+            "2026-01-02T03:04:05.000120Z"
+        );
+    }
+
+    #[test]
+    fn parses_the_usual_forms() {
+        let want = NaiveDate::from_ymd_opt(2026, 11, 26)
+            .unwrap()
+            .and_hms_opt(5, 0, 0)
+            .unwrap();
+        for text in [
+            "2026-11-26T05:00:00Z",
+            "2026-11-26T05:00:00",
+            "2026-11-26 05:00:00",
+            "2026-11-26T06:00:00+01:00",
+            "2026-11-26 06:00:00+01:00",
+            "2026-11-26T05:00",
+        ] {
+            assert_eq!(parse_datetime_param(text), Some(want), "{text}");
+        }
+        assert_eq!(
+            parse_datetime_param("2026-11-26"),
+            Some(want.date().and_time(NaiveTime::MIN))
+        );
+        assert_eq!(parse_datetime_param("yesterday"), None);
+        assert_eq!(parse_datetime_param("2026-13-01"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Indexes hub adds for its own read paths, beyond MeshCore Hub's.
+//!
+//! Only databases hub migrates get these; a database the Python service manages is never
+//! altered (see `hub_core::db`).
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261126_000002_read_indexes"
+    }
+}
+
+/// (name, table, columns): each backs a filter or sort of API.md section 2.
+const INDEXES: &[(&str, &str, &[&str])] = &[
+    // dashboard node-count series and the "name" tag lookups
+    ("ix_nodes_created_at", "nodes", &["created_at"]),
+    ("ix_node_tags_key_value", "node_tags", &["key", "value"]),
+    // flood-only advert counts and the default route_type filter, newest first
+    (
+        "ix_advertisements_route_type_received_at",
+        "advertisements",
+        &["route_type", "received_at"],
+    ),
+    (
+        "ix_advertisements_event_hash",
+        "advertisements",
+        &["event_hash"],
+    ),
+    // message visibility / channel counts by time
+    (
+        "ix_messages_channel_idx_received_at",
+        "messages",
+        &["channel_idx", "received_at"],
+    ),
+    ("ix_messages_event_hash", "messages", &["event_hash"]),
+    (
+        "ix_raw_packets_path_hash_bytes_received_at",
+        "raw_packets",
+        &["received_at", "path_hash_bytes"],
+    ),
+    (
+        "ix_user_profile_nodes_profile",
+        "user_profile_nodes",
+        &["user_profile_id", "adopted_at"],
+    ),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, columns) in INDEXES {
+            manager
+                .create_index(crate::index(name, table, columns))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, _) in INDEXES {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(*name)
+                        .table(Alias::new(*table))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
