@@ -1,1 +1,220 @@
-fn main() {}
+//! The `hub-api` command: `serve`, `migrate` and `seed`.
+
+use clap::{Parser, Subcommand};
+use hub_api::seed::{self, SeedArgs};
+use hub_api::state::AppState;
+use hub_core::db::{self, SchemaState};
+use hub_core::settings::{
+    AuthSettings, DatabaseSettings, RuntimeSettings, ServerSettings, SettingError,
+};
+use poem::Server;
+use poem::listener::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// hub: the MeshCore Hub API server.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API (creates and migrates a new database on first start).
+    Serve {
+        #[command(flatten)]
+        server: ServerSettings,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        auth: AuthSettings,
+        #[command(flatten)]
+        runtime: RuntimeSettings,
+        /// Fill an empty database with the `small` demo network before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        runtime: RuntimeSettings,
+    },
+    /// Fill the database with a deterministic synthetic mesh network.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        runtime: RuntimeSettings,
+        #[command(flatten)]
+        seed: SeedArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    // `.env` fills only what the environment does not set: CLI > environment > .env > default.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let runtime = match &cli.command {
+        Command::Serve { runtime, .. }
+        | Command::Migrate { runtime, .. }
+        | Command::Seed { runtime, .. } => runtime.clone(),
+    };
+    if let Err(err) = runtime.validate() {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
+    init_tracing(&runtime);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match tokio.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Setting(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(err)) => {
+            tracing::error!("{err}");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Failure {
+    /// A setting failed validation: exit 2, like a usage error.
+    Setting(SettingError),
+    /// Anything else.
+    Other(String),
+}
+
+impl From<SettingError> for Failure {
+    fn from(err: SettingError) -> Self {
+        Failure::Setting(err)
+    }
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Failure::Other(format!("database: {err}"))
+    }
+}
+
+fn init_tracing(runtime: &RuntimeSettings) {
+    let directive = runtime.tracing_directive();
+    // A bare level applies to hub's own crates; libraries stay at WARN so logs stay quiet.
+    let filter = if directive.contains('=') {
+        directive
+    } else {
+        format!("warn,hub_api={directive},hub_core={directive}")
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn open_database(
+    database: &DatabaseSettings,
+) -> Result<(sea_orm::DatabaseConnection, SchemaState), Failure> {
+    database.validate()?;
+    let conn = db::connect(&database.database_url).await?;
+    let schema = db::prepare_schema(&conn).await?;
+    match &schema {
+        SchemaState::Migrated { applied } if *applied > 0 => {
+            tracing::info!(applied, "database migrated");
+        }
+        SchemaState::Migrated { .. } => {}
+        SchemaState::ExternallyManaged => {
+            tracing::info!(
+                "MeshCore Hub database detected: reading it as it is, schema left unchanged"
+            );
+        }
+    }
+    Ok((conn, schema))
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Migrate { database, .. } => {
+            let (_, schema) = open_database(&database).await?;
+            if schema == SchemaState::ExternallyManaged {
+                println!(
+                    "MeshCore Hub database: its schema is managed by MeshCore Hub; nothing to do"
+                );
+            } else {
+                println!("database is up to date");
+            }
+            Ok(())
+        }
+        Command::Seed { database, seed, .. } => {
+            let (conn, _) = open_database(&database).await?;
+            seed::run(&conn, &seed)
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))
+        }
+        Command::Serve {
+            server,
+            database,
+            auth,
+            runtime,
+            demo,
+        } => {
+            server.validate()?;
+            let (conn, _) = open_database(&database).await?;
+            if demo {
+                seed::seed_demo_if_empty(&conn)
+                    .await
+                    .map_err(|e| Failure::Other(e.to_string()))?;
+            }
+            let state = AppState {
+                db: conn.clone(),
+                auth: auth.normalized(),
+                raw_packet_retention_days: runtime.raw_packet_retention_days,
+            };
+            let address = server.bind_address();
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                address = %address,
+                database = %db::redact_url(&database.database_url),
+                read_key = state.auth.read_key.is_some(),
+                admin_key = state.auth.admin_key.is_some(),
+                "hub serving http://{address}/api/v1, docs at http://{address}{}",
+                hub_api::app::DOCS_PATH
+            );
+            let app = hub_api::app::build(state);
+            Server::new(TcpListener::bind(address))
+                .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
+                .await
+                .map_err(|e| Failure::Other(format!("server: {e}")))?;
+            conn.close().await.ok();
+            tracing::info!("hub stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
+    tracing::info!("shutting down");
+}

@@ -17,21 +17,32 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Turns the accepted URL forms into one sqlx understands.
 ///
-/// MeshCore Hub uses SQLAlchemy URLs: `sqlite:///relative.db`, `sqlite:////absolute.db`,
+/// Besides sqlx's own forms (`sqlite://relative.db`, `sqlite:///absolute/path.db`,
+/// `postgres://...`), MeshCore Hub's SQLAlchemy URLs work unchanged: `sqlite:///./data/x.db`
+/// and `sqlite:///x.db` (relative), `sqlite:////abs/x.db` (absolute), and
 /// `postgresql+asyncpg://...`. Returns a message for anything that is not SQLite or PostgreSQL.
 ///
 /// ```
 /// use hub_core::db::normalize_database_url;
 /// assert_eq!(normalize_database_url("sqlite:///./data/meshcore.db").unwrap(), "sqlite://./data/meshcore.db");
+/// assert_eq!(normalize_database_url("sqlite:///meshcore.db").unwrap(), "sqlite://meshcore.db");
 /// assert_eq!(normalize_database_url("sqlite:////var/lib/hub.db").unwrap(), "sqlite:///var/lib/hub.db");
+/// assert_eq!(normalize_database_url("sqlite:///var/lib/hub.db").unwrap(), "sqlite:///var/lib/hub.db");
 /// assert_eq!(normalize_database_url("postgresql+asyncpg://u:p@db/hub").unwrap(), "postgres://u:p@db/hub");
 /// assert!(normalize_database_url("mysql://db/hub").is_err());
 /// ```
 pub fn normalize_database_url(url: &str) -> Result<String, String> {
     let url = url.trim();
+    if let Some(rest) = url.strip_prefix("sqlite:////") {
+        return Ok(format!("sqlite:///{rest}"));
+    }
     if let Some(rest) = url.strip_prefix("sqlite:///") {
-        // SQLAlchemy: three slashes then a relative path; four slashes for an absolute one.
-        return Ok(format!("sqlite://{rest}"));
+        // SQLAlchemy's relative forms; a bare file name is never meant to live at `/`.
+        let path = rest.split('?').next().unwrap_or(rest);
+        if rest.starts_with("./") || rest.starts_with("../") || !path.contains('/') {
+            return Ok(format!("sqlite://{rest}"));
+        }
+        return Ok(url.to_string());
     }
     if url.starts_with("sqlite:") {
         return Ok(url.to_string());

@@ -1,0 +1,75 @@
+//! The poem application: routes, middleware and the OpenAPI document.
+
+use crate::auth::RequireReadKey;
+use crate::error::json_error;
+use crate::routes;
+use crate::state::AppState;
+use poem::http::header;
+use poem::middleware::{NormalizePath, TrailingSlash};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+use std::time::Instant;
+
+/// Where the OpenAPI JSON is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+/// Where the Swagger UI is served.
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// The OpenAPI service of every route group.
+pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    OpenApiService::new(routes::all(), "hub: MeshCore Hub API", env!("CARGO_PKG_VERSION"))
+        .description("Read API of a MeshCore mesh network: nodes, advertisements, messages, channels, dashboards and member profiles.")
+}
+
+/// Builds the whole application around `state`.
+///
+/// ```no_run
+/// # async fn run(state: hub_api::state::AppState) -> std::io::Result<()> {
+/// let app = hub_api::app::build(state);
+/// poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8000")).run(app).await
+/// # }
+/// ```
+pub fn build(state: AppState) -> impl Endpoint<Output = Response> {
+    let api = openapi();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let keys = state.auth.clone();
+    Route::new()
+        .nest("/", api.with(RequireReadKey(keys)))
+        .at(OPENAPI_PATH, spec)
+        .nest(DOCS_PATH, docs)
+        .data(state)
+        .around(no_store_on_health)
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .catch_all_error(json_error)
+        .around(log_request)
+}
+
+/// `Cache-Control: no-store` on `/health*`: probes must never see a cached answer.
+async fn no_store_on_health<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let health = req.uri().path().starts_with("/health");
+    let mut response = next.call(req).await?.into_response();
+    if health {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            "no-store".parse().expect("static header"),
+        );
+    }
+    Ok(response)
+}
+
+/// One structured line per request: DEBUG normally, WARN for server errors.
+async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.call(req).await?.into_response();
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, micros, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
+    Ok(response)
+}

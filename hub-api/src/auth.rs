@@ -1,0 +1,166 @@
+//! API keys (API.md section 1): bearer tokens compared in constant time.
+
+use crate::error::detail_response;
+use hub_core::settings::AuthSettings;
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use subtle::ConstantTimeEq;
+
+/// What a request's token grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No keys demand anything, or the token is the read key.
+    Read,
+    /// The token is the admin key.
+    Admin,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// 401 `Authentication required`: no token where one is needed.
+    Missing,
+    /// 401 `Invalid API key`: a token that matches no key.
+    Invalid,
+    /// 403 `Admin access required`: a valid non-admin token on an admin endpoint.
+    NotAdmin,
+}
+
+impl Denied {
+    /// The JSON error response, with `WWW-Authenticate: Bearer` on 401s.
+    pub fn response(self) -> Response {
+        let (status, text) = match self {
+            Denied::Missing => (StatusCode::UNAUTHORIZED, "Authentication required"),
+            Denied::Invalid => (StatusCode::UNAUTHORIZED, "Invalid API key"),
+            Denied::NotAdmin => (StatusCode::FORBIDDEN, "Admin access required"),
+        };
+        let mut response = detail_response(status, text);
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
+        }
+        response
+    }
+}
+
+/// The bearer token of a request (`Authorization: Bearer <t>`, scheme case-insensitive).
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// Decides a read endpoint: open when no key is configured; otherwise the read or admin key.
+pub fn check_read(keys: &AuthSettings, token: Option<&str>) -> Result<Access, Denied> {
+    if keys.read_key.is_none() && keys.admin_key.is_none() {
+        return Ok(Access::Read);
+    }
+    let token = token.ok_or(Denied::Missing)?;
+    if keys.admin_key.as_deref().is_some_and(|k| same(k, token)) {
+        return Ok(Access::Admin);
+    }
+    if keys.read_key.as_deref().is_some_and(|k| same(k, token)) {
+        return Ok(Access::Read);
+    }
+    Err(Denied::Invalid)
+}
+
+/// Decides an admin endpoint: open when no admin key is configured; otherwise only the admin key.
+pub fn check_admin(keys: &AuthSettings, token: Option<&str>) -> Result<Access, Denied> {
+    let Some(admin_key) = keys.admin_key.as_deref() else {
+        return Ok(Access::Admin);
+    };
+    let token = token.ok_or(Denied::Missing)?;
+    if same(admin_key, token) {
+        Ok(Access::Admin)
+    } else {
+        Err(Denied::NotAdmin)
+    }
+}
+
+/// Middleware that applies the read-key rules to every request it wraps.
+pub struct RequireReadKey(pub AuthSettings);
+
+impl<E: Endpoint> Middleware<E> for RequireReadKey {
+    type Output = RequireReadKeyEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequireReadKeyEndpoint {
+            inner,
+            keys: self.0.clone(),
+        }
+    }
+}
+
+/// The endpoint [`RequireReadKey`] produces.
+pub struct RequireReadKeyEndpoint<E> {
+    inner: E,
+    keys: AuthSettings,
+}
+
+impl<E: Endpoint> Endpoint for RequireReadKeyEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        match check_read(&self.keys, bearer_token(&req)) {
+            Ok(_) => self.inner.call(req).await.map(IntoResponse::into_response),
+            Err(denied) => Ok(denied.response()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(read: Option<&str>, admin: Option<&str>) -> AuthSettings {
+        AuthSettings {
+            read_key: read.map(str::to_string),
+            admin_key: admin.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn read_rules() {
+        assert_eq!(check_read(&keys(None, None), None), Ok(Access::Read));
+        let k = keys(Some("r"), Some("a"));
+        assert_eq!(check_read(&k, None), Err(Denied::Missing));
+        assert_eq!(check_read(&k, Some("r")), Ok(Access::Read));
+        assert_eq!(check_read(&k, Some("a")), Ok(Access::Admin));
+        assert_eq!(check_read(&k, Some("x")), Err(Denied::Invalid));
+        // An admin key alone also closes the read endpoints.
+        assert_eq!(
+            check_read(&keys(None, Some("a")), None),
+            Err(Denied::Missing)
+        );
+    }
+
+    #[test]
+    fn admin_rules() {
+        assert_eq!(check_admin(&keys(Some("r"), None), None), Ok(Access::Admin));
+        let k = keys(Some("r"), Some("a"));
+        assert_eq!(check_admin(&k, None), Err(Denied::Missing));
+        assert_eq!(check_admin(&k, Some("r")), Err(Denied::NotAdmin));
+        assert_eq!(check_admin(&k, Some("a")), Ok(Access::Admin));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let req = Request::builder()
+            .header("Authorization", "bEaReR  tok ")
+            .finish();
+        assert_eq!(bearer_token(&req), Some("tok"));
+        let req = Request::builder()
+            .header("Authorization", "Basic tok")
+            .finish();
+        assert_eq!(bearer_token(&req), None);
+    }
+}

@@ -1,0 +1,131 @@
+//! Error responses: the JSON shapes of API.md section 0.
+//!
+//! Handlers return [`ApiError`] for domain errors (404, 401, 403, 409) and for parameter
+//! values that parse but are not acceptable (422). [`json_error`] turns every other error
+//! poem or poem-openapi raises (unparsable parameter, unknown route, ...) into the same
+//! shapes, so no request can end in a plain-text body or a 500 without a JSON `detail`.
+
+use poem::http::StatusCode;
+use poem::{Body, Response};
+use serde_json::json;
+
+/// An error a handler reports to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter value is not acceptable: 422 with `loc`, `msg` and `type`.
+    #[error("{msg}")]
+    Invalid {
+        /// Where the value came from: `query` or `path`.
+        location: &'static str,
+        /// The parameter's public name.
+        name: &'static str,
+        /// What is wrong, for a person.
+        msg: String,
+        /// A machine-readable kind, e.g. `bool_parsing`.
+        kind: &'static str,
+    },
+    /// 404 with `{"detail": "<what> not found"}`.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The database failed: 500 with a generic detail; the cause is logged, not sent.
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl ApiError {
+    /// A 422 for query parameter `name`.
+    pub fn invalid_query(name: &'static str, msg: impl Into<String>, kind: &'static str) -> Self {
+        ApiError::Invalid {
+            location: "query",
+            name,
+            msg: msg.into(),
+            kind,
+        }
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        match self {
+            ApiError::Invalid {
+                location,
+                name,
+                msg,
+                kind,
+            } => validation_response(location, name, msg, kind),
+            ApiError::NotFound(what) => detail_response(StatusCode::NOT_FOUND, what),
+            ApiError::Database(err) => {
+                tracing::error!(error = %err, "database error");
+                detail_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        }
+    }
+}
+
+/// `{"detail": text}` with `status`.
+pub fn detail_response(status: StatusCode, text: &str) -> Response {
+    json_response(status, &json!({ "detail": text }))
+}
+
+/// The 422 shape: `{"detail": [{"loc": [source, name], "msg": ..., "type": ...}]}`.
+pub fn validation_response(source: &str, name: &str, msg: &str, kind: &str) -> Response {
+    json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({ "detail": [{ "loc": [source, name], "msg": msg, "type": kind }] }),
+    )
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(Body::from_vec(
+            serde_json::to_vec(value).unwrap_or_default(),
+        ))
+}
+
+/// Maps any error that reached the top of the app to a JSON response.
+///
+/// poem-openapi reports unparsable or out-of-range parameters as `ParseParamError` (400 by
+/// default); the API contract says 422 naming the parameter.
+pub async fn json_error(err: poem::Error) -> Response {
+    use poem_openapi::error::{ParseParamError, ParsePathError, ParseRequestPayloadError};
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return validation_response("query", e.name, &e.reason, "value_error");
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        return validation_response("path", e.name, &e.reason, "value_error");
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return validation_response("body", "body", &e.reason, "value_error");
+    }
+    if err.is::<ApiError>() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let text = match status {
+        StatusCode::NOT_FOUND => "Not Found".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed".to_string(),
+        s if s.is_server_error() => {
+            tracing::error!(error = %err, "unhandled error");
+            "Internal server error".to_string()
+        }
+        _ => err.to_string(),
+    };
+    let mut response = detail_response(status, &text);
+    // Keep headers such as WWW-Authenticate that the error carried.
+    for (name, value) in err.into_response().headers() {
+        if name != poem::http::header::CONTENT_TYPE && name != poem::http::header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}

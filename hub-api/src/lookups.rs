@@ -1,0 +1,240 @@
+//! Batched look-ups that several route groups attach to their rows.
+//!
+//! Each takes the keys of one page of results and answers with one query (chunked below
+//! SQLite's parameter limit), so a page costs a fixed number of round trips.
+
+use hub_core::entity::{event_observers, node_tags, nodes, user_profile_nodes, user_profiles};
+use hub_core::roles::{Role, visible_channel_indices};
+use hub_core::time::rfc3339;
+use poem_openapi::Object;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::{BTreeSet, HashMap};
+
+/// Most values bound in one `IN (...)` list; SQLite allows 32766, PostgreSQL 65535.
+const CHUNK: usize = 500;
+
+/// A tag of a node, as listed in `NodeRead.tags`.
+#[derive(Debug, Clone, Object)]
+pub struct NodeTagRead {
+    /// Tag name, e.g. `name`, `role`.
+    pub key: String,
+    /// Tag value.
+    pub value: Option<String>,
+    /// Declared type of the value (`string` unless set otherwise).
+    pub value_type: String,
+    /// When the tag was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// When the tag was last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+impl From<node_tags::Model> for NodeTagRead {
+    fn from(tag: node_tags::Model) -> Self {
+        NodeTagRead {
+            key: tag.key,
+            value: tag.value,
+            value_type: tag.value_type,
+            created_at: rfc3339(tag.created_at),
+            updated_at: rfc3339(tag.updated_at),
+        }
+    }
+}
+
+/// The profile that adopted a node.
+#[derive(Debug, Clone, Object)]
+pub struct AdoptedBy {
+    /// The profile's user id (from the identity provider).
+    pub user_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Radio callsign.
+    pub callsign: Option<String>,
+    /// The profile's id.
+    pub profile_id: String,
+}
+
+/// Tags of each node id, in insertion order.
+pub async fn tags_by_node(
+    db: &DatabaseConnection,
+    node_ids: &[String],
+) -> Result<HashMap<String, Vec<NodeTagRead>>, DbErr> {
+    let mut by_node: HashMap<String, Vec<NodeTagRead>> = HashMap::new();
+    for chunk in node_ids.chunks(CHUNK) {
+        let tags = node_tags::Entity::find()
+            .filter(node_tags::Column::NodeId.is_in(chunk.iter().cloned()))
+            .order_by_asc(node_tags::Column::CreatedAt)
+            .order_by_asc(node_tags::Column::Id)
+            .all(db)
+            .await?;
+        for tag in tags {
+            by_node
+                .entry(tag.node_id.clone())
+                .or_default()
+                .push(tag.into());
+        }
+    }
+    Ok(by_node)
+}
+
+/// The adopting profile of each node id that has one.
+pub async fn adopters_by_node(
+    db: &DatabaseConnection,
+    node_ids: &[String],
+) -> Result<HashMap<String, AdoptedBy>, DbErr> {
+    let mut by_node = HashMap::new();
+    for chunk in node_ids.chunks(CHUNK) {
+        let links = user_profile_nodes::Entity::find()
+            .filter(user_profile_nodes::Column::NodeId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        let profiles: HashMap<String, user_profiles::Model> = user_profiles::Entity::find()
+            .filter(
+                user_profiles::Column::Id.is_in(links.iter().map(|l| l.user_profile_id.clone())),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        for link in links {
+            if let Some(profile) = profiles.get(&link.user_profile_id) {
+                by_node.insert(
+                    link.node_id,
+                    AdoptedBy {
+                        user_id: profile.user_id.clone(),
+                        name: profile.name.clone(),
+                        callsign: profile.callsign.clone(),
+                        profile_id: profile.id.clone(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(by_node)
+}
+
+/// A node's public key, advertised name and `name` tag, as adverts and messages show them.
+#[derive(Debug, Clone, Default)]
+pub struct NodeNames {
+    /// The node's public key.
+    pub public_key: String,
+    /// `nodes.name`.
+    pub name: Option<String>,
+    /// The node's `name` tag.
+    pub tag_name: Option<String>,
+    /// The node's `description` tag.
+    pub tag_description: Option<String>,
+}
+
+/// Names of each node id.
+pub async fn names_by_node_id(
+    db: &DatabaseConnection,
+    node_ids: &[String],
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    let mut by_id: HashMap<String, NodeNames> = HashMap::new();
+    for chunk in node_ids.chunks(CHUNK) {
+        for node in nodes::Entity::find()
+            .filter(nodes::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            by_id.insert(
+                node.id,
+                NodeNames {
+                    public_key: node.public_key,
+                    name: node.name,
+                    ..NodeNames::default()
+                },
+            );
+        }
+        for tag in node_tags::Entity::find()
+            .filter(node_tags::Column::NodeId.is_in(chunk.iter().cloned()))
+            .filter(node_tags::Column::Key.is_in(["name", "description"]))
+            .all(db)
+            .await?
+        {
+            if let Some(names) = by_id.get_mut(&tag.node_id) {
+                match tag.key.as_str() {
+                    "name" => names.tag_name = tag.value,
+                    _ => names.tag_description = tag.value,
+                }
+            }
+        }
+    }
+    Ok(by_id)
+}
+
+/// One observer's reception of an event, as listed in `observers`.
+#[derive(Debug, Clone, Object)]
+pub struct ObserverRead {
+    /// The observer's node id.
+    pub node_id: String,
+    /// The observer's public key.
+    pub public_key: Option<String>,
+    /// The observer's advertised name.
+    pub name: Option<String>,
+    /// The observer's `name` tag.
+    pub tag_name: Option<String>,
+    /// Signal-to-noise ratio of the reception.
+    pub snr: Option<f64>,
+    /// Hops the packet had taken.
+    pub path_len: Option<i32>,
+    /// When this observer heard it (RFC 3339, UTC).
+    pub observed_at: String,
+}
+
+/// `event_observers` rows of `event_type` for each event hash, oldest first.
+pub async fn observers_by_event(
+    db: &DatabaseConnection,
+    event_type: &str,
+    event_hashes: &[String],
+) -> Result<HashMap<String, Vec<ObserverRead>>, DbErr> {
+    let mut rows = Vec::new();
+    for chunk in event_hashes.chunks(CHUNK) {
+        rows.extend(
+            event_observers::Entity::find()
+                .filter(event_observers::Column::EventType.eq(event_type))
+                .filter(event_observers::Column::EventHash.is_in(chunk.iter().cloned()))
+                .order_by_asc(event_observers::Column::ObservedAt)
+                .order_by_asc(event_observers::Column::Id)
+                .all(db)
+                .await?,
+        );
+    }
+    let observer_ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.observer_node_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = names_by_node_id(db, &observer_ids).await?;
+    let mut by_hash: HashMap<String, Vec<ObserverRead>> = HashMap::new();
+    for row in rows {
+        let node = names.get(&row.observer_node_id);
+        by_hash
+            .entry(row.event_hash)
+            .or_default()
+            .push(ObserverRead {
+                public_key: node.map(|n| n.public_key.clone()),
+                name: node.and_then(|n| n.name.clone()),
+                tag_name: node.and_then(|n| n.tag_name.clone()),
+                node_id: row.observer_node_id,
+                snr: row.snr,
+                path_len: row.path_len,
+                observed_at: rfc3339(row.observed_at),
+            });
+    }
+    Ok(by_hash)
+}
+
+/// Channel indices `role` may read: every channel at or below its level, plus Public (17).
+pub async fn visible_channels(db: &DatabaseConnection, role: Role) -> Result<BTreeSet<i32>, DbErr> {
+    use hub_core::entity::channels;
+    let channels = channels::Entity::find().all(db).await?;
+    Ok(visible_channel_indices(
+        role,
+        channels
+            .iter()
+            .map(|c| (c.channel_hash.as_str(), c.visibility.as_str())),
+    ))
+}

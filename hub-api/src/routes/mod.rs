@@ -1,0 +1,30 @@
+//! One module per route group of API.md section 2, plus health.
+
+pub mod health;
+pub mod nodes;
+
+use poem_openapi::Tags;
+
+/// OpenAPI tags grouping the operations in the docs.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness and readiness.
+    Health,
+    /// Nodes of the mesh and their tags.
+    Nodes,
+    /// Advertisements heard by observers.
+    Advertisements,
+    /// Contact and channel messages.
+    Messages,
+    /// Group channels.
+    Channels,
+    /// Aggregates for the web dashboard.
+    Dashboard,
+    /// Member profiles and adopted nodes.
+    Profiles,
+}
+
+/// Every API group, in the order the docs list them.
+pub fn all() -> (health::HealthApi, nodes::NodesApi) {
+    (health::HealthApi, nodes::NodesApi)
+}

@@ -1,0 +1,15 @@
+//! State shared by every handler.
+
+use hub_core::settings::AuthSettings;
+use sea_orm::DatabaseConnection;
+
+/// What handlers need besides the request: the database and a few settings.
+#[derive(Clone)]
+pub struct AppState {
+    /// The connection pool.
+    pub db: DatabaseConnection,
+    /// API keys, for the admin checks that handlers make themselves.
+    pub auth: AuthSettings,
+    /// RAW_PACKET_RETENTION_DAYS: bounds the `routes-overview` window.
+    pub raw_packet_retention_days: i64,
+}

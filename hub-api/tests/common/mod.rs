@@ -1,0 +1,174 @@
+//! Shared set-up for the integration tests: a real SQLite file per test and the real app.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use hub_api::state::AppState;
+use hub_core::settings::AuthSettings;
+use poem::test::{TestClient, TestResponse};
+use poem::{EndpointExt, Response};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+/// The sample database made by MeshCore Hub's Python service.
+pub fn fixture_db_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-sample.db")
+}
+
+/// The exact SQLite DDL of a MeshCore Hub database.
+pub fn fixture_schema_sql() -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-schema.sql"),
+    )
+    .expect("fixture schema")
+}
+
+/// A running app over its own SQLite file, removed when dropped.
+pub struct TestApp {
+    /// Client for the app.
+    pub client: TestClient<poem::endpoint::BoxEndpoint<'static, Response>>,
+    /// The app's database, for inserting rows.
+    pub db: DatabaseConnection,
+    /// The SQLite file.
+    pub path: PathBuf,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// GET `uri` (path and query).
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.client.get(uri).send().await
+    }
+
+    /// GET `uri` with `X-User-Roles: roles`.
+    pub async fn get_as(&self, uri: &str, roles: &str) -> TestResponse {
+        self.client
+            .get(uri)
+            .header("X-User-Roles", roles)
+            .send()
+            .await
+    }
+
+    /// GET `uri` and return its JSON body, asserting 200.
+    pub async fn json(&self, uri: &str) -> serde_json::Value {
+        let resp = self.get(uri).await;
+        resp.assert_status_is_ok();
+        resp.json().await.value().deserialize()
+    }
+
+    /// GET `uri` as `roles` and return its JSON body, asserting 200.
+    pub async fn json_as(&self, uri: &str, roles: &str) -> serde_json::Value {
+        let resp = self.get_as(uri, roles).await;
+        resp.assert_status_is_ok();
+        resp.json().await.value().deserialize()
+    }
+
+    /// Runs raw SQL statements (`;`-separated) against the app's database.
+    pub async fn exec(&self, sql: &str) {
+        self.db
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"));
+    }
+
+    /// The first column of the first row of `sql` as i64.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+}
+
+/// Builds the app over the SQLite file `path`, preparing its schema as `serve` does.
+pub async fn app_at(dir: TempDir, path: PathBuf, auth: AuthSettings) -> TestApp {
+    let url = format!("sqlite://{}", path.display());
+    let db = hub_core::db::connect(&url).await.expect("connect");
+    hub_core::db::prepare_schema(&db).await.expect("schema");
+    let state = AppState {
+        db: db.clone(),
+        auth,
+        raw_packet_retention_days: 7,
+    };
+    let app = hub_api::app::build(state).map_to_response().boxed();
+    TestApp {
+        client: TestClient::new(app),
+        db,
+        path,
+        _dir: dir,
+    }
+}
+
+/// The app over a new, migrated, empty database.
+pub async fn empty_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    app_at(dir, path, AuthSettings::default()).await
+}
+
+/// The app over a copy of the MeshCore Hub sample database.
+pub async fn fixture_app() -> TestApp {
+    fixture_app_with(AuthSettings::default()).await
+}
+
+/// [`fixture_app`] with API keys.
+pub async fn fixture_app_with(auth: AuthSettings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meshcore.db");
+    std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
+    app_at(dir, path, auth).await
+}
+
+/// Naive UTC text `days` days and `hours` hours before now, as the database stores it.
+pub fn ago(days: i64, hours: i64) -> String {
+    let t = chrono::Utc::now().naive_utc()
+        - chrono::Duration::days(days)
+        - chrono::Duration::hours(hours);
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// A 64-hex public key made from a short hex stem, e.g. `pk("a1")`.
+pub fn pk(stem: &str) -> String {
+    format!("{stem:0<64}")
+}
+
+/// Inserts a `chat` node seen a day ago, with an optional `name` tag.
+pub async fn insert_node(
+    app: &TestApp,
+    id: &str,
+    public_key: &str,
+    name: Option<&str>,
+    tag_name: Option<&str>,
+) {
+    let name_sql = name.map_or("NULL".to_string(), |n| format!("'{n}'"));
+    app.exec(&format!(
+        "INSERT INTO nodes (id, public_key, name, adv_type, first_seen, last_seen, created_at, updated_at, is_observer) \
+         VALUES ('{id}', '{public_key}', {name_sql}, 'chat', '{t}', '{t}', '{t}', '{t}', 0)",
+        t = ago(1, 0)
+    ))
+    .await;
+    if let Some(tag) = tag_name {
+        app.exec(&format!(
+            "INSERT INTO node_tags (id, node_id, key, value, value_type, created_at, updated_at) \
+             VALUES ('{id}-name', '{id}', 'name', '{tag}', 'string', '{t}', '{t}')",
+            t = ago(1, 0)
+        ))
+        .await;
+    }
+}
+
+/// Asserts `endpoint` answered 422 naming query parameter `name`.
+pub async fn assert_422(resp: TestResponse, name: &str) {
+    resp.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = resp.json().await.value().deserialize();
+    assert_eq!(body["detail"][0]["loc"][0], "query", "{body}");
+    assert_eq!(body["detail"][0]["loc"][1], name, "{body}");
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
