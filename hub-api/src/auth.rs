@@ -86,7 +86,8 @@ pub fn check_admin(keys: &AuthSettings, token: Option<&str>) -> Result<Access, D
     }
 }
 
-/// Middleware that applies the read-key rules to every request it wraps.
+/// Middleware that applies the read-key rules to the data routes (`/api/v1/...`); health
+/// probes stay open so orchestrators need no key.
 pub struct RequireReadKey(pub AuthSettings);
 
 impl<E: Endpoint> Middleware<E> for RequireReadKey {
@@ -110,6 +111,9 @@ impl<E: Endpoint> Endpoint for RequireReadKeyEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        if !req.uri().path().starts_with("/api/v1") {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
         match check_read(&self.keys, bearer_token(&req)) {
             Ok(_) => self.inner.call(req).await.map(IntoResponse::into_response),
             Err(denied) => Ok(denied.response()),

@@ -6,6 +6,26 @@ use std::collections::BTreeSet;
 /// Index of the built-in Public channel, visible to everyone.
 pub const PUBLIC_CHANNEL_IDX: i32 = 17;
 
+/// The role that marks test accounts; profiles holding it are left out of member counts
+/// and, by default, of the profile list.
+pub const TEST_ROLE: &str = "test";
+
+/// The role names of a profile's comma list: split on `,`, trimmed, empties dropped.
+///
+/// ```
+/// assert_eq!(hub_core::roles::role_names(Some("admin, member,,")), ["admin", "member"]);
+/// assert!(hub_core::roles::role_names(None).is_empty());
+/// ```
+pub fn role_names(roles: Option<&str>) -> Vec<String> {
+    roles
+        .into_iter()
+        .flat_map(|r| r.split(','))
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The role a caller acts with, from the `X-User-Roles` header the web proxy sets.
 ///
 /// Ordered: `Anonymous < Member < Operator < Admin`.

@@ -1,7 +1,9 @@
 //! One module per route group of API.md section 2, plus health.
 
+pub mod channels;
 pub mod health;
 pub mod nodes;
+pub mod profiles;
 
 use poem_openapi::Tags;
 
@@ -25,6 +27,16 @@ pub enum ApiTags {
 }
 
 /// Every API group, in the order the docs list them.
-pub fn all() -> (health::HealthApi, nodes::NodesApi) {
-    (health::HealthApi, nodes::NodesApi)
+pub fn all() -> (
+    health::HealthApi,
+    nodes::NodesApi,
+    channels::ChannelsApi,
+    profiles::ProfilesApi,
+) {
+    (
+        health::HealthApi,
+        nodes::NodesApi,
+        channels::ChannelsApi,
+        profiles::ProfilesApi,
+    )
 }
