@@ -88,13 +88,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.clone());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        if let Some(dir) =
-            sqlite_file(&url).and_then(|file| Path::new(file).parent().map(Path::to_path_buf))
-        {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
-            }
+        let parent =
+            sqlite_file(&url).and_then(|file| Path::new(file).parent().map(Path::to_path_buf));
+        if let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
         }
         // In-memory databases are per connection, so they must stay on exactly one.
         let pool_size = if url.contains(":memory:") || url.contains("mode=memory") {
