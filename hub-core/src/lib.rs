@@ -1,1 +1,5 @@
 pub fn _x() {}
+
+pub mod cache;
+#[cfg(feature = "test-support")]
+pub mod test_support;
