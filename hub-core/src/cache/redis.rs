@@ -265,6 +265,7 @@ impl RedisCache {
         };
         let result = match tokio::time::timeout(self.timeout, f(conn)).await {
             Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_timeout() => Err(CacheError::Timeout(self.timeout)),
             Ok(Err(e)) => Err(CacheError::Backend(e.to_string())),
             Err(_) => Err(CacheError::Timeout(self.timeout)),
         };
