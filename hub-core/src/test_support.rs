@@ -87,11 +87,17 @@ impl RedisServer {
                 return;
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("redis-server on port {} exited at startup: {status}", self.port);
+                panic!(
+                    "redis-server on port {} exited at startup: {status}",
+                    self.port
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server on port {} did not answer within {START_TIMEOUT:?}", self.port);
+        panic!(
+            "redis-server on port {} did not answer within {START_TIMEOUT:?}",
+            self.port
+        );
     }
 
     fn answers_ping(&self) -> bool {

@@ -48,7 +48,10 @@ async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
 async fn fail_until_open(cache: &RedisCache) {
     for i in 0..3 {
         let r = bounded(&format!("failing get #{i}"), cache.get("k")).await;
-        assert!(r.is_err(), "get #{i} should fail while redis is down, got {r:?}");
+        assert!(
+            r.is_err(),
+            "get #{i} should fail while redis is down, got {r:?}"
+        );
     }
     assert_eq!(cache.breaker_state(), Some(BreakerState::Open));
     // Open: no I/O at all, so no waiting at all.
@@ -64,7 +67,10 @@ async fn fail_until_open(cache: &RedisCache) {
 async fn wait_for_recovery(cache: &RedisCache) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let ok = cache.set("back", b"yes", Duration::from_secs(10)).await.is_ok()
+        let ok = cache
+            .set("back", b"yes", Duration::from_secs(10))
+            .await
+            .is_ok()
             && cache.get("back").await == Ok(Some(b"yes".to_vec()));
         if ok {
             break;
@@ -88,17 +94,27 @@ async fn get_set_round_trip_and_ttl_expiry() {
     assert_eq!(cache.get("nodes::").await, Ok(None));
 
     let value = vec![0u8, 159, 146, 150, 255]; // arbitrary, non-UTF-8 bytes
-    cache.set("nodes::", &value, Duration::from_secs(30)).await.unwrap();
+    cache
+        .set("nodes::", &value, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(cache.get("nodes::").await, Ok(Some(value.clone())));
 
-    cache.set("short", b"v", Duration::from_millis(150)).await.unwrap();
+    cache
+        .set("short", b"v", Duration::from_millis(150))
+        .await
+        .unwrap();
     assert_eq!(cache.get("short").await, Ok(Some(b"v".to_vec())));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(cache.get("short").await, Ok(None), "entry must expire");
 
     // The TTL really is set on the Redis key.
     let mut c = raw(server.port()).await;
-    let pttl: i64 = redis::cmd("PTTL").arg("hub:nodes::").query_async(&mut c).await.unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("hub:nodes::")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     assert!((29_000..=30_000).contains(&pttl), "pttl {pttl}");
 }
 
@@ -107,20 +123,32 @@ async fn prefixes_isolate_instances_on_one_server() {
     let server = RedisServer::start();
     let a = RedisCache::new(opts(server.port(), "alpha")).unwrap();
     let b = RedisCache::new(opts(server.port(), "beta")).unwrap();
-    a.set("nodes::", b"from-a", Duration::from_secs(30)).await.unwrap();
+    a.set("nodes::", b"from-a", Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(b.get("nodes::").await, Ok(None));
-    b.set("nodes::", b"from-b", Duration::from_secs(30)).await.unwrap();
+    b.set("nodes::", b"from-b", Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(a.get("nodes::").await, Ok(Some(b"from-a".to_vec())));
     assert_eq!(b.get("nodes::").await, Ok(Some(b"from-b".to_vec())));
 
     let mut c = raw(server.port()).await;
-    let raw_a: Vec<u8> = redis::cmd("GET").arg("alpha:nodes::").query_async(&mut c).await.unwrap();
+    let raw_a: Vec<u8> = redis::cmd("GET")
+        .arg("alpha:nodes::")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     assert_eq!(raw_a, b"from-a");
 
     assert_eq!(a.invalidate("nodes").await, Ok(1));
     assert_eq!(a.invalidate("nodes").await, Ok(2));
     assert_eq!(b.invalidate("nodes").await, Ok(1));
-    let gen_a: u64 = redis::cmd("GET").arg("alpha:gen:nodes").query_async(&mut c).await.unwrap();
+    let gen_a: u64 = redis::cmd("GET")
+        .arg("alpha:gen:nodes")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     assert_eq!(gen_a, 2);
 }
 
@@ -165,7 +193,11 @@ async fn paused_server_bounds_calls_opens_breaker_and_recovers() {
 
     server.resume();
     wait_for_recovery(&cache).await;
-    assert_eq!(cache.get("k").await, Ok(Some(b"v".to_vec())), "data survived the pause");
+    assert_eq!(
+        cache.get("k").await,
+        Ok(Some(b"v".to_vec())),
+        "data survived the pause"
+    );
 }
 
 #[tokio::test]
@@ -179,7 +211,11 @@ async fn absent_at_startup_never_blocks_and_caching_starts_when_it_appears() {
     assert!(!bounded("ping", cache.ping()).await);
     // Two more failures (ping counted as one) open the breaker.
     for _ in 0..2 {
-        assert!(bounded("set", cache.set("k", b"v", Duration::from_secs(5))).await.is_err());
+        assert!(
+            bounded("set", cache.set("k", b"v", Duration::from_secs(5)))
+                .await
+                .is_err()
+        );
     }
     assert_eq!(cache.breaker_state(), Some(BreakerState::Open));
     assert_eq!(cache.get("k").await, Err(CacheError::CircuitOpen));

@@ -58,7 +58,12 @@ fn unix_now() -> u64 {
 
 impl Envelope {
     /// Builds an envelope stamped with the current time and the body's ETag.
-    pub fn new(status: u16, content_type: impl Into<String>, generation: u64, body: Vec<u8>) -> Self {
+    pub fn new(
+        status: u16,
+        content_type: impl Into<String>,
+        generation: u64,
+        body: Vec<u8>,
+    ) -> Self {
         Self {
             status,
             content_type: content_type.into(),
@@ -78,8 +83,9 @@ impl Envelope {
         let ct_len = u16::try_from(ct.len()).ok()?;
         let etag_len = u8::try_from(etag.len()).ok()?;
         let body_len = u32::try_from(self.body.len()).ok()?;
-        let mut out =
-            Vec::with_capacity(2 + 1 + 2 + 8 + 8 + 2 + ct.len() + 1 + etag.len() + 4 + self.body.len());
+        let mut out = Vec::with_capacity(
+            2 + 1 + 2 + 8 + 8 + 2 + ct.len() + 1 + etag.len() + 4 + self.body.len(),
+        );
         out.extend_from_slice(MAGIC);
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.status.to_be_bytes());

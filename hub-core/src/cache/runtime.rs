@@ -2,7 +2,7 @@
 //!
 //! The `hub-macros` expansion of a cached handler is, in essence:
 //!
-//! ```ignore
+//! ```text
 //! static SPEC: CacheSpec = CacheSpec { name: "nodes", ttl: Ttl::Default, params: &["limit"] };
 //! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move { /* body */ }).await
 //! ```
@@ -35,6 +35,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use poem::error::IntoResult;
 use poem::http::header::CONTENT_TYPE;
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Body, IntoResponse, Request, Response};
@@ -129,7 +130,11 @@ impl ResponseCache {
     }
 
     /// Wraps an existing backend.
-    pub fn new(backend: Arc<dyn CacheBackend>, ttl_default: Duration, ttl_dashboard: Duration) -> Self {
+    pub fn new(
+        backend: Arc<dyn CacheBackend>,
+        ttl_default: Duration,
+        ttl_dashboard: Duration,
+    ) -> Self {
         Self {
             backend,
             ttl_default,
@@ -155,14 +160,24 @@ impl ResponseCache {
 enum Outcome {
     Hit(Envelope),
     Miss(Response),
+    /// The handler's own error, passed through untouched so error middleware (e.g. the JSON
+    /// `{"detail": ...}` renderer) sees exactly what an uncached handler would produce.
+    Err(poem::Error),
 }
 
-/// Return type of a cached handler: a replayed entry (HIT) or the handler's own response
-/// (MISS). Implements [`IntoResponse`] and [`ApiResponse`]; its OpenAPI metadata is `R`'s with
-/// an `X-Cache` header on every response, so typed body schemas are kept.
+/// Return type of a cached handler: a replayed entry (HIT), the handler's response (MISS), or
+/// the handler's error.
 ///
-/// Errors returned by the handler (`Err(poem::Error)`) are rendered into their response here,
-/// with `X-Cache: MISS`, rather than propagated as `Err` to outer middleware.
+/// Implements [`ApiResponse`] (metadata = `R`'s with an `X-Cache` header on every response, so
+/// typed body schemas are kept) and [`IntoResult<Response>`](poem::error::IntoResult), which is
+/// what `#[OpenApi]` and `#[handler]` code calls. It deliberately does not implement
+/// `IntoResponse`: that would force handler errors to be rendered here instead of propagating
+/// as `Err(poem::Error)`, so error middleware would behave differently on cached operations.
+/// Errors therefore carry no `X-Cache` header. Use [`Cached::into_response`] to render one
+/// directly.
+///
+/// `R`'s custom `bad_request_handler` (if any) is not used: request-parsing errors of cached
+/// operations propagate as `poem::Error`, like those of any operation without one.
 pub struct Cached<R> {
     outcome: Outcome,
     // `fn() -> R` keeps `Cached<R>` Send + Sync whatever `R` is; no `R` is ever stored.
@@ -174,6 +189,7 @@ impl<R> std::fmt::Debug for Cached<R> {
         match &self.outcome {
             Outcome::Hit(e) => f.debug_tuple("Cached::Hit").field(&e.etag).finish(),
             Outcome::Miss(r) => f.debug_tuple("Cached::Miss").field(&r.status()).finish(),
+            Outcome::Err(e) => f.debug_tuple("Cached::Err").field(e).finish(),
         }
     }
 }
@@ -199,17 +215,24 @@ impl<R> Cached<R> {
         matches!(self.outcome, Outcome::Hit(_))
     }
 
+    /// The handler's error, passed through.
+    pub fn error(err: poem::Error) -> Self {
+        Self {
+            outcome: Outcome::Err(err),
+            _r: PhantomData,
+        }
+    }
+
     /// The stored envelope on a HIT (ETag, stored-at, generation).
     pub fn envelope(&self) -> Option<&Envelope> {
         match &self.outcome {
             Outcome::Hit(e) => Some(e),
-            Outcome::Miss(_) => None,
+            _ => None,
         }
     }
-}
 
-impl<R> IntoResponse for Cached<R> {
-    fn into_response(self) -> Response {
+    /// The response with `X-Cache` set, or the handler's error.
+    pub fn into_result(self) -> poem::Result<Response> {
         match self.outcome {
             Outcome::Hit(env) => {
                 let status =
@@ -218,15 +241,33 @@ impl<R> IntoResponse for Cached<R> {
                 if !env.content_type.is_empty() {
                     resp = resp.content_type(env.content_type);
                 }
-                resp.header(X_CACHE, HeaderValue::from_static("HIT"))
-                    .body(Body::from(env.body))
+                Ok(resp
+                    .header(X_CACHE, HeaderValue::from_static("HIT"))
+                    .body(Body::from(env.body)))
             }
             Outcome::Miss(mut resp) => {
                 resp.headers_mut()
                     .insert(X_CACHE, HeaderValue::from_static("MISS"));
-                resp
+                Ok(resp)
             }
+            Outcome::Err(e) => Err(e),
         }
+    }
+
+    /// Renders the response; an error becomes its own response (with `X-Cache: MISS`).
+    pub fn into_response(self) -> Response {
+        self.into_result().unwrap_or_else(|e| {
+            let mut resp = e.into_response();
+            resp.headers_mut()
+                .insert(X_CACHE, HeaderValue::from_static("MISS"));
+            resp
+        })
+    }
+}
+
+impl<R> IntoResult<Response> for Cached<R> {
+    fn into_result(self) -> poem::Result<Response> {
+        Cached::into_result(self)
     }
 }
 
@@ -242,13 +283,19 @@ fn x_cache_header() -> MetaHeader {
     }
 }
 
-impl<R: ApiResponse + IntoResponse> ApiResponse for Cached<R> {
-    const BAD_REQUEST_HANDLER: bool = R::BAD_REQUEST_HANDLER;
+impl<R: ApiResponse> ApiResponse for Cached<R> {
+    // `R`'s handler would return an `R`, which cannot be turned into a response here without
+    // knowing its payload type (see the type docs), so parse errors take the default path.
+    const BAD_REQUEST_HANDLER: bool = false;
 
     fn meta() -> MetaResponses {
         let mut meta = R::meta();
         for resp in &mut meta.responses {
-            if !resp.headers.iter().any(|h| h.name.eq_ignore_ascii_case("x-cache")) {
+            if !resp
+                .headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case("x-cache"))
+            {
                 resp.headers.push(x_cache_header());
             }
         }
@@ -260,7 +307,8 @@ impl<R: ApiResponse + IntoResponse> ApiResponse for Cached<R> {
     }
 
     fn from_parse_request_error(err: poem::Error) -> Self {
-        Self::miss(R::from_parse_request_error(err).into_response())
+        // Unreachable while BAD_REQUEST_HANDLER is false; keep the error intact regardless.
+        Self::error(err)
     }
 }
 
@@ -283,10 +331,17 @@ pub fn variant<K: Display>(key_fn: fn(&Request) -> K, req: &Request) -> String {
 ///
 /// A cache that is absent from the request data, disabled, erroring or slow only ever turns
 /// into a MISS; `handler` always runs in that case and its response is returned unchanged
-/// apart from the header.
-pub async fn serve<R, F>(spec: &'static CacheSpec, req: &Request, variant: String, handler: F) -> Cached<R>
+/// apart from the header. `R` is anything a poem handler may return (`T: IntoResponse`, or
+/// `Result<T, E>` with `E: Into<poem::Error>`); `T` is inferred.
+pub async fn serve<R, T, F>(
+    spec: &'static CacheSpec,
+    req: &Request,
+    variant: String,
+    handler: F,
+) -> Cached<R>
 where
-    R: IntoResponse + ApiResponse,
+    R: IntoResult<T> + ApiResponse,
+    T: IntoResponse,
     F: Future<Output = R> + Send,
 {
     let cache = req
@@ -294,29 +349,38 @@ where
         .filter(|c| c.backend.is_enabled())
         .cloned();
     let Some(cache) = cache else {
-        return Cached::miss(handler.await.into_response());
+        return run(handler).await;
     };
     let method = req.method();
-    let key = build_key(spec.name, &variant, req.uri().query().unwrap_or(""), spec.params);
+    let key = build_key(
+        spec.name,
+        &variant,
+        req.uri().query().unwrap_or(""),
+        spec.params,
+    );
 
-    if *method == Method::GET || *method == Method::HEAD {
-        if let Ok(Some(bytes)) = cache.backend.get(&key).await {
-            // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
-            if let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200) {
-                return Cached::hit(env);
-            }
+    // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
+    if (*method == Method::GET || *method == Method::HEAD)
+        && let Ok(Some(bytes)) = cache.backend.get(&key).await
+        && let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200)
+    {
+        return Cached::hit(env);
+    }
+
+    let resp = match run(handler).await.outcome {
+        Outcome::Miss(resp) if *method == Method::GET && resp.status() == StatusCode::OK => resp,
+        other => {
+            return Cached {
+                outcome: other,
+                _r: PhantomData,
+            };
         }
-    }
-
-    let resp = handler.await.into_response();
-    if *method != Method::GET || resp.status() != StatusCode::OK {
-        return Cached::miss(resp);
-    }
+    };
     let (parts, body) = resp.into_parts();
     let bytes = match body.into_bytes().await {
         Ok(b) => b,
         // The body is gone; report the read failure as the response would have failed anyway.
-        Err(e) => return Cached::miss(poem::Error::from(e).into_response()),
+        Err(e) => return Cached::error(poem::Error::from(e)),
     };
     if bytes.len() <= MAX_STORED_BODY_BYTES {
         let content_type = parts
@@ -331,4 +395,17 @@ where
         }
     }
     Cached::miss(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Runs the handler and classifies its output without touching the cache.
+async fn run<R, T, F>(handler: F) -> Cached<R>
+where
+    R: IntoResult<T>,
+    T: IntoResponse,
+    F: Future<Output = R>,
+{
+    match handler.await.into_result() {
+        Ok(v) => Cached::miss(v.into_response()),
+        Err(e) => Cached::error(e),
+    }
 }

@@ -54,11 +54,19 @@ pub struct CacheSettings {
     pub redis_db: i64,
 
     /// Redis password (never printed or logged).
-    #[arg(long = "redis-password", env = "REDIS_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long = "redis-password",
+        env = "REDIS_PASSWORD",
+        hide_env_values = true
+    )]
     pub redis_password: Option<String>,
 
     /// Key namespace, so several instances can share one Redis. No `:` allowed.
-    #[arg(long = "redis-key-prefix", env = "REDIS_KEY_PREFIX", default_value = "hub")]
+    #[arg(
+        long = "redis-key-prefix",
+        env = "REDIS_KEY_PREFIX",
+        default_value = "hub"
+    )]
     pub redis_key_prefix: String,
 
     /// Seconds a `ttl = default` response stays cached.
@@ -405,24 +413,69 @@ mod tests {
     #[test]
     fn invalid_values_name_the_setting() {
         let base = CacheSettings::default;
-        assert!(err(CacheSettings { redis_port: 0, ..base() }).contains("REDIS_PORT"));
-        assert!(err(CacheSettings { redis_port: 65536, ..base() }).contains("REDIS_PORT"));
-        assert!(err(CacheSettings { redis_cache_ttl: 0, ..base() }).contains("REDIS_CACHE_TTL "));
-        assert!(err(CacheSettings { redis_cache_ttl: -5, ..base() }).contains("REDIS_CACHE_TTL "));
         assert!(
-            err(CacheSettings { redis_cache_ttl_dashboard: 0, ..base() })
-                .contains("REDIS_CACHE_TTL_DASHBOARD")
+            err(CacheSettings {
+                redis_port: 0,
+                ..base()
+            })
+            .contains("REDIS_PORT")
         );
         assert!(
-            err(CacheSettings { redis_key_prefix: String::new(), ..base() })
-                .contains("REDIS_KEY_PREFIX")
+            err(CacheSettings {
+                redis_port: 65536,
+                ..base()
+            })
+            .contains("REDIS_PORT")
         );
         assert!(
-            err(CacheSettings { redis_key_prefix: "a:b".into(), ..base() })
-                .contains("REDIS_KEY_PREFIX")
+            err(CacheSettings {
+                redis_cache_ttl: 0,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL ")
         );
-        assert!(err(CacheSettings { redis_timeout_ms: 0, ..base() }).contains("REDIS_TIMEOUT_MS"));
-        assert!(err(CacheSettings { redis_db: -1, ..base() }).contains("REDIS_DB"));
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl: -5,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL ")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl_dashboard: 0,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL_DASHBOARD")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_key_prefix: String::new(),
+                ..base()
+            })
+            .contains("REDIS_KEY_PREFIX")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_key_prefix: "a:b".into(),
+                ..base()
+            })
+            .contains("REDIS_KEY_PREFIX")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_timeout_ms: 0,
+                ..base()
+            })
+            .contains("REDIS_TIMEOUT_MS")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_db: -1,
+                ..base()
+            })
+            .contains("REDIS_DB")
+        );
     }
 
     #[test]
