@@ -238,3 +238,63 @@ async fn unroutable_host_is_bounded_by_the_timeout() {
     }
     assert_eq!(cache.breaker_state(), Some(BreakerState::Open));
 }
+
+#[tokio::test]
+async fn response_cache_from_settings_picks_backend_without_waiting() {
+    use hub_core::cache::{CacheSettings, ResponseCache, Ttl};
+
+    let disabled = ResponseCache::from_settings(&CacheSettings::default()).await;
+    assert_eq!(disabled.backend().kind(), "null");
+    assert!(!disabled.backend().is_enabled());
+
+    // Enabled but nothing listening: construction is immediate and later calls are bounded.
+    let mut server = RedisServer::start();
+    server.kill();
+    let settings = CacheSettings {
+        redis_enabled: true,
+        redis_host: "127.0.0.1".into(),
+        redis_port: u32::from(server.port()),
+        redis_password: Some("pw-must-not-leak".into()),
+        redis_cache_ttl: 11,
+        redis_cache_ttl_dashboard: 22,
+        redis_timeout_ms: 100,
+        ..CacheSettings::default()
+    };
+    let start = Instant::now();
+    let cache = ResponseCache::from_settings(&settings).await;
+    assert!(start.elapsed() < Duration::from_millis(50));
+    assert_eq!(cache.backend().kind(), "redis");
+    assert!(!bounded("ping", cache.backend().ping()).await);
+    assert_eq!(cache.ttl(Ttl::Default), Duration::from_secs(11));
+    assert_eq!(cache.ttl(Ttl::Dashboard), Duration::from_secs(22));
+    assert_eq!(cache.ttl(Ttl::Seconds(5)), Duration::from_secs(5));
+    assert!(!format!("{cache:?}").contains("pw-must-not-leak"));
+    let opts = RedisOptions::from_settings(&settings);
+    assert!(!format!("{opts:?}").contains("pw-must-not-leak"));
+}
+
+#[tokio::test]
+async fn password_is_sent_to_the_server() {
+    // A server that requires a password: the right one works, a wrong one is a bypass.
+    let server = RedisServer::start();
+    let mut c = raw(server.port()).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let good = RedisCache::new(RedisOptions {
+        password: Some("s3cret".into()),
+        ..opts(server.port(), "hub")
+    })
+    .unwrap();
+    assert!(good.ping().await);
+    let bad = RedisCache::new(RedisOptions {
+        password: Some("wrong".into()),
+        ..opts(server.port(), "hub")
+    })
+    .unwrap();
+    assert!(!bad.ping().await);
+}

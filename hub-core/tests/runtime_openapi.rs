@@ -329,7 +329,8 @@ async fn disabled_absent_or_broken_cache_still_serves() {
         }
         assert_eq!(h.runs(), 2, "{what}: handler runs on every MISS");
     }
-    assert_eq!(failing.calls(), 4, "get + set attempted per request");
+    // One lookup per request; no store is attempted after a failed lookup.
+    assert_eq!(failing.calls(), 2);
 }
 
 #[tokio::test]
@@ -345,9 +346,10 @@ async fn dead_redis_is_a_fast_miss_and_caching_resumes() {
         let start = std::time::Instant::now();
         let r = h.get("/items?label=r").await;
         assert_eq!((r.status, r.x_cache.as_str()), (StatusCode::OK, "MISS"));
-        // get and set each bounded by 150 ms; once the breaker is open, no wait at all.
+        // At most one bounded lookup (150 ms), no store after a failed lookup; once the
+        // breaker is open, no wait at all.
         assert!(
-            start.elapsed() < Duration::from_millis(500),
+            start.elapsed() < Duration::from_millis(300),
             "{:?}",
             start.elapsed()
         );

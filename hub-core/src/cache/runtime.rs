@@ -359,16 +359,28 @@ where
         spec.params,
     );
 
-    // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
-    if (*method == Method::GET || *method == Method::HEAD)
-        && let Ok(Some(bytes)) = cache.backend.get(&key).await
-        && let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200)
-    {
-        return Cached::hit(env);
+    // Whether the lookup reached the store; if it did not, the store is skipped for the rest
+    // of this request, so one request waits for an unreachable Redis at most once.
+    let mut reachable = true;
+    if *method == Method::GET || *method == Method::HEAD {
+        match cache.backend.get(&key).await {
+            // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
+            Ok(Some(bytes)) => {
+                if let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200) {
+                    return Cached::hit(env);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => reachable = false,
+        }
     }
 
     let resp = match run(handler).await.outcome {
-        Outcome::Miss(resp) if *method == Method::GET && resp.status() == StatusCode::OK => resp,
+        Outcome::Miss(resp)
+            if reachable && *method == Method::GET && resp.status() == StatusCode::OK =>
+        {
+            resp
+        }
         other => {
             return Cached {
                 outcome: other,
