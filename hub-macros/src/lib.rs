@@ -1,1 +1,112 @@
-//! Attribute macros for hub response caching.
+//! Attribute macros for hub response caching: [`macro@cached_api`] on a poem-openapi
+//! `#[OpenApi]` impl block and [`macro@cached`] on its GET operations.
+//!
+//! The design, the key layout and the headers are described in `CACHING.md` (section 1 for
+//! these macros). The generated code calls `::hub_core::cache::runtime`, so a crate using the
+//! macros depends on `hub-core` and `poem`.
+//!
+//! # Why two attributes
+//!
+//! `#[OpenApi]` expands before any attribute on its methods and generates calls from the
+//! signatures it saw, so a method-level macro that adds a parameter would break those calls.
+//! `#[cached_api]` stands above `#[OpenApi]`, runs first, rewrites the methods marked
+//! `#[cached]` and hands the impl to `#[OpenApi]` otherwise unchanged. `#[cached]` itself is
+//! only a marker that `#[cached_api]` consumes; expanded on its own it is an error.
+
+mod args;
+mod errors;
+mod expand;
+mod oai;
+
+use proc_macro::TokenStream;
+
+/// Enables `#[cached(...)]` on the operations of a poem-openapi `#[OpenApi]` impl block.
+///
+/// Must stand **above** `#[OpenApi]` (`#[poem_openapi::OpenApi]` and `#[OpenApi(...)]` work
+/// too) and takes no arguments. For every method marked `#[cached(...)]` it:
+///
+/// - checks the arguments (see [`macro@cached`]), that the method is an `async fn`, that its
+///   `#[oai(...)]` operation is a GET, and that cache names are unique within the impl;
+/// - reuses the handler's `&Request` parameter if it has one, else appends
+///   `__hub_req: &::poem::Request` (poem-openapi extracts it natively, it does not appear in
+///   the OpenAPI document);
+/// - changes the return type `R` to `::hub_core::cache::runtime::Cached<R>`, which keeps `R`'s
+///   responses in the OpenAPI document and adds the cache headers;
+/// - wraps the body in `::hub_core::cache::runtime::serve(...)` with a static `CacheSpec`
+///   (name, ttl, and the public names of the handler's `Query<_>` parameters, which make up
+///   the query part of the key) and the key variant.
+///
+/// Methods without `#[cached]` are left untouched; all attributes other than `#[cached]`
+/// (`#[oai(...)]` on methods and parameters, doc comments) are kept for `#[OpenApi]`.
+///
+/// # Example
+///
+/// ```ignore
+/// use hub_macros::{cached, cached_api};
+/// use poem_openapi::{OpenApi, param::Query, payload::Json};
+///
+/// fn role_key(req: &poem::Request) -> String {
+///     format!("role={}", hub_core::auth::role_of(req))
+/// }
+///
+/// #[cached_api]
+/// #[OpenApi]
+/// impl DashboardApi {
+///     #[oai(path = "/dashboard/stats", method = "get")]
+///     #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
+///     async fn stats(&self, db: Data<&Db>) -> poem::Result<Json<DashboardStats>> {
+///         Ok(Json(db.stats().await?))
+///     }
+///
+///     #[oai(path = "/nodes", method = "get")]
+///     #[cached(name = "nodes")]
+///     async fn nodes(
+///         &self,
+///         search: Query<Option<String>>,
+///         #[oai(name = "type")] kind: Query<Option<String>>,
+///     ) -> poem::Result<Json<NodeList>> {
+///         // cache key: {prefix}:nodes::{canonical query of `search` and `type`}
+///         todo!()
+///     }
+/// }
+/// ```
+///
+/// # Errors
+///
+/// Compile errors, spanned on the offending tokens, when `#[OpenApi]` is not below
+/// `#[cached_api]`, and for every misuse of `#[cached]` listed there.
+#[proc_macro_attribute]
+pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::cached_api(args.into(), item.into()).into()
+}
+
+/// Marks a GET operation of a [`macro@cached_api`] impl as cached.
+///
+/// ```ignore
+/// #[oai(path = "/dashboard/stats", method = "get")]
+/// #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
+/// async fn stats(&self, db: Data<&Db>) -> Result<Json<DashboardStats>> { /* ... */ }
+/// ```
+///
+/// Arguments, in any order:
+///
+/// - `name = "..."` (required): the cache name, used in keys (`{prefix}:{name}:...`) and by
+///   invalidation. Non-empty, no `:` `*` `{` `}` or whitespace, unique within the impl.
+/// - `ttl = default | dashboard | <seconds>` (optional, `default` when absent):
+///   `REDIS_CACHE_TTL`, `REDIS_CACHE_TTL_DASHBOARD`, or an integer literal `> 0`.
+/// - `key = path` (optional): a function `fn(&poem::Request) -> K` with `K: Display` giving
+///   the variant part of the key, e.g. `role=admin`. A function of another type is a type
+///   error reported at the path.
+///
+/// The handler must be an `async fn` whose `#[oai(...)]` declares `method = "get"` only. It
+/// never writes a request parameter or the `Cached<_>` wrapper itself: `#[cached_api]` does
+/// both.
+///
+/// `#[cached]` has no effect of its own: `#[cached_api]`, placed above `#[OpenApi]`, removes
+/// it and rewrites the method. Expanded by itself (`#[cached_api]` missing, or below
+/// `#[OpenApi]`), it is the compile error "#[cached] requires #[cached_api] above #[OpenApi]
+/// on the impl block".
+#[proc_macro_attribute]
+pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::misplaced_cached(item.into()).into()
+}

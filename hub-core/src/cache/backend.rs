@@ -1,0 +1,137 @@
+//! The cache backend abstraction and the disabled backend (CACHING.md section 5).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::breaker::BreakerState;
+
+/// Boxed `Send` future, so [`CacheBackend`] stays object safe (`Arc<dyn CacheBackend>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a cache call did not complete. Every variant means "treat as bypass": the runtime never
+/// turns a cache error into a failed request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    /// The backend is disabled ([`NullCache`]).
+    #[error("cache disabled")]
+    Disabled,
+    /// The circuit breaker is open: the call was skipped without any I/O.
+    #[error("cache unavailable (circuit open)")]
+    CircuitOpen,
+    /// The call did not finish within the configured timeout.
+    #[error("cache call timed out after {0:?}")]
+    Timeout(Duration),
+    /// The backend reported an error (connection refused, protocol error, ...).
+    #[error("cache backend error: {0}")]
+    Backend(String),
+}
+
+/// A key/value store for cached responses.
+///
+/// Keys are passed WITHOUT the instance prefix; the backend applies it. Implementations must
+/// bound every call in time: a slow or dead store must surface as an error quickly, never as a
+/// stalled request.
+///
+/// ```
+/// use std::sync::Arc;
+/// use hub_core::cache::{CacheBackend, NullCache};
+/// let backend: Arc<dyn CacheBackend> = Arc::new(NullCache);
+/// assert_eq!(backend.kind(), "null");
+/// ```
+pub trait CacheBackend: Send + Sync + 'static {
+    /// Short backend name for health output and logs: `"redis"` or `"null"`.
+    fn kind(&self) -> &'static str;
+
+    /// False when the backend can never store anything (the disabled [`NullCache`]), so callers
+    /// can skip work such as buffering bodies.
+    fn is_enabled(&self) -> bool {
+        true
+    }
+
+    /// Circuit breaker state, when the backend has one (for metrics).
+    fn breaker_state(&self) -> Option<BreakerState> {
+        None
+    }
+
+    /// Reads a value; `Ok(None)` is a miss.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>>;
+
+    /// Stores `value` under `key` for `ttl` (rounded up to whole milliseconds, at least 1 ms).
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
+
+    /// Bumps the invalidation generation of cache `name` (`INCR {prefix}:gen:{name}`) and
+    /// returns the new generation.
+    fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>>;
+
+    /// True when the store answers right now (used by `/health/ready`).
+    fn ping(&self) -> BoxFuture<'_, bool>;
+
+    /// Releases connections; later calls behave as if the store were unreachable.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The disabled backend: always misses, stores nothing, `ping` is false.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullCache;
+
+impl CacheBackend for NullCache {
+    fn kind(&self) -> &'static str {
+        "null"
+    }
+
+    fn is_enabled(&self) -> bool {
+        false
+    }
+
+    fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        _key: &'a str,
+        _value: &'a [u8],
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn invalidate<'a>(&'a self, _name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
+        Box::pin(async { Err(CacheError::Disabled) })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn null_cache_never_stores() {
+        let c: Arc<dyn CacheBackend> = Arc::new(NullCache);
+        assert_eq!(c.kind(), "null");
+        assert!(!c.is_enabled());
+        assert_eq!(c.get("k").await, Ok(None));
+        c.set("k", b"v", Duration::from_secs(30)).await.unwrap();
+        assert_eq!(c.get("k").await, Ok(None));
+        assert_eq!(c.invalidate("nodes").await, Err(CacheError::Disabled));
+        assert!(!c.ping().await);
+        c.close().await;
+        assert_eq!(c.get("k").await, Ok(None));
+        assert_eq!(c.breaker_state(), None);
+    }
+}

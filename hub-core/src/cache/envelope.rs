@@ -1,0 +1,244 @@
+//! The stored form of a cached response (CACHING.md section 3).
+//!
+//! Layout (all integers big-endian), chosen so a HIT never parses JSON:
+//!
+//! ```text
+//! "HC" | version u8 | status u16 | stored_at u64 | generation u64
+//!      | ct_len u16 | content type | etag_len u8 | etag | body_len u32 | body
+//! ```
+//!
+//! Anything that does not decode exactly (wrong magic or version, truncated, trailing bytes,
+//! non-UTF-8 text) is reported as `None`, which the runtime treats as a MISS and overwrites.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 2] = b"HC";
+
+/// Current envelope format version. Bump it when the layout changes: older entries then
+/// decode to `None` and are recomputed instead of misread.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// A cached response: everything needed to replay it byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// HTTP status code of the stored response.
+    pub status: u16,
+    /// `Content-Type` of the stored response; empty when it had none.
+    pub content_type: String,
+    /// Strong ETag including the quotes, e.g. `"0123…"` (32 hex chars of SHA-256 of `body`).
+    pub etag: String,
+    /// Unix time (seconds) when the entry was stored.
+    pub stored_at: u64,
+    /// Invalidation generation of the cache name when the response was computed.
+    pub generation: u64,
+    /// The body bytes exactly as sent.
+    pub body: Vec<u8>,
+}
+
+/// Strong ETag for a body: `"` + first 32 hex chars of its SHA-256 + `"`.
+///
+/// ```
+/// let tag = hub_core::cache::envelope::etag_for(b"{}");
+/// assert_eq!(tag.len(), 34);
+/// assert!(tag.starts_with('"') && tag.ends_with('"'));
+/// ```
+pub fn etag_for(body: &[u8]) -> String {
+    let digest = hex::encode(Sha256::digest(body));
+    format!("\"{}\"", &digest[..32])
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Envelope {
+    /// Builds an envelope stamped with the current time and the body's ETag.
+    pub fn new(
+        status: u16,
+        content_type: impl Into<String>,
+        generation: u64,
+        body: Vec<u8>,
+    ) -> Self {
+        Self {
+            status,
+            content_type: content_type.into(),
+            etag: etag_for(&body),
+            stored_at: unix_now(),
+            generation,
+            body,
+        }
+    }
+
+    /// Serializes the envelope. Returns `None` only if a field exceeds its length prefix
+    /// (content type > 64 KiB, ETag > 255 bytes, body > 4 GiB), which callers treat as
+    /// "do not cache".
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        let ct = self.content_type.as_bytes();
+        let etag = self.etag.as_bytes();
+        let ct_len = u16::try_from(ct.len()).ok()?;
+        let etag_len = u8::try_from(etag.len()).ok()?;
+        let body_len = u32::try_from(self.body.len()).ok()?;
+        let mut out = Vec::with_capacity(
+            2 + 1 + 2 + 8 + 8 + 2 + ct.len() + 1 + etag.len() + 4 + self.body.len(),
+        );
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&self.status.to_be_bytes());
+        out.extend_from_slice(&self.stored_at.to_be_bytes());
+        out.extend_from_slice(&self.generation.to_be_bytes());
+        out.extend_from_slice(&ct_len.to_be_bytes());
+        out.extend_from_slice(ct);
+        out.push(etag_len);
+        out.extend_from_slice(etag);
+        out.extend_from_slice(&body_len.to_be_bytes());
+        out.extend_from_slice(&self.body);
+        Some(out)
+    }
+
+    /// Parses bytes written by [`Envelope::encode`]; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader(bytes);
+        if r.take(2)? != MAGIC || r.u8()? != FORMAT_VERSION {
+            return None;
+        }
+        let status = r.u16()?;
+        let stored_at = r.u64()?;
+        let generation = r.u64()?;
+        let ct_len = usize::from(r.u16()?);
+        let content_type = std::str::from_utf8(r.take(ct_len)?).ok()?.to_owned();
+        let etag_len = usize::from(r.u8()?);
+        let etag = std::str::from_utf8(r.take(etag_len)?).ok()?.to_owned();
+        let body_len = usize::try_from(r.u32()?).ok()?;
+        let body = r.take(body_len)?.to_vec();
+        if !r.0.is_empty() || !(100..=999).contains(&status) {
+            return None;
+        }
+        Some(Self {
+            status,
+            content_type,
+            etag,
+            stored_at,
+            generation,
+            body,
+        })
+    }
+}
+
+/// Bounds-checked cursor; every read returns `None` instead of panicking on short input.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.array()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        Envelope::new(
+            200,
+            "application/json; charset=utf-8",
+            7,
+            br#"{"items":[],"total":0}"#.to_vec(),
+        )
+    }
+
+    #[test]
+    fn round_trip() {
+        let env = sample();
+        let bytes = env.encode().expect("encodable");
+        let back = Envelope::decode(&bytes).expect("decodes");
+        assert_eq!(back, env);
+        assert_eq!(back.generation, 7);
+        assert!(back.stored_at > 1_600_000_000);
+    }
+
+    #[test]
+    fn round_trip_empty_body_and_content_type() {
+        let env = Envelope::new(204, "", 0, Vec::new());
+        assert_eq!(Envelope::decode(&env.encode().unwrap()), Some(env));
+    }
+
+    #[test]
+    fn etag_is_strong_and_content_addressed() {
+        let a = etag_for(b"a");
+        assert_eq!(a.len(), 34);
+        assert!(!a.starts_with("W/"));
+        assert_eq!(a, etag_for(b"a"));
+        assert_ne!(a, etag_for(b"b"));
+        assert_eq!(sample().etag, etag_for(&sample().body));
+    }
+
+    #[test]
+    fn corrupt_bytes_are_none() {
+        assert_eq!(Envelope::decode(b""), None);
+        assert_eq!(Envelope::decode(b"not an envelope at all"), None);
+        assert_eq!(Envelope::decode(br#"{"items":[]}"#), None);
+        let mut bytes = sample().encode().unwrap();
+        bytes[0] = b'X';
+        assert_eq!(Envelope::decode(&bytes), None);
+    }
+
+    #[test]
+    fn truncated_is_none_at_every_length() {
+        let bytes = sample().encode().unwrap();
+        for n in 0..bytes.len() {
+            assert_eq!(Envelope::decode(&bytes[..n]), None, "prefix of {n} bytes");
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_none() {
+        let mut bytes = sample().encode().unwrap();
+        bytes.push(0);
+        assert_eq!(Envelope::decode(&bytes), None);
+    }
+
+    #[test]
+    fn wrong_version_is_none() {
+        let mut bytes = sample().encode().unwrap();
+        bytes[2] = FORMAT_VERSION + 1;
+        assert_eq!(Envelope::decode(&bytes), None);
+        bytes[2] = 0;
+        assert_eq!(Envelope::decode(&bytes), None);
+    }
+
+    #[test]
+    fn invalid_utf8_and_status_are_none() {
+        let mut env = sample();
+        env.status = 42;
+        assert_eq!(Envelope::decode(&env.encode().unwrap()), None);
+        let mut bytes = sample().encode().unwrap();
+        // First byte of the content type.
+        bytes[2 + 1 + 2 + 8 + 8 + 2] = 0xff;
+        assert_eq!(Envelope::decode(&bytes), None);
+    }
+}

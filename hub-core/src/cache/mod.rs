@@ -1,0 +1,21 @@
+//! Response caching (see `CACHING.md`).
+//!
+//! - [`runtime`]: what `#[cached]` handlers call ([`runtime::serve`], [`runtime::Cached`]).
+//! - [`CacheBackend`]: the store abstraction, with [`RedisCache`] and [`NullCache`].
+//! - [`breaker`]: the circuit breaker that keeps a dead Redis from slowing requests.
+//! - [`key`] and [`envelope`]: what is stored under which key.
+//! - [`CacheSettings`]: the `REDIS_*` settings.
+
+pub mod backend;
+pub mod breaker;
+pub mod envelope;
+pub mod key;
+pub mod redis;
+pub mod runtime;
+pub mod settings;
+
+pub use backend::{BoxFuture, CacheBackend, CacheError, NullCache};
+pub use breaker::BreakerState;
+pub use redis::{RedisCache, RedisOptions};
+pub use runtime::{CacheSpec, Cached, ResponseCache, Ttl};
+pub use settings::{CacheSettings, InvalidSetting};

@@ -1,0 +1,357 @@
+//! Redis cache backend (CACHING.md section 5).
+//!
+//! Latency guarantees, checked against redis 1.8.1's `ConnectionManager`:
+//! - The manager is created lazily (`new_lazy_with_config`), so a dead Redis at startup costs
+//!   nothing and never fails construction.
+//! - `number_of_retries = 0`: each (re)connect is a single attempt; the crate's default of 6
+//!   retries with exponential backoff would block a caller for seconds.
+//! - Connect and response timeouts are both the configured timeout, and every call is also
+//!   wrapped in `tokio::time::timeout`, a hard bound that holds even if the crate awaits
+//!   something internally that its own timeouts do not cover.
+//! - A failed connect is an I/O error, which makes the manager start a new single attempt in
+//!   the background; a SIGSTOPped server accepts TCP but never answers, which the response
+//!   timeout and the hard bound cover.
+//! - The circuit breaker skips Redis entirely (no I/O) after repeated failures. Its half-open
+//!   probe uses a freshly created manager, so recovery does not depend on a reconnect future
+//!   that may have failed long before the server came back.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisResult};
+
+use super::backend::{BoxFuture, CacheBackend, CacheError};
+use super::breaker::{BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR};
+use super::settings::CacheSettings;
+
+/// Minimum interval between two WARN lines of the same kind, so a Redis outage under load
+/// produces a handful of log lines rather than one per request.
+pub const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Connection and behaviour options for [`RedisCache`].
+#[derive(Clone)]
+pub struct RedisOptions {
+    /// Redis host name or address.
+    pub host: String,
+    /// Redis TCP port.
+    pub port: u16,
+    /// Database number.
+    pub db: i64,
+    /// Password (AUTH); never logged.
+    pub password: Option<String>,
+    /// Namespace applied to every key as `{prefix}:`.
+    pub prefix: String,
+    /// Upper bound on every call (connect included).
+    pub timeout: Duration,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long the open breaker bypasses Redis before probing.
+    pub breaker_open_for: Duration,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("db", &self.db)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("breaker_open_for", &self.breaker_open_for)
+            .finish()
+    }
+}
+
+impl RedisOptions {
+    /// Options for `127.0.0.1:{port}` with the design defaults (prefix `hub`, 150 ms, 3 / 5 s).
+    pub fn local(port: u16) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port,
+            db: 0,
+            password: None,
+            prefix: "hub".into(),
+            timeout: Duration::from_millis(150),
+            breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
+            breaker_open_for: DEFAULT_OPEN_FOR,
+        }
+    }
+
+    /// Options from validated settings (breaker uses the design defaults).
+    pub fn from_settings(s: &CacheSettings) -> Self {
+        Self {
+            host: s.redis_host.clone(),
+            port: u16::try_from(s.redis_port).unwrap_or(6379),
+            db: s.redis_db,
+            password: s.redis_password.clone(),
+            prefix: s.redis_key_prefix.clone(),
+            timeout: s.timeout(),
+            breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
+            breaker_open_for: DEFAULT_OPEN_FOR,
+        }
+    }
+}
+
+/// At most one WARN per kind per [`WARN_INTERVAL`].
+#[derive(Default)]
+struct WarnLimiter {
+    last: Mutex<HashMap<&'static str, Instant>>,
+}
+
+impl WarnLimiter {
+    fn should_log(&self, kind: &'static str) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match last.get(kind) {
+            Some(t) if now.duration_since(*t) < WARN_INTERVAL => false,
+            _ => {
+                last.insert(kind, now);
+                true
+            }
+        }
+    }
+}
+
+/// Redis-backed [`CacheBackend`] over one multiplexed connection.
+///
+/// Must be created inside a Tokio runtime (the connection manager spawns a task).
+///
+/// ```no_run
+/// # async fn demo() {
+/// use std::time::Duration;
+/// use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
+/// let cache = RedisCache::new(RedisOptions::local(6379)).expect("valid options");
+/// // Never fails or stalls when Redis is down: errors come back within the timeout.
+/// let _ = cache.set("nodes::", b"v", Duration::from_secs(30)).await;
+/// # }
+/// ```
+pub struct RedisCache {
+    client: Client,
+    /// `None` after [`CacheBackend::close`].
+    conn: Mutex<Option<ConnectionManager>>,
+    prefix: String,
+    timeout: Duration,
+    breaker: CircuitBreaker,
+    warn: WarnLimiter,
+    /// `host:port/db` for log lines; deliberately without credentials.
+    target: String,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("target", &self.target)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("breaker", &self.breaker)
+            .finish()
+    }
+}
+
+impl RedisCache {
+    /// Creates the backend without touching the network.
+    ///
+    /// Fails only on unusable options (e.g. an unparsable host); an unreachable server is not
+    /// an error here, it shows up later as bypassed calls.
+    pub fn new(opts: RedisOptions) -> Result<Self, CacheError> {
+        let mut redis_info = RedisConnectionInfo::default().set_db(opts.db);
+        if let Some(pw) = &opts.password {
+            redis_info = redis_info.set_password(pw);
+        }
+        let info = ConnectionAddr::Tcp(opts.host.clone(), opts.port)
+            .into_connection_info()
+            .map_err(|e| CacheError::Backend(e.to_string()))?
+            .set_redis_settings(redis_info);
+        let client = Client::open(info).map_err(|e| CacheError::Backend(e.to_string()))?;
+        let this = Self {
+            client,
+            conn: Mutex::new(None),
+            target: format!("{}:{}/{}", opts.host, opts.port, opts.db),
+            prefix: opts.prefix,
+            timeout: opts.timeout,
+            breaker: CircuitBreaker::new(opts.breaker_threshold, opts.breaker_open_for),
+            warn: WarnLimiter::default(),
+        };
+        let manager = this.new_manager()?;
+        *this.conn_slot() = Some(manager);
+        Ok(this)
+    }
+
+    fn conn_slot(&self) -> std::sync::MutexGuard<'_, Option<ConnectionManager>> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_manager(&self) -> Result<ConnectionManager, CacheError> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(0)
+            .set_min_delay(Duration::from_millis(1))
+            .set_max_delay(Duration::from_millis(1))
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(|e| CacheError::Backend(e.to_string()))
+    }
+
+    /// The full Redis key for a key given without prefix.
+    pub fn full_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+
+    /// The key prefix this backend applies.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Starts the first connection in the background, so the first request does not pay for
+    /// the TCP handshake. A failure only counts towards the breaker.
+    pub fn warm_up(self: &Arc<Self>) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let _ = this.ping().await;
+            });
+        }
+    }
+
+    fn log_failure(&self, op: &'static str, err: &CacheError) {
+        let kind = match err {
+            CacheError::Timeout(_) => "timeout",
+            _ => "error",
+        };
+        if self.warn.should_log(kind) {
+            tracing::warn!(
+                target: "hub::cache",
+                op,
+                redis = %self.target,
+                error = %err,
+                "redis call failed; serving without cache (further warnings of this kind \
+                 suppressed for {}s)",
+                WARN_INTERVAL.as_secs()
+            );
+        }
+    }
+
+    /// Runs one Redis operation under the breaker and the hard timeout.
+    async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        if self.conn_slot().is_none() {
+            // Closed: not the server's fault, so the breaker is left alone.
+            return Err(CacheError::Backend("cache closed".into()));
+        }
+        let Some(permit) = self.breaker.admit() else {
+            return Err(CacheError::CircuitOpen);
+        };
+        let conn = {
+            let mut slot = self.conn_slot();
+            if permit.is_probe() && slot.is_some() {
+                // A fresh manager connects now instead of replaying a stale failed reconnect.
+                *slot = self.new_manager().ok();
+            }
+            slot.clone()
+        };
+        let Some(conn) = conn else {
+            // Closed concurrently with this call; reporting the permit keeps a probe from
+            // being stuck in flight.
+            permit.failure();
+            return Err(CacheError::Backend("cache closed".into()));
+        };
+        let result = match tokio::time::timeout(self.timeout, f(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_timeout() => Err(CacheError::Timeout(self.timeout)),
+            Ok(Err(e)) => Err(CacheError::Backend(e.to_string())),
+            Err(_) => Err(CacheError::Timeout(self.timeout)),
+        };
+        match &result {
+            Ok(_) => permit.success(),
+            Err(e) => {
+                permit.failure();
+                self.log_failure(op, e);
+            }
+        }
+        result
+    }
+}
+
+impl CacheBackend for RedisCache {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn breaker_state(&self) -> Option<BreakerState> {
+        Some(self.breaker.state())
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
+        Box::pin(async move {
+            let full = self.full_key(key);
+            self.call("get", |mut c| async move {
+                redis::cmd("GET")
+                    .arg(&full)
+                    .query_async::<Option<Vec<u8>>>(&mut c)
+                    .await
+            })
+            .await
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            let full = self.full_key(key);
+            // PX in whole milliseconds; never 0, which Redis rejects.
+            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            self.call("set", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&full)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+        })
+    }
+
+    fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
+        Box::pin(async move {
+            let full = self.full_key(&format!("gen:{name}"));
+            self.call("invalidate", |mut c| async move {
+                redis::cmd("INCR")
+                    .arg(&full)
+                    .query_async::<u64>(&mut c)
+                    .await
+            })
+            .await
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.call("ping", |mut c| async move {
+                redis::cmd("PING").query_async::<String>(&mut c).await
+            })
+            .await
+            .is_ok()
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Dropping the last manager clone aborts its connection task.
+            self.conn_slot().take();
+        })
+    }
+}

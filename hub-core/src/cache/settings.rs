@@ -1,0 +1,513 @@
+//! Cache settings (CACHING.md section 8), meant to be flattened into the server's settings:
+//!
+//! ```
+//! use clap::Parser;
+//! use hub_core::cache::CacheSettings;
+//!
+//! #[derive(Parser)]
+//! struct Settings {
+//!     #[command(flatten)]
+//!     cache: CacheSettings,
+//! }
+//!
+//! let s = Settings::parse_from(["hub", "--redis-enabled", "--redis-port", "6380"]);
+//! assert!(s.cache.enabled());
+//! assert_eq!(s.cache.redis_port, 6380);
+//! s.cache.validate().unwrap();
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use clap::Args;
+use clap::builder::BoolishValueParser;
+
+/// Redis response-cache settings. Precedence: CLI, then environment, then defaults (a `.env`
+/// file is loaded into the environment by the caller before parsing).
+///
+/// `Debug` and `Display` never show the password.
+#[derive(Clone, Args, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Use Redis for response caching (otherwise responses are never cached).
+    #[arg(
+        long = "redis-enabled",
+        env = "REDIS_ENABLED",
+        value_parser = BoolishValueParser::new(),
+        overrides_with = "no_redis"
+    )]
+    pub redis_enabled: bool,
+
+    /// Disable Redis even when REDIS_ENABLED is set.
+    #[arg(long = "no-redis", overrides_with = "redis_enabled")]
+    pub no_redis: bool,
+
+    /// Redis host.
+    #[arg(long = "redis-host", env = "REDIS_HOST", default_value = "localhost")]
+    pub redis_host: String,
+
+    /// Redis port (1-65535).
+    #[arg(long = "redis-port", env = "REDIS_PORT", default_value_t = 6379)]
+    pub redis_port: u32,
+
+    /// Redis database number.
+    #[arg(long = "redis-db", env = "REDIS_DB", default_value_t = 0)]
+    pub redis_db: i64,
+
+    /// Redis password (never printed or logged).
+    #[arg(
+        long = "redis-password",
+        env = "REDIS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub redis_password: Option<String>,
+
+    /// Key namespace, so several instances can share one Redis. No `:` allowed.
+    #[arg(
+        long = "redis-key-prefix",
+        env = "REDIS_KEY_PREFIX",
+        default_value = "hub"
+    )]
+    pub redis_key_prefix: String,
+
+    /// Seconds a `ttl = default` response stays cached.
+    #[arg(
+        long = "redis-cache-ttl",
+        env = "REDIS_CACHE_TTL",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pub redis_cache_ttl: i64,
+
+    /// Seconds a `ttl = dashboard` response stays cached.
+    #[arg(
+        long = "redis-cache-ttl-dashboard",
+        env = "REDIS_CACHE_TTL_DASHBOARD",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pub redis_cache_ttl_dashboard: i64,
+
+    /// Upper bound in milliseconds on every Redis call.
+    #[arg(
+        long = "redis-timeout-ms",
+        env = "REDIS_TIMEOUT_MS",
+        default_value_t = 150,
+        allow_negative_numbers = true
+    )]
+    pub redis_timeout_ms: i64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            redis_enabled: false,
+            no_redis: false,
+            redis_host: "localhost".into(),
+            redis_port: 6379,
+            redis_db: 0,
+            redis_password: None,
+            redis_key_prefix: "hub".into(),
+            redis_cache_ttl: 30,
+            redis_cache_ttl_dashboard: 30,
+            redis_timeout_ms: 150,
+        }
+    }
+}
+
+/// A setting that failed validation; the message names the env variable and CLI flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {env} ({flag}): {reason}")]
+pub struct InvalidSetting {
+    /// Environment variable name, e.g. `REDIS_PORT`.
+    pub env: &'static str,
+    /// CLI flag, e.g. `--redis-port`.
+    pub flag: &'static str,
+    /// What is wrong with the value.
+    pub reason: String,
+}
+
+fn invalid(env: &'static str, flag: &'static str, reason: String) -> InvalidSetting {
+    InvalidSetting { env, flag, reason }
+}
+
+impl CacheSettings {
+    /// Whether Redis caching is on (`--no-redis` wins over `REDIS_ENABLED`).
+    pub fn enabled(&self) -> bool {
+        self.redis_enabled && !self.no_redis
+    }
+
+    /// Checks values clap cannot: ranges, TTL sign, prefix shape. Run it at startup and exit
+    /// with the message on error.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(1..=65535).contains(&self.redis_port) {
+            return Err(invalid(
+                "REDIS_PORT",
+                "--redis-port",
+                format!("must be between 1 and 65535, got {}", self.redis_port),
+            ));
+        }
+        if self.redis_db < 0 {
+            return Err(invalid(
+                "REDIS_DB",
+                "--redis-db",
+                format!("must be >= 0, got {}", self.redis_db),
+            ));
+        }
+        if self.redis_host.trim().is_empty() {
+            return Err(invalid(
+                "REDIS_HOST",
+                "--redis-host",
+                "must not be empty".into(),
+            ));
+        }
+        if self.redis_key_prefix.is_empty() {
+            return Err(invalid(
+                "REDIS_KEY_PREFIX",
+                "--redis-key-prefix",
+                "must not be empty".into(),
+            ));
+        }
+        if self.redis_key_prefix.contains(':') {
+            return Err(invalid(
+                "REDIS_KEY_PREFIX",
+                "--redis-key-prefix",
+                format!("must not contain ':', got {:?}", self.redis_key_prefix),
+            ));
+        }
+        if self
+            .redis_key_prefix
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '*' | '{' | '}'))
+        {
+            return Err(invalid(
+                "REDIS_KEY_PREFIX",
+                "--redis-key-prefix",
+                format!(
+                    "must not contain whitespace, '*', '{{' or '}}', got {:?}",
+                    self.redis_key_prefix
+                ),
+            ));
+        }
+        for (env, flag, v) in [
+            ("REDIS_CACHE_TTL", "--redis-cache-ttl", self.redis_cache_ttl),
+            (
+                "REDIS_CACHE_TTL_DASHBOARD",
+                "--redis-cache-ttl-dashboard",
+                self.redis_cache_ttl_dashboard,
+            ),
+        ] {
+            if v <= 0 {
+                return Err(invalid(
+                    env,
+                    flag,
+                    format!("must be a positive number of seconds, got {v}"),
+                ));
+            }
+        }
+        if self.redis_timeout_ms <= 0 {
+            return Err(invalid(
+                "REDIS_TIMEOUT_MS",
+                "--redis-timeout-ms",
+                format!(
+                    "must be a positive number of milliseconds, got {}",
+                    self.redis_timeout_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `REDIS_CACHE_TTL` as a duration (at least 1 s even if unvalidated).
+    pub fn ttl_default(&self) -> Duration {
+        Duration::from_secs(self.redis_cache_ttl.max(1).unsigned_abs())
+    }
+
+    /// `REDIS_CACHE_TTL_DASHBOARD` as a duration (at least 1 s even if unvalidated).
+    pub fn ttl_dashboard(&self) -> Duration {
+        Duration::from_secs(self.redis_cache_ttl_dashboard.max(1).unsigned_abs())
+    }
+
+    /// `REDIS_TIMEOUT_MS` as a duration (at least 1 ms even if unvalidated).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms.max(1).unsigned_abs())
+    }
+
+    /// The startup banner line: every setting, the password only as `set`/`unset`.
+    pub fn banner(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for CacheSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "redis: enabled={} host={} port={} db={} password={} key_prefix={} \
+             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms",
+            self.enabled(),
+            self.redis_host,
+            self.redis_port,
+            self.redis_db,
+            if self.redis_password.is_some() {
+                "set"
+            } else {
+                "unset"
+            },
+            self.redis_key_prefix,
+            self.redis_cache_ttl,
+            self.redis_cache_ttl_dashboard,
+            self.redis_timeout_ms,
+        )
+    }
+}
+
+impl fmt::Debug for CacheSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheSettings")
+            .field("enabled", &self.enabled())
+            .field("redis_host", &self.redis_host)
+            .field("redis_port", &self.redis_port)
+            .field("redis_db", &self.redis_db)
+            .field(
+                "redis_password",
+                &self.redis_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("redis_cache_ttl", &self.redis_cache_ttl)
+            .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        cache: CacheSettings,
+    }
+
+    /// Env-free parsing: these tests must not depend on (or mutate) the process environment,
+    /// so they only pass CLI flags, which take precedence over any REDIS_* variables anyway.
+    fn parse(args: &[&str]) -> CacheSettings {
+        let mut argv = vec!["hub"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").cache
+    }
+
+    fn all_flags() -> Vec<&'static str> {
+        vec![
+            "--redis-host",
+            "localhost",
+            "--redis-port",
+            "6379",
+            "--redis-db",
+            "0",
+            "--redis-key-prefix",
+            "hub",
+            "--redis-cache-ttl",
+            "30",
+            "--redis-cache-ttl-dashboard",
+            "30",
+            "--redis-timeout-ms",
+            "150",
+        ]
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let d = CacheSettings::default();
+        assert!(!d.enabled());
+        assert_eq!(d.redis_host, "localhost");
+        assert_eq!(d.redis_port, 6379);
+        assert_eq!(d.redis_db, 0);
+        assert_eq!(d.redis_password, None);
+        assert_eq!(d.redis_key_prefix, "hub");
+        assert_eq!(d.ttl_default(), Duration::from_secs(30));
+        assert_eq!(d.ttl_dashboard(), Duration::from_secs(30));
+        assert_eq!(d.timeout(), Duration::from_millis(150));
+        d.validate().unwrap();
+    }
+
+    #[test]
+    fn enable_and_disable_flags() {
+        let mut a = all_flags();
+        a.push("--redis-enabled");
+        assert!(parse(&a).enabled());
+        a.push("--no-redis");
+        assert!(!parse(&a).enabled());
+        let mut b = all_flags();
+        b.extend(["--no-redis", "--redis-enabled"]);
+        assert!(parse(&b).enabled(), "last flag wins");
+    }
+
+    #[test]
+    fn flags_parse() {
+        let s = parse(&[
+            "--redis-host",
+            "cache.internal",
+            "--redis-port",
+            "6380",
+            "--redis-db",
+            "2",
+            "--redis-password",
+            "s3cret",
+            "--redis-key-prefix",
+            "hub2",
+            "--redis-cache-ttl",
+            "10",
+            "--redis-cache-ttl-dashboard",
+            "60",
+            "--redis-timeout-ms",
+            "75",
+        ]);
+        assert_eq!(s.redis_host, "cache.internal");
+        assert_eq!(s.redis_port, 6380);
+        assert_eq!(s.redis_db, 2);
+        assert_eq!(s.redis_password.as_deref(), Some("s3cret"));
+        assert_eq!(s.redis_key_prefix, "hub2");
+        assert_eq!(s.ttl_default(), Duration::from_secs(10));
+        assert_eq!(s.ttl_dashboard(), Duration::from_secs(60));
+        assert_eq!(s.timeout(), Duration::from_millis(75));
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn env_names_are_exact() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let envs: Vec<(String, String)> = cmd
+            .get_arguments()
+            .filter_map(|a| {
+                Some((
+                    a.get_long()?.to_string(),
+                    a.get_env()?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        for (flag, env) in [
+            ("redis-enabled", "REDIS_ENABLED"),
+            ("redis-host", "REDIS_HOST"),
+            ("redis-port", "REDIS_PORT"),
+            ("redis-db", "REDIS_DB"),
+            ("redis-password", "REDIS_PASSWORD"),
+            ("redis-key-prefix", "REDIS_KEY_PREFIX"),
+            ("redis-cache-ttl", "REDIS_CACHE_TTL"),
+            ("redis-cache-ttl-dashboard", "REDIS_CACHE_TTL_DASHBOARD"),
+            ("redis-timeout-ms", "REDIS_TIMEOUT_MS"),
+        ] {
+            assert!(
+                envs.contains(&(flag.to_string(), env.to_string())),
+                "--{flag} must read {env}; have {envs:?}"
+            );
+        }
+    }
+
+    fn err(s: CacheSettings) -> String {
+        s.validate().expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let base = CacheSettings::default;
+        assert!(
+            err(CacheSettings {
+                redis_port: 0,
+                ..base()
+            })
+            .contains("REDIS_PORT")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_port: 65536,
+                ..base()
+            })
+            .contains("REDIS_PORT")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl: 0,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL ")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl: -5,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL ")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl_dashboard: 0,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL_DASHBOARD")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_key_prefix: String::new(),
+                ..base()
+            })
+            .contains("REDIS_KEY_PREFIX")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_key_prefix: "a:b".into(),
+                ..base()
+            })
+            .contains("REDIS_KEY_PREFIX")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_timeout_ms: 0,
+                ..base()
+            })
+            .contains("REDIS_TIMEOUT_MS")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_db: -1,
+                ..base()
+            })
+            .contains("REDIS_DB")
+        );
+    }
+
+    #[test]
+    fn negative_ttl_from_cli_reaches_validation() {
+        let s = parse(&["--redis-cache-ttl", "-1"]);
+        assert!(err(s).contains("REDIS_CACHE_TTL"));
+    }
+
+    #[test]
+    fn banner_shows_everything_but_the_password() {
+        let s = CacheSettings {
+            redis_enabled: true,
+            redis_password: Some("hunter2-secret".into()),
+            ..CacheSettings::default()
+        };
+        for text in [s.banner(), format!("{s:?}")] {
+            assert!(!text.contains("hunter2"), "password leaked: {text}");
+        }
+        let b = s.banner();
+        for part in [
+            "enabled=true",
+            "host=localhost",
+            "port=6379",
+            "db=0",
+            "password=set",
+            "key_prefix=hub",
+            "cache_ttl=30s",
+            "cache_ttl_dashboard=30s",
+            "timeout=150ms",
+        ] {
+            assert!(b.contains(part), "{part} missing from {b}");
+        }
+        assert!(CacheSettings::default().banner().contains("password=unset"));
+    }
+}

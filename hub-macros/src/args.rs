@@ -1,0 +1,352 @@
+//! Parsing and validation of the arguments of `#[cached(...)]`.
+//!
+//! Everything here is pure: it takes syn values and returns either the validated
+//! arguments or a `syn::Error` (possibly several, combined) spanned on the offending tokens.
+
+use proc_macro2::Span;
+use syn::{
+    Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, LitStr, Meta, Token, UnOp,
+    punctuated::Punctuated, spanned::Spanned,
+};
+
+use crate::errors::Errors;
+
+/// The time-to-live a cached operation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ttl {
+    /// `ttl = default` or no `ttl` at all: `REDIS_CACHE_TTL`.
+    Default,
+    /// `ttl = dashboard`: `REDIS_CACHE_TTL_DASHBOARD`.
+    Dashboard,
+    /// `ttl = <n>`: `n` seconds, `n > 0`.
+    Seconds(u64),
+}
+
+/// The validated arguments of one `#[cached(...)]` attribute.
+#[derive(Debug)]
+pub(crate) struct CachedArgs {
+    /// The cache name, e.g. `"dashboard/stats"`; validated by [`validate_name`].
+    pub name: LitStr,
+    pub ttl: Ttl,
+    /// Path of the variant function (`fn(&poem::Request) -> impl Display`), if any.
+    pub key: Option<ExprPath>,
+}
+
+/// Characters a cache name must not contain besides whitespace: they have a meaning in the
+/// Redis key layout (`:` separates key parts) or in Redis patterns (`*`, `{`, `}`).
+const FORBIDDEN: [char; 4] = [':', '*', '{', '}'];
+
+const TTL_FORMS: &str = "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
+const KEY_FORM: &str = "`key` must be a path to a function `fn(&poem::Request) -> impl Display`, e.g. `key = role_key`";
+
+/// Checks a cache name: non-empty, no `:` `*` `{` `}` and no whitespace.
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("cache `name` must not be empty".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || FORBIDDEN.contains(c))
+    {
+        return Err(format!(
+            "cache `name` must not contain `:`, `*`, `{{`, `}}` or whitespace, found {c:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses the value of `name = ...`.
+pub(crate) fn parse_name(value: &Expr) -> syn::Result<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => {
+            validate_name(&s.value()).map_err(|msg| syn::Error::new_spanned(s, msg))?;
+            Ok(s.clone())
+        }
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`name` must be a string literal, e.g. `name = \"nodes\"`",
+        )),
+    }
+}
+
+/// Parses the value of `ttl = ...`.
+pub(crate) fn parse_ttl(value: &Expr) -> syn::Result<Ttl> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
+            match p.path.get_ident().map(|i| i.to_string()).as_deref() {
+                Some("default") => Ok(Ttl::Default),
+                Some("dashboard") => Ok(Ttl::Dashboard),
+                _ => Err(syn::Error::new_spanned(p, TTL_FORMS)),
+            }
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => {
+            let secs: u64 = i.base10_parse()?;
+            if secs == 0 {
+                return Err(syn::Error::new_spanned(
+                    i,
+                    "`ttl` must be at least 1 second; omit `ttl` for the default",
+                ));
+            }
+            Ok(Ttl::Seconds(secs))
+        }
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => Err(syn::Error::new_spanned(
+            value,
+            "`ttl` must be a positive number of seconds, not negative",
+        )),
+        other => Err(syn::Error::new_spanned(other, TTL_FORMS)),
+    }
+}
+
+/// Parses the value of `key = ...`.
+pub(crate) fn parse_key(value: &Expr) -> syn::Result<ExprPath> {
+    match value {
+        Expr::Path(p) if p.attrs.is_empty() => Ok(p.clone()),
+        other => Err(syn::Error::new_spanned(other, KEY_FORM)),
+    }
+}
+
+/// Parses and validates a whole `#[cached(...)]` attribute. Every problem found is reported,
+/// not only the first.
+pub(crate) fn parse_cached_attr(attr: &Attribute) -> syn::Result<CachedArgs> {
+    let metas = match &attr.meta {
+        Meta::List(list) => {
+            list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?
+        }
+        Meta::Path(_) => {
+            return Err(syn::Error::new_spanned(
+                attr,
+                "#[cached] requires arguments: `#[cached(name = \"...\")]`",
+            ));
+        }
+        Meta::NameValue(nv) => {
+            return Err(syn::Error::new_spanned(
+                nv,
+                "expected `#[cached(name = \"...\", ...)]`",
+            ));
+        }
+    };
+    parse_metas(metas, attr.span())
+}
+
+/// Validates the `name = value` items of `#[cached(...)]`. `attr_span` is where a missing
+/// `name` is reported.
+pub(crate) fn parse_metas(
+    metas: Punctuated<Meta, Token![,]>,
+    attr_span: Span,
+) -> syn::Result<CachedArgs> {
+    let mut errors = Errors::default();
+    let mut name: Option<Option<LitStr>> = None;
+    let mut ttl: Option<Option<Ttl>> = None;
+    let mut key: Option<Option<ExprPath>> = None;
+
+    for meta in metas {
+        let path = meta.path().clone();
+        let arg = path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let arg = arg.as_str();
+        if !matches!(arg, "name" | "ttl" | "key") {
+            errors.push(syn::Error::new_spanned(
+                &path,
+                format!(
+                    "unknown #[cached] argument `{}`; expected `name`, `ttl` or `key`",
+                    quote::quote!(#path).to_string().replace(' ', "")
+                ),
+            ));
+            continue;
+        }
+        let seen = match arg {
+            "name" => name.is_some(),
+            "ttl" => ttl.is_some(),
+            _ => key.is_some(),
+        };
+        if seen {
+            errors.push(syn::Error::new_spanned(
+                &path,
+                format!("duplicate #[cached] argument `{arg}`"),
+            ));
+            continue;
+        }
+        let value = match &meta {
+            Meta::NameValue(nv) => Some(&nv.value),
+            _ => {
+                let example = match arg {
+                    "name" => "name = \"nodes\"",
+                    "ttl" => "ttl = dashboard",
+                    _ => "key = role_key",
+                };
+                errors.push(syn::Error::new_spanned(
+                    &meta,
+                    format!("expected `{arg} = ...`, e.g. `{example}`"),
+                ));
+                None
+            }
+        };
+        // Record that the argument was seen even when its value is bad, so a later repeat is
+        // still reported as a duplicate and a bad `name` is not also reported as missing.
+        match arg {
+            "name" => name = Some(value.and_then(|v| errors.ok(parse_name(v)))),
+            "ttl" => ttl = Some(value.and_then(|v| errors.ok(parse_ttl(v)))),
+            _ => key = Some(value.and_then(|v| errors.ok(parse_key(v)))),
+        }
+    }
+
+    if name.is_none() {
+        errors.push(syn::Error::new(
+            attr_span,
+            "#[cached] requires a cache name: `name = \"...\"`",
+        ));
+    }
+    errors.finish()?;
+
+    // No error was recorded, so every argument that was seen also parsed.
+    let Some(name) = name.flatten() else {
+        return Err(syn::Error::new(attr_span, "#[cached] requires a valid cache name"));
+    };
+    Ok(CachedArgs {
+        name,
+        ttl: ttl.flatten().unwrap_or(Ttl::Default),
+        key: key.flatten(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn args(attr: Attribute) -> syn::Result<CachedArgs> {
+        parse_cached_attr(&attr)
+    }
+
+    fn err(attr: Attribute) -> String {
+        match args(attr) {
+            Ok(a) => panic!("expected an error, got {a:?}"),
+            Err(e) => e
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("nodes").is_ok());
+        assert!(validate_name("dashboard/stats").is_ok());
+        assert!(validate_name("a-b_c.d").is_ok());
+        assert!(validate_name("").unwrap_err().contains("empty"));
+        for bad in ["a:b", "a*", "{a", "a}", "a b", "a\tb", "a\u{a0}b"] {
+            assert!(
+                validate_name(bad).unwrap_err().contains("must not contain"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn name_only() {
+        let a = args(parse_quote!(#[cached(name = "nodes")])).unwrap();
+        assert_eq!(a.name.value(), "nodes");
+        assert_eq!(a.ttl, Ttl::Default);
+        assert!(a.key.is_none());
+    }
+
+    #[test]
+    fn all_arguments_any_order() {
+        let a = args(parse_quote!(#[cached(key = crate::auth::role_key, ttl = 45, name = "x",)]))
+            .unwrap();
+        assert_eq!(a.name.value(), "x");
+        assert_eq!(a.ttl, Ttl::Seconds(45));
+        let key = a.key.unwrap();
+        assert_eq!(quote::quote!(#key).to_string(), "crate :: auth :: role_key");
+    }
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl(&parse_quote!(default)).unwrap(), Ttl::Default);
+        assert_eq!(parse_ttl(&parse_quote!(dashboard)).unwrap(), Ttl::Dashboard);
+        assert_eq!(parse_ttl(&parse_quote!(1)).unwrap(), Ttl::Seconds(1));
+        assert_eq!(parse_ttl(&parse_quote!(3600u64)).unwrap(), Ttl::Seconds(3600));
+        let bad: [Expr; 7] = [
+            parse_quote!(0),
+            parse_quote!(-5),
+            parse_quote!("30"),
+            parse_quote!(forever),
+            parse_quote!(Ttl::Default),
+            parse_quote!(1.5),
+            parse_quote!(99999999999999999999999),
+        ];
+        for e in bad {
+            assert!(parse_ttl(&e).is_err(), "{}", quote::quote!(#e));
+        }
+        assert!(
+            parse_ttl(&parse_quote!(0))
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1")
+        );
+        assert!(
+            parse_ttl(&parse_quote!(-5))
+                .unwrap_err()
+                .to_string()
+                .contains("not negative")
+        );
+    }
+
+    #[test]
+    fn keys() {
+        assert!(parse_key(&parse_quote!(role_key)).is_ok());
+        assert!(parse_key(&parse_quote!(super::role_key)).is_ok());
+        assert!(parse_key(&parse_quote!(<X as Y>::f)).is_ok());
+        let bad: [Expr; 3] = [
+            parse_quote!("role_key"),
+            parse_quote!(|r| r.uri().to_string()),
+            parse_quote!(role_key()),
+        ];
+        for e in bad {
+            assert!(
+                parse_key(&e).unwrap_err().to_string().contains("path"),
+                "{}",
+                quote::quote!(#e)
+            );
+        }
+    }
+
+    #[test]
+    fn missing_name() {
+        assert!(err(parse_quote!(#[cached(ttl = 5)])).contains("requires a cache name"));
+        assert!(err(parse_quote!(#[cached()])).contains("requires a cache name"));
+        assert!(err(parse_quote!(#[cached])).contains("requires arguments"));
+    }
+
+    #[test]
+    fn bad_name_is_not_also_missing() {
+        let e = err(parse_quote!(#[cached(name = 5)]));
+        assert!(e.contains("string literal"), "{e}");
+        assert!(!e.contains("requires a cache name"), "{e}");
+        assert!(err(parse_quote!(#[cached(name = "")])).contains("empty"));
+        assert!(err(parse_quote!(#[cached(name = "a:b")])).contains("must not contain"));
+        assert!(err(parse_quote!(#[cached(name)])).contains("expected `name = ...`"));
+    }
+
+    #[test]
+    fn unknown_and_duplicate_arguments() {
+        let e = err(parse_quote!(#[cached(name = "a", tll = 5)]));
+        assert!(e.contains("unknown #[cached] argument `tll`"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", ttl = 5, ttl = 6)]));
+        assert!(e.contains("duplicate #[cached] argument `ttl`"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", name = "b")]));
+        assert!(e.contains("duplicate #[cached] argument `name`"), "{e}");
+    }
+
+    #[test]
+    fn all_errors_are_reported() {
+        let e = err(parse_quote!(#[cached(name = "", ttl = 0, key = "k", foo = 1)]));
+        assert_eq!(e.matches(" | ").count(), 3, "{e}");
+    }
+}
