@@ -38,6 +38,7 @@ pub fn build(state: AppState) -> impl Endpoint<Output = Response> {
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
         .nest(DOCS_PATH, docs)
+        .data(state.cache.clone())
         .data(state)
         .around(no_store_on_health)
         .with(NormalizePath::new(TrailingSlash::Trim))

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use hub_api::seed::{self, SeedArgs};
 use hub_api::state::AppState;
+use hub_core::cache::CacheSettings;
+use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::{self, SchemaState};
 use hub_core::settings::{
     AuthSettings, DatabaseSettings, RuntimeSettings, ServerSettings, SettingError,
@@ -32,6 +34,8 @@ enum Command {
         auth: AuthSettings,
         #[command(flatten)]
         runtime: RuntimeSettings,
+        #[command(flatten)]
+        cache: CacheSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,
@@ -165,9 +169,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             database,
             auth,
             runtime,
+            cache,
             demo,
         } => {
             server.validate()?;
+            cache.validate()?;
             let (conn, _) = open_database(&database).await?;
             if demo {
                 seed::seed_demo_if_empty(&conn)
@@ -178,7 +184,9 @@ async fn run(command: Command) -> Result<(), Failure> {
                 db: conn.clone(),
                 auth: auth.normalized(),
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
+                cache: ResponseCache::from_settings(&cache).await,
             };
+            let response_cache = state.cache.clone();
             let address = server.bind_address();
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
@@ -186,6 +194,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 database = %db::redact_url(&database.database_url),
                 read_key = state.auth.read_key.is_some(),
                 admin_key = state.auth.admin_key.is_some(),
+                cache = %cache.banner(),
                 "hub serving http://{address}/api/v1, docs at http://{address}{}",
                 hub_api::app::DOCS_PATH
             );
@@ -194,6 +203,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
                 .await
                 .map_err(|e| Failure::Other(format!("server: {e}")))?;
+            response_cache.backend().close().await;
             conn.close().await.ok();
             tracing::info!("hub stopped");
             Ok(())

@@ -1,5 +1,6 @@
 //! State shared by every handler.
 
+use hub_core::cache::runtime::ResponseCache;
 use hub_core::settings::AuthSettings;
 use sea_orm::DatabaseConnection;
 
@@ -12,4 +13,6 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// RAW_PACKET_RETENTION_DAYS: bounds the `routes-overview` window.
     pub raw_packet_retention_days: i64,
+    /// The response cache (Redis, or the null cache when Redis is disabled).
+    pub cache: ResponseCache,
 }

@@ -36,7 +36,8 @@ pub(crate) struct CachedArgs {
 /// Redis key layout (`:` separates key parts) or in Redis patterns (`*`, `{`, `}`).
 const FORBIDDEN: [char; 4] = [':', '*', '{', '}'];
 
-const TTL_FORMS: &str = "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
+const TTL_FORMS: &str =
+    "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
 const KEY_FORM: &str = "`key` must be a path to a function `fn(&poem::Request) -> impl Display`, e.g. `key = role_key`";
 
 /// Checks a cache name: non-empty, no `:` `*` `{` `}` and no whitespace.
@@ -205,7 +206,10 @@ pub(crate) fn parse_metas(
 
     // No error was recorded, so every argument that was seen also parsed.
     let Some(name) = name.flatten() else {
-        return Err(syn::Error::new(attr_span, "#[cached] requires a valid cache name"));
+        return Err(syn::Error::new(
+            attr_span,
+            "#[cached] requires a valid cache name",
+        ));
     };
     Ok(CachedArgs {
         name,
@@ -271,7 +275,10 @@ mod tests {
         assert_eq!(parse_ttl(&parse_quote!(default)).unwrap(), Ttl::Default);
         assert_eq!(parse_ttl(&parse_quote!(dashboard)).unwrap(), Ttl::Dashboard);
         assert_eq!(parse_ttl(&parse_quote!(1)).unwrap(), Ttl::Seconds(1));
-        assert_eq!(parse_ttl(&parse_quote!(3600u64)).unwrap(), Ttl::Seconds(3600));
+        assert_eq!(
+            parse_ttl(&parse_quote!(3600u64)).unwrap(),
+            Ttl::Seconds(3600)
+        );
         let bad: [Expr; 7] = [
             parse_quote!(0),
             parse_quote!(-5),

@@ -307,7 +307,10 @@ mod tests {
         assert!(out.contains("params : & [\"type\" , \"limit\"]"), "{out}");
         assert!(out.contains("Ttl :: Dashboard"), "{out}");
         assert!(out.contains("variant (role_key , __hub_req)"), "{out}");
-        assert!(out.contains("async fn b (& self) -> Json < u32 > { Json (2) }"), "{out}");
+        assert!(
+            out.contains("async fn b (& self) -> Json < u32 > { Json (2) }"),
+            "{out}"
+        );
         assert!(!out.contains("compile_error"), "{out}");
     }
 

@@ -23,6 +23,10 @@ pub struct Readiness {
     pub status: String,
     /// `connected` or `disconnected`.
     pub database: String,
+    /// `connected` or `unreachable`; present only when Redis is enabled. Redis being down
+    /// never makes the server not ready: the API works without its cache.
+    #[oai(skip_serializing_if_is_none)]
+    pub redis: Option<String>,
 }
 
 /// `/health/ready` answers.
@@ -53,15 +57,32 @@ impl HealthApi {
     /// Readiness
     #[oai(path = "/health/ready", method = "get")]
     async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
-        if hub_core::db::ping(&state.db).await {
+        let backend = state.cache.backend();
+        let (database_up, redis) = tokio::join!(hub_core::db::ping(&state.db), async {
+            if backend.is_enabled() {
+                Some(
+                    if backend.ping().await {
+                        "connected"
+                    } else {
+                        "unreachable"
+                    }
+                    .to_string(),
+                )
+            } else {
+                None
+            }
+        });
+        if database_up {
             ReadyResponse::Ready(Json(Readiness {
                 status: "ready".into(),
                 database: "connected".into(),
+                redis,
             }))
         } else {
             ReadyResponse::NotReady(Json(Readiness {
                 status: "not_ready".into(),
                 database: "disconnected".into(),
+                redis,
             }))
         }
     }

@@ -2,11 +2,15 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use hub_api::state::AppState;
+use hub_core::cache::NullCache;
+use hub_core::cache::runtime::ResponseCache;
 use hub_core::settings::AuthSettings;
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// The sample database made by MeshCore Hub's Python service.
@@ -91,6 +95,11 @@ pub async fn app_at(dir: TempDir, path: PathBuf, auth: AuthSettings) -> TestApp 
         db: db.clone(),
         auth,
         raw_packet_retention_days: 7,
+        cache: ResponseCache::new(
+            Arc::new(NullCache),
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+        ),
     };
     let app = hub_api::app::build(state).map_to_response().boxed();
     TestApp {

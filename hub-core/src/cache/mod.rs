@@ -18,4 +18,4 @@ pub use backend::{BoxFuture, CacheBackend, CacheError, NullCache};
 pub use breaker::BreakerState;
 pub use redis::{RedisCache, RedisOptions};
 pub use runtime::{CacheSpec, Cached, ResponseCache, Ttl};
-pub use settings::{CacheSettings, InvalidSetting};
+pub use settings::CacheSettings;

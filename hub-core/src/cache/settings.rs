@@ -19,6 +19,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::settings::SettingError;
 use clap::Args;
 use clap::builder::BoolishValueParser;
 
@@ -114,20 +115,9 @@ impl Default for CacheSettings {
     }
 }
 
-/// A setting that failed validation; the message names the env variable and CLI flag.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {env} ({flag}): {reason}")]
-pub struct InvalidSetting {
-    /// Environment variable name, e.g. `REDIS_PORT`.
-    pub env: &'static str,
-    /// CLI flag, e.g. `--redis-port`.
-    pub flag: &'static str,
-    /// What is wrong with the value.
-    pub reason: String,
-}
-
-fn invalid(env: &'static str, flag: &'static str, reason: String) -> InvalidSetting {
-    InvalidSetting { env, flag, reason }
+/// Builds the validation error; flags here are written with their dashes.
+fn invalid(env: &'static str, flag: &'static str, reason: String) -> SettingError {
+    SettingError::new(env, flag.trim_start_matches('-'), reason)
 }
 
 impl CacheSettings {
@@ -138,7 +128,7 @@ impl CacheSettings {
 
     /// Checks values clap cannot: ranges, TTL sign, prefix shape. Run it at startup and exit
     /// with the message on error.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         if !(1..=65535).contains(&self.redis_port) {
             return Err(invalid(
                 "REDIS_PORT",
