@@ -88,7 +88,8 @@ impl RedisOptions {
             host: s.redis_host.clone(),
             port: u16::try_from(s.redis_port).unwrap_or(6379),
             db: s.redis_db,
-            password: s.redis_password.clone(),
+            // `REDIS_PASSWORD=` in a `.env` means no password.
+            password: s.redis_password.clone().filter(|p| !p.is_empty()),
             prefix: s.redis_key_prefix.clone(),
             timeout: s.timeout(),
             breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
