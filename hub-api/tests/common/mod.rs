@@ -86,8 +86,46 @@ impl TestApp {
     }
 }
 
+/// The cache of an app without Redis.
+pub fn no_cache() -> ResponseCache {
+    ResponseCache::new(
+        Arc::new(NullCache),
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    )
+}
+
+/// The app over an already prepared database connection (PostgreSQL tests).
+pub fn app_over(db: DatabaseConnection) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let state = AppState {
+        db: db.clone(),
+        auth: AuthSettings::default(),
+        raw_packet_retention_days: 7,
+        cache: no_cache(),
+    };
+    let app = hub_api::app::build(state).map_to_response().boxed();
+    TestApp {
+        client: TestClient::new(app),
+        db,
+        path,
+        _dir: dir,
+    }
+}
+
 /// Builds the app over the SQLite file `path`, preparing its schema as `serve` does.
 pub async fn app_at(dir: TempDir, path: PathBuf, auth: AuthSettings) -> TestApp {
+    app_with_cache(dir, path, auth, no_cache()).await
+}
+
+/// [`app_at`] with a response cache.
+pub async fn app_with_cache(
+    dir: TempDir,
+    path: PathBuf,
+    auth: AuthSettings,
+    cache: ResponseCache,
+) -> TestApp {
     let url = format!("sqlite://{}", path.display());
     let db = hub_core::db::connect(&url).await.expect("connect");
     hub_core::db::prepare_schema(&db).await.expect("schema");
@@ -120,6 +158,14 @@ pub async fn empty_app() -> TestApp {
 /// The app over a copy of the MeshCore Hub sample database.
 pub async fn fixture_app() -> TestApp {
     fixture_app_with(AuthSettings::default()).await
+}
+
+/// [`fixture_app`] with a response cache.
+pub async fn fixture_app_cached(cache: ResponseCache) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meshcore.db");
+    std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
+    app_with_cache(dir, path, AuthSettings::default(), cache).await
 }
 
 /// [`fixture_app`] with API keys.

@@ -238,7 +238,11 @@ impl fmt::Display for CacheSettings {
             self.redis_host,
             self.redis_port,
             self.redis_db,
-            if self.redis_password.as_deref().is_some_and(|p| !p.is_empty()) {
+            if self
+                .redis_password
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+            {
                 "set"
             } else {
                 "unset"

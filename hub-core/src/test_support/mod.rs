@@ -4,6 +4,11 @@
 //!   kill, pause (SIGSTOP), resume and restart.
 //! - [`FailingCacheForTests`]: a backend that fails or stalls on demand, for fault injection
 //!   where a real server cannot produce the fault.
+//! - [`PostgresServer`]: a real, throwaway PostgreSQL cluster on a free local port.
+
+mod postgres;
+
+pub use postgres::PostgresServer;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
@@ -168,7 +173,7 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     // Binding port 0 lets the OS pick; the tiny race until redis binds it is acceptable in tests.
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())

@@ -1,0 +1,145 @@
+//! A throwaway PostgreSQL cluster for tests that prove hub's SQL on PostgreSQL.
+
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::free_port;
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A PostgreSQL server in a temporary directory on `127.0.0.1`, stopped and removed on drop.
+///
+/// Finds the server binaries under `/usr/lib/postgresql/<version>/bin` (Debian's layout) or in
+/// `$HUB_TEST_PG_BIN`. When the tests run as root, the cluster runs as the `postgres` user,
+/// because PostgreSQL refuses to run as root.
+///
+/// ```no_run
+/// let pg = hub_core::test_support::PostgresServer::start();
+/// let url = pg.url(); // postgres://hub@127.0.0.1:<port>/postgres
+/// ```
+#[derive(Debug)]
+pub struct PostgresServer {
+    port: u16,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl PostgresServer {
+    /// Creates a cluster (user `hub`, trust auth) and starts it on a free port.
+    ///
+    /// # Panics
+    /// With a clear message when PostgreSQL is not installed or does not come up.
+    pub fn start() -> Self {
+        let bin = server_bin_dir().unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL server binaries not found (looked in $HUB_TEST_PG_BIN and \
+                 /usr/lib/postgresql/*/bin); install them with `apt-get install postgresql`"
+            )
+        });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        let as_root = unsafe { libc::geteuid() } == 0;
+        if as_root {
+            // The postgres user must reach and own the data directory.
+            run(Command::new("chmod").arg("755").arg(dir.path()));
+            run(Command::new("chown").arg("postgres:postgres").arg(&data));
+        }
+        let as_server_user = |program: &Path| {
+            if as_root {
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", "postgres", "--"]).arg(program);
+                cmd
+            } else {
+                Command::new(program)
+            }
+        };
+        run(as_server_user(&bin.join("initdb"))
+            .args(["-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
+            .arg(&data));
+        let port = free_port();
+        let child = as_server_user(&bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", data.display()))
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start postgres from {}: {e}", bin.display()));
+        let server = Self {
+            port,
+            child: Some(child),
+            _dir: dir,
+        };
+        server.wait_until_ready(&bin);
+        server
+    }
+
+    /// The TCP port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// URL of the `postgres` database as user `hub`.
+    pub fn url(&self) -> String {
+        format!("postgres://hub@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn wait_until_ready(&self, bin: &Path) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            let accepting = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
+                && Command::new(bin.join("pg_isready"))
+                    .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "hub"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+            if accepting {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("postgres did not accept connections on port {} within {START_TIMEOUT:?}", self.port);
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT is PostgreSQL's "fast shutdown".
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+fn server_bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("HUB_TEST_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn run(cmd: &mut Command) {
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
