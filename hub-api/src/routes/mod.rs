@@ -1,6 +1,8 @@
 //! One module per route group of API.md section 2, plus health.
 
+pub mod advertisements;
 pub mod health;
+pub mod messages;
 pub mod nodes;
 
 use poem_openapi::Tags;
@@ -25,6 +27,16 @@ pub enum ApiTags {
 }
 
 /// Every API group, in the order the docs list them.
-pub fn all() -> (health::HealthApi, nodes::NodesApi) {
-    (health::HealthApi, nodes::NodesApi)
+pub fn all() -> (
+    health::HealthApi,
+    nodes::NodesApi,
+    advertisements::AdvertisementsApi,
+    messages::MessagesApi,
+) {
+    (
+        health::HealthApi,
+        nodes::NodesApi,
+        advertisements::AdvertisementsApi,
+        messages::MessagesApi,
+    )
 }
