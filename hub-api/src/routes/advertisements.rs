@@ -218,14 +218,13 @@ impl AdvertisementsApi {
             ));
         }
         if let Some(types) = route_types {
-            let placeholders = vec!["?"; types.len()].join(", ");
-            filter = filter.add(Expr::cust_with_values(
-                format!(
-                    "(LOWER(advertisements.route_type) IN ({placeholders}) \
-                     OR advertisements.route_type IS NULL)"
-                ),
-                types,
-            ));
+            // Stored route types are lowercase; comparing the bare column (not LOWER()) lets
+            // the (route_type, received_at) index serve the default filter.
+            filter = filter.add(
+                Condition::any()
+                    .add(advertisements::Column::RouteType.is_in(types))
+                    .add(advertisements::Column::RouteType.is_null()),
+            );
         }
         if let Some(since) = since {
             filter = filter.add(advertisements::Column::ReceivedAt.gte(datetime_bound(
