@@ -248,9 +248,8 @@ pub async fn senders_by_prefix(
     db: &DatabaseConnection,
     prefixes: &[String],
 ) -> Result<HashMap<String, NodeNames>, DbErr> {
-    use crate::params::prefix_pattern;
+    use crate::params::{prefix_pattern, sql};
     use sea_orm::Condition;
-    use sea_orm::sea_query::Expr;
 
     let wanted: BTreeSet<String> = prefixes
         .iter()
@@ -262,7 +261,8 @@ pub async fn senders_by_prefix(
     let mut first: HashMap<String, String> = HashMap::new();
     for chunk in wanted.chunks(CHUNK) {
         let any_prefix = chunk.iter().fold(Condition::any(), |cond, prefix| {
-            cond.add(Expr::cust_with_values(
+            cond.add(sql(
+                db.get_database_backend(),
                 "nodes.public_key LIKE ? ESCAPE '\\'",
                 [prefix_pattern(prefix)],
             ))

@@ -178,6 +178,59 @@ pub fn datetime_bound(
     }
 }
 
+/// A custom SQL expression with `?` placeholders bound to `values`, for `backend`.
+///
+/// sea-query's `Expr::cust_with_values` only recognises the backend's own placeholder: `?`
+/// on SQLite, but `$1, $2, ...` on PostgreSQL, where a `?` is passed through literally and
+/// the statement fails. Templates here use `?` throughout; for PostgreSQL each `?` outside a
+/// quoted literal becomes `$n` (in order) and a literal `$` becomes `$$`.
+///
+/// ```
+/// use sea_orm::DbBackend;
+/// use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+/// let select = |backend| {
+///     Query::select()
+///         .expr(hub_api::params::sql(backend, "LOWER(?) LIKE ? ESCAPE '\\'", ["A", "a%"]))
+///         .to_owned()
+/// };
+/// assert_eq!(
+///     select(DbBackend::Sqlite).to_string(SqliteQueryBuilder),
+///     r"SELECT LOWER('A') LIKE 'a%' ESCAPE '\'"
+/// );
+/// assert_eq!(
+///     select(DbBackend::Postgres).to_string(PostgresQueryBuilder),
+///     r"SELECT LOWER('A') LIKE 'a%' ESCAPE '\'"
+/// );
+/// ```
+pub fn sql<V: Into<sea_orm::Value>>(
+    backend: sea_orm::DbBackend,
+    template: &str,
+    values: impl IntoIterator<Item = V>,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::Expr;
+    if backend != sea_orm::DbBackend::Postgres {
+        return Expr::cust_with_values(template.to_string(), values);
+    }
+    let mut text = String::with_capacity(template.len() + 8);
+    let mut quoted = false;
+    let mut n = 0;
+    for c in template.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                text.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                text.push_str(&format!("${n}"));
+            }
+            '$' if !quoted => text.push_str("$$"),
+            _ => text.push(c),
+        }
+    }
+    Expr::cust_with_values(text, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +319,24 @@ mod tests {
             ),
             Value::ChronoDateTime(_)
         ));
+    }
+    #[test]
+    fn custom_sql_binds_in_order_on_both_backends() {
+        use sea_orm::DbBackend;
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+        let template = "(x = ? AND y IN (?, ?) AND z = '?' AND w LIKE ? ESCAPE '\\')";
+        let values = ["a", "b", "c", "d%"];
+        let want = r"SELECT (x = 'a' AND y IN ('b', 'c') AND z = '?' AND w LIKE 'd%' ESCAPE '\')";
+        let pg = Query::select()
+            .expr(sql(DbBackend::Postgres, template, values))
+            .to_owned();
+        assert_eq!(pg.to_string(PostgresQueryBuilder), want);
+        let (text, bound) = pg.build(PostgresQueryBuilder);
+        assert!(text.contains("$1") && text.contains("$4"), "{text}");
+        assert_eq!(bound.0.len(), 4);
+        let lite = Query::select()
+            .expr(sql(DbBackend::Sqlite, template, values))
+            .to_owned();
+        assert_eq!(lite.to_string(SqliteQueryBuilder), want);
     }
 }

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::lookups::{NodeNames, ObserverRead, names_by_node_id, observers_by_event};
 use crate::params::{
     Bound, Order, contains_pattern, datetime_bound, lowercase, lowercase_list, non_blank,
-    parse_datetime,
+    parse_datetime, sql,
 };
 use crate::routes::ApiTags;
 use crate::state::AppState;
@@ -20,8 +20,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -94,6 +94,7 @@ const SOURCE_NODE_ID: &str = "COALESCE(advertisements.node_id, \
 ///
 /// Shared with `/messages`, whose `observed_by` works the same way on its own table.
 pub fn observed_by_condition(
+    backend: DbBackend,
     table: &str,
     event_type: &str,
     public_keys: &[String],
@@ -104,8 +105,9 @@ pub fn observed_by_condition(
     let placeholders = vec!["?"; public_keys.len()].join(", ");
     let mut values = vec![event_type.to_string()];
     values.extend(public_keys.iter().cloned());
-    Some(Expr::cust_with_values(
-        format!(
+    Some(sql(
+        backend,
+        &format!(
             "EXISTS (SELECT 1 FROM event_observers eo JOIN nodes eon ON eon.id = eo.observer_node_id \
              WHERE eo.event_hash = {table}.event_hash AND eo.event_type = ? \
              AND eon.public_key IN ({placeholders}))"
@@ -184,16 +186,19 @@ impl AdvertisementsApi {
             let pattern = contains_pattern(&search);
             filter = filter.add(
                 Condition::any()
-                    .add(Expr::cust_with_values(
+                    .add(sql(
+                        backend,
                         "LOWER(advertisements.public_key) LIKE ? ESCAPE '\\'",
                         [pattern.clone()],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(sql(
+                        backend,
                         "LOWER(advertisements.name) LIKE ? ESCAPE '\\'",
                         [pattern.clone()],
                     ))
-                    .add(Expr::cust_with_values(
-                        format!(
+                    .add(sql(
+                        backend,
+                        &format!(
                             "EXISTS (SELECT 1 FROM nodes sn WHERE sn.id = {SOURCE_NODE_ID} AND \
                              (LOWER(sn.name) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM node_tags t \
                              WHERE t.node_id = sn.id AND t.key = 'name' AND LOWER(t.value) LIKE ? ESCAPE '\\')))"
@@ -205,12 +210,15 @@ impl AdvertisementsApi {
         if let Some(public_key) = lowercase(public_key.as_deref()) {
             filter = filter.add(advertisements::Column::PublicKey.eq(public_key));
         }
-        if let Some(cond) = observed_by_condition("advertisements", "advertisement", &observed_by) {
+        if let Some(cond) =
+            observed_by_condition(backend, "advertisements", "advertisement", &observed_by)
+        {
             filter = filter.add(cond);
         }
         if let Some(profile_id) = non_blank(adopted_by.as_deref()) {
-            filter = filter.add(Expr::cust_with_values(
-                format!(
+            filter = filter.add(sql(
+                backend,
+                &format!(
                     "EXISTS (SELECT 1 FROM user_profile_nodes a WHERE a.node_id = {SOURCE_NODE_ID} \
                      AND a.user_profile_id = ?)"
                 ),

@@ -11,7 +11,7 @@ use crate::lookups::{
 };
 use crate::params::{
     Bound, Order, contains_pattern, datetime_bound, lowercase, lowercase_list, parse_bool,
-    parse_datetime,
+    parse_datetime, sql,
 };
 use crate::routes::ApiTags;
 use crate::routes::advertisements::observed_by_condition;
@@ -22,7 +22,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::sea_query::{Expr, NullOrdering};
+use sea_orm::sea_query::NullOrdering;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
@@ -186,7 +186,7 @@ impl MessagesApi {
         if let Some(idx) = channel_idx.0 {
             filter = filter.add(messages::Column::ChannelIdx.eq(idx));
         }
-        if let Some(cond) = observed_by_condition("messages", "message", &observed_by) {
+        if let Some(cond) = observed_by_condition(backend, "messages", "message", &observed_by) {
             filter = filter.add(cond);
         }
         if let Some(since) = since {
@@ -204,7 +204,8 @@ impl MessagesApi {
             )));
         }
         if let Some(search) = lowercase(search.as_deref()) {
-            filter = filter.add(Expr::cust_with_values(
+            filter = filter.add(sql(
+                backend,
                 "LOWER(messages.text) LIKE ? ESCAPE '\\'",
                 [contains_pattern(&search)],
             ));
