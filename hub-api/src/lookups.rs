@@ -238,3 +238,62 @@ pub async fn visible_channels(db: &DatabaseConnection, role: Role) -> Result<BTr
             .map(|c| (c.channel_hash.as_str(), c.visibility.as_str())),
     ))
 }
+
+/// The sender of each message `pubkey_prefix`: the node with the lowest public key that starts
+/// with the prefix (compared lowercase), with its names. Prefixes no node matches, and blank
+/// ones (which would match every node), are absent from the map.
+///
+/// Keys are the prefixes as given, so callers look rows up by their stored value.
+pub async fn senders_by_prefix(
+    db: &DatabaseConnection,
+    prefixes: &[String],
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    use crate::params::{prefix_pattern, sql};
+    use sea_orm::Condition;
+
+    let wanted: BTreeSet<String> = prefixes
+        .iter()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    // Lowercase prefix -> id of the first node (by public key) that starts with it.
+    let mut first: HashMap<String, String> = HashMap::new();
+    for chunk in wanted.chunks(CHUNK) {
+        let any_prefix = chunk.iter().fold(Condition::any(), |cond, prefix| {
+            cond.add(sql(
+                db.get_database_backend(),
+                "nodes.public_key LIKE ? ESCAPE '\\'",
+                [prefix_pattern(prefix)],
+            ))
+        });
+        let matches = nodes::Entity::find()
+            .filter(any_prefix)
+            .order_by_asc(nodes::Column::PublicKey)
+            .all(db)
+            .await?;
+        for prefix in chunk {
+            if let Some(node) = matches.iter().find(|n| {
+                n.public_key
+                    .to_ascii_lowercase()
+                    .starts_with(prefix.as_str())
+            }) {
+                first.insert(prefix.clone(), node.id.clone());
+            }
+        }
+    }
+    let ids: Vec<String> = first
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = names_by_node_id(db, &ids).await?;
+    Ok(prefixes
+        .iter()
+        .filter_map(|prefix| {
+            let id = first.get(&prefix.trim().to_ascii_lowercase())?;
+            Some((prefix.clone(), names.get(id)?.clone()))
+        })
+        .collect())
+}

@@ -99,6 +99,138 @@ pub fn prefix_pattern(text: &str) -> String {
     pattern
 }
 
+/// Most distinct values a repeatable or comma-list parameter may carry.
+///
+/// Each value becomes one bound SQL parameter; without a cap a long query string could pass
+/// SQLite's parameter limit and turn a client mistake into a 500.
+pub const MAX_LIST_VALUES: usize = 100;
+
+/// Values of a repeatable or comma-list parameter: trimmed, lowercased, blanks dropped,
+/// duplicates removed (first occurrence kept). More than [`MAX_LIST_VALUES`] is a 422.
+pub fn lowercase_list(
+    name: &'static str,
+    values: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<Vec<String>, ApiError> {
+    let mut list: Vec<String> = Vec::new();
+    for value in values {
+        if let Some(value) = lowercase(Some(value.as_ref()))
+            && !list.contains(&value)
+        {
+            list.push(value);
+        }
+    }
+    if list.len() > MAX_LIST_VALUES {
+        return Err(ApiError::invalid_query(
+            name,
+            format!(
+                "List should have at most {MAX_LIST_VALUES} items, not {}",
+                list.len()
+            ),
+            "too_long",
+        ));
+    }
+    Ok(list)
+}
+
+/// Which end of an inclusive range a datetime parameter bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// `column >= value` (`since`).
+    Lower,
+    /// `column <= value` (`until`).
+    Upper,
+}
+
+/// `dt` as the value to compare a DATETIME column with, inclusively at `bound`.
+///
+/// PostgreSQL compares timestamps, so it gets the datetime itself. SQLite stores the naive
+/// UTC text and compares text: rows written by MeshCore Hub carry six fraction digits
+/// (`2026-11-26 05:00:00.000000`) while SQL defaults write none (`2026-11-26 05:00:00`), and
+/// the driver's own encoding (`%.f`: 0, 3, 6 or 9 digits) would compare wrongly with one or
+/// the other at an exact match. So the text is chosen per bound: a lower bound drops a zero
+/// fraction (the shortest text of that instant sorts first), an upper bound always has six
+/// digits (the longest text of that instant sorts last). Sub-microsecond parts, which no row
+/// stores, are rounded inwards.
+pub fn datetime_bound(
+    backend: sea_orm::DbBackend,
+    dt: NaiveDateTime,
+    bound: Bound,
+) -> sea_orm::Value {
+    use chrono::{Duration, Timelike};
+    let truncated = dt
+        .with_nanosecond(dt.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(dt);
+    let dt = if bound == Bound::Lower && truncated != dt {
+        truncated + Duration::microseconds(1)
+    } else {
+        truncated
+    };
+    match backend {
+        sea_orm::DbBackend::Sqlite => {
+            let text = if bound == Bound::Lower && dt.nanosecond() == 0 {
+                dt.format("%Y-%m-%d %H:%M:%S").to_string()
+            } else {
+                dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+            };
+            text.into()
+        }
+        _ => dt.into(),
+    }
+}
+
+/// A custom SQL expression with `?` placeholders bound to `values`, for `backend`.
+///
+/// sea-query's `Expr::cust_with_values` only recognises the backend's own placeholder: `?`
+/// on SQLite, but `$1, $2, ...` on PostgreSQL, where a `?` is passed through literally and
+/// the statement fails. Templates here use `?` throughout; for PostgreSQL each `?` outside a
+/// quoted literal becomes `$n` (in order) and a literal `$` becomes `$$`.
+///
+/// ```
+/// use sea_orm::DbBackend;
+/// use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+/// let select = |backend| {
+///     Query::select()
+///         .expr(hub_api::params::sql(backend, "LOWER(?) LIKE ? ESCAPE '\\'", ["A", "a%"]))
+///         .to_owned()
+/// };
+/// assert_eq!(
+///     select(DbBackend::Sqlite).to_string(SqliteQueryBuilder),
+///     r"SELECT LOWER('A') LIKE 'a%' ESCAPE '\'"
+/// );
+/// assert_eq!(
+///     select(DbBackend::Postgres).to_string(PostgresQueryBuilder),
+///     r"SELECT LOWER('A') LIKE 'a%' ESCAPE '\'"
+/// );
+/// ```
+pub fn sql<V: Into<sea_orm::Value>>(
+    backend: sea_orm::DbBackend,
+    template: &str,
+    values: impl IntoIterator<Item = V>,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::Expr;
+    if backend != sea_orm::DbBackend::Postgres {
+        return Expr::cust_with_values(template.to_string(), values);
+    }
+    let mut text = String::with_capacity(template.len() + 8);
+    let mut quoted = false;
+    let mut n = 0;
+    for c in template.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                text.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                text.push_str(&format!("${n}"));
+            }
+            '$' if !quoted => text.push_str("$$"),
+            _ => text.push(c),
+        }
+    }
+    Expr::cust_with_values(text, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +265,78 @@ mod tests {
         assert_eq!(Order::parse(Some("ASC")), Order::Asc);
         assert_eq!(Order::parse(Some("up")), Order::Desc);
         assert_eq!(Order::parse(None), Order::Desc);
+    }
+    #[test]
+    fn lists_are_lowercased_deduplicated_and_capped() {
+        assert_eq!(
+            lowercase_list("observed_by", [" AB ", "ab", "", "cd"]).unwrap(),
+            vec!["ab".to_string(), "cd".to_string()]
+        );
+        let many: Vec<String> = (0..=MAX_LIST_VALUES).map(|i| i.to_string()).collect();
+        assert!(lowercase_list("observed_by", &many).is_err());
+        assert!(lowercase_list("observed_by", &many[1..]).is_ok());
+    }
+
+    #[test]
+    fn sqlite_datetime_bounds_match_both_stored_shapes() {
+        use sea_orm::{DbBackend, Value};
+        let at = |text: &str| hub_core::time::parse_datetime_param(text).unwrap();
+        let text = |v: Value| match v {
+            Value::String(Some(s)) => s.to_string(),
+            other => panic!("not text: {other:?}"),
+        };
+        let lower = |t| text(datetime_bound(DbBackend::Sqlite, at(t), Bound::Lower));
+        let upper = |t| text(datetime_bound(DbBackend::Sqlite, at(t), Bound::Upper));
+        assert_eq!(lower("2026-11-26T05:00:00Z"), "2026-11-26 05:00:00");
+        assert_eq!(upper("2026-11-26T05:00:00Z"), "2026-11-26 05:00:00.000000");
+        assert_eq!(
+            lower("2026-11-26T05:00:00.5Z"),
+            "2026-11-26 05:00:00.500000"
+        );
+        assert_eq!(
+            upper("2026-11-26T05:00:00.5Z"),
+            "2026-11-26 05:00:00.500000"
+        );
+        // Rounded inwards: never admits a row outside the range.
+        assert_eq!(
+            lower("2026-11-26T05:00:00.0000001Z"),
+            "2026-11-26 05:00:00.000001"
+        );
+        assert_eq!(
+            upper("2026-11-26T05:00:00.0000019Z"),
+            "2026-11-26 05:00:00.000001"
+        );
+        // Both stored shapes of the same instant fall inside [lower, upper].
+        for stored in ["2026-11-26 05:00:00", "2026-11-26 05:00:00.000000"] {
+            assert!(stored >= lower("2026-11-26T05:00:00Z").as_str());
+            assert!(stored <= upper("2026-11-26T05:00:00Z").as_str());
+        }
+        assert!(matches!(
+            datetime_bound(
+                DbBackend::Postgres,
+                at("2026-11-26T05:00:00Z"),
+                Bound::Lower
+            ),
+            Value::ChronoDateTime(_)
+        ));
+    }
+    #[test]
+    fn custom_sql_binds_in_order_on_both_backends() {
+        use sea_orm::DbBackend;
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+        let template = "(x = ? AND y IN (?, ?) AND z = '?' AND w LIKE ? ESCAPE '\\')";
+        let values = ["a", "b", "c", "d%"];
+        let want = r"SELECT (x = 'a' AND y IN ('b', 'c') AND z = '?' AND w LIKE 'd%' ESCAPE '\')";
+        let pg = Query::select()
+            .expr(sql(DbBackend::Postgres, template, values))
+            .to_owned();
+        assert_eq!(pg.to_string(PostgresQueryBuilder), want);
+        let (text, bound) = pg.build(PostgresQueryBuilder);
+        assert!(text.contains("$1") && text.contains("$4"), "{text}");
+        assert_eq!(bound.0.len(), 4);
+        let lite = Query::select()
+            .expr(sql(DbBackend::Sqlite, template, values))
+            .to_owned();
+        assert_eq!(lite.to_string(SqliteQueryBuilder), want);
     }
 }

@@ -69,7 +69,10 @@ async fn fetch_bounded(app: &TestApp, uri: &str) -> String {
     let start = Instant::now();
     let (cache, _) = fetch(app, uri, "").await;
     let took = start.elapsed();
-    assert!(took <= TIMEOUT + SLACK, "{uri} took {took:?} while Redis was down");
+    assert!(
+        took <= TIMEOUT + SLACK,
+        "{uri} took {took:?} while Redis was down"
+    );
     cache
 }
 
@@ -80,7 +83,10 @@ async fn wait_for_hit(app: &TestApp, uri: &str, within: Duration) {
         if fetch(app, uri, "").await.0 == "HIT" {
             return;
         }
-        assert!(Instant::now() < deadline, "caching did not resume for {uri}");
+        assert!(
+            Instant::now() < deadline,
+            "caching did not resume for {uri}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -93,7 +99,10 @@ async fn every_cached_endpoint_misses_then_hits_with_identical_bytes() {
         let (first, miss_body) = fetch(&app, uri, "admin").await;
         let (second, hit_body) = fetch(&app, uri, "admin").await;
         assert_eq!((first.as_str(), second.as_str()), ("MISS", "HIT"), "{uri}");
-        assert_eq!(miss_body, hit_body, "{uri}: HIT body differs from MISS body");
+        assert_eq!(
+            miss_body, hit_body,
+            "{uri}: HIT body differs from MISS body"
+        );
         assert!(!hit_body.is_empty(), "{uri}");
     }
 }
@@ -121,18 +130,30 @@ async fn an_admin_response_is_never_served_to_anonymous() {
         t = ago(0, 1)
     ))
     .await;
-    for uri in ["/api/v1/messages", "/api/v1/channels", "/api/v1/dashboard/stats", "/api/v1/dashboard/recent-activity"] {
+    for uri in [
+        "/api/v1/messages",
+        "/api/v1/channels",
+        "/api/v1/dashboard/stats",
+        "/api/v1/dashboard/recent-activity",
+    ] {
         let (first, admin_body) = fetch(&app, uri, "admin").await;
         assert_eq!(first, "MISS", "{uri}");
         assert_eq!(fetch(&app, uri, "admin").await.0, "HIT", "{uri}");
         for roles in ["", "member", "operator", "administrator"] {
             let (cache, body) = fetch(&app, uri, roles).await;
-            assert_eq!(cache, "MISS", "{uri} as {roles:?} was served the admin entry");
+            assert_eq!(
+                cache, "MISS",
+                "{uri} as {roles:?} was served the admin entry"
+            );
             assert_ne!(body, admin_body, "{uri} as {roles:?}");
         }
     }
     let (_, anonymous) = fetch(&app, "/api/v1/messages", "").await;
-    assert!(!String::from_utf8(anonymous).unwrap().contains("admin eyes only"));
+    assert!(
+        !String::from_utf8(anonymous)
+            .unwrap()
+            .contains("admin eyes only")
+    );
 }
 
 #[tokio::test]
@@ -146,13 +167,31 @@ async fn keys_follow_declared_parameters_canonically() {
     let swapped = format!("/api/v1/advertisements?observed_by={b}&observed_by={a}");
     assert_eq!(fetch(&app, &swapped, "").await.0, "HIT");
     // One of the repeated values is a different request.
-    assert_eq!(fetch(&app, &format!("/api/v1/advertisements?observed_by={b}"), "").await.0, "MISS");
+    assert_eq!(
+        fetch(&app, &format!("/api/v1/advertisements?observed_by={b}"), "")
+            .await
+            .0,
+        "MISS"
+    );
     // Undeclared parameters (cache-busters) do not split the cache; declared ones do.
-    assert_eq!(fetch(&app, "/api/v1/nodes?limit=3&sort=name", "").await.0, "MISS");
-    assert_eq!(fetch(&app, "/api/v1/nodes?sort=name&utm_source=x&limit=3", "").await.0, "HIT");
-    assert_eq!(fetch(&app, "/api/v1/nodes?sort=name&limit=4", "").await.0, "MISS");
+    assert_eq!(
+        fetch(&app, "/api/v1/nodes?limit=3&sort=name", "").await.0,
+        "MISS"
+    );
+    assert_eq!(
+        fetch(&app, "/api/v1/nodes?sort=name&utm_source=x&limit=3", "")
+            .await
+            .0,
+        "HIT"
+    );
+    assert_eq!(
+        fetch(&app, "/api/v1/nodes?sort=name&limit=4", "").await.0,
+        "MISS"
+    );
     // Errors are never stored.
-    app.get("/api/v1/nodes?limit=0").await.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+    app.get("/api/v1/nodes?limit=0")
+        .await
+        .assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
     let again = app.get("/api/v1/nodes?limit=0").await;
     again.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -242,7 +281,10 @@ async fn the_openapi_document_keeps_typed_schemas_and_documents_x_cache() {
     let app = fixture_app().await;
     let spec = app.json("/api/openapi.json").await;
     let ok = &spec["paths"]["/api/v1/nodes"]["get"]["responses"]["200"];
-    assert!(ok["headers"]["X-Cache"].is_object() || ok["headers"]["x-cache"].is_object(), "{ok}");
+    assert!(
+        ok["headers"]["X-Cache"].is_object() || ok["headers"]["x-cache"].is_object(),
+        "{ok}"
+    );
     let schema = ok["content"]["application/json; charset=utf-8"]["schema"]["$ref"]
         .as_str()
         .unwrap_or_default()

@@ -1,7 +1,9 @@
 //! One module per route group of API.md section 2, plus health.
 
+pub mod advertisements;
 pub mod channels;
 pub mod health;
+pub mod messages;
 pub mod nodes;
 pub mod profiles;
 
@@ -30,12 +32,16 @@ pub enum ApiTags {
 pub fn all() -> (
     health::HealthApi,
     nodes::NodesApi,
+    advertisements::AdvertisementsApi,
+    messages::MessagesApi,
     channels::ChannelsApi,
     profiles::ProfilesApi,
 ) {
     (
         health::HealthApi,
         nodes::NodesApi,
+        advertisements::AdvertisementsApi,
+        messages::MessagesApi,
         channels::ChannelsApi,
         profiles::ProfilesApi,
     )

@@ -2,7 +2,9 @@
 
 use crate::error::ApiError;
 use crate::lookups::{AdoptedBy, NodeTagRead, adopters_by_node, tags_by_node};
-use crate::params::{Order, contains_pattern, lowercase, non_blank, parse_bool, prefix_pattern};
+use crate::params::{
+    Order, contains_pattern, lowercase, non_blank, parse_bool, prefix_pattern, sql,
+};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::nodes;
@@ -13,8 +15,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 /// A node with its tags and adopter.
@@ -69,9 +71,10 @@ fn default_limit() -> i64 {
 }
 
 /// `EXISTS` a tag `key` on the node whose condition on `node_tags.value` is `value_sql`.
-fn has_tag(key: &str, value_sql: &str, value: String) -> SimpleExpr {
-    Expr::cust_with_values(
-        format!(
+fn has_tag(backend: DbBackend, key: &str, value_sql: &str, value: String) -> SimpleExpr {
+    sql(
+        backend,
+        &format!(
             "EXISTS (SELECT 1 FROM node_tags t WHERE t.node_id = nodes.id AND t.key = ? AND {value_sql})"
         ),
         [key.to_string(), value],
@@ -83,21 +86,23 @@ const NAME_TAG: &str =
     "(SELECT t.value FROM node_tags t WHERE t.node_id = nodes.id AND t.key = 'name')";
 
 /// The `adv_type` filter: families match by substring, anything else exactly.
-fn adv_type_condition(adv_type: &str) -> Condition {
+fn adv_type_condition(backend: DbBackend, adv_type: &str) -> Condition {
     let family: &[&str] = match adv_type {
         "repeater" => &["repeater", "relay"],
         "companion" => &["companion", "observer"],
         "room" => &["room"],
         "chat" => &["chat"],
         _ => {
-            return Condition::all().add(Expr::cust_with_values(
+            return Condition::all().add(sql(
+                backend,
                 "LOWER(TRIM(nodes.adv_type)) = ?",
                 [adv_type.to_string()],
             ));
         }
     };
     family.iter().fold(Condition::any(), |cond, word| {
-        cond.add(Expr::cust_with_values(
+        cond.add(sql(
+            backend,
             "LOWER(nodes.adv_type) LIKE ? ESCAPE '\\'",
             [contains_pattern(word)],
         ))
@@ -142,20 +147,24 @@ impl NodesApi {
         offset: Query<i64>,
     ) -> poem::Result<Json<NodeList>> {
         let observer = parse_bool("observer", observer.as_deref())?;
+        let backend = state.db.get_database_backend();
         let mut filter = Condition::all();
         if let Some(search) = lowercase(search.as_deref()) {
             let pattern = contains_pattern(&search);
             filter = filter.add(
                 Condition::any()
-                    .add(Expr::cust_with_values(
+                    .add(sql(
+                        backend,
                         "LOWER(nodes.public_key) LIKE ? ESCAPE '\\'",
                         [pattern.clone()],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(sql(
+                        backend,
                         "LOWER(nodes.name) LIKE ? ESCAPE '\\'",
                         [pattern.clone()],
                     ))
                     .add(has_tag(
+                        backend,
                         "name",
                         "LOWER(t.value) LIKE ? ESCAPE '\\'",
                         pattern,
@@ -163,22 +172,24 @@ impl NodesApi {
             );
         }
         if let Some(prefix) = lowercase(pubkey_prefix.as_deref()) {
-            filter = filter.add(Expr::cust_with_values(
+            filter = filter.add(sql(
+                backend,
                 "nodes.public_key LIKE ? ESCAPE '\\'",
                 [prefix_pattern(&prefix)],
             ));
         }
         if let Some(adv_type) = lowercase(adv_type.as_deref()) {
-            filter = filter.add(adv_type_condition(&adv_type));
+            filter = filter.add(adv_type_condition(backend, &adv_type));
         }
         if let Some(profile_id) = non_blank(adopted_by.as_deref()) {
-            filter = filter.add(Expr::cust_with_values(
+            filter = filter.add(sql(
+                backend,
                 "EXISTS (SELECT 1 FROM user_profile_nodes a WHERE a.node_id = nodes.id AND a.user_profile_id = ?)",
                 [profile_id],
             ));
         }
         if let Some(role) = role.0.clone() {
-            filter = filter.add(has_tag("role", "t.value = ?", role));
+            filter = filter.add(has_tag(backend, "role", "t.value = ?", role));
         }
         if let Some(observer) = observer {
             filter = filter.add(nodes::Column::IsObserver.eq(observer));
@@ -246,8 +257,10 @@ impl NodesApi {
         prefix: Path<String>,
     ) -> poem::Result<Json<NodeRead>> {
         let prefix = prefix.trim().to_ascii_lowercase();
+        let backend = state.db.get_database_backend();
         let node = nodes::Entity::find()
-            .filter(Expr::cust_with_values(
+            .filter(sql(
+                backend,
                 "nodes.public_key LIKE ? ESCAPE '\\'",
                 [prefix_pattern(&prefix)],
             ))

@@ -133,11 +133,7 @@ pub async fn app_with_cache(
         db: db.clone(),
         auth,
         raw_packet_retention_days: 7,
-        cache: ResponseCache::new(
-            Arc::new(NullCache),
-            Duration::from_secs(30),
-            Duration::from_secs(30),
-        ),
+        cache,
     };
     let app = hub_api::app::build(state).map_to_response().boxed();
     TestApp {

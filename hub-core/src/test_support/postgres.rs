@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,20 +42,20 @@ impl PostgresServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("data dir");
-        let as_root = unsafe { libc::geteuid() } == 0;
-        if as_root {
+        // PostgreSQL refuses to run as root: run it as the `postgres` user instead.
+        let server_user = (unsafe { libc::geteuid() } == 0).then(postgres_user);
+        if server_user.is_some() {
             // The postgres user must reach and own the data directory.
             run(Command::new("chmod").arg("755").arg(dir.path()));
             run(Command::new("chown").arg("postgres:postgres").arg(&data));
         }
+        // Set the ids directly (no `runuser` in between), so signals reach postgres itself.
         let as_server_user = |program: &Path| {
-            if as_root {
-                let mut cmd = Command::new("runuser");
-                cmd.args(["-u", "postgres", "--"]).arg(program);
-                cmd
-            } else {
-                Command::new(program)
+            let mut cmd = Command::new(program);
+            if let Some((uid, gid)) = server_user {
+                cmd.uid(uid).gid(gid);
             }
+            cmd
         };
         run(as_server_user(&bin.join("initdb"))
             .args(["-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
@@ -66,7 +67,14 @@ impl PostgresServer {
             .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", data.display()))
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -105,7 +113,10 @@ impl PostgresServer {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("postgres did not accept connections on port {} within {START_TIMEOUT:?}", self.port);
+        panic!(
+            "postgres did not accept connections on port {} within {START_TIMEOUT:?}",
+            self.port
+        );
     }
 }
 
@@ -119,6 +130,17 @@ impl Drop for PostgresServer {
             let _ = child.wait();
         }
     }
+}
+
+/// Uid and gid of the `postgres` user that Debian's package creates.
+fn postgres_user() -> (u32, u32) {
+    // SAFETY: getpwnam with a NUL-terminated name; the record is copied out at once.
+    let entry = unsafe { libc::getpwnam(c"postgres".as_ptr()) };
+    assert!(
+        !entry.is_null(),
+        "running as root and there is no `postgres` user to run PostgreSQL as"
+    );
+    unsafe { ((*entry).pw_uid, (*entry).pw_gid) }
 }
 
 fn server_bin_dir() -> Option<PathBuf> {
@@ -136,7 +158,9 @@ fn server_bin_dir() -> Option<PathBuf> {
 }
 
 fn run(cmd: &mut Command) {
-    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         output.status.success(),
         "{cmd:?} failed: {}",
