@@ -35,7 +35,8 @@ pub(crate) struct CachedArgs {
 /// Redis key layout (`:` separates key parts) or in Redis patterns (`*`, `{`, `}`).
 const FORBIDDEN: [char; 4] = [':', '*', '{', '}'];
 
-const TTL_FORMS: &str = "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
+const TTL_FORMS: &str =
+    "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
 const KEY_FORM: &str = "`key` must be a path to a function `fn(&poem::Request) -> impl Display`, e.g. `key = role_key`";
 
 /// Checks a cache name: non-empty, no `:` `*` `{` `}` and no whitespace.
@@ -280,7 +281,10 @@ mod tests {
         assert_eq!(parse_ttl(&parse_quote!(default)).unwrap(), Ttl::Default);
         assert_eq!(parse_ttl(&parse_quote!(dashboard)).unwrap(), Ttl::Dashboard);
         assert_eq!(parse_ttl(&parse_quote!(1)).unwrap(), Ttl::Seconds(1));
-        assert_eq!(parse_ttl(&parse_quote!(3600u64)).unwrap(), Ttl::Seconds(3600));
+        assert_eq!(
+            parse_ttl(&parse_quote!(3600u64)).unwrap(),
+            Ttl::Seconds(3600)
+        );
         let bad: [Expr; 7] = [
             parse_quote!(0),
             parse_quote!(-5),
@@ -351,6 +355,13 @@ mod tests {
         assert!(e.contains("duplicate #[cached] argument `ttl`"), "{e}");
         let e = err(parse_quote!(#[cached(name = "a", name = "b")]));
         assert!(e.contains("duplicate #[cached] argument `name`"), "{e}");
+    }
+
+    #[test]
+    fn negative_ttl_in_an_attribute() {
+        // Inside attribute arguments syn reads `-30` as one negative integer literal.
+        let e = err(parse_quote!(#[cached(name = "a", ttl = -30)]));
+        assert!(e.contains("not negative"), "{e}");
     }
 
     #[test]

@@ -103,9 +103,10 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 /// both.
 ///
 /// `#[cached]` has no effect of its own: `#[cached_api]`, placed above `#[OpenApi]`, rewrites
-/// the method and leaves the attribute inert (`#[cached(__processed_by_cached_api)]`). Expanded by itself (`#[cached_api]` missing, or below
-/// `#[OpenApi]`), it is the compile error "#[cached] requires #[cached_api] above #[OpenApi]
-/// on the impl block".
+/// the method and leaves the attribute inert (`#[cached(__processed_by_cached_api)]`, which
+/// also keeps the `use hub_macros::cached` import used). Expanded by itself (`#[cached_api]`
+/// missing, or below `#[OpenApi]`), it is the compile error
+/// `#[cached] requires #[cached_api] above #[OpenApi] on the impl block`.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()

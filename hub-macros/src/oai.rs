@@ -183,9 +183,14 @@ mod tests {
             async fn a(&self) {}
         };
         assert_eq!(methods(&f).unwrap(), ["get", "post"]);
-        let f: ImplItemFn = parse_quote!(async fn a(&self) {});
+        let f: ImplItemFn = parse_quote!(
+            async fn a(&self) {}
+        );
         assert!(matches!(operation(&f.attrs), Operation::Missing));
-        let f: ImplItemFn = parse_quote!(#[oai(path = "/a", method = )] async fn a(&self) {});
+        let f: ImplItemFn = parse_quote!(
+            #[oai(path = "/a", method = )]
+            async fn a(&self) {}
+        );
         assert!(matches!(operation(&f.attrs), Operation::Unreadable));
     }
 

@@ -71,10 +71,7 @@ struct Stats {
 }
 
 fn role_key(req: &Request) -> String {
-    format!(
-        "role={}",
-        req.header("x-user-roles").unwrap_or("anonymous")
-    )
+    format!("role={}", req.header("x-user-roles").unwrap_or("anonymous"))
 }
 
 struct Api {
@@ -214,7 +211,12 @@ async fn only_declared_params_and_the_key_split_the_cache() {
 async fn errors_pass_through_and_are_not_stored() {
     let h = harness();
     for _ in 0..2 {
-        let resp = h.client.get("/stats").query("search", &"missing").send().await;
+        let resp = h
+            .client
+            .get("/stats")
+            .query("search", &"missing")
+            .send()
+            .await;
         resp.assert_status(StatusCode::NOT_FOUND);
     }
     assert_eq!(h.runs.load(Ordering::SeqCst), 2);
