@@ -3,10 +3,9 @@
 //! Everything here is pure: it takes syn values and returns either the validated
 //! arguments or a `syn::Error` (possibly several, combined) spanned on the offending tokens.
 
-use proc_macro2::Span;
 use syn::{
     Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, LitStr, Meta, Token, UnOp,
-    punctuated::Punctuated, spanned::Spanned,
+    punctuated::Punctuated,
 };
 
 use crate::errors::Errors;
@@ -82,6 +81,13 @@ pub(crate) fn parse_ttl(value: &Expr) -> syn::Result<Ttl> {
                 _ => Err(syn::Error::new_spanned(p, TTL_FORMS)),
             }
         }
+        // syn reads `-30` in an attribute as one negative literal.
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) if i.base10_digits().starts_with('-') => Err(syn::Error::new_spanned(
+            value,
+            "`ttl` must be a positive number of seconds, not negative",
+        )),
         Expr::Lit(ExprLit {
             lit: Lit::Int(i), ..
         }) => {
@@ -132,14 +138,14 @@ pub(crate) fn parse_cached_attr(attr: &Attribute) -> syn::Result<CachedArgs> {
             ));
         }
     };
-    parse_metas(metas, attr.span())
+    parse_metas(metas, attr)
 }
 
-/// Validates the `name = value` items of `#[cached(...)]`. `attr_span` is where a missing
-/// `name` is reported.
+/// Validates the `name = value` items of `#[cached(...)]`. `attr` is where a missing `name`
+/// is reported.
 pub(crate) fn parse_metas(
     metas: Punctuated<Meta, Token![,]>,
-    attr_span: Span,
+    attr: &Attribute,
 ) -> syn::Result<CachedArgs> {
     let mut errors = Errors::default();
     let mut name: Option<Option<LitStr>> = None;
@@ -197,8 +203,8 @@ pub(crate) fn parse_metas(
     }
 
     if name.is_none() {
-        errors.push(syn::Error::new(
-            attr_span,
+        errors.push(syn::Error::new_spanned(
+            attr,
             "#[cached] requires a cache name: `name = \"...\"`",
         ));
     }
@@ -206,8 +212,8 @@ pub(crate) fn parse_metas(
 
     // No error was recorded, so every argument that was seen also parsed.
     let Some(name) = name.flatten() else {
-        return Err(syn::Error::new(
-            attr_span,
+        return Err(syn::Error::new_spanned(
+            attr,
             "#[cached] requires a valid cache name",
         ));
     };
@@ -349,6 +355,13 @@ mod tests {
         assert!(e.contains("duplicate #[cached] argument `ttl`"), "{e}");
         let e = err(parse_quote!(#[cached(name = "a", name = "b")]));
         assert!(e.contains("duplicate #[cached] argument `name`"), "{e}");
+    }
+
+    #[test]
+    fn negative_ttl_in_an_attribute() {
+        // Inside attribute arguments syn reads `-30` as one negative integer literal.
+        let e = err(parse_quote!(#[cached(name = "a", ttl = -30)]));
+        assert!(e.contains("not negative"), "{e}");
     }
 
     #[test]

@@ -48,14 +48,18 @@ pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
     if !item_impl.attrs.iter().any(oai::is_openapi_attr) {
         // Either #[OpenApi] is missing, or it stands above us and has already generated its
         // routing code from the unmodified signatures: rewriting them now would break that
-        // code (E0061). Report the placement and strip #[cached] so it adds no noise.
+        // code (E0061). Report the placement once; the #[cached] attributes become inert.
         errors.push(syn::Error::new(
             Span::call_site(),
             "#[cached_api] must be placed above #[OpenApi]",
         ));
         for item in &mut item_impl.items {
             if let ImplItem::Fn(method) = item {
-                method.attrs.retain(|a| !oai::is_cached_attr(a));
+                method
+                    .attrs
+                    .iter_mut()
+                    .filter(|a| is_unprocessed_cached(a))
+                    .for_each(mark_processed);
             }
         }
     } else {
@@ -93,24 +97,46 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
     }
 }
 
-/// Removes every `#[cached]` attribute from `method` and returns the first; further ones are
-/// reported as duplicates.
+/// The argument `#[cached_api]` leaves on the `#[cached]` attributes it has processed:
+/// `#[cached(__processed_by_cached_api)]` expands to the method unchanged. Keeping the
+/// attribute (instead of removing it) keeps the user's `use hub_macros::cached` import used.
+pub(crate) const PROCESSED: &str = "__processed_by_cached_api";
+
+fn is_unprocessed_cached(attr: &Attribute) -> bool {
+    oai::is_cached_attr(attr)
+        && !matches!(&attr.meta, syn::Meta::List(l) if is_processed_marker(&l.tokens))
+}
+
+/// Whether the arguments of a `#[cached(...)]` are the [`PROCESSED`] marker.
+pub(crate) fn is_processed_marker(args: &TokenStream) -> bool {
+    let mut tokens = args.clone().into_iter();
+    matches!(
+        (tokens.next(), tokens.next()),
+        (Some(proc_macro2::TokenTree::Ident(i)), None) if i == PROCESSED
+    )
+}
+
+fn mark_processed(attr: &mut Attribute) {
+    let path = attr.path().clone();
+    let marker = Ident::new(PROCESSED, Span::call_site());
+    attr.meta = parse_quote!(#path(#marker));
+}
+
+/// Returns a copy of the first unprocessed `#[cached]` attribute of `method`, further ones
+/// being reported as duplicates, and marks them all processed.
 fn take_cached_attr(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Attribute> {
     let mut found: Option<Attribute> = None;
-    method.attrs.retain(|attr| {
-        if !oai::is_cached_attr(attr) {
-            return true;
-        }
+    for attr in method.attrs.iter_mut().filter(|a| is_unprocessed_cached(a)) {
         if found.is_some() {
             errors.push(syn::Error::new_spanned(
-                attr,
+                &*attr,
                 "duplicate #[cached] attribute on this method",
             ));
         } else {
             found = Some(attr.clone());
         }
-        false
-    });
+        mark_processed(attr);
+    }
     found
 }
 
@@ -154,7 +180,11 @@ fn validate_method(
                 ));
                 ok = false;
             }
-            for m in methods.iter().filter(|m| m.value() != "get") {
+            // Case is poem-openapi's business (it rejects `"GET"` itself).
+            for m in methods
+                .iter()
+                .filter(|m| !m.value().eq_ignore_ascii_case("get"))
+            {
                 errors.push(non_get(m));
                 ok = false;
             }
@@ -197,7 +227,10 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
         ReturnType::Default => (parse_quote!(()), method.sig.ident.span()),
         ReturnType::Type(_, ty) => ((**ty).clone(), ty.span()),
     };
-    let wrapped: Type = syn::parse_quote_spanned!(ret_span=> #rt::Cached<#ret_ty>);
+    // Paths written out (not `#rt`) so that they carry the span: a return type that is not an
+    // `ApiResponse` is reported at the user's return type.
+    let wrapped: Type =
+        syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Cached<#ret_ty>);
     method.sig.output = ReturnType::Type(Default::default(), Box::new(wrapped));
 
     let name = &cached.args.name;
@@ -212,11 +245,12 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
     let params = &cached.query_params;
     let variant = match &cached.args.key {
         // Spanned on the user's path: a key function of the wrong type is reported there.
-        Some(key) => quote_spanned!(key.span()=> #rt::variant(#key, #req)),
+        Some(key) => quote_spanned!(key.span()=> ::hub_core::cache::runtime::variant(#key, #req)),
         None => quote!(::std::string::String::new()),
     };
     let spec = Ident::new("__HUB_SPEC", Span::mixed_site());
     let var = Ident::new("__hub_variant", Span::mixed_site());
+    let ret = Ident::new("__hub_ret", Span::mixed_site());
     let body = &method.block;
     method.block = parse_quote! {{
         static #spec: #rt::CacheSpec = #rt::CacheSpec {
@@ -225,9 +259,13 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
             params: &[#(#params),*],
         };
         let #var: ::std::string::String = #variant;
-        // `R` named explicitly: the async block's output type (and so every `?` inside the
-        // original body) is inferred from `F: Future<Output = R>`.
-        #rt::serve::<#ret_ty, _>(&#spec, #req, #var, async move #body).await
+        #rt::serve(&#spec, #req, #var, async move {
+            // The original body, typed as the original return type so that `?` and `return`
+            // inside it mean what they meant in the handler.
+            let #ret: #ret_ty = async move #body.await;
+            #ret
+        })
+        .await
     }};
 }
 
@@ -264,8 +302,13 @@ fn request_param(method: &mut ImplItemFn) -> Ident {
     ident
 }
 
-/// `#[cached]` expanded on its own: `#[cached_api]` did not run before `#[OpenApi]`.
-pub(crate) fn misplaced_cached(item: TokenStream) -> TokenStream {
+/// `#[cached]` expanded on its own. With the [`PROCESSED`] marker, `#[cached_api]` has
+/// already done the work: the method is returned as is. Otherwise `#[cached_api]` did not run
+/// before `#[OpenApi]`: a compile error.
+pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    if is_processed_marker(&args) {
+        return item;
+    }
     let error = syn::Error::new(
         Span::call_site(),
         "#[cached] requires #[cached_api] above #[OpenApi] on the impl block",
@@ -297,7 +340,11 @@ mod tests {
                 async fn b(&self) -> Json<u32> { Json(2) }
             }
         });
-        assert!(!out.contains("cached ("), "{out}");
+        assert!(!out.contains("cached (name"), "{out}");
+        assert!(
+            out.contains("# [cached (__processed_by_cached_api)]"),
+            "{out}"
+        );
         assert!(out.contains("# [OpenApi]"), "{out}");
         assert!(out.contains("__hub_req : & :: poem :: Request"), "{out}");
         assert!(
@@ -312,6 +359,28 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn processed_marker() {
+        assert!(is_processed_marker(&quote!(__processed_by_cached_api)));
+        assert!(!is_processed_marker(&quote!(name = "x")));
+        assert!(!is_processed_marker(&quote!(
+            __processed_by_cached_api,
+            name = "x"
+        )));
+        let item = quote!(
+            async fn a(&self) {}
+        );
+        assert_eq!(
+            cached(quote!(__processed_by_cached_api), item.clone()).to_string(),
+            item.to_string()
+        );
+        assert!(
+            cached(quote!(name = "a"), item)
+                .to_string()
+                .contains("requires #[cached_api] above #[OpenApi]")
+        );
     }
 
     #[test]
@@ -344,7 +413,7 @@ mod tests {
             }
         });
         assert!(out.contains("must be placed above #[OpenApi]"), "{out}");
-        assert!(!out.contains("cached ("), "{out}");
+        assert!(!out.contains("cached (name"), "{out}");
         assert!(!out.contains("Cached <"), "{out}");
     }
 

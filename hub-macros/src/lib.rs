@@ -102,11 +102,12 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 /// never writes a request parameter or the `Cached<_>` wrapper itself: `#[cached_api]` does
 /// both.
 ///
-/// `#[cached]` has no effect of its own: `#[cached_api]`, placed above `#[OpenApi]`, removes
-/// it and rewrites the method. Expanded by itself (`#[cached_api]` missing, or below
-/// `#[OpenApi]`), it is the compile error "#[cached] requires #[cached_api] above #[OpenApi]
-/// on the impl block".
+/// `#[cached]` has no effect of its own: `#[cached_api]`, placed above `#[OpenApi]`, rewrites
+/// the method and leaves the attribute inert (`#[cached(__processed_by_cached_api)]`, which
+/// also keeps the `use hub_macros::cached` import used). Expanded by itself (`#[cached_api]`
+/// missing, or below `#[OpenApi]`), it is the compile error
+/// `#[cached] requires #[cached_api] above #[OpenApi] on the impl block`.
 #[proc_macro_attribute]
-pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::misplaced_cached(item.into()).into()
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::cached(args.into(), item.into()).into()
 }

@@ -1,0 +1,20 @@
+use hub_macros::{cached, cached_api};
+use poem_openapi::{OpenApi, payload::Json};
+
+struct Api;
+
+#[cached_api]
+#[OpenApi]
+impl Api {
+    #[oai(path = "/nodes", method = "get")]
+    async fn nodes(&self) -> Json<u32> {
+        Json(1)
+    }
+
+    #[cached(name = "helper")]
+    async fn helper(&self) -> u32 {
+        1
+    }
+}
+
+fn main() {}

@@ -1,0 +1,31 @@
+use hub_macros::{cached, cached_api};
+use poem_openapi::{OpenApi, OpenApiService, payload::Json};
+
+struct Api;
+
+fn role_key(_req: &poem::Request) -> &'static str {
+    "role=anonymous"
+}
+
+#[cached_api]
+#[OpenApi]
+impl Api {
+    /// Dashboard statistics.
+    #[oai(path = "/dashboard/stats", method = "get")]
+    #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
+    async fn stats(&self) -> Json<u32> {
+        Json(1)
+    }
+
+    #[oai(path = "/dashboard/activity", method = "get")]
+    #[cached(key = role_key, ttl = 15, name = "dashboard/activity")]
+    async fn activity(&self) -> Json<u32> {
+        Json(2)
+    }
+}
+
+fn main() {
+    let spec = OpenApiService::new(Api, "test", "1").spec();
+    assert!(spec.contains("X-Cache"), "{spec}");
+    assert!(!spec.contains("__hub"), "{spec}");
+}
