@@ -14,6 +14,7 @@ use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::{advertisements, nodes};
 use hub_core::time::{rfc3339, rfc3339_opt};
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -131,6 +132,7 @@ fn route_types(param: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
     Ok(Some(list))
 }
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Advertisements")]
 impl AdvertisementsApi {
     /// List advertisements
@@ -139,6 +141,7 @@ impl AdvertisementsApi {
     /// `transport_flood` or unknown) are listed; `route_type=all` lists every advert. Every
     /// sort ends with the advert id so pages are stable.
     #[oai(path = "/advertisements", method = "get")]
+    #[cached(name = "advertisements")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

@@ -1,11 +1,13 @@
 //! `/api/v1/channels`: the channels a caller may see.
 
 use crate::caller::Caller;
+use crate::caller::role_key;
 use crate::error::ApiError;
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::channels;
 use hub_core::time::rfc3339;
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -58,6 +60,7 @@ fn masked_key(key: &str) -> String {
 /// Channel endpoints.
 pub struct ChannelsApi;
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Channels")]
 impl ChannelsApi {
     /// List visible channels
@@ -65,6 +68,7 @@ impl ChannelsApi {
     /// Every channel whose visibility level the caller's role reaches, ordered by name.
     /// Unknown query parameters (clients send `limit`) are ignored.
     #[oai(path = "/channels", method = "get")]
+    #[cached(name = "channels", key = role_key)]
     async fn list(
         &self,
         state: Data<&AppState>,

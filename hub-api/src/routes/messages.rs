@@ -5,6 +5,7 @@
 //! not read.
 
 use crate::caller::Caller;
+use crate::caller::role_key;
 use crate::error::ApiError;
 use crate::lookups::{
     ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
@@ -18,6 +19,7 @@ use crate::routes::advertisements::observed_by_condition;
 use crate::state::AppState;
 use hub_core::entity::messages;
 use hub_core::time::{rfc3339, rfc3339_opt};
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -120,6 +122,7 @@ fn parse_message_type(value: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]
 impl MessagesApi {
     /// List messages
@@ -129,6 +132,7 @@ impl MessagesApi {
     /// than Public, 17), are left out. Filters combine with AND. Every sort ends with the
     /// message id so pages are stable.
     #[oai(path = "/messages", method = "get")]
+    #[cached(name = "messages", key = role_key)]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

@@ -9,6 +9,7 @@ use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::nodes;
 use hub_core::time::{rfc3339, rfc3339_opt};
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -109,6 +110,7 @@ fn adv_type_condition(backend: DbBackend, adv_type: &str) -> Condition {
     })
 }
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Nodes")]
 impl NodesApi {
     /// List nodes
@@ -116,6 +118,7 @@ impl NodesApi {
     /// Filters combine with AND. `last_seen` sorts NULLs last in both directions; every sort
     /// ends with the node id so pages are stable.
     #[oai(path = "/nodes", method = "get")]
+    #[cached(name = "nodes")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

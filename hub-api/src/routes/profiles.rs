@@ -8,6 +8,7 @@ use crate::state::AppState;
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::roles::{TEST_ROLE, role_names};
 use hub_core::time::{rfc3339, rfc3339_opt};
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -104,12 +105,14 @@ fn holds_role_sql(role: &str) -> String {
     format!("(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',') LIKE '%,{role},%'")
 }
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Profiles")]
 impl ProfilesApi {
     /// List profiles
     ///
     /// Ordered by name (NULLs last), then id.
     #[oai(path = "/user/profiles", method = "get")]
+    #[cached(name = "profiles")]
     async fn list(
         &self,
         state: Data<&AppState>,

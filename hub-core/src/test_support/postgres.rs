@@ -1,8 +1,8 @@
 //! A throwaway PostgreSQL cluster for tests that prove hub's SQL on PostgreSQL.
 
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
