@@ -1,5 +1,6 @@
 //! One module per route group of API.md section 2, plus health.
 
+pub mod dashboard;
 pub mod health;
 pub mod nodes;
 
@@ -25,6 +26,6 @@ pub enum ApiTags {
 }
 
 /// Every API group, in the order the docs list them.
-pub fn all() -> (health::HealthApi, nodes::NodesApi) {
-    (health::HealthApi, nodes::NodesApi)
+pub fn all() -> (health::HealthApi, nodes::NodesApi, dashboard::DashboardApi) {
+    (health::HealthApi, nodes::NodesApi, dashboard::DashboardApi)
 }
