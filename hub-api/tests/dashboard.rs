@@ -84,8 +84,7 @@ async fn insert_channel(app: &TestApp, name: &str, hash: &str, visibility: &str)
     let t = ago(1, 0);
     app.exec(&format!(
         "INSERT INTO channels (id, name, key_hex, channel_hash, visibility, enabled, created_at, updated_at) \
-         VALUES ('ch-{name}', '{name}', '{key}', '{hash}', '{visibility}', 1, '{t}', '{t}')",
-        key = format!("{name:0>64}")
+         VALUES ('ch-{name}', '{name}', '{name:0>64}', '{hash}', '{visibility}', 1, '{t}', '{t}')"
     ))
     .await;
 }

@@ -81,6 +81,17 @@ struct LatestResult {
     matched_count: Option<i64>,
 }
 
+/// A `route_results` row as read: route id, state, quality, matched count.
+type ResultRow = (String, Option<String>, Option<String>, Option<i64>);
+/// A `route_result_history` row as read: route id, date, quality, state, matched count.
+type HistoryRow = (
+    String,
+    NaiveDate,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 /// The overview with `days` (already clamped, >= 0) days of history before `today`.
 pub(super) async fn routes_overview(
     db: &DatabaseConnection,
@@ -219,19 +230,18 @@ async fn latest_results(
 ) -> Result<HashMap<String, LatestResult>, DbErr> {
     let mut latest = HashMap::new();
     for chunk in route_ids.chunks(500) {
-        let rows: Vec<(String, Option<String>, Option<String>, Option<i64>)> =
-            route_results::Entity::find()
-                .filter(route_results::Column::RouteId.is_in(chunk.iter().cloned()))
-                .order_by_asc(route_results::Column::EvaluatedAt)
-                .order_by_asc(route_results::Column::Id)
-                .select_only()
-                .column(route_results::Column::RouteId)
-                .column(route_results::Column::State)
-                .column(route_results::Column::Quality)
-                .column(route_results::Column::MatchedCount)
-                .into_tuple()
-                .all(db)
-                .await?;
+        let rows: Vec<ResultRow> = route_results::Entity::find()
+            .filter(route_results::Column::RouteId.is_in(chunk.iter().cloned()))
+            .order_by_asc(route_results::Column::EvaluatedAt)
+            .order_by_asc(route_results::Column::Id)
+            .select_only()
+            .column(route_results::Column::RouteId)
+            .column(route_results::Column::State)
+            .column(route_results::Column::Quality)
+            .column(route_results::Column::MatchedCount)
+            .into_tuple()
+            .all(db)
+            .await?;
         for (route_id, state, quality, matched_count) in rows {
             latest.insert(
                 route_id,
@@ -258,13 +268,7 @@ async fn history_rows(
         return Ok(by_route);
     }
     for chunk in route_ids.chunks(500) {
-        let rows: Vec<(
-            String,
-            NaiveDate,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-        )> = route_result_history::Entity::find()
+        let rows: Vec<HistoryRow> = route_result_history::Entity::find()
             .filter(route_result_history::Column::RouteId.is_in(chunk.iter().cloned()))
             .filter(route_result_history::Column::Date.gte(oldest))
             .filter(route_result_history::Column::Date.lt(today))
