@@ -81,8 +81,9 @@ struct LatestResult {
     matched_count: Option<i64>,
 }
 
-/// A `route_results` row as read: route id, state, quality, matched count.
-type ResultRow = (String, Option<String>, Option<String>, Option<i64>);
+/// A `route_results` row as read: route id, state, quality, matched count. The count is
+/// read as `i32` because PostgreSQL's driver will not decode its INTEGER into `i64`.
+type ResultRow = (String, Option<String>, Option<String>, Option<i32>);
 /// A `route_result_history` row as read: route id, date, quality, state, matched count.
 type HistoryRow = (
     String,
@@ -248,7 +249,7 @@ async fn latest_results(
                 LatestResult {
                     state,
                     quality,
-                    matched_count,
+                    matched_count: matched_count.map(i64::from),
                 },
             );
         }
@@ -288,7 +289,7 @@ async fn history_rows(
                     date: format_date(date),
                     quality: label_or(&quality, UNKNOWN),
                     state: label_or(&state, NO_COVERAGE),
-                    matched_count: matched_count.unwrap_or(0),
+                    matched_count: matched_count.map_or(0, i64::from),
                 },
             );
         }
