@@ -3,12 +3,10 @@
 use super::flood_only;
 use crate::error::ApiError;
 use crate::lookups::{ObserverRead, names_by_node_id, observers_by_event, visible_channels};
-use crate::params::prefix_pattern;
 use hub_core::entity::{advertisements, messages, node_tags, nodes};
 use hub_core::roles::Role;
 use hub_core::time::rfc3339;
 use poem_openapi::Object;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -241,18 +239,22 @@ async fn channel_messages(
 }
 
 /// The node each public key prefix names: the first by public key when several match.
+///
+/// Public keys are lowercase hex, so only hex prefixes can match; keeping to those also
+/// means the `LIKE` patterns hold no wildcard and need no `ESCAPE` clause (whose backslash
+/// does not survive the PostgreSQL statement builder).
 async fn senders_by_prefix(
     db: &DatabaseConnection,
     prefixes: &BTreeSet<String>,
 ) -> Result<HashMap<String, NodeLabel>, DbErr> {
-    let prefixes: Vec<&String> = prefixes.iter().collect();
+    let prefixes: Vec<&String> = prefixes
+        .iter()
+        .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
     let mut matches: Vec<nodes::Model> = Vec::new();
     for chunk in prefixes.chunks(PREFIX_CHUNK) {
         let any = chunk.iter().fold(Condition::any(), |cond, prefix| {
-            cond.add(Expr::cust_with_values(
-                "nodes.public_key LIKE ? ESCAPE '\\'",
-                [prefix_pattern(prefix)],
-            ))
+            cond.add(nodes::Column::PublicKey.like(format!("{prefix}%")))
         });
         matches.extend(
             nodes::Entity::find()

@@ -90,7 +90,7 @@ type HistoryRow = (
     NaiveDate,
     Option<String>,
     Option<String>,
-    Option<i64>,
+    Option<i32>,
 );
 
 /// The overview with `days` (already clamped, >= 0) days of history before `today`.
