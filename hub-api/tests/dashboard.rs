@@ -1048,3 +1048,26 @@ async fn dashboard_paths_tolerate_a_trailing_slash() {
     let body = app.json("/api/v1/dashboard/activity/?days=2").await;
     assert_eq!(body["days"], 2);
 }
+
+#[tokio::test]
+async fn openapi_lists_every_dashboard_operation() {
+    let app = empty_app().await;
+    let spec = app.json("/api/openapi.json").await;
+    for path in [
+        "stats",
+        "recent-activity",
+        "activity",
+        "packet-activity",
+        "message-activity",
+        "node-count",
+        "packet-breakdown",
+        "routes-overview",
+    ] {
+        let op = &spec["paths"][format!("/api/v1/dashboard/{path}")]["get"];
+        assert!(op.is_object(), "{path} missing");
+        assert_eq!(op["tags"][0], "Dashboard", "{path}");
+    }
+    // Integer-keyed maps are objects of integers in the schema.
+    let stats = &spec["components"]["schemas"]["DashboardStats"]["properties"];
+    assert_eq!(stats["channel_message_counts"]["type"], "object", "{stats}");
+}
