@@ -2,6 +2,7 @@
 
 pub mod advertisements;
 pub mod channels;
+pub mod dashboard;
 pub mod health;
 pub mod messages;
 pub mod nodes;
@@ -35,6 +36,7 @@ pub fn all() -> (
     advertisements::AdvertisementsApi,
     messages::MessagesApi,
     channels::ChannelsApi,
+    dashboard::DashboardApi,
     profiles::ProfilesApi,
 ) {
     (
@@ -43,6 +45,7 @@ pub fn all() -> (
         advertisements::AdvertisementsApi,
         messages::MessagesApi,
         channels::ChannelsApi,
+        dashboard::DashboardApi,
         profiles::ProfilesApi,
     )
 }

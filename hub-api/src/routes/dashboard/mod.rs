@@ -1,0 +1,257 @@
+//! `/api/v1/dashboard/*`: aggregates for the web dashboard (API.md section 2, Dashboard).
+//!
+//! The handlers here only read parameters and the caller; each endpoint's queries live in a
+//! submodule. Every count is an aggregate query bounded by an indexed column (`received_at`,
+//! `channel_idx`, `created_at`), never a load of rows, so the endpoints stay fast on large
+//! databases.
+
+mod recent;
+mod routes_overview;
+mod series;
+mod stats;
+
+pub use recent::{ChannelMessage, RecentActivity, RecentAdvertisement};
+pub use routes_overview::{RouteDay, RouteOverviewEntry, RoutesOverview};
+pub use series::{DailyPoint, DailySeries, PacketBreakdown};
+pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE, TEST_ROLE};
+
+use crate::caller::Caller;
+use crate::routes::ApiTags;
+use crate::state::AppState;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use hub_core::entity::{advertisements, messages};
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select,
+};
+use std::collections::BTreeSet;
+
+/// Largest `days` any dashboard window accepts; larger values are clamped to it.
+pub const MAX_DAYS: i64 = 90;
+
+/// Route types that count as flood: adverts of other route types (`direct`) were only heard
+/// by their direct neighbour, so the dashboard leaves them out. NULL (rows from before the
+/// column existed) counts as flood too.
+const FLOOD_ROUTE_TYPES: [&str; 2] = ["flood", "transport_flood"];
+
+/// A label with a count, as the breakdowns list them.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct LabelCount {
+    /// Bucket label, e.g. an event type, `1b`, or a route state.
+    pub label: String,
+    /// Rows in the bucket.
+    pub count: i64,
+}
+
+/// Dashboard endpoints.
+pub struct DashboardApi;
+
+fn default_days_30() -> i64 {
+    30
+}
+
+fn default_days_7() -> i64 {
+    7
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dashboard")]
+impl DashboardApi {
+    /// Dashboard statistics
+    ///
+    /// Counts of nodes, messages, advertisements, member profiles and raw packets.
+    /// `messages_7d` and `channel_message_counts` only count messages the caller may read;
+    /// advertisement counts are flood-only (route_type flood, transport_flood or NULL).
+    #[oai(path = "/dashboard/stats", method = "get")]
+    async fn stats(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> poem::Result<Json<DashboardStats>> {
+        Ok(Json(stats::stats(&state.db, caller.role).await?))
+    }
+
+    /// Recent activity
+    ///
+    /// The last 10 flood-only advertisements with their observers, and the last 5 messages
+    /// of each channel the caller may read that has messages (keyed by channel index).
+    #[oai(path = "/dashboard/recent-activity", method = "get")]
+    async fn recent_activity(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> poem::Result<Json<RecentActivity>> {
+        Ok(Json(recent::recent_activity(&state.db, caller.role).await?))
+    }
+
+    /// Daily advertisement activity
+    ///
+    /// Flood-only advertisements per UTC day, one zero-filled entry per day from today-`days`
+    /// to yesterday (today is excluded because it is incomplete), oldest first.
+    #[oai(path = "/dashboard/activity", method = "get")]
+    async fn activity(
+        &self,
+        state: Data<&AppState>,
+        /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
+        #[oai(default = "default_days_30")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<DailySeries>> {
+        Ok(Json(series::advert_activity(&state.db, days.0).await?))
+    }
+
+    /// Daily raw packet activity
+    ///
+    /// Raw packets per UTC day, shaped like `activity`.
+    #[oai(path = "/dashboard/packet-activity", method = "get")]
+    async fn packet_activity(
+        &self,
+        state: Data<&AppState>,
+        /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
+        #[oai(default = "default_days_30")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<DailySeries>> {
+        Ok(Json(series::packet_activity(&state.db, days.0).await?))
+    }
+
+    /// Daily message activity
+    ///
+    /// Messages the caller may read per UTC day, shaped like `activity`.
+    #[oai(path = "/dashboard/message-activity", method = "get")]
+    async fn message_activity(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
+        #[oai(default = "default_days_30")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<DailySeries>> {
+        Ok(Json(
+            series::message_activity(&state.db, caller.role, days.0).await?,
+        ))
+    }
+
+    /// Node count history
+    ///
+    /// Cumulative count of nodes by `created_at` at the end of each UTC day, shaped like
+    /// `activity`: nodes created before the window plus a running total.
+    #[oai(path = "/dashboard/node-count", method = "get")]
+    async fn node_count(
+        &self,
+        state: Data<&AppState>,
+        /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
+        #[oai(default = "default_days_30")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<DailySeries>> {
+        Ok(Json(series::node_count(&state.db, days.0).await?))
+    }
+
+    /// Raw packet breakdown
+    ///
+    /// Raw packets from today-`days` to yesterday by event type (top 6 by count, the rest
+    /// summed as `other`, NULL as `unknown`) and by path hash width (`1b`, `2b`, `3b`).
+    #[oai(path = "/dashboard/packet-breakdown", method = "get")]
+    async fn packet_breakdown(
+        &self,
+        state: Data<&AppState>,
+        /// Days to include: clamped to 90; 0 or less counts nothing. Echoed as clamped.
+        #[oai(default = "default_days_7")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<PacketBreakdown>> {
+        Ok(Json(series::packet_breakdown(&state.db, days.0).await?))
+    }
+
+    /// Routes overview
+    ///
+    /// Community routes ordered by `from_label`, each with its current state and a
+    /// `days`+1 entry daily history (today last), plus route counts by state.
+    #[oai(path = "/dashboard/routes-overview", method = "get")]
+    async fn routes_overview(
+        &self,
+        state: Data<&AppState>,
+        /// History days: clamped to 90 and to RAW_PACKET_RETENTION_DAYS; 0 or less gives
+        /// today only. Echoed as clamped.
+        #[oai(default = "default_days_7")]
+        days: Query<i64>,
+    ) -> poem::Result<Json<RoutesOverview>> {
+        let days = days
+            .0
+            .clamp(0, MAX_DAYS.min(state.raw_packet_retention_days.max(0)));
+        Ok(Json(
+            routes_overview::routes_overview(&state.db, days, today()).await?,
+        ))
+    }
+}
+
+/// Today's UTC date.
+fn today() -> NaiveDate {
+    hub_core::time::now().date()
+}
+
+/// Midnight (UTC) starting `date`.
+fn midnight(date: NaiveDate) -> NaiveDateTime {
+    date.and_time(NaiveTime::MIN)
+}
+
+/// The day window of a series: `days` clamped to 0..=90, its first day, and the days in order.
+///
+/// Today is excluded: the window is `[today - days, today)`, so it has exactly `days` days.
+#[derive(Debug, Clone)]
+struct DayWindow {
+    /// The effective (clamped) number of days, echoed in responses.
+    days: i64,
+    /// Midnight starting the first day.
+    start: NaiveDateTime,
+    /// Midnight starting today: the exclusive end.
+    end: NaiveDateTime,
+    /// Every day of the window, oldest first.
+    dates: Vec<NaiveDate>,
+}
+
+impl DayWindow {
+    /// The window of `days` days ending before `today`.
+    fn new(days: i64, today: NaiveDate) -> DayWindow {
+        let days = days.clamp(0, MAX_DAYS);
+        let first = today - chrono::Duration::days(days);
+        DayWindow {
+            days,
+            start: midnight(first),
+            end: midnight(today),
+            dates: (0..days)
+                .map(|i| first + chrono::Duration::days(i))
+                .collect(),
+        }
+    }
+}
+
+/// `COUNT(*)` of the rows `select` matches, as one aggregate query (no row loading).
+async fn count_rows<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+) -> Result<i64, DbErr> {
+    Ok(select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Advertisements that count as flood (see [`FLOOD_ROUTE_TYPES`]).
+fn flood_only() -> Condition {
+    Condition::any()
+        .add(advertisements::Column::RouteType.is_in(FLOOD_ROUTE_TYPES))
+        .add(advertisements::Column::RouteType.is_null())
+}
+
+/// Messages a caller whose visible channel indices are `visible` may read: everything but
+/// channel messages on other channels (API.md section 1).
+fn visible_messages(visible: &BTreeSet<i32>) -> Condition {
+    Condition::any()
+        .add(messages::Column::MessageType.ne("channel"))
+        .add(messages::Column::ChannelIdx.is_null())
+        .add(messages::Column::ChannelIdx.is_in(visible.iter().copied()))
+}

@@ -1,0 +1,320 @@
+//! Daily series (`activity`, `packet-activity`, `message-activity`, `node-count`) and the
+//! `packet-breakdown` of raw packets over the same kind of day window.
+
+use super::{DayWindow, LabelCount, count_rows, flood_only, today, visible_messages};
+use crate::error::ApiError;
+use crate::lookups::visible_channels;
+use chrono::NaiveDate;
+use hub_core::entity::{advertisements, messages, nodes, raw_packets};
+use hub_core::roles::Role;
+use poem_openapi::Object;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
+    Select,
+};
+use std::collections::HashMap;
+
+/// One day of a series.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct DailyPoint {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The day's count (for `node-count`: the total at the end of the day).
+    pub count: i64,
+}
+
+/// A daily series: one entry per day from today-`days` to yesterday, oldest first.
+#[derive(Debug, Clone, Object)]
+pub struct DailySeries {
+    /// Days covered, after clamping to 0..=90; equals the number of entries.
+    pub days: i64,
+    /// One entry per day, zero-filled.
+    pub data: Vec<DailyPoint>,
+}
+
+/// Raw packet composition over a day window.
+#[derive(Debug, Clone, Object)]
+pub struct PacketBreakdown {
+    /// Days covered, after clamping to 0..=90.
+    pub days: i64,
+    /// Top 6 event types by count (ties by label), then `other` summing the rest if any.
+    pub by_event_type: Vec<LabelCount>,
+    /// Packets by path hash width: always `1b`, `2b`, `3b`, in that order.
+    pub by_path_width: Vec<LabelCount>,
+}
+
+/// Event types listed by name in `packet-breakdown`; the rest are summed as `other`.
+const TOP_EVENT_TYPES: usize = 6;
+
+/// Label of packets without an event type.
+const UNKNOWN_EVENT_TYPE: &str = "unknown";
+
+/// SQL of the UTC day of `column`, as `YYYY-MM-DD` text on SQLite and PostgreSQL alike
+/// (`date()` parses SQLite's text timestamps; on PostgreSQL it is the cast to `date`).
+fn day_sql(table: &str, column: &str) -> String {
+    format!("CAST(date({table}.{column}) AS TEXT)")
+}
+
+/// Counts of `select`'s rows per UTC day of `table.column` within `window`.
+async fn counts_by_day<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    column: E::Column,
+    window: &DayWindow,
+) -> Result<HashMap<String, i64>, DbErr> {
+    if window.dates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let day = day_sql(E::default().table_name(), column.as_str());
+    let rows: Vec<(Option<String>, i64)> = select
+        .filter(column.gte(window.start))
+        .filter(column.lt(window.end))
+        .select_only()
+        .column_as(Expr::cust(day.clone()), "day")
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(Expr::cust(day))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(day, n)| day.map(|d| (d, n)))
+        .collect())
+}
+
+/// The zero-filled series of `window` from per-day counts.
+fn series(window: &DayWindow, counts: &HashMap<String, i64>) -> DailySeries {
+    DailySeries {
+        days: window.days,
+        data: window
+            .dates
+            .iter()
+            .map(|d| {
+                let date = format_date(*d);
+                let count = counts.get(&date).copied().unwrap_or(0);
+                DailyPoint { date, count }
+            })
+            .collect(),
+    }
+}
+
+fn format_date(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// Flood-only advertisements per day.
+pub(super) async fn advert_activity(
+    db: &DatabaseConnection,
+    days: i64,
+) -> Result<DailySeries, ApiError> {
+    let window = DayWindow::new(days, today());
+    let counts = counts_by_day(
+        db,
+        advertisements::Entity::find().filter(flood_only()),
+        advertisements::Column::ReceivedAt,
+        &window,
+    )
+    .await?;
+    Ok(series(&window, &counts))
+}
+
+/// Raw packets per day.
+pub(super) async fn packet_activity(
+    db: &DatabaseConnection,
+    days: i64,
+) -> Result<DailySeries, ApiError> {
+    let window = DayWindow::new(days, today());
+    let counts = counts_by_day(
+        db,
+        raw_packets::Entity::find(),
+        raw_packets::Column::ReceivedAt,
+        &window,
+    )
+    .await?;
+    Ok(series(&window, &counts))
+}
+
+/// Messages `role` may read, per day.
+pub(super) async fn message_activity(
+    db: &DatabaseConnection,
+    role: Role,
+    days: i64,
+) -> Result<DailySeries, ApiError> {
+    let window = DayWindow::new(days, today());
+    let visible = visible_channels(db, role).await?;
+    let counts = counts_by_day(
+        db,
+        messages::Entity::find().filter(visible_messages(&visible)),
+        messages::Column::ReceivedAt,
+        &window,
+    )
+    .await?;
+    Ok(series(&window, &counts))
+}
+
+/// Nodes in existence at the end of each day, by `created_at`.
+pub(super) async fn node_count(
+    db: &DatabaseConnection,
+    days: i64,
+) -> Result<DailySeries, ApiError> {
+    let window = DayWindow::new(days, today());
+    if window.dates.is_empty() {
+        return Ok(series(&window, &HashMap::new()));
+    }
+    // Two queries instead of one COUNT per day: nodes before the window, then new nodes
+    // per day inside it, accumulated below.
+    let before = count_rows(
+        db,
+        nodes::Entity::find().filter(nodes::Column::CreatedAt.lt(window.start)),
+    )
+    .await?;
+    let new_per_day =
+        counts_by_day(db, nodes::Entity::find(), nodes::Column::CreatedAt, &window).await?;
+    let mut running = before;
+    let mut out = series(&window, &new_per_day);
+    for point in &mut out.data {
+        running += point.count;
+        point.count = running;
+    }
+    Ok(out)
+}
+
+/// Raw packets of the window by event type and by path hash width.
+pub(super) async fn packet_breakdown(
+    db: &DatabaseConnection,
+    days: i64,
+) -> Result<PacketBreakdown, ApiError> {
+    let window = DayWindow::new(days, today());
+    // One pass over the window grouped by both columns, split into the two breakdowns in
+    // Rust: path_hash_bytes is in no index, so every row costs a table look-up, and a
+    // single scan pays that once instead of twice.
+    let rows: Vec<(Option<String>, Option<i32>, i64)> = if window.dates.is_empty() {
+        Vec::new()
+    } else {
+        raw_packets::Entity::find()
+            .filter(raw_packets::Column::ReceivedAt.gte(window.start))
+            .filter(raw_packets::Column::ReceivedAt.lt(window.end))
+            .select_only()
+            .column(raw_packets::Column::EventType)
+            .column(raw_packets::Column::PathHashBytes)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(raw_packets::Column::EventType)
+            .group_by(raw_packets::Column::PathHashBytes)
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    let widths: Vec<(Option<i32>, i64)> = rows.iter().map(|(_, w, n)| (*w, *n)).collect();
+    let events: Vec<(Option<String>, i64)> = rows.into_iter().map(|(e, _, n)| (e, n)).collect();
+    Ok(PacketBreakdown {
+        days: window.days,
+        by_event_type: top_event_types(events),
+        by_path_width: path_widths(&widths),
+    })
+}
+
+/// The top [`TOP_EVENT_TYPES`] event types by count desc, then label; the rest as `other`.
+///
+/// NULL is labelled `unknown` and merged with a literal `unknown`, so one label never
+/// appears twice.
+fn top_event_types(rows: Vec<(Option<String>, i64)>) -> Vec<LabelCount> {
+    let mut by_label: HashMap<String, i64> = HashMap::new();
+    for (label, count) in rows {
+        *by_label
+            .entry(label.unwrap_or_else(|| UNKNOWN_EVENT_TYPE.to_string()))
+            .or_default() += count;
+    }
+    let mut buckets: Vec<LabelCount> = by_label
+        .into_iter()
+        .map(|(label, count)| LabelCount { label, count })
+        .collect();
+    buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    if buckets.len() > TOP_EVENT_TYPES {
+        let other = buckets
+            .split_off(TOP_EVENT_TYPES)
+            .iter()
+            .map(|b| b.count)
+            .sum();
+        buckets.push(LabelCount {
+            label: "other".to_string(),
+            count: other,
+        });
+    }
+    buckets
+}
+
+/// `1b`, `2b`, `3b` counts from `(path_hash_bytes, count)` rows; other widths are ignored.
+fn path_widths(rows: &[(Option<i32>, i64)]) -> Vec<LabelCount> {
+    (1..=3)
+        .map(|width| LabelCount {
+            label: format!("{width}b"),
+            count: rows
+                .iter()
+                .filter(|(w, _)| *w == Some(width))
+                .map(|(_, n)| n)
+                .sum(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_excludes_today_and_clamps() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
+        let w = DayWindow::new(3, today);
+        assert_eq!(w.days, 3);
+        let dates: Vec<String> = w.dates.iter().map(|d| format_date(*d)).collect();
+        assert_eq!(dates, ["2026-02-27", "2026-02-28", "2026-03-01"]);
+        assert_eq!(w.end.to_string(), "2026-03-02 00:00:00");
+        assert_eq!(w.start.to_string(), "2026-02-27 00:00:00");
+        assert_eq!(DayWindow::new(500, today).dates.len(), 90);
+        assert_eq!(DayWindow::new(-4, today).days, 0);
+        assert!(DayWindow::new(0, today).dates.is_empty());
+    }
+
+    #[test]
+    fn event_types_keep_top_six_then_other() {
+        let rows = vec![
+            (Some("a".to_string()), 5),
+            (Some("b".to_string()), 9),
+            (None, 2),
+            (Some("unknown".to_string()), 1),
+            (Some("c".to_string()), 5),
+            (Some("d".to_string()), 4),
+            (Some("e".to_string()), 1),
+            (Some("f".to_string()), 1),
+            (Some("g".to_string()), 1),
+        ];
+        let got: Vec<(String, i64)> = top_event_types(rows)
+            .into_iter()
+            .map(|b| (b.label, b.count))
+            .collect();
+        let want: Vec<(String, i64)> = [
+            ("b", 9),
+            ("a", 5),
+            ("c", 5),
+            ("d", 4),
+            ("unknown", 3),
+            ("e", 1),
+            ("other", 2),
+        ]
+        .iter()
+        .map(|(l, n)| (l.to_string(), *n))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(top_event_types(vec![(None, 1)]).len(), 1);
+    }
+
+    #[test]
+    fn path_widths_are_always_three() {
+        let got = path_widths(&[(Some(2), 4), (Some(7), 1), (None, 3)]);
+        let labels: Vec<&str> = got.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["1b", "2b", "3b"]);
+        let counts: Vec<i64> = got.iter().map(|b| b.count).collect();
+        assert_eq!(counts, [0, 4, 0]);
+    }
+}

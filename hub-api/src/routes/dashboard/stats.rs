@@ -1,0 +1,183 @@
+//! `GET /api/v1/dashboard/stats`.
+
+use super::{count_rows, flood_only, visible_messages};
+use crate::error::ApiError;
+use crate::lookups::visible_channels;
+use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
+use hub_core::roles::Role;
+use poem_openapi::Object;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::BTreeMap;
+
+/// Profile role counted by `total_operators`.
+pub const OPERATOR_ROLE: &str = "operator";
+/// Profile role counted by `total_members`.
+pub const MEMBER_ROLE: &str = "member";
+/// Role of test accounts (end-to-end test users): profiles holding it are left out of the
+/// operator and member counts so test runs do not inflate the community's numbers.
+pub const TEST_ROLE: &str = "test";
+
+/// Dashboard statistics. All counts are integers.
+#[derive(Debug, Clone, Object)]
+pub struct DashboardStats {
+    /// Nodes in the database.
+    pub total_nodes: i64,
+    /// Nodes heard in the last 24 hours (`last_seen`).
+    pub active_nodes: i64,
+    /// Messages in the database.
+    pub total_messages: i64,
+    /// Messages received since UTC midnight.
+    pub messages_today: i64,
+    /// Messages the caller may read, received in the last 7 days.
+    pub messages_7d: i64,
+    /// Flood-only advertisements in the database.
+    pub total_advertisements: i64,
+    /// Flood-only advertisements received in the last 24 hours.
+    pub advertisements_24h: i64,
+    /// Flood-only advertisements received in the last 7 days.
+    pub advertisements_7d: i64,
+    /// Messages per channel index, over the channels the caller may read (string keys).
+    pub channel_message_counts: BTreeMap<i32, i64>,
+    /// Profiles holding the `operator` role, test accounts excluded.
+    pub total_operators: i64,
+    /// Profiles holding the `member` role, test accounts excluded.
+    pub total_members: i64,
+    /// Raw packets in the database.
+    pub total_packets: i64,
+    /// Raw packets received in the last 7 days.
+    pub packets_7d: i64,
+}
+
+/// Computes the statistics `role` may see.
+pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<DashboardStats, ApiError> {
+    let now = hub_core::time::now();
+    let day_ago = now - chrono::Duration::hours(24);
+    let week_ago = now - chrono::Duration::days(7);
+    let today_start = super::midnight(now.date());
+    let visible = visible_channels(db, role).await?;
+
+    // Separate COUNTs, each bounded by an indexed range, rather than one pass with CASE
+    // sums: the windowed counts then read only the window's index entries.
+    let total_nodes = count_rows(db, nodes::Entity::find()).await?;
+    let active_nodes = count_rows(
+        db,
+        nodes::Entity::find().filter(nodes::Column::LastSeen.gte(day_ago)),
+    )
+    .await?;
+
+    let total_messages = count_rows(db, messages::Entity::find()).await?;
+    let messages_today = count_rows(
+        db,
+        messages::Entity::find().filter(messages::Column::ReceivedAt.gte(today_start)),
+    )
+    .await?;
+    let messages_7d = count_rows(
+        db,
+        messages::Entity::find()
+            .filter(messages::Column::ReceivedAt.gte(week_ago))
+            .filter(visible_messages(&visible)),
+    )
+    .await?;
+
+    let adverts = || advertisements::Entity::find().filter(flood_only());
+    let total_advertisements = count_rows(db, adverts()).await?;
+    let advertisements_24h = count_rows(
+        db,
+        adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
+    )
+    .await?;
+    let advertisements_7d = count_rows(
+        db,
+        adverts().filter(advertisements::Column::ReceivedAt.gte(week_ago)),
+    )
+    .await?;
+
+    let channel_message_counts: BTreeMap<i32, i64> = messages::Entity::find()
+        .filter(messages::Column::MessageType.eq("channel"))
+        .filter(messages::Column::ChannelIdx.is_in(visible.iter().copied()))
+        .select_only()
+        .column(messages::Column::ChannelIdx)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(messages::Column::ChannelIdx)
+        .into_tuple::<(i32, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+
+    // Profiles are few (one per signed-in person), and exact matching of names in a comma
+    // list is clearer in Rust than in portable SQL; only the `roles` column is read.
+    let role_lists: Vec<Option<String>> = user_profiles::Entity::find()
+        .select_only()
+        .column(user_profiles::Column::Roles)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
+
+    let total_packets = count_rows(db, raw_packets::Entity::find()).await?;
+    let packets_7d = count_rows(
+        db,
+        raw_packets::Entity::find().filter(raw_packets::Column::ReceivedAt.gte(week_ago)),
+    )
+    .await?;
+
+    Ok(DashboardStats {
+        total_nodes,
+        active_nodes,
+        total_messages,
+        messages_today,
+        messages_7d,
+        total_advertisements,
+        advertisements_24h,
+        advertisements_7d,
+        channel_message_counts,
+        total_operators,
+        total_members,
+        total_packets,
+        packets_7d,
+    })
+}
+
+/// `(operators, members)` among profiles with these `roles` comma lists.
+///
+/// Names match exactly after trimming (differs from MeshCore Hub, which matched substrings
+/// so that e.g. `operators` counted as an operator); profiles holding [`TEST_ROLE`] count
+/// for neither.
+fn count_profile_roles<'a>(role_lists: impl IntoIterator<Item = &'a String>) -> (i64, i64) {
+    let mut operators = 0;
+    let mut members = 0;
+    for list in role_lists {
+        let has = |wanted: &str| list.split(',').any(|name| name.trim() == wanted);
+        if has(TEST_ROLE) {
+            continue;
+        }
+        operators += i64::from(has(OPERATOR_ROLE));
+        members += i64::from(has(MEMBER_ROLE));
+    }
+    (operators, members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_match_exactly_and_test_accounts_are_skipped() {
+        let lists: Vec<String> = [
+            "operator,member",
+            " member , admin",
+            "operators",
+            "Operator",
+            "member,test",
+            "test",
+            "",
+            "xmember,operator",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(count_profile_roles(&lists), (2, 2));
+    }
+}
