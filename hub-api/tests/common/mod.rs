@@ -95,16 +95,19 @@ pub fn no_cache() -> ResponseCache {
     )
 }
 
-/// The app over an already prepared database connection (PostgreSQL tests).
-pub fn app_over(db: DatabaseConnection) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let state = AppState {
-        db: db.clone(),
+/// The state `serve` would build over `db` with default settings and no Redis.
+pub fn default_state(db: DatabaseConnection) -> AppState {
+    AppState {
+        db,
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
         cache: no_cache(),
-    };
+    }
+}
+
+/// The app over `state`; `dir` (holding its SQLite file, if any) lives as long as the app.
+pub fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
+    let db = state.db.clone();
     let app = hub_api::app::build(state).map_to_response().boxed();
     TestApp {
         client: TestClient::new(app),
@@ -112,6 +115,22 @@ pub fn app_over(db: DatabaseConnection) -> TestApp {
         path,
         _dir: dir,
     }
+}
+
+/// The app over an already prepared database connection (PostgreSQL tests).
+pub fn app_over(db: DatabaseConnection) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    app_from_state(default_state(db), dir, path)
+}
+
+/// Opens the SQLite file `path` and prepares its schema as `serve` does.
+pub async fn open_sqlite(path: &std::path::Path) -> DatabaseConnection {
+    let db = hub_core::db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    hub_core::db::prepare_schema(&db).await.expect("schema");
+    db
 }
 
 /// Builds the app over the SQLite file `path`, preparing its schema as `serve` does.
@@ -126,22 +145,12 @@ pub async fn app_with_cache(
     auth: AuthSettings,
     cache: ResponseCache,
 ) -> TestApp {
-    let url = format!("sqlite://{}", path.display());
-    let db = hub_core::db::connect(&url).await.expect("connect");
-    hub_core::db::prepare_schema(&db).await.expect("schema");
     let state = AppState {
-        db: db.clone(),
         auth,
-        raw_packet_retention_days: 7,
         cache,
+        ..default_state(open_sqlite(&path).await)
     };
-    let app = hub_api::app::build(state).map_to_response().boxed();
-    TestApp {
-        client: TestClient::new(app),
-        db,
-        path,
-        _dir: dir,
-    }
+    app_from_state(state, dir, path)
 }
 
 /// The app over a new, migrated, empty database.

@@ -13,13 +13,14 @@ mod stats;
 pub use recent::{ChannelMessage, RecentActivity, RecentAdvertisement};
 pub use routes_overview::{RouteDay, RouteOverviewEntry, RoutesOverview};
 pub use series::{DailyPoint, DailySeries, PacketBreakdown};
-pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE, TEST_ROLE};
+pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
-use crate::caller::Caller;
+use crate::caller::{Caller, role_key};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use hub_core::entity::{advertisements, messages};
+use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -58,6 +59,7 @@ fn default_days_7() -> i64 {
     7
 }
 
+#[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Dashboard")]
 impl DashboardApi {
     /// Dashboard statistics
@@ -66,6 +68,7 @@ impl DashboardApi {
     /// `messages_7d` and `channel_message_counts` only count messages the caller may read;
     /// advertisement counts are flood-only (route_type flood, transport_flood or NULL).
     #[oai(path = "/dashboard/stats", method = "get")]
+    #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
     async fn stats(
         &self,
         state: Data<&AppState>,
@@ -79,6 +82,7 @@ impl DashboardApi {
     /// The last 10 flood-only advertisements with their observers, and the last 5 messages
     /// of each channel the caller may read that has messages (keyed by channel index).
     #[oai(path = "/dashboard/recent-activity", method = "get")]
+    #[cached(name = "dashboard/recent-activity", key = role_key)]
     async fn recent_activity(
         &self,
         state: Data<&AppState>,
@@ -92,6 +96,7 @@ impl DashboardApi {
     /// Flood-only advertisements per UTC day, one zero-filled entry per day from today-`days`
     /// to yesterday (today is excluded because it is incomplete), oldest first.
     #[oai(path = "/dashboard/activity", method = "get")]
+    #[cached(name = "dashboard/activity", ttl = dashboard)]
     async fn activity(
         &self,
         state: Data<&AppState>,
@@ -106,6 +111,7 @@ impl DashboardApi {
     ///
     /// Raw packets per UTC day, shaped like `activity`.
     #[oai(path = "/dashboard/packet-activity", method = "get")]
+    #[cached(name = "dashboard/packet-activity", ttl = dashboard)]
     async fn packet_activity(
         &self,
         state: Data<&AppState>,
@@ -120,6 +126,7 @@ impl DashboardApi {
     ///
     /// Messages the caller may read per UTC day, shaped like `activity`.
     #[oai(path = "/dashboard/message-activity", method = "get")]
+    #[cached(name = "dashboard/message-activity", ttl = dashboard, key = role_key)]
     async fn message_activity(
         &self,
         state: Data<&AppState>,
@@ -138,6 +145,7 @@ impl DashboardApi {
     /// Cumulative count of nodes by `created_at` at the end of each UTC day, shaped like
     /// `activity`: nodes created before the window plus a running total.
     #[oai(path = "/dashboard/node-count", method = "get")]
+    #[cached(name = "dashboard/node-count", ttl = dashboard)]
     async fn node_count(
         &self,
         state: Data<&AppState>,
@@ -153,6 +161,7 @@ impl DashboardApi {
     /// Raw packets from today-`days` to yesterday by event type (top 6 by count, the rest
     /// summed as `other`, NULL as `unknown`) and by path hash width (`1b`, `2b`, `3b`).
     #[oai(path = "/dashboard/packet-breakdown", method = "get")]
+    #[cached(name = "dashboard/packet-breakdown", ttl = dashboard)]
     async fn packet_breakdown(
         &self,
         state: Data<&AppState>,
@@ -168,6 +177,7 @@ impl DashboardApi {
     /// Community routes ordered by `from_label`, each with its current state and a
     /// `days`+1 entry daily history (today last), plus route counts by state.
     #[oai(path = "/dashboard/routes-overview", method = "get")]
+    #[cached(name = "dashboard/routes-overview", ttl = dashboard)]
     async fn routes_overview(
         &self,
         state: Data<&AppState>,

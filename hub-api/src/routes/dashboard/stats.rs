@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::lookups::visible_channels;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
+use hub_core::roles::TEST_ROLE;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
@@ -14,9 +15,6 @@ use std::collections::BTreeMap;
 pub const OPERATOR_ROLE: &str = "operator";
 /// Profile role counted by `total_members`.
 pub const MEMBER_ROLE: &str = "member";
-/// Role of test accounts (end-to-end test users): profiles holding it are left out of the
-/// operator and member counts so test runs do not inflate the community's numbers.
-pub const TEST_ROLE: &str = "test";
 
 /// Dashboard statistics. All counts are integers.
 #[derive(Debug, Clone, Object)]
@@ -25,9 +23,9 @@ pub struct DashboardStats {
     pub total_nodes: i64,
     /// Nodes heard in the last 24 hours (`last_seen`).
     pub active_nodes: i64,
-    /// Messages in the database.
+    /// Messages the caller may read.
     pub total_messages: i64,
-    /// Messages received since UTC midnight.
+    /// Messages the caller may read, received since UTC midnight.
     pub messages_today: i64,
     /// Messages the caller may read, received in the last 7 days.
     pub messages_7d: i64,
@@ -66,17 +64,18 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
     )
     .await?;
 
-    let total_messages = count_rows(db, messages::Entity::find()).await?;
+    // Like the flood-only advert counts, the "visible messages only" rule covers all three
+    // message counts: a caller learns nothing about channels it may not read.
+    let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
+    let total_messages = count_rows(db, visible_rows()).await?;
     let messages_today = count_rows(
         db,
-        messages::Entity::find().filter(messages::Column::ReceivedAt.gte(today_start)),
+        visible_rows().filter(messages::Column::ReceivedAt.gte(today_start)),
     )
     .await?;
     let messages_7d = count_rows(
         db,
-        messages::Entity::find()
-            .filter(messages::Column::ReceivedAt.gte(week_ago))
-            .filter(visible_messages(&visible)),
+        visible_rows().filter(messages::Column::ReceivedAt.gte(week_ago)),
     )
     .await?;
 
