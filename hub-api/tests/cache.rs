@@ -296,5 +296,5 @@ async fn the_openapi_document_keeps_typed_schemas_and_documents_x_cache() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(schema.ends_with("NodeList"), "{ok}");
+    assert!(schema.ends_with("Page_NodeRead"), "{ok}");
 }

@@ -6,6 +6,7 @@
 
 use crate::error::ApiError;
 use crate::lookups::{NodeNames, ObserverRead, names_by_node_id, observers_by_event};
+use crate::page::Page;
 use crate::params::{
     Bound, Order, contains_pattern, datetime_bound, lowercase, lowercase_list, non_blank,
     parse_datetime, sql,
@@ -61,19 +62,6 @@ pub struct AdvertisementRead {
     pub packet_hash: Option<String>,
     /// Every observer that heard this advert, oldest first (empty without an event hash).
     pub observers: Vec<ObserverRead>,
-}
-
-/// A page of advertisements.
-#[derive(Debug, Clone, Object)]
-pub struct AdvertisementList {
-    /// The adverts of this page.
-    pub items: Vec<AdvertisementRead>,
-    /// Adverts matching the filters, before limit/offset.
-    pub total: u64,
-    /// The page size asked for.
-    pub limit: i64,
-    /// The offset asked for.
-    pub offset: i64,
 }
 
 /// Advertisement endpoints.
@@ -176,7 +164,7 @@ impl AdvertisementsApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<AdvertisementList>> {
+    ) -> poem::Result<Json<Page<AdvertisementRead>>> {
         let db = &state.db;
         let backend = db.get_database_backend();
         let observed_by = lowercase_list("observed_by", observed_by.iter())?;
@@ -287,7 +275,7 @@ impl AdvertisementsApi {
             .await
             .map_err(ApiError::from)?;
         let items = advertisement_reads(db, rows).await?;
-        Ok(Json(AdvertisementList {
+        Ok(Json(Page {
             items,
             total,
             limit: limit.0,

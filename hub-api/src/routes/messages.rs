@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::lookups::{
     ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
 };
+use crate::page::Page;
 use crate::params::{
     Bound, Order, contains_pattern, datetime_bound, lowercase, lowercase_list, parse_bool,
     parse_datetime, sql,
@@ -75,19 +76,6 @@ pub struct MessageRead {
     pub spam_score: Option<f64>,
     /// Every observer that heard this message, oldest first (empty without an event hash).
     pub observers: Vec<ObserverRead>,
-}
-
-/// A page of messages.
-#[derive(Debug, Clone, Object)]
-pub struct MessageList {
-    /// The messages of this page.
-    pub items: Vec<MessageRead>,
-    /// Visible messages matching the filters, before limit/offset.
-    pub total: u64,
-    /// The page size asked for.
-    pub limit: i64,
-    /// The offset asked for.
-    pub offset: i64,
 }
 
 /// Message endpoints.
@@ -168,7 +156,7 @@ impl MessagesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<MessageList>> {
+    ) -> poem::Result<Json<Page<MessageRead>>> {
         let db = &state.db;
         let backend = db.get_database_backend();
         let message_type = parse_message_type(message_type.as_deref())?;
@@ -257,7 +245,7 @@ impl MessagesApi {
             .await
             .map_err(ApiError::from)?;
         let items = message_reads(db, rows).await?;
-        Ok(Json(MessageList {
+        Ok(Json(Page {
             items,
             total,
             limit: limit.0,

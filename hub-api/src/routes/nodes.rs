@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::lookups::{AdoptedBy, NodeTagRead, adopters_by_node, tags_by_node};
+use crate::page::Page;
 use crate::params::{
     Order, contains_pattern, lowercase, non_blank, parse_bool, prefix_pattern, sql,
 };
@@ -49,19 +50,6 @@ pub struct NodeRead {
     pub tags: Vec<NodeTagRead>,
     /// The profile that adopted the node, if any.
     pub adopted_by: Option<AdoptedBy>,
-}
-
-/// A page of nodes.
-#[derive(Debug, Clone, Object)]
-pub struct NodeList {
-    /// The nodes of this page.
-    pub items: Vec<NodeRead>,
-    /// Nodes matching the filters, before limit/offset.
-    pub total: u64,
-    /// The page size asked for.
-    pub limit: i64,
-    /// The offset asked for.
-    pub offset: i64,
 }
 
 /// Node endpoints.
@@ -148,7 +136,7 @@ impl NodesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<NodeList>> {
+    ) -> poem::Result<Json<Page<NodeRead>>> {
         let observer = parse_bool("observer", observer.as_deref())?;
         let backend = state.db.get_database_backend();
         let mut filter = Condition::all();
@@ -228,7 +216,7 @@ impl NodesApi {
             .await
             .map_err(ApiError::from)?;
         let items = node_reads(db, rows).await?;
-        Ok(Json(NodeList {
+        Ok(Json(Page {
             items,
             total,
             limit: limit.0,
@@ -243,12 +231,7 @@ impl NodesApi {
         state: Data<&AppState>,
         public_key: Path<String>,
     ) -> poem::Result<Json<NodeRead>> {
-        let node = nodes::Entity::find()
-            .filter(nodes::Column::PublicKey.eq(public_key.trim().to_ascii_lowercase()))
-            .one(&state.db)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound("Node not found"))?;
+        let node = node_by_key(&state.db, &public_key).await?;
         Ok(Json(node_reads(&state.db, vec![node]).await?.remove(0)))
     }
 
@@ -282,17 +265,21 @@ impl NodesApi {
         state: Data<&AppState>,
         public_key: Path<String>,
     ) -> poem::Result<Json<Vec<NodeTagRead>>> {
-        let node = nodes::Entity::find()
-            .filter(nodes::Column::PublicKey.eq(public_key.trim().to_ascii_lowercase()))
-            .one(&state.db)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound("Node not found"))?;
+        let node = node_by_key(&state.db, &public_key).await?;
         let mut tags = tags_by_node(&state.db, std::slice::from_ref(&node.id))
             .await
             .map_err(ApiError::from)?;
         Ok(Json(tags.remove(&node.id).unwrap_or_default()))
     }
+}
+
+/// The node with this public key (any case), or 404 `Node not found`.
+async fn node_by_key(db: &DatabaseConnection, public_key: &str) -> Result<nodes::Model, ApiError> {
+    nodes::Entity::find()
+        .filter(nodes::Column::PublicKey.eq(public_key.trim().to_ascii_lowercase()))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("Node not found"))
 }
 
 /// Attaches tags and adopters to node rows, keeping their order.

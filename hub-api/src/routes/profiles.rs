@@ -2,6 +2,7 @@
 //! they adopted. Reads never write (differs from MeshCore Hub, which created profiles on read).
 
 use crate::error::ApiError;
+use crate::page::Page;
 use crate::params::parse_bool;
 use crate::routes::ApiTags;
 use crate::state::AppState;
@@ -54,19 +55,6 @@ pub struct ProfileSummary {
     pub node_count: u64,
     /// The adopted nodes, oldest adoption first.
     pub adopted_nodes: Vec<AdoptedNode>,
-}
-
-/// A page of profiles.
-#[derive(Debug, Clone, Object)]
-pub struct ProfileList {
-    /// Profiles of this page.
-    pub items: Vec<ProfileSummary>,
-    /// Profiles matching the filter, before limit/offset.
-    pub total: u64,
-    /// The page size asked for.
-    pub limit: i64,
-    /// The offset asked for.
-    pub offset: i64,
 }
 
 /// One profile with its nodes.
@@ -127,7 +115,7 @@ impl ProfilesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<ProfileList>> {
+    ) -> poem::Result<Json<Page<ProfileSummary>>> {
         let exclude_test = parse_bool("exclude_test", exclude_test.as_deref())?.unwrap_or(true);
         let mut query = user_profiles::Entity::find();
         if exclude_test {
@@ -164,7 +152,7 @@ impl ProfilesApi {
                 }
             })
             .collect();
-        Ok(Json(ProfileList {
+        Ok(Json(Page {
             items,
             total,
             limit: limit.0,

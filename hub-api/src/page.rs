@@ -1,0 +1,19 @@
+//! The paginated list shape shared by the list endpoints.
+
+use poem_openapi::Object;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+
+/// One page of a list: `{"items": [...], "total": int, "limit": int, "offset": int}`.
+///
+/// `total` counts every row matching the filters, before `limit` and `offset`.
+#[derive(Debug, Clone, Object)]
+pub struct Page<T: ParseFromJSON + ToJSON> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows matching the filters, before limit/offset.
+    pub total: u64,
+    /// The page size asked for.
+    pub limit: i64,
+    /// The offset asked for.
+    pub offset: i64,
+}
