@@ -1,0 +1,1271 @@
+//! The synthetic mesh network: every row comes from one seeded RNG, drawn in a fixed order.
+//!
+//! Runs on a blocking thread and hands full chunks to the async writer through a bounded
+//! channel, so generating and inserting overlap (2 cores: one generates, one runs SQLite).
+//! All times are offsets back from an anchor ("now" unless given), so the same seed and
+//! anchor give byte-identical databases.
+
+use super::Plan;
+use super::tables::{Chunk, Table};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{DbBackend, Value};
+use tokio::sync::mpsc::Sender;
+
+/// Microseconds per minute, hour and day.
+const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+/// Events (adverts, messages, packets) fall within this many days before the anchor.
+pub const WINDOW_DAYS: i64 = 60;
+/// Share of events drawn from the last week only, so recent days are busier (as on a real
+/// mesh that keeps growing) and 24 h / 7 d counters are clearly non-zero.
+const RECENT_SHARE: f64 = 0.3;
+
+/// The writer went away (it failed); the generator stops quietly.
+#[derive(Debug)]
+pub struct Stopped;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Row counts.
+    pub plan: Plan,
+    /// RNG seed.
+    pub seed: u64,
+    /// "Now" of the generated network, naive UTC with whole microseconds.
+    pub anchor: NaiveDateTime,
+    /// Decides how datetimes and JSON are bound.
+    pub backend: DbBackend,
+}
+
+/// Which rows went to the special cases, so callers and tests can check them.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Channel indices that have messages but no `channels` row.
+    pub orphan_channel_indices: Vec<i32>,
+}
+
+/// Generates the whole network into `tx`, in [`Table::ALL`] dependency order.
+pub fn generate(config: Config, tx: Sender<Chunk>) -> Result<Facts, Stopped> {
+    let mut g = Gen::new(config, tx);
+    g.nodes()?;
+    g.node_tags()?;
+    let orphans = g.channels()?;
+    g.profiles()?;
+    g.adoptions()?;
+    g.routes()?;
+    g.advertisements()?;
+    g.messages(&orphans)?;
+    g.raw_packets(&orphans)?;
+    g.out.flush_all()?;
+    Ok(Facts {
+        orphan_channel_indices: orphans,
+    })
+}
+
+/// Buffers rows per table and sends each chunk once it is full.
+struct Out {
+    tx: Sender<Chunk>,
+    buffers: Vec<Vec<Value>>,
+    rows: Vec<usize>,
+}
+
+impl Out {
+    fn new(tx: Sender<Chunk>) -> Self {
+        Self {
+            tx,
+            buffers: Table::ALL.iter().map(|_| Vec::new()).collect(),
+            rows: vec![0; Table::ALL.len()],
+        }
+    }
+
+    fn push<const N: usize>(&mut self, table: Table, row: [Value; N]) -> Result<(), Stopped> {
+        debug_assert_eq!(N, table.columns().len(), "{}", table.name());
+        let i = table.index();
+        if self.buffers[i].is_empty() {
+            self.buffers[i].reserve_exact(table.chunk_rows() * N);
+        }
+        self.buffers[i].extend(row);
+        self.rows[i] += 1;
+        if self.rows[i] == table.chunk_rows() {
+            self.flush(table)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, table: Table) -> Result<(), Stopped> {
+        let i = table.index();
+        if self.rows[i] == 0 {
+            return Ok(());
+        }
+        let chunk = Chunk {
+            table,
+            rows: std::mem::take(&mut self.rows[i]),
+            values: std::mem::take(&mut self.buffers[i]),
+        };
+        self.tx.blocking_send(chunk).map_err(|_| Stopped)
+    }
+
+    /// Sends every partial chunk; called between stages so parents reach the database before
+    /// the rows that reference them.
+    fn flush_all(&mut self) -> Result<(), Stopped> {
+        for table in Table::ALL {
+            self.flush(table)?;
+        }
+        Ok(())
+    }
+}
+
+/// A generated node, kept for the rows that reference it.
+struct Node {
+    id: String,
+    public_key: String,
+    name: Option<String>,
+    /// What a person would call it: the `name` tag, else the name, else a key prefix.
+    display: String,
+    adv_type: Option<&'static str>,
+    /// Age (µs before the anchor) of its first_seen / created_at.
+    created_age: i64,
+    /// Age of its last_seen; the node is heard only between the two.
+    last_age: i64,
+    observer: bool,
+}
+
+struct Profile {
+    id: String,
+    user_id: String,
+    created_age: i64,
+}
+
+/// A channel index and the weight of messages on it.
+struct ChannelSlot {
+    idx: Option<i32>,
+    weight: u32,
+}
+
+struct Gen {
+    rng: StdRng,
+    backend: DbBackend,
+    anchor: NaiveDateTime,
+    plan: Plan,
+    out: Out,
+    /// Sorted oldest first (largest `created_age` first): the nodes alive at an age are then
+    /// within a prefix, found by binary search.
+    nodes: Vec<Node>,
+    /// Indices into `nodes`.
+    observers: Vec<usize>,
+    profiles: Vec<Profile>,
+    /// (hash index, visibility) of the seeded channels.
+    channels: Vec<(i32, &'static str)>,
+}
+
+const PLACES: &[&str] = &[
+    "Harbor",
+    "Ridge",
+    "Summit",
+    "Valley",
+    "Oakwood",
+    "Riverside",
+    "Hilltop",
+    "Lakeside",
+    "Northgate",
+    "Southend",
+    "Westfield",
+    "Eastbrook",
+    "Cedar",
+    "Pine",
+    "Maple",
+    "Granite",
+    "Beacon",
+    "Foxhill",
+    "Kingsway",
+    "Meadow",
+    "Stonebridge",
+    "Ashford",
+    "Bramble",
+    "Copper",
+    "Larkspur",
+    "Millbrook",
+    "Orchard",
+    "Quarry",
+    "Redcliff",
+    "Willow",
+    "Zürichsee",
+    "Ørsted",
+];
+const PEOPLE: &[&str] = &[
+    "Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
+    "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Yara", "Zoë",
+    "Ágnes", "Jürgen", "Søren",
+];
+const SURNAMES: &[&str] = &[
+    "Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Walker", "Wright",
+    "Robinson", "Hughes", "Green", "Novak", "Müller", "García",
+];
+const DEVICES: &[&str] = &[
+    "T-Deck", "Heltec", "RAK", "T-Beam", "Xiao", "Station", "Mobile", "Handheld",
+];
+const RELAY_KINDS: &[&str] = &["Repeater", "Relay", "Tower", "Mast", "Node"];
+const AREAS: &[&str] = &["North", "South", "East", "West", "Central"];
+const ROLE_TAGS: &[&str] = &["infrastructure", "client", "gateway", "backbone", "sensor"];
+const PHRASES: &[&str] = &[
+    "anyone on frequency tonight?",
+    "good signal from the ridge today",
+    "testing the new antenna, please ack",
+    "the repeater at the harbor is back up",
+    "heading out on the trail, will check in later",
+    "weather is turning, stay safe out there",
+    "can someone relay to the valley?",
+    "battery at 40%, switching to solar",
+    "copy that, loud and clear",
+    "meetup at the library on saturday",
+    "who moved the hilltop node?",
+    "path looks shorter since the new relay went in",
+    "nice! 5 hops and still got through",
+    "firmware update went fine here",
+    "gm mesh ☀️",
+    "73 from the orchard 📡",
+    "anyone seeing packet loss in the east?",
+    "will the ops channel be on tonight?",
+    "just passed the quarry, no coverage there",
+    "thanks for the relay, much appreciated",
+];
+const SPAM: &[&str] = &[
+    "WIN FREE CRYPTO NOW!!! visit http://spam.example/win",
+    "cheap followers, dm me for prices $$$",
+    "CLICK HERE http://spam.example/offer limited time",
+    "you have been selected for a prize, reply with your key",
+];
+const SPAM_THRESHOLD: f64 = 0.65;
+/// Raw packet event types with their weight, and a plausible packet/payload type. `None`
+/// stands for packets the collector could not attribute (NULL event_type).
+const EVENT_TYPES: &[(Option<&str>, u32, i32, i32)] = &[
+    (Some("advertisement"), 30, 5, 4),
+    (Some("channel_msg_recv"), 25, 5, 5),
+    (Some("contact_msg_recv"), 10, 2, 2),
+    (Some("trace_data"), 8, 9, 9),
+    (Some("path_updated"), 6, 8, 8),
+    (Some("telemetry_response"), 5, 1, 1),
+    (Some("status_response"), 4, 1, 1),
+    (Some("ack"), 4, 3, 3),
+    (Some("login_success"), 2, 1, 1),
+    (None, 6, 0, 15),
+];
+/// Route types with weights; NULL is what older collectors stored.
+const ROUTE_TYPES: &[(Option<&str>, u32)] = &[
+    (Some("flood"), 55),
+    (Some("transport_flood"), 15),
+    (Some("direct"), 20),
+    (None, 10),
+];
+
+impl Gen {
+    fn new(config: Config, tx: Sender<Chunk>) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(config.seed),
+            backend: config.backend,
+            anchor: config.anchor,
+            plan: config.plan,
+            out: Out::new(tx),
+            nodes: Vec::new(),
+            observers: Vec::new(),
+            profiles: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    // ---- random helpers ------------------------------------------------------------
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.rng.random_range(0..n)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+
+    /// An index drawn with the given weights.
+    fn weighted(&mut self, weights: impl IntoIterator<Item = u32> + Clone) -> usize {
+        let total: u32 = weights.clone().into_iter().sum();
+        let mut x = self.rng.random_range(0..total);
+        for (i, w) in weights.into_iter().enumerate() {
+            if x < w {
+                return i;
+            }
+            x -= w;
+        }
+        unreachable!("weights sum to total")
+    }
+
+    fn age_between(&mut self, low: i64, high: i64) -> i64 {
+        if high <= low {
+            low
+        } else {
+            self.rng.random_range(low..high)
+        }
+    }
+
+    /// A version 4 UUID built from RNG bytes (so runs repeat), as lowercase hyphenated text.
+    fn uuid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        self.rng.fill(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
+    }
+
+    /// `n` UUIDs as [`Gen::uuid`] makes them, in ascending order. Handed out in insertion
+    /// order they keep the primary-key index append-only: random keys cost a descent into a
+    /// different page per row, about a third of the large seed's time.
+    fn sorted_uuids(&mut self, n: usize) -> std::vec::IntoIter<String> {
+        let mut ids: Vec<String> = (0..n).map(|_| self.uuid()).collect();
+        ids.sort_unstable();
+        ids.into_iter()
+    }
+
+    /// `n` random hex strings of `bytes` bytes, ascending (see [`Gen::sorted_uuids`]; event
+    /// hashes carry unique indexes).
+    fn sorted_hex(&mut self, n: usize, bytes: usize) -> std::vec::IntoIter<String> {
+        let mut out: Vec<String> = (0..n).map(|_| self.hex(bytes)).collect();
+        out.sort_unstable();
+        out.into_iter()
+    }
+
+    fn hex(&mut self, bytes: usize) -> String {
+        let mut buf = vec![0u8; bytes];
+        self.rng.fill(&mut buf[..]);
+        hex::encode(buf)
+    }
+
+    fn snr(&mut self) -> f64 {
+        (self.rng.random_range(-18.0..14.0_f64) * 4.0).round() / 4.0
+    }
+
+    /// Age of an event: uniform over the window, with a share from the last week.
+    fn event_age(&mut self) -> i64 {
+        let days = if self.chance(RECENT_SHARE) {
+            7
+        } else {
+            WINDOW_DAYS
+        };
+        self.rng.random_range(0..days * DAY)
+    }
+
+    /// `n` event ages, oldest first: rows are inserted in arrival order, as a collector
+    /// would, which also keeps the time indexes append-only.
+    fn event_ages(&mut self, n: usize) -> Vec<i64> {
+        let mut ages: Vec<i64> = (0..n).map(|_| self.event_age()).collect();
+        ages.sort_unstable_by(|a, b| b.cmp(a));
+        ages
+    }
+
+    // ---- value helpers ------------------------------------------------------------
+
+    fn at(&self, age: i64) -> NaiveDateTime {
+        self.anchor - Duration::microseconds(age.max(0))
+    }
+
+    /// A datetime as the database stores it: naive UTC text with six fraction digits on
+    /// SQLite (what MeshCore Hub writes), a timestamp on PostgreSQL.
+    fn ts(&self, age: i64) -> Value {
+        let t = self.at(age);
+        match self.backend {
+            DbBackend::Sqlite => Value::String(Some(format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.nanosecond() / 1000
+            ))),
+            _ => Value::ChronoDateTime(Some(t)),
+        }
+    }
+
+    fn date(&self, date: NaiveDate) -> Value {
+        match self.backend {
+            DbBackend::Sqlite => Value::String(Some(date.format("%Y-%m-%d").to_string())),
+            _ => Value::ChronoDate(Some(date)),
+        }
+    }
+
+    fn json(&self, json: serde_json::Value) -> Value {
+        match self.backend {
+            DbBackend::Sqlite => Value::String(Some(json.to_string())),
+            _ => Value::Json(Some(Box::new(json))),
+        }
+    }
+
+    // ---- stages --------------------------------------------------------------------
+
+    fn node_name(&mut self, adv_type: Option<&str>) -> String {
+        let place = self.pick(PLACES);
+        let n = self.below(40) + 1;
+        match adv_type {
+            Some("repeater") => {
+                let kind = self.pick(RELAY_KINDS);
+                if self.chance(0.05) {
+                    format!("📡 {place} {kind}")
+                } else {
+                    format!("{place} {kind} {n:02}")
+                }
+            }
+            Some("room") => format!("{place} Room"),
+            Some("sensor") => format!("{place} Sensor {n}"),
+            _ => {
+                let person = self.pick(PEOPLE);
+                let device = self.pick(DEVICES);
+                format!("{person}'s {device}")
+            }
+        }
+    }
+
+    fn nodes(&mut self) -> Result<(), Stopped> {
+        let plan = self.plan.clone();
+        let mut nodes = Vec::with_capacity(plan.nodes);
+        for i in 0..plan.nodes {
+            let observer = i < plan.observers;
+            let adv_type = if observer {
+                Some(if self.chance(0.5) {
+                    "repeater"
+                } else {
+                    "companion"
+                })
+            } else {
+                [
+                    Some("repeater"),
+                    Some("chat"),
+                    Some("companion"),
+                    Some("room"),
+                    Some("sensor"),
+                    None,
+                ][self.weighted([30, 40, 12, 8, 5, 5])]
+            };
+            // A third of the network predates the window, so the cumulative node count starts
+            // above zero; the rest joins day by day. Observers are long-lived infrastructure.
+            let created_age = if observer || self.chance(0.3) {
+                self.age_between(WINDOW_DAYS * DAY + HOUR, 180 * DAY)
+            } else {
+                self.age_between(HOUR, WINDOW_DAYS * DAY)
+            };
+            let last_age = if observer {
+                self.age_between(0, 10 * MINUTE)
+            } else if self.chance(0.4) {
+                // active: heard in the last 24 h
+                self.age_between(0, DAY.min(created_age))
+            } else {
+                self.age_between(0, created_age)
+            };
+            let public_key = self.hex(32);
+            let name = if observer || self.chance(0.95) {
+                Some(self.node_name(adv_type))
+            } else {
+                None
+            };
+            let display = name.clone().unwrap_or_else(|| public_key[..8].to_string());
+            nodes.push(Node {
+                id: self.uuid(),
+                public_key,
+                name,
+                display,
+                adv_type,
+                created_age,
+                last_age,
+                observer,
+            });
+        }
+        nodes.sort_by_key(|n| std::cmp::Reverse(n.created_age));
+        for (i, node) in nodes.iter().enumerate() {
+            let flags = if self.chance(0.8) {
+                Value::Int(Some(self.rng.random_range(0..16)))
+            } else {
+                Value::Int(None)
+            };
+            let (lat, lon) = if node.observer || self.chance(0.85) {
+                let lat = 52.0 + self.rng.random_range(-1.5..1.5_f64);
+                let lon = -1.5 + self.rng.random_range(-2.0..2.0_f64);
+                (
+                    Some((lat * 1e5).round() / 1e5),
+                    Some((lon * 1e5).round() / 1e5),
+                )
+            } else {
+                (None, None)
+            };
+            // A few nodes were only ever named by tag, never heard: no last_seen.
+            let last_seen = if !node.observer && i % 50 == 49 {
+                Value::String(None)
+            } else {
+                self.ts(node.last_age)
+            };
+            let row = [
+                node.id.clone().into(),
+                node.public_key.clone().into(),
+                Value::String(node.name.clone()),
+                Value::String(node.adv_type.map(str::to_string)),
+                flags,
+                self.ts(node.created_age),
+                last_seen,
+                self.ts(node.created_age),
+                self.ts(node.last_age),
+                Value::Double(lat),
+                Value::Double(lon),
+                Value::Bool(Some(node.observer)),
+            ];
+            self.out.push(Table::Nodes, row)?;
+        }
+        self.observers = (0..nodes.len()).filter(|&i| nodes[i].observer).collect();
+        self.nodes = nodes;
+        self.out.flush_all()
+    }
+
+    fn node_tags(&mut self) -> Result<(), Stopped> {
+        for i in 0..self.nodes.len() {
+            let mut tags: Vec<(&'static str, String, &'static str)> = Vec::new();
+            let observer = self.nodes[i].observer;
+            if observer || self.chance(0.75) {
+                let tag_name = if observer {
+                    let area = self.pick(AREAS);
+                    format!("{area} Observer {}", self.below(9) + 1)
+                } else if self.chance(0.5) {
+                    // the friendly name differs from the radio name
+                    let person = self.pick(PEOPLE);
+                    let place = self.pick(PLACES);
+                    format!("{person} @ {place}")
+                } else {
+                    self.nodes[i].display.clone()
+                };
+                self.nodes[i].display = tag_name.clone();
+                tags.push(("name", tag_name, "string"));
+            }
+            if observer || self.chance(0.4) {
+                let role = if observer {
+                    "gateway"
+                } else {
+                    self.pick(ROLE_TAGS)
+                };
+                tags.push(("role", role.to_string(), "string"));
+            }
+            if self.chance(0.3) {
+                let place = self.pick(PLACES);
+                let description = format!(
+                    "{} near {place}, {} m above sea level",
+                    self.nodes[i].adv_type.unwrap_or("device"),
+                    self.below(400) + 5
+                );
+                tags.push(("description", description, "string"));
+            }
+            if observer {
+                let area = self.pick(AREAS);
+                tags.push(("area", area.to_string(), "string"));
+            }
+            if self.chance(0.1) {
+                let elevation = (self.below(400) + 5).to_string();
+                tags.push(("elevation", elevation, "number"));
+            }
+            let created_age = self.nodes[i].created_age;
+            for (k, (key, value, value_type)) in tags.into_iter().enumerate() {
+                // one second apart, in this order: clients list tags in insertion order
+                let age = (created_age - k as i64 * 1_000_000).max(0);
+                let row = [
+                    self.uuid().into(),
+                    self.nodes[i].id.clone().into(),
+                    key.into(),
+                    value.into(),
+                    value_type.into(),
+                    self.ts(age),
+                    self.ts(age),
+                ];
+                self.out.push(Table::NodeTags, row)?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    /// Channels of every visibility level; returns two indices that get messages but have no
+    /// channels row (hidden from everyone).
+    fn channels(&mut self) -> Result<Vec<i32>, Stopped> {
+        const CHANNELS: &[(&str, &str, bool, usize)] = &[
+            // name, visibility, enabled, key length in bytes
+            ("Community General", "community", true, 16),
+            ("Local Chat", "community", true, 16),
+            ("Emergency", "community", false, 32),
+            ("Members Lounge", "member", true, 16),
+            ("Member Events", "member", true, 16),
+            ("Operators", "operator", true, 32),
+            ("Network Ops", "operator", true, 16),
+            ("Admins", "admin", true, 16),
+        ];
+        let mut used = vec![hub_core::roles::PUBLIC_CHANNEL_IDX];
+        for &(name, visibility, enabled, key_len) in CHANNELS {
+            // Distinct hashes, none equal to the Public channel's index.
+            let (key_hex, idx) = loop {
+                let key_hex = self.hex(key_len);
+                let key = hex::decode(&key_hex).expect("hex");
+                let hash = hub_core::roles::channel_hash(&key);
+                let idx = i32::from_str_radix(&hash, 16).expect("hex hash");
+                if !used.contains(&idx) {
+                    break (key_hex, idx);
+                }
+            };
+            used.push(idx);
+            self.channels.push((idx, visibility));
+            let age = self.age_between(WINDOW_DAYS * DAY, 120 * DAY);
+            let row = [
+                self.uuid().into(),
+                name.into(),
+                key_hex.into(),
+                format!("{idx:02X}").into(),
+                visibility.into(),
+                Value::Bool(Some(enabled)),
+                self.ts(age),
+                self.ts(age / 2),
+            ];
+            self.out.push(Table::Channels, row)?;
+        }
+        let mut orphans = Vec::new();
+        while orphans.len() < 2 {
+            let idx = self.rng.random_range(0..256);
+            if !used.contains(&idx) {
+                used.push(idx);
+                orphans.push(idx);
+            }
+        }
+        self.out.flush_all()?;
+        Ok(orphans)
+    }
+
+    fn profiles(&mut self) -> Result<(), Stopped> {
+        // The first few guarantee every role (and the test role on both counted roles); the
+        // rest are drawn. `operator-trainee` must not count as an operator (exact names).
+        const FIXED: &[Option<&str>] = &[
+            Some("admin,member"),
+            Some("operator,member"),
+            Some("operator"),
+            Some("member"),
+            Some("member,test"),
+            Some("operator,test"),
+        ];
+        const DRAWN: &[(Option<&str>, u32)] = &[
+            (Some("member"), 50),
+            (Some("operator,member"), 12),
+            (Some("operator"), 5),
+            (Some("admin"), 2),
+            (None, 10),
+            (Some(""), 5),
+            (Some("test"), 4),
+            (Some("member,test"), 6),
+            (Some("operator,test"), 3),
+            (Some("member, operator"), 3),
+            (Some("operator-trainee"), 2),
+        ];
+        for i in 0..self.plan.profiles {
+            let roles = match FIXED.get(i) {
+                Some(roles) => *roles,
+                None => DRAWN[self.weighted(DRAWN.iter().map(|d| d.1))].0,
+            };
+            let person = self.pick(PEOPLE);
+            let surname = self.pick(SURNAMES);
+            let name = if self.chance(0.92) {
+                Some(format!("{person} {surname}"))
+            } else {
+                None
+            };
+            let callsign = if self.chance(0.7) {
+                let mut call = String::from(self.pick(&["M0", "M7", "2E0", "G4", "DL1", "K1"]));
+                for _ in 0..3 {
+                    call.push(char::from(b'A' + self.below(26) as u8));
+                }
+                Some(call)
+            } else {
+                None
+            };
+            let description = if self.chance(0.4) {
+                let place = self.pick(PLACES);
+                Some(format!("Runs nodes around {place}"))
+            } else {
+                None
+            };
+            let user_id = self.uuid();
+            let url = if self.chance(0.2) {
+                Some(format!("https://example.org/~{}", &user_id[..8]))
+            } else {
+                None
+            };
+            let created_age = self.age_between(DAY, 120 * DAY);
+            let id = self.uuid();
+            let row = [
+                id.clone().into(),
+                user_id.clone().into(),
+                Value::String(name),
+                Value::String(callsign),
+                Value::String(roles.map(str::to_string)),
+                Value::String(description),
+                Value::String(url),
+                self.ts(created_age),
+                self.ts(created_age / 3),
+            ];
+            self.out.push(Table::UserProfiles, row)?;
+            self.profiles.push(Profile {
+                id,
+                user_id,
+                created_age,
+            });
+        }
+        self.out.flush_all()
+    }
+
+    fn adoptions(&mut self) -> Result<(), Stopped> {
+        for i in 0..self.nodes.len() {
+            // every observer has an owner; a quarter of the other nodes too
+            if !(self.nodes[i].observer || self.chance(0.25)) || self.profiles.is_empty() {
+                continue;
+            }
+            let p = self.below(self.profiles.len());
+            let newest = self.nodes[i].created_age.min(self.profiles[p].created_age);
+            let age = self.age_between(0, newest);
+            let row = [
+                self.profiles[p].id.clone().into(),
+                self.nodes[i].id.clone().into(),
+                self.ts(age),
+            ];
+            self.out.push(Table::UserProfileNodes, row)?;
+        }
+        self.out.flush_all()
+    }
+
+    fn routes(&mut self) -> Result<(), Stopped> {
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        let anchor_date = self.anchor.date();
+        for r in 0..self.plan.routes {
+            let (from, to) = loop {
+                let from = self.below(PLACES.len());
+                let to = self.below(PLACES.len());
+                if from != to && !pairs.contains(&(from, to)) {
+                    break (from, to);
+                }
+            };
+            pairs.push((from, to));
+            // The first routes pin down each case the routes overview distinguishes.
+            let (visibility, enabled, has_result, base_state) = match r {
+                0 => ("community", true, true, "healthy"),
+                1 => ("community", false, true, "healthy"),
+                2 => ("community", true, false, "no_coverage"),
+                3 => ("operator", true, true, "unhealthy"),
+                4 => ("member", true, true, "healthy"),
+                5 => ("admin", true, true, "healthy"),
+                6 => ("community", true, true, "unhealthy"),
+                7 => ("community", true, true, "degraded"),
+                8 => ("community", true, true, "no_coverage"),
+                _ => {
+                    let visibility = ["community", "member", "operator", "admin"]
+                        [self.weighted([60, 15, 15, 10])];
+                    let state = ["healthy", "unhealthy", "no_coverage", "degraded"]
+                        [self.weighted([55, 20, 15, 10])];
+                    (visibility, self.chance(0.85), self.chance(0.9), state)
+                }
+            };
+            let id = self.uuid();
+            let threshold = self.rng.random_range(2..7);
+            let clear = if self.chance(0.7) { Some(6) } else { None };
+            let created_age = self.age_between(WINDOW_DAYS * DAY + DAY, 150 * DAY);
+            let description = if self.chance(0.6) {
+                Some(format!("Link between {} and {}", PLACES[from], PLACES[to]))
+            } else {
+                None
+            };
+            let created_by = if self.chance(0.7) {
+                let p = self.below(self.profiles.len().max(1));
+                self.profiles.get(p).map(|p| p.user_id.clone())
+            } else {
+                None
+            };
+            let row = [
+                id.clone().into(),
+                format!("{} Site", PLACES[from]).into(),
+                format!("{} Site", PLACES[to]).into(),
+                Value::String(description),
+                visibility.into(),
+                Value::Int(Some(self.rng.random_range(1..4))),
+                Value::Int(Some(self.pick(&[24, 48, 72]))),
+                Value::Int(Some(threshold)),
+                Value::Int(clear),
+                Value::Int(if self.chance(0.6) { Some(8) } else { None }),
+                Value::Bool(Some(enabled)),
+                Value::Bool(Some(self.chance(0.7))),
+                Value::Int(if self.chance(0.3) { Some(10) } else { None }),
+                Value::String(created_by),
+                self.ts(created_age),
+                self.ts(created_age / 2),
+            ];
+            self.out.push(Table::Routes, row)?;
+            self.out.flush(Table::Routes)?;
+
+            // Daily history for the whole window and today, a few days missing.
+            let mut today = None;
+            for d in (0..=WINDOW_DAYS).rev() {
+                if d > 0 && self.chance(0.08) {
+                    continue;
+                }
+                let state = if self.chance(0.75) {
+                    base_state
+                } else {
+                    self.pick(&["healthy", "unhealthy", "no_coverage", "degraded"])
+                };
+                let (quality, matched) = self.quality(state);
+                let date = anchor_date - Duration::days(d);
+                // evaluated late on past days, a few minutes ago today
+                let evaluated_age = if d == 0 {
+                    self.age_between(0, 10 * MINUTE)
+                } else {
+                    let midnight_age = (self.anchor - date.and_hms_opt(0, 0, 0).expect("time"))
+                        .num_microseconds()
+                        .expect("µs");
+                    midnight_age - (23 * HOUR + self.age_between(0, 59 * MINUTE))
+                };
+                if d == 0 {
+                    today = Some((state, quality, matched, evaluated_age));
+                }
+                let row = [
+                    self.uuid().into(),
+                    id.clone().into(),
+                    self.date(date),
+                    quality.into(),
+                    state.into(),
+                    Value::Int(Some(matched)),
+                    self.ts(evaluated_age),
+                    self.ts(evaluated_age),
+                    self.ts(evaluated_age),
+                ];
+                self.out.push(Table::RouteResultHistory, row)?;
+            }
+            if has_result {
+                let (state, quality, matched, evaluated_age) =
+                    today.expect("today is never skipped");
+                let row = [
+                    self.uuid().into(),
+                    id.into(),
+                    state.into(),
+                    quality.into(),
+                    Value::Int(Some(matched)),
+                    Value::Int(Some(threshold)),
+                    Value::Int(Some(clear.unwrap_or(6))),
+                    self.ts(evaluated_age),
+                    Value::String(if self.chance(0.7) {
+                        Some(quality.to_string())
+                    } else {
+                        None
+                    }),
+                    self.ts(created_age),
+                    self.ts(evaluated_age),
+                ];
+                self.out.push(Table::RouteResults, row)?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    /// Quality and matched packet count for a route state, as the evaluator reports them.
+    fn quality(&mut self, state: &str) -> (&'static str, i32) {
+        match state {
+            "healthy" => (
+                if self.chance(0.7) {
+                    "clear"
+                } else {
+                    "marginal"
+                },
+                self.rng.random_range(4..21),
+            ),
+            "unhealthy" => ("failing", self.rng.random_range(0..4)),
+            "degraded" => ("marginal", self.rng.random_range(2..7)),
+            _ => ("unknown", 0),
+        }
+    }
+
+    /// A node heard at `age` (created before, last seen after), preferring ones `fit` accepts;
+    /// an observer (always on) when a few draws find none.
+    fn alive_node(&mut self, age: i64, fit: fn(&Node) -> bool) -> usize {
+        let known = self.nodes.partition_point(|n| n.created_age >= age).max(1);
+        for _ in 0..16 {
+            let i = self.below(known);
+            let node = &self.nodes[i];
+            if node.last_age <= age && fit(node) {
+                return i;
+            }
+        }
+        let o = self.below(self.observers.len());
+        self.observers[o]
+    }
+
+    fn observer(&mut self) -> usize {
+        let o = self.below(self.observers.len());
+        self.observers[o]
+    }
+
+    /// How events are observed, drawn for all events up front so that their ids and hashes
+    /// can be drawn sorted: `None` for an event without event hash (2%), else the number of
+    /// observers besides the primary one (up to three).
+    fn observations(&mut self, events: usize) -> Vec<Option<usize>> {
+        let most = self.observers.len() - 1;
+        (0..events)
+            .map(|_| {
+                self.chance(0.98)
+                    .then(|| [0, 1, 2, 3][self.weighted([50, 30, 15, 5])].min(most))
+            })
+            .collect()
+    }
+
+    /// event_observers rows for one event: the primary observer first, then `extra` others
+    /// hearing it a little later over longer paths.
+    #[allow(clippy::too_many_arguments)] // one call per event kind; a struct would only rename them
+    fn observe(
+        &mut self,
+        event_type: &'static str,
+        event_hash: &str,
+        primary: usize,
+        age: i64,
+        path_len: i32,
+        extra: usize,
+        ids: &mut std::vec::IntoIter<String>,
+    ) -> Result<(), Stopped> {
+        let mut seen = vec![primary];
+        let mut observed_age = age;
+        for k in 0..=extra {
+            let o = if k == 0 {
+                primary
+            } else {
+                loop {
+                    let o = self.observer();
+                    if !seen.contains(&o) {
+                        seen.push(o);
+                        break o;
+                    }
+                }
+            };
+            if k > 0 {
+                observed_age = (observed_age - self.age_between(100_000, 3_000_000)).max(0);
+            }
+            let snr = self.snr();
+            let row = [
+                ids.next().expect("an id per observation").into(),
+                event_type.into(),
+                event_hash.into(),
+                self.nodes[o].id.clone().into(),
+                Value::Double(Some(snr)),
+                Value::Int(Some(path_len + k as i32)),
+                self.ts(observed_age),
+                self.ts(observed_age),
+                self.ts(observed_age),
+            ];
+            self.out.push(Table::EventObservers, row)?;
+        }
+        Ok(())
+    }
+
+    fn route_type(&mut self) -> Option<&'static str> {
+        ROUTE_TYPES[self.weighted(ROUTE_TYPES.iter().map(|r| r.1))].0
+    }
+
+    fn advertisements(&mut self) -> Result<(), Stopped> {
+        let ages = self.event_ages(self.plan.adverts);
+        let observations = self.observations(ages.len());
+        let mut ids = self.sorted_uuids(ages.len());
+        let mut hashes = self.sorted_hex(observations.iter().flatten().count(), 16);
+        let mut observer_ids =
+            self.sorted_uuids(observations.iter().flatten().map(|e| e + 1).sum());
+        for (age, observed) in ages.into_iter().zip(observations) {
+            let n = self.alive_node(age, |_| true);
+            let observer = self.observer();
+            // 1% come from nodes the hub never stored (node_id NULL)
+            let (node_id, public_key) = if self.chance(0.01) {
+                (None, self.hex(32))
+            } else {
+                (
+                    Some(self.nodes[n].id.clone()),
+                    self.nodes[n].public_key.clone(),
+                )
+            };
+            let name = if self.chance(0.03) {
+                Some(self.node_name(self.nodes[n].adv_type))
+            } else {
+                self.nodes[n].name.clone()
+            };
+            let adv_type = if self.chance(0.05) {
+                None
+            } else {
+                self.nodes[n].adv_type
+            };
+            let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
+            let route_type = self.route_type();
+            let advert_timestamp = if self.chance(0.9) {
+                {
+                    let earlier = age + self.age_between(0, 30_000_000);
+                    self.ts(earlier)
+                }
+            } else {
+                Value::String(None)
+            };
+            let created_age = (age - self.age_between(0, 2_000_000)).max(0);
+            let flags = Value::Int(Some(self.rng.random_range(0..16)));
+            let row = [
+                ids.next().expect("an id per advert").into(),
+                self.nodes[observer].id.clone().into(),
+                Value::String(node_id),
+                public_key.into(),
+                Value::String(name),
+                Value::String(adv_type.map(str::to_string)),
+                flags,
+                self.ts(age),
+                self.ts(created_age),
+                self.ts(created_age),
+                Value::String(event_hash.clone()),
+                Value::String(route_type.map(str::to_string)),
+                advert_timestamp,
+                Value::String(Some(self.hex(16))),
+            ];
+            self.out.push(Table::Advertisements, row)?;
+            if let (Some(hash), Some(extra)) = (event_hash, observed) {
+                let path_len = self.rng.random_range(0..7);
+                self.observe(
+                    "advertisement",
+                    &hash,
+                    observer,
+                    age,
+                    path_len,
+                    extra,
+                    &mut observer_ids,
+                )?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    /// Message weights per channel index: Public (17) busiest, then community channels,
+    /// fewer on restricted ones, a few orphans and a few without an index.
+    fn channel_slots(&self, orphans: &[i32]) -> Vec<ChannelSlot> {
+        let mut slots = vec![ChannelSlot {
+            idx: Some(hub_core::roles::PUBLIC_CHANNEL_IDX),
+            weight: 350,
+        }];
+        for &(idx, visibility) in &self.channels {
+            let weight = match visibility {
+                "community" => 100,
+                "member" => 60,
+                "operator" => 45,
+                _ => 60,
+            };
+            slots.push(ChannelSlot {
+                idx: Some(idx),
+                weight,
+            });
+        }
+        for &idx in orphans {
+            slots.push(ChannelSlot {
+                idx: Some(idx),
+                weight: 20,
+            });
+        }
+        slots.push(ChannelSlot {
+            idx: None,
+            weight: 10,
+        });
+        slots
+    }
+
+    fn sentence(&mut self) -> String {
+        let first = self.pick(PHRASES);
+        if self.chance(0.25) {
+            let second = self.pick(PHRASES);
+            format!("{first} {second}")
+        } else {
+            first.to_string()
+        }
+    }
+
+    fn messages(&mut self, orphans: &[i32]) -> Result<(), Stopped> {
+        let slots = self.channel_slots(orphans);
+        let ages = self.event_ages(self.plan.messages);
+        let observations = self.observations(ages.len());
+        let mut ids = self.sorted_uuids(ages.len());
+        let mut hashes = self.sorted_hex(observations.iter().flatten().count(), 16);
+        let mut observer_ids =
+            self.sorted_uuids(observations.iter().flatten().map(|e| e + 1).sum());
+        for (age, observed) in ages.into_iter().zip(observations) {
+            // Repeaters and sensors do not chat.
+            let sender = self.alive_node(age, |n| {
+                !matches!(n.adv_type, Some("repeater") | Some("sensor"))
+            });
+            let observer = self.observer();
+            let channel = self.chance(0.75);
+            let spam = self.chance(0.04);
+            let body = if spam {
+                self.pick(SPAM).to_string()
+            } else {
+                self.sentence()
+            };
+            let (message_type, channel_idx, text, prefix, sender_normalized) = if channel {
+                let slot = &slots[self.weighted(slots.iter().map(|s| s.weight))];
+                let idx = slot.idx;
+                let display = self.nodes[sender].display.clone();
+                let prefix = self
+                    .chance(0.5)
+                    .then(|| self.nodes[sender].public_key[..12].to_string());
+                (
+                    "channel",
+                    idx,
+                    format!("{display}: {body}"),
+                    prefix,
+                    Some(display.to_lowercase()),
+                )
+            } else {
+                (
+                    "contact",
+                    None,
+                    body,
+                    Some(self.nodes[sender].public_key[..12].to_string()),
+                    None,
+                )
+            };
+            let spam_score = if spam {
+                Some(self.rng.random_range(SPAM_THRESHOLD..0.99))
+            } else if self.chance(0.6) {
+                Some((self.rng.random_range(0.0..0.4_f64) * 1000.0).round() / 1000.0)
+            } else {
+                None
+            };
+            let path_len = self.rng.random_range(0..7);
+            let path_prefix = if path_len > 0 && self.chance(0.8) {
+                Some(self.hex(path_len as usize))
+            } else {
+                None
+            };
+            let txt_type = [Some(0), Some(1), None][self.weighted([85, 5, 10])];
+            let signature = if message_type == "contact" && self.chance(0.3) {
+                Some(self.hex(4))
+            } else {
+                None
+            };
+            let sender_timestamp = if self.chance(0.9) {
+                {
+                    let earlier = age + self.age_between(0, 20_000_000);
+                    self.ts(earlier)
+                }
+            } else {
+                Value::String(None)
+            };
+            let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
+            let created_age = (age - self.age_between(0, 2_000_000)).max(0);
+            let snr = self.snr();
+            let row = [
+                ids.next().expect("an id per message").into(),
+                self.nodes[observer].id.clone().into(),
+                message_type.into(),
+                Value::String(prefix),
+                Value::Int(channel_idx),
+                text.into(),
+                Value::Int(Some(path_len)),
+                Value::Int(txt_type),
+                Value::String(signature),
+                Value::Double(Some(snr)),
+                sender_timestamp,
+                self.ts(age),
+                self.ts(created_age),
+                self.ts(created_age),
+                Value::String(event_hash.clone()),
+                Value::String(Some(self.hex(16))),
+                Value::String(path_prefix),
+                Value::String(sender_normalized),
+                Value::Double(spam_score),
+            ];
+            self.out.push(Table::Messages, row)?;
+            if let (Some(hash), Some(extra)) = (event_hash, observed) {
+                self.observe(
+                    "message",
+                    &hash,
+                    observer,
+                    age,
+                    path_len,
+                    extra,
+                    &mut observer_ids,
+                )?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    fn raw_packets(&mut self, orphans: &[i32]) -> Result<(), Stopped> {
+        let slots = self.channel_slots(orphans);
+        let ages = self.event_ages(self.plan.raw_packets);
+        let mut ids = self.sorted_uuids(ages.len());
+        for age in ages {
+            let observer = self.observer();
+            let (event_type, _, packet_type, payload_type) =
+                EVENT_TYPES[self.weighted(EVENT_TYPES.iter().map(|e| e.1))];
+            let channel_idx = if event_type == Some("channel_msg_recv") {
+                slots[self.weighted(slots.iter().map(|s| s.weight))].idx
+            } else {
+                None
+            };
+            let source = if matches!(
+                event_type,
+                Some("advertisement") | Some("contact_msg_recv") | Some("telemetry_response")
+            ) {
+                let n = self.alive_node(age, |_| true);
+                Some(self.nodes[n].public_key[..12].to_string())
+            } else {
+                None
+            };
+            let route_type = self.route_type();
+            let path_len = self.rng.random_range(0..9);
+            let path_hash_bytes = [Some(1), Some(2), Some(3), None][self.weighted([70, 20, 8, 2])];
+            let raw_len = self.rng.random_range(8..25);
+            let raw_hex = self.hex(raw_len);
+            let packet_hash = self.hex(16);
+            let decoded = if self.chance(0.1) {
+                self.json(serde_json::json!({
+                    "payload_type": payload_type,
+                    "path_len": path_len,
+                    "packet_hash": packet_hash,
+                }))
+            } else {
+                Value::Json(None)
+            };
+            let event_hash = if event_type.is_some() && self.chance(0.6) {
+                Some(self.hex(16))
+            } else {
+                None
+            };
+            let snr = self.snr();
+            let row = [
+                ids.next().expect("an id per packet").into(),
+                self.nodes[observer].id.clone().into(),
+                packet_hash.into(),
+                raw_hex.into(),
+                Value::Int(Some(packet_type)),
+                Value::Int(Some(payload_type)),
+                Value::String(event_type.map(str::to_string)),
+                Value::Int(channel_idx),
+                Value::String(source),
+                Value::String(route_type.map(str::to_string)),
+                Value::Int(Some(path_len)),
+                Value::Double(Some(snr)),
+                decoded,
+                self.ts(age),
+                self.ts(age),
+                self.ts(age),
+                Value::Int(path_hash_bytes),
+                Value::String(event_hash),
+            ];
+            self.out.push(Table::RawPackets, row)?;
+        }
+        self.out.flush_all()
+    }
+}
