@@ -105,6 +105,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         options
             .max_connections(pool_size)
             .min_connections(1)
+            // A SQLite connection is a file handle in this process: it cannot go stale the way
+            // a network connection can, and pinging it before every query costs a round trip
+            // to sqlx's worker thread.
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)

@@ -4,7 +4,7 @@
 //! UTC. Fractions follow Python's `isoformat`: six digits when there is a fraction, none
 //! otherwise, so responses match MeshCore Hub's byte for byte.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// Formats a naive UTC datetime as RFC 3339 with a `Z` suffix.
 ///
@@ -14,11 +14,25 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 /// assert_eq!(hub_core::time::rfc3339(dt), "2026-11-26T05:00:00.123456Z");
 /// ```
 pub fn rfc3339(dt: NaiveDateTime) -> String {
-    if dt.nanosecond() == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    // Formatted from the fields rather than with a strftime pattern: list endpoints format
+    // thousands of these per response, and pattern parsing showed up in profiles.
+    let (date, time) = (dt.date(), dt.time());
+    let mut text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    // chrono encodes a leap second as nanoseconds >= 1e9; only the fraction is printed.
+    let nanos = time.nanosecond() % 1_000_000_000;
+    if nanos != 0 {
+        text.push_str(&format!(".{:06}", nanos / 1000));
     }
+    text.push('Z');
+    text
 }
 
 /// [`rfc3339`] for an optional datetime.
@@ -71,6 +85,10 @@ mod tests {
         assert_eq!(
             rfc3339(base.and_hms_micro_opt(3, 4, 5, 120).unwrap()),
             "2026-01-02T03:04:05.000120Z"
+        );
+        assert_eq!(
+            rfc3339(base.and_hms_nano_opt(23, 59, 59, 999_999_999).unwrap()),
+            "2026-01-02T23:59:59.999999Z"
         );
     }
 

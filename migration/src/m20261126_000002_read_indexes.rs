@@ -36,6 +36,12 @@ const INDEXES: &[(&str, &str, &[&str])] = &[
         &["channel_idx", "received_at"],
     ),
     ("ix_messages_event_hash", "messages", &["event_hash"]),
+    // per-channel message counts of the dashboard, answered from the index alone
+    (
+        "ix_messages_type_channel_idx",
+        "messages",
+        &["message_type", "channel_idx"],
+    ),
     (
         "ix_raw_packets_path_hash_bytes_received_at",
         "raw_packets",

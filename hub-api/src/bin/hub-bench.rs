@@ -12,8 +12,8 @@
 use clap::{Parser, ValueEnum};
 use hub_api::seed::{self, Scale, SeedArgs};
 use hub_api::state::AppState;
-use hub_core::cache::NullCache;
 use hub_core::cache::runtime::ResponseCache;
+use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::settings::AuthSettings;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use std::path::{Path, PathBuf};
@@ -32,30 +32,135 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 /// How responses are cached while measuring. One table row per (endpoint, mode).
-///
-/// Only `disabled` exists today; HIT / MISS modes (a warmed Redis cache, and a cache that
-/// never hits) are new variants here plus their arm in [`Mode::cache`].
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     /// No response cache (the null cache): every request reaches the database.
     Disabled,
+    /// Redis cache where every lookup misses: each request makes the real Redis GET, runs
+    /// the handler and makes the real SET (the cost of a cold cache; see [`ColdRedisCache`]).
+    Miss,
+    /// Redis cache warmed by the first request: every measured request is a HIT.
+    Hit,
 }
 
 impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Disabled => "disabled",
+            Mode::Miss => "miss",
+            Mode::Hit => "hit",
         }
     }
 
     /// The response cache the server runs with in this mode.
-    fn cache(self) -> ResponseCache {
-        match self {
-            Mode::Disabled => ResponseCache::new(
-                Arc::new(NullCache),
-                Duration::from_secs(30),
-                Duration::from_secs(30),
-            ),
+    fn cache(self, redis: Option<&BenchRedis>) -> Result<ResponseCache, String> {
+        let ttl = Duration::from_secs(3600);
+        let Some(redis) = redis.filter(|_| self != Mode::Disabled) else {
+            return Ok(ResponseCache::new(Arc::new(NullCache), ttl, ttl));
+        };
+        let options = RedisOptions {
+            // A prefix per row: no row ever sees another row's entries.
+            prefix: format!("bench{}", redis.next_prefix()),
+            ..RedisOptions::local(redis.port)
+        };
+        let redis = RedisCache::new(options).map_err(|e| format!("redis: {e}"))?;
+        let backend: Arc<dyn CacheBackend> = match self {
+            Mode::Miss => Arc::new(ColdRedisCache(redis)),
+            _ => Arc::new(redis),
+        };
+        Ok(ResponseCache::new(backend, ttl, ttl))
+    }
+}
+
+/// Measurement harness for the `miss` mode: a real [`RedisCache`] whose lookups make the
+/// real round trip and then report "not found", so every request pays exactly what a cold
+/// cache costs (GET, handler, SET) however many clients run at once. Not for use elsewhere.
+struct ColdRedisCache(RedisCache);
+
+impl CacheBackend for ColdRedisCache {
+    fn kind(&self) -> &'static str {
+        "redis (every lookup a miss)"
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
+        Box::pin(async move { self.0.get(key).await.map(|_| None) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.0.set(key, value, ttl)
+    }
+
+    fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
+        self.0.invalidate(name)
+    }
+
+    fn ping(&self) -> BoxFuture<'_, bool> {
+        self.0.ping()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.0.close()
+    }
+}
+
+/// The Redis server of the cache modes: `--redis-port`, or a `redis-server` this command
+/// starts on a free loopback port and stops at the end.
+struct BenchRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+    rows: AtomicU64,
+}
+
+impl BenchRedis {
+    fn start(port: Option<u16>) -> Result<Self, String> {
+        if let Some(port) = port {
+            return Ok(Self {
+                port,
+                child: None,
+                rows: AtomicU64::new(0),
+            });
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("finding a free port: {e}"))?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!("starting redis-server (install it, or pass --redis-port): {e}")
+            })?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("redis-server did not listen on port {port}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Self {
+            port,
+            child: Some(child),
+            rows: AtomicU64::new(0),
+        })
+    }
+
+    fn next_prefix(&self) -> u64 {
+        self.rows.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Drop for BenchRedis {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            child.kill().ok();
+            child.wait().ok();
         }
     }
 }
@@ -96,6 +201,10 @@ struct Args {
     /// Cache mode; repeatable. Default: every mode.
     #[arg(long = "mode", value_enum)]
     modes: Vec<Mode>,
+    /// Redis port on 127.0.0.1 for the `miss` and `hit` modes. Default: start a
+    /// `redis-server` on a free port for the run.
+    #[arg(long)]
+    redis_port: Option<u16>,
     /// Keep the temporary database (its path is printed).
     #[arg(long)]
     keep: bool,
@@ -118,6 +227,8 @@ struct Stats {
     first: Duration,
     requests: u64,
     errors: u64,
+    /// Successful responses with `X-Cache: HIT`.
+    hits: u64,
     elapsed: Duration,
     /// Latencies of successful measured requests, sorted, in microseconds.
     micros: Vec<u64>,
@@ -130,6 +241,10 @@ impl Stats {
         }
         let rank = ((q * self.micros.len() as f64).ceil() as usize).clamp(1, self.micros.len());
         self.micros[rank - 1] as f64 / 1000.0
+    }
+
+    fn hit_percent(&self) -> f64 {
+        100.0 * self.hits as f64 / (self.micros.len() as f64).max(1.0)
     }
 
     fn rps(&self) -> f64 {
@@ -199,10 +314,16 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
         "benchmark: {} clients, {:.1} s per row (at most {} requests), {:.1} s warm-up, loopback",
         args.clients, args.duration, args.max_requests, args.warmup
     );
+    let redis = if modes.iter().any(|m| *m != Mode::Disabled) {
+        Some(BenchRedis::start(args.redis_port)?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
-    for mode in &modes {
-        for endpoint in &endpoints {
-            let outcome = measure(args, &url, endpoint, *mode).await?;
+    for endpoint in &endpoints {
+        for mode in &modes {
+            let cache = mode.cache(redis.as_ref())?;
+            let outcome = measure(args, &url, endpoint, cache).await?;
             let row = Row {
                 endpoint: endpoint.clone(),
                 mode: *mode,
@@ -216,7 +337,37 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
             rows.push(row);
         }
     }
+    print_ratios(&rows);
     Ok(())
+}
+
+/// Throughput of each cache mode relative to `disabled`, per endpoint, from this run's rows
+/// (ratios from one run cancel most of a noisy machine's drift).
+fn print_ratios(rows: &[Row]) {
+    let rps = |endpoint: &str, mode: Mode| {
+        rows.iter()
+            .find(|r| r.endpoint == endpoint && r.mode == mode)
+            .and_then(|r| match &r.outcome {
+                Outcome::Measured(s) => Some(s.rps()),
+                Outcome::NotServed => None,
+            })
+    };
+    let mut endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint.as_str()).collect();
+    endpoints.dedup();
+    for endpoint in endpoints {
+        let Some(base) = rps(endpoint, Mode::Disabled) else {
+            continue;
+        };
+        for mode in [Mode::Miss, Mode::Hit] {
+            if let Some(value) = rps(endpoint, mode) {
+                println!(
+                    "{endpoint}: {} / disabled = {:.2}x req/s",
+                    mode.name(),
+                    value / base.max(1e-9)
+                );
+            }
+        }
+    }
 }
 
 /// Seeds the database, or checks that `--reuse` has something to reuse.
@@ -255,7 +406,12 @@ async fn prepare(args: &Args, url: &str) -> Result<(), String> {
 }
 
 /// One (endpoint, mode) row on a server started for it alone.
-async fn measure(args: &Args, url: &str, endpoint: &str, mode: Mode) -> Result<Outcome, String> {
+async fn measure(
+    args: &Args,
+    url: &str,
+    endpoint: &str,
+    cache: ResponseCache,
+) -> Result<Outcome, String> {
     let db = hub_core::db::connect(url)
         .await
         .map_err(|e| format!("database: {e}"))?;
@@ -263,7 +419,7 @@ async fn measure(args: &Args, url: &str, endpoint: &str, mode: Mode) -> Result<O
         db: db.clone(),
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
-        cache: mode.cache(),
+        cache,
     };
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
@@ -346,10 +502,11 @@ async fn load(
     let deadline = started + duration;
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let hits = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
         let (client, target) = (client.clone(), target.to_string());
-        let (issued, errors) = (issued.clone(), errors.clone());
+        let (issued, errors, hits) = (issued.clone(), errors.clone(), hits.clone());
         tasks.push(tokio::spawn(async move {
             let mut micros = Vec::new();
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max {
@@ -357,7 +514,15 @@ async fn load(
                 let ok = match client.get(&target).send().await {
                     Ok(response) => {
                         let success = response.status().is_success();
-                        response.bytes().await.is_ok() && success
+                        let hit = response
+                            .headers()
+                            .get("x-cache")
+                            .is_some_and(|v| v.as_bytes() == b"HIT");
+                        let ok = response.bytes().await.is_ok() && success;
+                        if ok && hit {
+                            hits.fetch_add(1, Ordering::Relaxed);
+                        }
+                        ok
                     }
                     Err(_) => false,
                 };
@@ -381,6 +546,7 @@ async fn load(
         first: Duration::ZERO,
         requests: micros.len() as u64 + errors,
         errors,
+        hits: hits.load(Ordering::Relaxed),
         elapsed,
         micros,
     }
@@ -388,22 +554,32 @@ async fn load(
 
 fn print_header() {
     println!(
-        "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>10} | {:>8} | {:>8} | {:>8} |",
-        "endpoint", "mode", "first ms", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms"
+        "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
+        "endpoint",
+        "mode",
+        "first ms",
+        "requests",
+        "errors",
+        "HIT %",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
     );
     println!(
-        "|{:-<30}|{:-<10}|{:->11}|{:->10}|{:->8}|{:->12}|{:->10}|{:->10}|{:->10}|",
-        ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:-<30}|{:-<10}|{:->11}|{:->10}|{:->8}|{:->7}|{:->12}|{:->10}|{:->10}|{:->10}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
 }
 
 fn print_row(row: &Row) {
     match &row.outcome {
         Outcome::NotServed => println!(
-            "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>10} | {:>8} | {:>8} | {:>8} |",
+            "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
             row.endpoint,
             row.mode.name(),
             "404",
+            "-",
             "-",
             "-",
             "not served",
@@ -412,12 +588,13 @@ fn print_row(row: &Row) {
             "-"
         ),
         Outcome::Measured(s) => println!(
-            "| {:<28} | {:<8} | {:>9.1} | {:>8} | {:>6} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} |",
+            "| {:<28} | {:<8} | {:>9.1} | {:>8} | {:>6} | {:>5.1} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} |",
             row.endpoint,
             row.mode.name(),
             s.first.as_secs_f64() * 1000.0,
             s.requests,
             s.errors,
+            s.hit_percent(),
             s.rps(),
             s.percentile(0.50),
             s.percentile(0.99),
