@@ -45,6 +45,8 @@ const URIS: &[&str] = &[
     "/api/v1/advertisements",
     "/api/v1/advertisements?route_type=all&sort=node_name&order=asc",
     "/api/v1/advertisements?search=alpha&since=2026-01-01T00:00:00Z",
+    "/api/v1/advertisements?observed_by=aa01000000000000000000000000000000000000000000000000000000000000&observed_by=bb01000000000000000000000000000000000000000000000000000000000000",
+    "/api/v1/messages?observed_by=aa01000000000000000000000000000000000000000000000000000000000000",
     "/api/v1/messages",
     "/api/v1/messages?message_type=channel&sort=from",
     "/api/v1/dashboard/stats",
