@@ -425,3 +425,57 @@ async fn openapi_document_keeps_typed_schema_and_x_cache_header() {
     assert_eq!(names, ["label", "seen_by"]);
     assert!(doc["paths"]["/touch"]["post"]["responses"]["200"]["headers"]["X-Cache"].is_object());
 }
+
+/// Counts every event the runtime reports, as `(event, name)` strings.
+#[derive(Default)]
+struct RecordingObserver(std::sync::Mutex<Vec<String>>);
+
+impl hub_core::cache::observer::CacheObserver for RecordingObserver {
+    fn lookup(&self, name: &'static str, outcome: hub_core::cache::observer::Lookup) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{}:{name}", outcome.as_str()));
+    }
+    fn stored(&self, name: &'static str) {
+        self.0.lock().unwrap().push(format!("stored:{name}"));
+    }
+    fn error(&self, name: &'static str) {
+        self.0.lock().unwrap().push(format!("error:{name}"));
+    }
+}
+
+impl RecordingObserver {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_observer_hears_every_hit_miss_bypass_store_and_error() {
+    let mut server = RedisServer::start();
+    let (cache, _) = redis_cache(&server, "observed");
+    let observer = Arc::new(RecordingObserver::default());
+    let h = harness(Some(cache.with_observer(observer.clone())));
+
+    h.get("/items?label=a").await;
+    assert_eq!(observer.take(), ["miss:items", "stored:items"]);
+    h.get("/items?label=a").await;
+    assert_eq!(observer.take(), ["hit:items"]);
+    h.send(Method::POST, "/touch", None).await;
+    assert_eq!(observer.take(), ["bypass:touch"]);
+
+    server.kill();
+    h.get("/items?label=b").await;
+    assert_eq!(observer.take(), ["error:items", "bypass:items"]);
+
+    let disabled = Arc::new(RecordingObserver::default());
+    let cache = ResponseCache::new(
+        Arc::new(NullCache),
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    )
+    .with_observer(disabled.clone());
+    harness(Some(cache)).get("/items").await;
+    assert_eq!(disabled.take(), ["bypass:items"]);
+}

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod breaker;
 pub mod envelope;
 pub mod key;
+pub mod observer;
 pub mod redis;
 pub mod runtime;
 pub mod settings;

@@ -45,6 +45,7 @@ use poem_openapi::registry::{MetaHeader, MetaResponses, MetaSchema, MetaSchemaRe
 use super::backend::{CacheBackend, NullCache};
 use super::envelope::Envelope;
 use super::key::build_key;
+use super::observer::{CacheObserver, Lookup, NoObserver};
 use super::redis::{RedisCache, RedisOptions};
 use super::settings::CacheSettings;
 
@@ -92,6 +93,7 @@ pub struct ResponseCache {
     backend: Arc<dyn CacheBackend>,
     ttl_default: Duration,
     ttl_dashboard: Duration,
+    observer: Arc<dyn CacheObserver>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -139,7 +141,19 @@ impl ResponseCache {
             backend,
             ttl_default,
             ttl_dashboard,
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// The same cache, reporting its events to `observer` (metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn CacheObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The observer events are reported to.
+    pub fn observer(&self) -> &Arc<dyn CacheObserver> {
+        &self.observer
     }
 
     /// The backend (for health checks, invalidation and shutdown).
@@ -349,8 +363,12 @@ where
         .filter(|c| c.backend.is_enabled())
         .cloned();
     let Some(cache) = cache else {
+        if let Some(cache) = req.data::<ResponseCache>() {
+            cache.observer.lookup(spec.name, Lookup::Bypass);
+        }
         return run(handler).await;
     };
+    let observer = &cache.observer;
     let method = req.method();
     let key = build_key(
         spec.name,
@@ -367,12 +385,20 @@ where
             // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
             Ok(Some(bytes)) => {
                 if let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200) {
+                    observer.lookup(spec.name, Lookup::Hit);
                     return Cached::hit(env);
                 }
+                observer.lookup(spec.name, Lookup::Miss);
             }
-            Ok(None) => {}
-            Err(_) => reachable = false,
+            Ok(None) => observer.lookup(spec.name, Lookup::Miss),
+            Err(_) => {
+                reachable = false;
+                observer.error(spec.name);
+                observer.lookup(spec.name, Lookup::Bypass);
+            }
         }
+    } else {
+        observer.lookup(spec.name, Lookup::Bypass);
     }
 
     let resp = match run(handler).await.outcome {
@@ -403,7 +429,10 @@ where
         let env = Envelope::new(200, content_type, 0, bytes.to_vec());
         if let Some(encoded) = env.encode() {
             // Errors are already logged (rate-limited) by the backend; a failed store is a MISS.
-            let _ = cache.backend.set(&key, &encoded, cache.ttl(spec.ttl)).await;
+            match cache.backend.set(&key, &encoded, cache.ttl(spec.ttl)).await {
+                Ok(()) => observer.stored(spec.name),
+                Err(_) => observer.error(spec.name),
+            }
         }
     }
     Cached::miss(Response::from_parts(parts, Body::from(bytes)))
