@@ -454,6 +454,38 @@ mod tests {
     }
 
     #[test]
+    fn observer_events_reach_the_registry() {
+        let metrics = Metrics::new(
+            Arc::new(hub_core::cache::NullCache),
+            RouteTemplates::default(),
+        );
+        let observer = metrics.cache_observer();
+        observer.coalesced("nodes");
+        observer.coalesced("nodes");
+        observer.error("channels");
+        observer.stored("nodes");
+        observer.lookup("nodes", Lookup::Hit);
+        let text = metrics.render();
+        for line in [
+            "hub_cache_coalesced_total{cache=\"nodes\"} 2",
+            "hub_cache_errors_total{cache=\"channels\"} 1",
+            "hub_cache_stores_total{cache=\"nodes\"} 1",
+            "hub_cache_requests_total{cache=\"nodes\",result=\"hit\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        // The null cache has no breaker, so no gauge.
+        assert!(!text.contains("hub_cache_breaker_state"), "{text}");
+    }
+
+    #[test]
+    fn breaker_values() {
+        assert_eq!(breaker_value(BreakerState::Closed), 0);
+        assert_eq!(breaker_value(BreakerState::HalfOpen), 1);
+        assert_eq!(breaker_value(BreakerState::Open), 2);
+    }
+
+    #[test]
     fn odd_methods_share_one_label() {
         assert_eq!(method_label(&Method::GET), "GET");
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");

@@ -339,6 +339,11 @@ async fn basic_auth_guards_metrics_when_a_read_key_is_set() {
         .await;
     assert_denied(resp, "Authentication required").await;
 
+    // Refused by the bearer check before any operation matched: no template to report.
+    app.get("/api/v1/nodes")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+
     let resp = app
         .client
         .get("/metrics")
@@ -356,6 +361,15 @@ async fn basic_auth_guards_metrics_when_a_read_key_is_set() {
             &[("route", "/metrics"), ("status", "401")]
         ),
         6.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "hub_http_request_duration_seconds_count",
+            &[("route", "other"), ("status", "401")]
+        ),
+        1.0,
         "{text}"
     );
 }
