@@ -2,12 +2,14 @@
 
 use crate::auth::RequireReadKey;
 use crate::error::json_error;
+use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests};
 use crate::routes;
 use crate::state::AppState;
 use poem::http::header;
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Where the OpenAPI JSON is served.
@@ -23,27 +25,57 @@ pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
 
 /// Builds the whole application around `state`.
 ///
+/// The app gets its own [`Metrics`] (served at `/metrics`): its observer replaces any the
+/// state's cache had, so cache events of this app are counted in this app's registry.
+///
 /// ```no_run
 /// # async fn run(state: hub_api::state::AppState) -> std::io::Result<()> {
 /// let app = hub_api::app::build(state);
 /// poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8000")).run(app).await
 /// # }
 /// ```
-pub fn build(state: AppState) -> impl Endpoint<Output = Response> {
+pub fn build(mut state: AppState) -> impl Endpoint<Output = Response> {
     let api = openapi();
+    let metrics = Arc::new(Metrics::new(
+        state.cache.backend().clone(),
+        route_templates(&api),
+    ));
+    state.cache = state.cache.with_observer(metrics.cache_observer());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
+    let keys_for_metrics = state.auth.clone();
     Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
         .nest(DOCS_PATH, docs)
+        .at(
+            METRICS_PATH,
+            MetricsEndpoint {
+                metrics: metrics.clone(),
+                keys: keys_for_metrics,
+            },
+        )
         .data(state.cache.clone())
         .data(state)
         .around(no_store_on_health)
+        .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
         .around(log_request)
+}
+
+/// The `route` label values of the request-duration histogram: every OpenAPI path, the
+/// OpenAPI JSON, `/metrics`, and the Swagger UI as one route.
+fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> RouteTemplates {
+    let spec: serde_json::Value =
+        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+    let mut exact: Vec<String> = spec["paths"]
+        .as_object()
+        .map(|paths| paths.keys().cloned().collect())
+        .unwrap_or_default();
+    exact.extend([OPENAPI_PATH.to_string(), METRICS_PATH.to_string()]);
+    RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
 }
 
 /// `Cache-Control: no-store` on `/health*`: probes must never see a cached answer.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod caller;
 pub mod error;
 pub mod lookups;
+pub mod metrics;
 pub mod page;
 pub mod params;
 pub mod routes;
