@@ -1,4 +1,4 @@
-//! What `#[cached]` handlers call at run time (CACHING.md sections 1-3).
+//! What `#[cached]` handlers call at run time (CACHING.md sections 1-4 and 6).
 //!
 //! The `hub-macros` expansion of a cached handler is, in essence:
 //!
@@ -28,6 +28,11 @@
 //!
 //! The cache never fails or stalls a request: every backend error is a MISS, and backend calls
 //! are bounded by the backend's own timeout.
+//!
+//! Every 200 answer to a GET/HEAD of a cached operation carries `X-Cache`, a strong `ETag` (the
+//! hash of the exact body bytes, computed on a MISS too) and `Cache-Status` (RFC 9211), and
+//! becomes a `304` when `If-None-Match` matches. Concurrent misses of one key run the handler
+//! once (see `coalesce.rs`). `Cache-Control` is not set here but by `hub-api`'s middleware.
 
 use std::fmt::Display;
 use std::future::Future;
