@@ -5,7 +5,8 @@ use crate::error::json_error;
 use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests};
 use crate::routes;
 use crate::state::AppState;
-use poem::http::header;
+use hub_core::settings::HttpSettings;
+use poem::http::{HeaderValue, Method, header};
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
@@ -34,7 +35,13 @@ pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
 /// poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8000")).run(app).await
 /// # }
 /// ```
-pub fn build(mut state: AppState) -> impl Endpoint<Output = Response> {
+pub fn build(state: AppState) -> impl Endpoint<Output = Response> {
+    build_with(state, HttpSettings::default())
+}
+
+/// [`build`] with the HTTP settings (`API_CACHE_CONTROL_ENABLED`).
+pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Output = Response> {
+    let cache_control = http.cache_control();
     let api = openapi();
     let metrics = Arc::new(Metrics::new(
         state.cache.backend().clone(),
@@ -58,10 +65,11 @@ pub fn build(mut state: AppState) -> impl Endpoint<Output = Response> {
         )
         .data(state.cache.clone())
         .data(state)
-        .around(no_store_on_health)
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
+        // Outside the error renderer, so error responses (422, 404, ...) get it too.
+        .around(move |next, req| set_cache_control(next, req, cache_control))
         .around(log_request)
 }
 
@@ -78,15 +86,35 @@ fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Rout
     RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
 }
 
-/// `Cache-Control: no-store` on `/health*`: probes must never see a cached answer.
-async fn no_store_on_health<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let health = req.uri().path().starts_with("/health");
+/// The `Cache-Control` a response to `method` on `path` gets (CACHING.md section 4):
+/// `no-store` on writes and `/health*` (probes must never see a stored answer),
+/// `private, no-cache` on `/api/*` reads (they vary by role and may be invalidated
+/// server-side, so clients revalidate with `If-None-Match`), nothing elsewhere.
+pub fn cache_control_for(method: &Method, path: &str) -> Option<&'static str> {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    if !read || path.starts_with("/health") {
+        Some("no-store")
+    } else if path == "/api" || path.starts_with("/api/") {
+        Some("private, no-cache")
+    } else {
+        None
+    }
+}
+
+/// Sets [`cache_control_for`] on every response (errors and 304s included) when `enabled`.
+async fn set_cache_control<E: Endpoint>(
+    next: E,
+    req: Request,
+    enabled: bool,
+) -> poem::Result<Response> {
+    let value = enabled
+        .then(|| cache_control_for(req.method(), req.uri().path()))
+        .flatten();
     let mut response = next.call(req).await?.into_response();
-    if health {
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            "no-store".parse().expect("static header"),
-        );
+    if let Some(value) = value {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
     Ok(response)
 }

@@ -7,7 +7,7 @@ use hub_core::cache::CacheSettings;
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::{self, SchemaState};
 use hub_core::settings::{
-    AuthSettings, DatabaseSettings, RuntimeSettings, ServerSettings, SettingError,
+    AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SettingError,
 };
 use poem::Server;
 use poem::listener::TcpListener;
@@ -36,6 +36,8 @@ enum Command {
         runtime: RuntimeSettings,
         #[command(flatten)]
         cache: CacheSettings,
+        #[command(flatten)]
+        http: HttpSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,
@@ -170,6 +172,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             auth,
             runtime,
             cache,
+            http,
             demo,
         } => {
             server.validate()?;
@@ -195,10 +198,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                 read_key = state.auth.read_key.is_some(),
                 admin_key = state.auth.admin_key.is_some(),
                 cache = %cache.banner(),
+                cache_control = http.cache_control(),
                 "hub serving http://{address}/api/v1, docs at http://{address}{}",
                 hub_api::app::DOCS_PATH
             );
-            let app = hub_api::app::build(state);
+            let app = hub_api::app::build_with(state, http.clone());
             Server::new(TcpListener::bind(address))
                 .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
                 .await

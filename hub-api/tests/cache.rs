@@ -298,3 +298,188 @@ async fn the_openapi_document_keeps_typed_schemas_and_documents_x_cache() {
         .to_string();
     assert!(schema.ends_with("Page_NodeRead"), "{ok}");
 }
+
+fn header(resp: &TestResponse, name: &str) -> String {
+    resp.0
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_else(|| "<none>".into())
+}
+
+/// GET `uri` with `If-None-Match: inm`.
+async fn get_if(app: &TestApp, uri: &str, inm: &str) -> TestResponse {
+    app.client
+        .get(uri)
+        .header("If-None-Match", inm)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn etag_is_equal_on_miss_and_hit_and_changes_with_content() {
+    let redis = RedisServer::start();
+    let app = fixture_app_cached(redis_cache(redis.port(), "hub", Duration::from_secs(1))).await;
+    let uri = "/api/v1/nodes?limit=100";
+    let miss = app.get(uri).await;
+    let miss_tag = header(&miss, "etag");
+    assert_eq!(x_cache(&miss), "MISS");
+    let miss_body = miss.0.into_body().into_vec().await.unwrap();
+    assert_eq!(miss_tag, hub_core::cache::envelope::etag_for(&miss_body));
+    let hit = app.get(uri).await;
+    assert_eq!(x_cache(&hit), "HIT");
+    assert_eq!(header(&hit, "etag"), miss_tag);
+
+    // New content: after the TTL the entry is recomputed and the ETag follows the bytes.
+    insert_node(&app, "n-etag", &pk("e7a9"), Some("Etag Node"), None).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let fresh = app.get(uri).await;
+    assert_eq!(x_cache(&fresh), "MISS");
+    assert_ne!(header(&fresh, "etag"), miss_tag);
+    get_if(&app, uri, &miss_tag).await.assert_status_is_ok();
+
+    // Without Redis: the same content has the same ETag, and it changes with the content.
+    let plain = fixture_app().await;
+    let a = header(&plain.get("/api/v1/channels").await, "etag");
+    assert_eq!(header(&plain.get("/api/v1/channels").await, "etag"), a);
+    assert!(a.starts_with('"') && a.len() == 34, "{a}");
+    plain
+        .exec(&format!(
+            "INSERT INTO channels (id, name, key_hex, channel_hash, visibility, enabled, created_at, updated_at) \
+             VALUES ('c-etag', 'Etag', 'e700', 'E7', 'public', 1, '{t}', '{t}')",
+            t = ago(0, 1)
+        ))
+        .await;
+    assert_ne!(header(&plain.get("/api/v1/channels").await, "etag"), a);
+}
+
+#[tokio::test]
+async fn if_none_match_answers_304_with_headers_and_no_body() {
+    let redis = RedisServer::start();
+    let app = fixture_app_cached(redis_cache(redis.port(), "hub", Duration::from_secs(30))).await;
+    let uri = "/api/v1/dashboard/stats";
+    let tag = header(&app.get(uri).await, "etag");
+    let weak = format!("W/{tag}");
+    let list = format!("\"x\", {weak}");
+    for inm in [tag.as_str(), "*", list.as_str(), weak.as_str()] {
+        let resp = get_if(&app, uri, inm).await;
+        resp.assert_status(poem::http::StatusCode::NOT_MODIFIED);
+        assert_eq!(header(&resp, "etag"), tag, "{inm}");
+        assert_eq!(x_cache(&resp), "HIT", "{inm}");
+        assert!(header(&resp, "cache-status").starts_with("hub; hit; ttl="));
+        assert_eq!(header(&resp, "cache-control"), "private, no-cache", "{inm}");
+        assert!(
+            resp.0.into_body().into_vec().await.unwrap().is_empty(),
+            "{inm}"
+        );
+    }
+    let resp = get_if(&app, uri, "\"0000\", W/\"1111\"").await;
+    resp.assert_status_is_ok();
+    assert_eq!(header(&resp, "etag"), tag);
+}
+
+#[tokio::test]
+async fn cache_control_on_reads_errors_health_and_writes() {
+    let app = fixture_app().await;
+    for uri in [
+        "/api/v1/nodes",
+        &format!("/api/v1/nodes/{}", pk("a1fa")),
+        "/api/openapi.json",
+    ] {
+        let resp = app.get(uri).await;
+        resp.assert_status_is_ok();
+        assert_eq!(header(&resp, "cache-control"), "private, no-cache", "{uri}");
+    }
+    // Errors: 422 and 404 get it too, without an ETag or Cache-Status.
+    let invalid = app.get("/api/v1/nodes?limit=0").await;
+    invalid.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+    let missing = app.get(&format!("/api/v1/nodes/{}", pk("dead"))).await;
+    missing.assert_status(poem::http::StatusCode::NOT_FOUND);
+    for resp in [&invalid, &missing] {
+        assert_eq!(header(resp, "cache-control"), "private, no-cache");
+        assert_eq!(header(resp, "etag"), "<none>");
+        assert_eq!(header(resp, "cache-status"), "<none>");
+    }
+    for uri in ["/health", "/health/ready"] {
+        assert_eq!(
+            header(&app.get(uri).await, "cache-control"),
+            "no-store",
+            "{uri}"
+        );
+    }
+    // Writes (here: a method the route does not allow) are never stored anywhere.
+    let post = app.client.post("/api/v1/nodes").send().await;
+    assert_eq!(header(&post, "cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn cache_control_can_be_switched_off() {
+    use hub_core::settings::HttpSettings;
+    use poem::EndpointExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meshcore.db");
+    std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
+    let state = default_state(open_sqlite(&path).await);
+    let app = poem::test::TestClient::new(
+        hub_api::app::build_with(state, HttpSettings::with_cache_control(false)).map_to_response(),
+    );
+    for uri in ["/api/v1/nodes", "/api/v1/nodes?limit=0", "/health"] {
+        let resp = app.get(uri).send().await;
+        assert_eq!(header(&resp, "cache-control"), "<none>", "{uri}");
+    }
+    // The other cache headers stay.
+    let resp = app.get("/api/v1/nodes").send().await;
+    assert_eq!(x_cache(&resp), "MISS");
+    assert_ne!(header(&resp, "etag"), "<none>");
+}
+
+#[tokio::test]
+async fn cache_status_tells_hit_miss_and_bypass() {
+    let mut redis = RedisServer::start();
+    let app = fixture_app_cached(redis_cache(redis.port(), "hub", Duration::from_secs(30))).await;
+    let uri = "/api/v1/advertisements";
+    assert_eq!(
+        header(&app.get(uri).await, "cache-status"),
+        "hub; fwd=miss; stored"
+    );
+    let hit = header(&app.get(uri).await, "cache-status");
+    let ttl: u64 = hit
+        .strip_prefix("hub; hit; ttl=")
+        .unwrap_or_else(|| panic!("{hit}"))
+        .parse()
+        .unwrap();
+    assert!((29..=30).contains(&ttl), "{hit}");
+    redis.kill();
+    assert_eq!(
+        header(&app.get(uri).await, "cache-status"),
+        "hub; fwd=bypass; detail=unavailable"
+    );
+    let disabled = fixture_app().await;
+    assert_eq!(
+        header(&disabled.get(uri).await, "cache-status"),
+        "hub; fwd=bypass; detail=disabled"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_cache_headers_and_304_on_cached_operations() {
+    let app = fixture_app().await;
+    let spec = app.json("/api/openapi.json").await;
+    for path in ["/api/v1/nodes", "/api/v1/dashboard/stats"] {
+        let responses = &spec["paths"][path]["get"]["responses"];
+        for status in ["200", "304"] {
+            for name in ["X-Cache", "ETag", "Cache-Status", "Cache-Control"] {
+                assert!(
+                    responses[status]["headers"][name].is_object(),
+                    "{path} {status} lacks {name}: {responses}"
+                );
+            }
+        }
+        assert!(responses["304"].get("content").is_none(), "{responses}");
+    }
+    // Uncached operations do not claim them.
+    let single = &spec["paths"]["/api/v1/nodes/{public_key}"]["get"]["responses"];
+    assert!(single["200"].is_object(), "{single}");
+    assert!(single.get("304").is_none(), "{single}");
+    assert!(single["200"]["headers"].get("ETag").is_none(), "{single}");
+}

@@ -176,9 +176,76 @@ impl RuntimeSettings {
     }
 }
 
+/// HTTP caching headers (CACHING.md section 4).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Send `Cache-Control` headers: `private, no-cache` on `/api/*` reads, `no-store` on
+    /// writes and `/health*` (on by default).
+    #[arg(
+        long = "api-cache-control",
+        env = "API_CACHE_CONTROL_ENABLED",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = true,
+        overrides_with = "no_api_cache_control"
+    )]
+    pub api_cache_control: bool,
+    /// Send no `Cache-Control` headers at all (for a proxy that sets its own).
+    #[arg(long = "no-api-cache-control", overrides_with = "api_cache_control")]
+    pub no_api_cache_control: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            api_cache_control: true,
+            no_api_cache_control: false,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// Whether hub sets `Cache-Control` (`--no-api-cache-control` wins over the environment).
+    pub fn cache_control(&self) -> bool {
+        self.api_cache_control && !self.no_api_cache_control
+    }
+
+    /// Settings with `Cache-Control` switched on or off.
+    pub fn with_cache_control(enabled: bool) -> Self {
+        Self {
+            api_cache_control: enabled,
+            no_api_cache_control: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct HttpCli {
+        #[command(flatten)]
+        http: HttpSettings,
+    }
+
+    #[test]
+    fn cache_control_is_on_by_default_and_switchable() {
+        // Environment is process-global; only the CLI forms are exercised here.
+        let parse = |args: &[&str]| {
+            let mut all = vec!["hub"];
+            all.extend(args);
+            HttpCli::try_parse_from(all).unwrap().http.cache_control()
+        };
+        if std::env::var_os("API_CACHE_CONTROL_ENABLED").is_none() {
+            assert!(parse(&[]));
+        }
+        assert!(!parse(&["--no-api-cache-control"]));
+        assert!(parse(&["--no-api-cache-control", "--api-cache-control"]));
+        assert!(!parse(&["--api-cache-control", "--no-api-cache-control"]));
+        assert!(HttpSettings::default().cache_control());
+        assert!(!HttpSettings::with_cache_control(false).cache_control());
+    }
 
     #[test]
     fn port_out_of_range_names_the_setting() {

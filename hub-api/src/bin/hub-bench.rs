@@ -12,6 +12,7 @@
 use clap::{Parser, ValueEnum};
 use hub_api::seed::{self, Scale, SeedArgs};
 use hub_api::state::AppState;
+use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::settings::AuthSettings;
@@ -208,6 +209,11 @@ struct Args {
     /// Keep the temporary database (its path is printed).
     #[arg(long)]
     keep: bool,
+    /// Instead of the table: send this many concurrent identical cold requests to each
+    /// endpoint, with and without coalescing of concurrent misses, and report how many times
+    /// the handler ran (e.g. `--coalescing-check 64`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    coalescing_check: Option<u32>,
 }
 
 /// One row of the result table.
@@ -305,6 +311,9 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
     } else {
         args.endpoints.clone()
     };
+    if let Some(n) = args.coalescing_check {
+        return coalescing_check(&url, &endpoints, n).await;
+    }
     let modes = if args.modes.is_empty() {
         Mode::value_variants().to_vec()
     } else {
@@ -402,6 +411,97 @@ async fn prepare(args: &Args, url: &str) -> Result<(), String> {
         println!("{summary}");
     }
     db.close().await.ok();
+    Ok(())
+}
+
+/// Counts the runtime's events: requests of cached operations and coalesced waiters.
+#[derive(Default)]
+struct Executions {
+    requests: AtomicU64,
+    coalesced: AtomicU64,
+}
+
+impl CacheObserver for Executions {
+    fn lookup(&self, _name: &'static str, _outcome: Lookup) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+    fn coalesced(&self, _name: &'static str) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `--coalescing-check N`: N concurrent identical requests against a cold (null) cache, with
+/// and without coalescing. Every request that was not served by a concurrent leader ran the
+/// handler, so handler runs = requests - coalesced.
+async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(), String> {
+    println!("coalescing: {n} concurrent identical requests on a cold cache, in process");
+    for endpoint in endpoints {
+        let mut report = Vec::new();
+        for coalescing in [true, false] {
+            let db = hub_core::db::connect(url)
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+            let executions = Arc::new(Executions::default());
+            let ttl = Duration::from_secs(3600);
+            let mut cache =
+                ResponseCache::new(Arc::new(NullCache), ttl, ttl).with_observer(executions.clone());
+            if !coalescing {
+                cache = cache.without_coalescing();
+            }
+            let state = AppState {
+                db: db.clone(),
+                auth: AuthSettings::default(),
+                raw_packet_retention_days: 7,
+                cache,
+            };
+            let app = Arc::new(hub_api::app::build(state));
+            let started = Instant::now();
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                let app = app.clone();
+                let uri: poem::http::Uri =
+                    endpoint.parse().map_err(|e| format!("{endpoint}: {e}"))?;
+                tasks.spawn(async move {
+                    use poem::Endpoint;
+                    let resp = app
+                        .get_response(poem::Request::builder().uri(uri).finish())
+                        .await;
+                    let status = resp.status();
+                    let body = resp.into_body().into_bytes().await.unwrap_or_default();
+                    (status, body)
+                });
+            }
+            let mut bodies = std::collections::HashSet::new();
+            let mut failed = 0;
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok((status, body)) if status.is_success() => {
+                        bodies.insert(body);
+                    }
+                    _ => failed += 1,
+                }
+            }
+            let took = started.elapsed();
+            db.close().await.ok();
+            let requests = executions.requests.load(Ordering::Relaxed);
+            let runs = requests - executions.coalesced.load(Ordering::Relaxed);
+            if requests == 0 {
+                report.push("not a cached operation".to_string());
+                break;
+            }
+            report.push(format!(
+                "{} {runs} handler run(s) in {:.1} ms ({} distinct bodies, {failed} failed)",
+                if coalescing {
+                    "with coalescing:"
+                } else {
+                    "without:"
+                },
+                took.as_secs_f64() * 1000.0,
+                bodies.len()
+            ));
+        }
+        println!("  GET {endpoint}: {}", report.join("; "));
+    }
     Ok(())
 }
 

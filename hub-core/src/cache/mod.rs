@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod breaker;
+mod coalesce;
 pub mod envelope;
 pub mod key;
 pub mod observer;

@@ -1,4 +1,4 @@
-//! What `#[cached]` handlers call at run time (CACHING.md sections 1-3).
+//! What `#[cached]` handlers call at run time (CACHING.md sections 1-4 and 6).
 //!
 //! The `hub-macros` expansion of a cached handler is, in essence:
 //!
@@ -28,6 +28,11 @@
 //!
 //! The cache never fails or stalls a request: every backend error is a MISS, and backend calls
 //! are bounded by the backend's own timeout.
+//!
+//! Every 200 answer to a GET/HEAD of a cached operation carries `X-Cache`, a strong `ETag` (the
+//! hash of the exact body bytes, computed on a MISS too) and `Cache-Status` (RFC 9211), and
+//! becomes a `304` when `If-None-Match` matches. Concurrent misses of one key run the handler
+//! once (see `coalesce.rs`). `Cache-Control` is not set here but by `hub-api`'s middleware.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -36,14 +41,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::error::IntoResult;
-use poem::http::header::CONTENT_TYPE;
-use poem::http::{HeaderValue, Method, StatusCode};
+use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Body, IntoResponse, Request, Response};
 use poem_openapi::ApiResponse;
-use poem_openapi::registry::{MetaHeader, MetaResponses, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 
 use super::backend::{CacheBackend, NullCache};
-use super::envelope::Envelope;
+use super::coalesce::{Flights, Join, Shared, wait};
+use super::envelope::{Envelope, etag_for};
 use super::key::build_key;
 use super::observer::{CacheObserver, Lookup, NoObserver};
 use super::redis::{RedisCache, RedisOptions};
@@ -51,6 +59,9 @@ use super::settings::CacheSettings;
 
 /// Response header telling whether the response came from the cache.
 pub const X_CACHE: &str = "x-cache";
+
+/// RFC 9211 response header with the cache's detail, e.g. `hub; hit; ttl=12`.
+pub const CACHE_STATUS: &str = "cache-status";
 
 /// Bodies larger than this are served but not stored: one huge response should not evict a
 /// large part of the cache or hold a big buffer per request.
@@ -94,6 +105,8 @@ pub struct ResponseCache {
     ttl_default: Duration,
     ttl_dashboard: Duration,
     observer: Arc<dyn CacheObserver>,
+    /// Misses in flight, for coalescing; `None` when coalescing is off.
+    flights: Option<Arc<Flights>>,
 }
 
 impl std::fmt::Debug for ResponseCache {
@@ -102,6 +115,7 @@ impl std::fmt::Debug for ResponseCache {
             .field("backend", &self.backend.kind())
             .field("ttl_default", &self.ttl_default)
             .field("ttl_dashboard", &self.ttl_dashboard)
+            .field("coalescing", &self.coalescing())
             .finish()
     }
 }
@@ -142,7 +156,20 @@ impl ResponseCache {
             ttl_default,
             ttl_dashboard,
             observer: Arc::new(NoObserver),
+            flights: Some(Arc::default()),
         }
+    }
+
+    /// The same cache without coalescing of concurrent misses: every miss runs the handler.
+    /// Coalescing is on by default; this exists for comparisons (`hub-bench`) and tests.
+    pub fn without_coalescing(mut self) -> Self {
+        self.flights = None;
+        self
+    }
+
+    /// Whether concurrent misses of one key run the handler once (CACHING.md section 6).
+    pub fn coalescing(&self) -> bool {
+        self.flights.is_some()
     }
 
     /// The same cache, reporting its events to `observer` (metrics).
@@ -182,18 +209,25 @@ enum Outcome {
 /// Return type of a cached handler: a replayed entry (HIT), the handler's response (MISS), or
 /// the handler's error.
 ///
-/// Implements [`ApiResponse`] (metadata = `R`'s with an `X-Cache` header on every response, so
-/// typed body schemas are kept) and [`IntoResult<Response>`](poem::error::IntoResult), which is
-/// what `#[OpenApi]` and `#[handler]` code calls. It deliberately does not implement
-/// `IntoResponse`: that would force handler errors to be rendered here instead of propagating
-/// as `Err(poem::Error)`, so error middleware would behave differently on cached operations.
-/// Errors therefore carry no `X-Cache` header. Use [`Cached::into_response`] to render one
+/// Implements [`ApiResponse`] (metadata = `R`'s with the cache headers on every response, plus
+/// a `304` response, so typed body schemas are kept) and
+/// [`IntoResult<Response>`](poem::error::IntoResult), which is what `#[OpenApi]` and
+/// `#[handler]` code calls. It deliberately does not implement `IntoResponse`: that would force
+/// handler errors to be rendered here instead of propagating as `Err(poem::Error)`, so error
+/// middleware would behave differently on cached operations. Errors therefore carry no
+/// `X-Cache`, `ETag` or `Cache-Status` header. Use [`Cached::into_response`] to render one
 /// directly.
 ///
 /// `R`'s custom `bad_request_handler` (if any) is not used: request-parsing errors of cached
 /// operations propagate as `poem::Error`, like those of any operation without one.
 pub struct Cached<R> {
     outcome: Outcome,
+    /// `Cache-Status` value, e.g. `hub; fwd=miss; stored`.
+    status: Option<String>,
+    /// Strong ETag of the body (200 responses to GET/HEAD only).
+    etag: Option<String>,
+    /// Answer `304 Not Modified` instead of the body (the request's `If-None-Match` matched).
+    not_modified: bool,
     // `fn() -> R` keeps `Cached<R>` Send + Sync whatever `R` is; no `R` is ever stored.
     _r: PhantomData<fn() -> R>,
 }
@@ -209,19 +243,28 @@ impl<R> std::fmt::Debug for Cached<R> {
 }
 
 impl<R> Cached<R> {
-    fn hit(envelope: Envelope) -> Self {
+    fn with(outcome: Outcome) -> Self {
         Self {
-            outcome: Outcome::Hit(envelope),
+            outcome,
+            status: None,
+            etag: None,
+            not_modified: false,
             _r: PhantomData,
+        }
+    }
+
+    fn hit(envelope: Envelope, status: String) -> Self {
+        let etag = Some(envelope.etag.clone());
+        Self {
+            status: Some(status),
+            etag,
+            ..Self::with(Outcome::Hit(envelope))
         }
     }
 
     /// A MISS carrying an already built response.
     pub fn miss(response: Response) -> Self {
-        Self {
-            outcome: Outcome::Miss(response),
-            _r: PhantomData,
-        }
+        Self::with(Outcome::Miss(response))
     }
 
     /// True when served from the cache.
@@ -231,10 +274,7 @@ impl<R> Cached<R> {
 
     /// The handler's error, passed through.
     pub fn error(err: poem::Error) -> Self {
-        Self {
-            outcome: Outcome::Err(err),
-            _r: PhantomData,
-        }
+        Self::with(Outcome::Err(err))
     }
 
     /// The stored envelope on a HIT (ETag, stored-at, generation).
@@ -245,9 +285,38 @@ impl<R> Cached<R> {
         }
     }
 
-    /// The response with `X-Cache` set, or the handler's error.
+    /// The strong ETag of the body, when there is one (200 responses to GET and HEAD).
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
+    /// The `Cache-Status` value, when set.
+    pub fn cache_status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    /// True when the response will be a `304 Not Modified`.
+    pub fn is_not_modified(&self) -> bool {
+        self.not_modified
+    }
+
+    fn status(mut self, status: String) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Marks the response `304 Not Modified` when `if_none_match` matches its ETag.
+    fn conditional(mut self, if_none_match: Option<&str>) -> Self {
+        if let (Some(header), Some(etag)) = (if_none_match, self.etag.as_deref()) {
+            self.not_modified = if_none_match_matches(header, etag);
+        }
+        self
+    }
+
+    /// The response with `X-Cache`, `Cache-Status` and `ETag` set (and turned into a `304`
+    /// when `If-None-Match` matched), or the handler's error.
     pub fn into_result(self) -> poem::Result<Response> {
-        match self.outcome {
+        let (mut resp, x_cache) = match self.outcome {
             Outcome::Hit(env) => {
                 let status =
                     StatusCode::from_u16(env.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -255,17 +324,27 @@ impl<R> Cached<R> {
                 if !env.content_type.is_empty() {
                     resp = resp.content_type(env.content_type);
                 }
-                Ok(resp
-                    .header(X_CACHE, HeaderValue::from_static("HIT"))
-                    .body(Body::from(env.body)))
+                (resp.body(Body::from(env.body)), "HIT")
             }
-            Outcome::Miss(mut resp) => {
-                resp.headers_mut()
-                    .insert(X_CACHE, HeaderValue::from_static("MISS"));
-                Ok(resp)
-            }
-            Outcome::Err(e) => Err(e),
+            Outcome::Miss(resp) => (resp, "MISS"),
+            Outcome::Err(e) => return Err(e),
+        };
+        let headers = resp.headers_mut();
+        headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
+        if let Some(v) = self.status.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            headers.insert(CACHE_STATUS, v);
         }
+        if let Some(v) = self.etag.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            headers.insert(ETAG, v);
+        }
+        if self.not_modified {
+            // RFC 9110 15.4.5: no content; the validators and cache headers stay.
+            headers.remove(CONTENT_TYPE);
+            headers.remove(CONTENT_LENGTH);
+            resp.set_status(StatusCode::NOT_MODIFIED);
+            resp.set_body(Body::empty());
+        }
+        Ok(resp)
     }
 
     /// Renders the response; an error becomes its own response (with `X-Cache: MISS`).
@@ -279,22 +358,80 @@ impl<R> Cached<R> {
     }
 }
 
+/// Whether an `If-None-Match` value matches `etag`, with the weak comparison RFC 9110
+/// section 13.1.2 prescribes for it: `*`, or any listed tag equal to `etag` once `W/` prefixes
+/// are ignored on both.
+///
+/// ```
+/// use hub_core::cache::runtime::if_none_match_matches;
+/// let tag = "\"abc\"";
+/// assert!(if_none_match_matches("\"abc\"", tag));
+/// assert!(if_none_match_matches("*", tag));
+/// assert!(if_none_match_matches("\"x\", W/\"abc\"", tag));
+/// assert!(!if_none_match_matches("\"abcd\", \"x\"", tag));
+/// assert!(!if_none_match_matches("abc", tag));
+/// ```
+pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
+    let opaque = |t: &str| -> String { t.trim().trim_start_matches("W/").to_owned() };
+    let etag = opaque(etag);
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || opaque(t) == etag)
+}
+
 impl<R> IntoResult<Response> for Cached<R> {
     fn into_result(self) -> poem::Result<Response> {
         Cached::into_result(self)
     }
 }
 
-fn x_cache_header() -> MetaHeader {
+fn string_header(name: &str, description: &str, required: bool, values: &[&str]) -> MetaHeader {
     let mut schema = MetaSchema::new("string");
-    schema.enum_items = vec!["HIT".into(), "MISS".into()];
+    schema.enum_items = values.iter().map(|v| (*v).into()).collect();
     MetaHeader {
-        name: "X-Cache".into(),
-        description: Some("HIT when served from the response cache, MISS otherwise.".into()),
-        required: true,
+        name: name.into(),
+        description: Some(description.into()),
+        required,
         deprecated: false,
         schema: MetaSchemaRef::Inline(Box::new(schema)),
     }
+}
+
+/// The headers every response of a cached operation carries (CACHING.md section 4).
+fn cache_headers() -> Vec<MetaHeader> {
+    vec![
+        string_header(
+            "X-Cache",
+            "HIT when served from the response cache, MISS otherwise.",
+            true,
+            &["HIT", "MISS"],
+        ),
+        string_header(
+            "ETag",
+            "Strong validator: a hash of the exact body bytes, equal on HIT and MISS and \
+             across restarts and instances. Send it back in If-None-Match to get a 304.",
+            true,
+            &[],
+        ),
+        string_header(
+            "Cache-Status",
+            "RFC 9211 cache detail: `hub; hit; ttl=<seconds left>`, `hub; fwd=miss; stored`, \
+             `hub; fwd=miss`, or `hub; fwd=bypass; detail=disabled|unavailable`; \
+             `; collapsed` is added when the response was shared with a concurrent identical \
+             request.",
+            true,
+            &[],
+        ),
+        string_header(
+            "Cache-Control",
+            "`private, no-cache`: responses vary by role and may be invalidated server-side, \
+             so clients revalidate with If-None-Match. Absent when API_CACHE_CONTROL_ENABLED \
+             is false.",
+            false,
+            &[],
+        ),
+    ]
 }
 
 impl<R: ApiResponse> ApiResponse for Cached<R> {
@@ -305,13 +442,24 @@ impl<R: ApiResponse> ApiResponse for Cached<R> {
     fn meta() -> MetaResponses {
         let mut meta = R::meta();
         for resp in &mut meta.responses {
-            if !resp
-                .headers
-                .iter()
-                .any(|h| h.name.eq_ignore_ascii_case("x-cache"))
-            {
-                resp.headers.push(x_cache_header());
+            for header in cache_headers() {
+                if !resp
+                    .headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case(&header.name))
+                {
+                    resp.headers.push(header);
+                }
             }
+        }
+        if !meta.responses.iter().any(|r| r.status == Some(304)) {
+            meta.responses.push(MetaResponse {
+                description: "Not Modified: If-None-Match matched the ETag; no content.",
+                status: Some(304),
+                status_range: None,
+                content: Vec::new(),
+                headers: cache_headers(),
+            });
         }
         meta
     }
@@ -340,13 +488,15 @@ pub fn variant<K: Display>(key_fn: fn(&Request) -> K, req: &Request) -> String {
     key_fn(req).to_string()
 }
 
-/// Serves one cached operation: look up, on miss run `handler`, store 200 responses of GET
-/// requests, mark the response with `X-Cache`.
+/// Serves one cached operation: look up, on miss run `handler` (once per key across
+/// concurrent misses), store 200 responses of GET requests, and mark the response with
+/// `X-Cache`, `Cache-Status` and `ETag`, answering `304` when `If-None-Match` matches.
 ///
 /// A cache that is absent from the request data, disabled, erroring or slow only ever turns
-/// into a MISS; `handler` always runs in that case and its response is returned unchanged
-/// apart from the header. `R` is anything a poem handler may return (`T: IntoResponse`, or
-/// `Result<T, E>` with `E: Into<poem::Error>`); `T` is inferred.
+/// into a MISS; `handler` always runs in that case (or a concurrent identical request's
+/// handler does) and its response is returned unchanged apart from the headers. `R` is
+/// anything a poem handler may return (`T: IntoResponse`, or `Result<T, E>` with
+/// `E: Into<poem::Error>`); `T` is inferred.
 pub async fn serve<R, T, F>(
     spec: &'static CacheSpec,
     req: &Request,
@@ -358,18 +508,22 @@ where
     T: IntoResponse,
     F: Future<Output = R> + Send,
 {
-    let cache = req
-        .data::<ResponseCache>()
-        .filter(|c| c.backend.is_enabled())
-        .cloned();
-    let Some(cache) = cache else {
-        if let Some(cache) = req.data::<ResponseCache>() {
-            cache.observer.lookup(spec.name, Lookup::Bypass);
-        }
-        return run(handler).await;
+    let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
+    let conditional = if_none_match(req.headers());
+    let inm = conditional.as_deref();
+    let Some(cache) = req.data::<ResponseCache>() else {
+        let fwd = if read { BYPASS_DISABLED } else { "method" };
+        return compute(None, spec, fwd, read, false, handler)
+            .await
+            .0
+            .conditional(inm);
     };
     let observer = &cache.observer;
-    let method = req.method();
+    if !read {
+        // Writes are never looked up, stored or coalesced.
+        observer.lookup(spec.name, Lookup::Bypass);
+        return compute(None, spec, "method", false, false, handler).await.0;
+    }
     let key = build_key(
         spec.name,
         &variant,
@@ -377,76 +531,166 @@ where
         spec.params,
     );
 
-    // Whether the lookup reached the store; if it did not, the store is skipped for the rest
-    // of this request, so one request waits for an unreachable Redis at most once.
-    let mut reachable = true;
-    if *method == Method::GET || *method == Method::HEAD {
+    // `store`: whether the lookup reached the store; if it did not, the store is skipped for
+    // the rest of this request, so one request waits for an unreachable Redis at most once.
+    let (fwd, store) = if cache.backend.is_enabled() {
         match cache.backend.get(&key).await {
             // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
-            Ok(Some(bytes)) => {
-                if let Some(env) = Envelope::decode(&bytes).filter(|e| e.status == 200) {
+            Ok(Some(bytes)) => match Envelope::decode(&bytes).filter(|e| e.status == 200) {
+                Some(env) => {
                     observer.lookup(spec.name, Lookup::Hit);
-                    return Cached::hit(env);
+                    let left = remaining_ttl(cache.ttl(spec.ttl), env.stored_at);
+                    return Cached::hit(env, format!("hub; hit; ttl={left}")).conditional(inm);
                 }
+                None => {
+                    observer.lookup(spec.name, Lookup::Miss);
+                    ("miss", true)
+                }
+            },
+            Ok(None) => {
                 observer.lookup(spec.name, Lookup::Miss);
+                ("miss", true)
             }
-            Ok(None) => observer.lookup(spec.name, Lookup::Miss),
             Err(_) => {
-                reachable = false;
                 observer.error(spec.name);
                 observer.lookup(spec.name, Lookup::Bypass);
+                (BYPASS_UNAVAILABLE, false)
             }
         }
     } else {
         observer.lookup(spec.name, Lookup::Bypass);
-    }
+        (BYPASS_DISABLED, false)
+    };
+    let store = store.then_some((cache, key.as_str()));
 
-    let resp = match run(handler).await.outcome {
-        Outcome::Miss(resp)
-            if reachable && *method == Method::GET && resp.status() == StatusCode::OK =>
-        {
-            resp
-        }
-        other => {
-            return Cached {
-                outcome: other,
-                _r: PhantomData,
-            };
-        }
+    let is_get = *req.method() == Method::GET;
+    let Some(flights) = &cache.flights else {
+        return compute(store, spec, fwd, true, is_get, handler)
+            .await
+            .0
+            .conditional(inm);
     };
-    let (parts, body) = resp.into_parts();
-    let bytes = match body.into_bytes().await {
-        Ok(b) => b,
-        // The body is gone; report the read failure as the response would have failed anyway.
-        Err(e) => return Cached::error(poem::Error::from(e)),
-    };
-    if bytes.len() <= MAX_STORED_BODY_BYTES {
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let env = Envelope::new(200, content_type, 0, bytes.to_vec());
-        if let Some(encoded) = env.encode() {
-            // Errors are already logged (rate-limited) by the backend; a failed store is a MISS.
-            match cache.backend.set(&key, &encoded, cache.ttl(spec.ttl)).await {
-                Ok(()) => observer.stored(spec.name),
-                Err(_) => observer.error(spec.name),
+    let fresh = match flights.join(&key) {
+        Join::Leader(leader) => {
+            let (cached, shared) = compute(store, spec, fwd, true, is_get, handler).await;
+            if let Some(shared) = shared {
+                leader.publish(shared);
             }
+            cached
         }
-    }
-    Cached::miss(Response::from_parts(parts, Body::from(bytes)))
+        Join::Waiter(slot) => match wait(slot).await {
+            Some(shared) => {
+                observer.coalesced(spec.name);
+                let mut resp = Response::builder()
+                    .status(StatusCode::OK)
+                    .body(Body::from(shared.body.clone()));
+                *resp.headers_mut() = shared.headers.clone();
+                let etag = Some(shared.etag.clone());
+                return Cached {
+                    etag,
+                    ..Cached::miss(resp)
+                }
+                .status(format!("hub; fwd={fwd}; collapsed"))
+                .conditional(inm);
+            }
+            // The leader failed, was cancelled or answered something other than 200: this
+            // request runs the handler itself, as if it had been alone.
+            None => compute(store, spec, fwd, true, is_get, handler).await.0,
+        },
+    };
+    fresh.conditional(inm)
 }
 
-/// Runs the handler and classifies its output without touching the cache.
-async fn run<R, T, F>(handler: F) -> Cached<R>
+/// `Cache-Status` forward reason when the cache is disabled (or absent).
+const BYPASS_DISABLED: &str = "bypass; detail=disabled";
+/// `Cache-Status` forward reason when the lookup failed (timeout, error, open circuit).
+const BYPASS_UNAVAILABLE: &str = "bypass; detail=unavailable";
+
+/// Runs the handler; for a 200 answer to a read, buffers the body, computes its ETag, stores it
+/// in `store` (GET only) and returns it for sharing with coalesced waiters. Sets
+/// `Cache-Status` to `hub; fwd=miss; stored` when stored, else `hub; fwd=<fwd>`.
+async fn compute<R, T, F>(
+    store: Option<(&ResponseCache, &str)>,
+    spec: &'static CacheSpec,
+    fwd: &str,
+    read: bool,
+    get: bool,
+    handler: F,
+) -> (Cached<R>, Option<Arc<Shared>>)
 where
     R: IntoResult<T>,
     T: IntoResponse,
     F: Future<Output = R>,
 {
-    match handler.await.into_result() {
-        Ok(v) => Cached::miss(v.into_response()),
-        Err(e) => Cached::error(e),
+    let resp = match handler.await.into_result() {
+        Ok(v) => v.into_response(),
+        Err(e) => return (Cached::error(e), None),
+    };
+    if !read || resp.status() != StatusCode::OK {
+        return (Cached::miss(resp).status(format!("hub; fwd={fwd}")), None);
     }
+    let (parts, body) = resp.into_parts();
+    let body = match body.into_bytes().await {
+        Ok(b) => b,
+        // The body is gone; report the read failure as the response would have failed anyway.
+        Err(e) => return (Cached::error(poem::Error::from(e)), None),
+    };
+    let mut stored = false;
+    let etag = match store.filter(|_| get && body.len() <= MAX_STORED_BODY_BYTES) {
+        Some((cache, key)) => {
+            let content_type = parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let env = Envelope::new(200, content_type, 0, body.to_vec());
+            if let Some(encoded) = env.encode() {
+                // Errors are already logged (rate-limited) by the backend; a failed store is
+                // a MISS.
+                match cache.backend.set(key, &encoded, cache.ttl(spec.ttl)).await {
+                    Ok(()) => {
+                        stored = true;
+                        cache.observer.stored(spec.name);
+                    }
+                    Err(_) => cache.observer.error(spec.name),
+                }
+            }
+            env.etag
+        }
+        None => etag_for(&body),
+    };
+    let shared = Arc::new(Shared {
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        etag: etag.clone(),
+    });
+    let status = if stored {
+        "hub; fwd=miss; stored".to_owned()
+    } else {
+        format!("hub; fwd={fwd}")
+    };
+    let cached = Cached {
+        etag: Some(etag),
+        ..Cached::miss(Response::from_parts(parts, Body::from(body)))
+    };
+    (cached.status(status), Some(shared))
+}
+
+/// Seconds an entry stored at `stored_at` (Unix seconds) has left of `ttl`, never negative.
+fn remaining_ttl(ttl: Duration, stored_at: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    ttl.as_secs().saturating_sub(now.saturating_sub(stored_at))
+}
+
+/// All `If-None-Match` field lines of a request, joined as one list.
+fn if_none_match(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
