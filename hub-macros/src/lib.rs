@@ -41,34 +41,43 @@ use proc_macro::TokenStream;
 ///
 /// # Example
 ///
-/// ```ignore
+/// ```
 /// use hub_macros::{cached, cached_api};
-/// use poem_openapi::{OpenApi, param::Query, payload::Json};
+/// use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+///
+/// #[derive(Object)]
+/// struct Stats {
+///     total: u64,
+/// }
 ///
 /// fn role_key(req: &poem::Request) -> String {
-///     format!("role={}", hub_core::auth::role_of(req))
+///     let roles = req.headers().get("x-user-roles").and_then(|v| v.to_str().ok());
+///     format!("role={}", roles.unwrap_or("anonymous"))
 /// }
+///
+/// struct DashboardApi;
 ///
 /// #[cached_api]
 /// #[OpenApi]
 /// impl DashboardApi {
 ///     #[oai(path = "/dashboard/stats", method = "get")]
 ///     #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
-///     async fn stats(&self, db: Data<&Db>) -> poem::Result<Json<DashboardStats>> {
-///         Ok(Json(db.stats().await?))
+///     async fn stats(&self) -> poem::Result<Json<Stats>> {
+///         Ok(Json(Stats { total: 42 }))
 ///     }
 ///
+///     /// Key: `{prefix}:nodes::{canonical query of `search` and `type`}`.
 ///     #[oai(path = "/nodes", method = "get")]
 ///     #[cached(name = "nodes")]
 ///     async fn nodes(
 ///         &self,
 ///         search: Query<Option<String>>,
 ///         #[oai(name = "type")] kind: Query<Option<String>>,
-///     ) -> poem::Result<Json<NodeList>> {
-///         // cache key: {prefix}:nodes::{canonical query of `search` and `type`}
-///         todo!()
+///     ) -> poem::Result<Json<Vec<String>>> {
+///         Ok(Json([search.0, kind.0].into_iter().flatten().collect()))
 ///     }
 /// }
+/// # let _ = poem_openapi::OpenApiService::new(DashboardApi, "docs", "1").spec();
 /// ```
 ///
 /// # Errors
@@ -82,11 +91,13 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Marks a GET operation of a [`macro@cached_api`] impl as cached.
 ///
-/// ```ignore
+/// ```text
 /// #[oai(path = "/dashboard/stats", method = "get")]
 /// #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
 /// async fn stats(&self, db: Data<&Db>) -> Result<Json<DashboardStats>> { /* ... */ }
 /// ```
+///
+/// (A complete, compiled example is on [`macro@cached_api`].)
 ///
 /// Arguments, in any order:
 ///
