@@ -26,8 +26,9 @@ pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
 
 /// Builds the whole application around `state`.
 ///
-/// The app gets its own [`Metrics`] (served at `/metrics`): its observer replaces any the
-/// state's cache had, so cache events of this app are counted in this app's registry.
+/// The app gets its own [`Metrics`] (served at `/metrics`): its observer is added to the
+/// state's cache, so cache events of this app are counted in this app's registry (observers
+/// the cache already had keep receiving them).
 ///
 /// ```no_run
 /// # async fn run(state: hub_api::state::AppState) -> std::io::Result<()> {

@@ -456,9 +456,16 @@ async fn the_observer_hears_every_hit_miss_bypass_store_and_error() {
     let mut server = RedisServer::start();
     let (cache, _) = redis_cache(&server, "observed");
     let observer = Arc::new(RecordingObserver::default());
-    let h = harness(Some(cache.with_observer(observer.clone())));
+    let second = Arc::new(RecordingObserver::default());
+    let h = harness(Some(
+        cache
+            .with_observer(observer.clone())
+            .with_observer(second.clone()),
+    ));
 
     h.get("/items?label=a").await;
+    // Every installed observer hears every event.
+    assert_eq!(second.take(), ["miss:items", "stored:items"]);
     assert_eq!(observer.take(), ["miss:items", "stored:items"]);
     h.get("/items?label=a").await;
     assert_eq!(observer.take(), ["hit:items"]);

@@ -1,7 +1,9 @@
 //! Hooks through which the cache runtime reports what it did, for metrics.
 //!
-//! The runtime calls a [`CacheObserver`] once per event; the default observer ignores them.
-//! `hub-api` installs one that counts them in Prometheus metrics.
+//! The runtime calls every installed [`CacheObserver`] once per event; with none installed
+//! events are dropped. `hub-api` installs one that counts them in Prometheus metrics.
+
+use std::sync::Arc;
 
 /// How a cached operation's request was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,8 +57,29 @@ pub trait CacheObserver: Send + Sync + 'static {
     fn coalesced(&self, _name: &'static str) {}
 }
 
-/// The observer that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoObserver;
+/// Several observers, each told every event in order; empty, it ignores everything.
+#[derive(Default, Clone)]
+pub struct Observers(Vec<Arc<dyn CacheObserver>>);
 
-impl CacheObserver for NoObserver {}
+impl Observers {
+    /// These observers plus `observer`.
+    pub fn with(mut self, observer: Arc<dyn CacheObserver>) -> Self {
+        self.0.push(observer);
+        self
+    }
+}
+
+impl CacheObserver for Observers {
+    fn lookup(&self, name: &'static str, outcome: Lookup) {
+        self.0.iter().for_each(|o| o.lookup(name, outcome));
+    }
+    fn stored(&self, name: &'static str) {
+        self.0.iter().for_each(|o| o.stored(name));
+    }
+    fn error(&self, name: &'static str) {
+        self.0.iter().for_each(|o| o.error(name));
+    }
+    fn coalesced(&self, name: &'static str) {
+        self.0.iter().for_each(|o| o.coalesced(name));
+    }
+}

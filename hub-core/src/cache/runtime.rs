@@ -53,7 +53,7 @@ use super::backend::{CacheBackend, NullCache};
 use super::coalesce::{Flights, Join, Shared, wait};
 use super::envelope::{Envelope, etag_for};
 use super::key::build_key;
-use super::observer::{CacheObserver, Lookup, NoObserver};
+use super::observer::{CacheObserver, Lookup, Observers};
 use super::redis::{RedisCache, RedisOptions};
 use super::settings::CacheSettings;
 
@@ -104,7 +104,7 @@ pub struct ResponseCache {
     backend: Arc<dyn CacheBackend>,
     ttl_default: Duration,
     ttl_dashboard: Duration,
-    observer: Arc<dyn CacheObserver>,
+    observer: Observers,
     /// Misses in flight, for coalescing; `None` when coalescing is off.
     flights: Option<Arc<Flights>>,
 }
@@ -155,7 +155,7 @@ impl ResponseCache {
             backend,
             ttl_default,
             ttl_dashboard,
-            observer: Arc::new(NoObserver),
+            observer: Observers::default(),
             flights: Some(Arc::default()),
         }
     }
@@ -172,15 +172,11 @@ impl ResponseCache {
         self.flights.is_some()
     }
 
-    /// The same cache, reporting its events to `observer` (metrics).
+    /// The same cache, also reporting its events to `observer` (metrics, benchmarks).
+    /// Observers added earlier keep receiving them.
     pub fn with_observer(mut self, observer: Arc<dyn CacheObserver>) -> Self {
-        self.observer = observer;
+        self.observer = self.observer.with(observer);
         self
-    }
-
-    /// The observer events are reported to.
-    pub fn observer(&self) -> &Arc<dyn CacheObserver> {
-        &self.observer
     }
 
     /// The backend (for health checks, invalidation and shutdown).
