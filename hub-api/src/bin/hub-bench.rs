@@ -35,10 +35,15 @@ const ENDPOINTS: &[&str] = &[
 /// How responses are cached while measuring. One table row per (endpoint, mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
-    /// No response cache (the null cache): every request reaches the database.
+    /// No response cache and no coalescing: every request runs the handler and reads the
+    /// database (the uncached cost).
     Disabled,
-    /// Redis cache where every lookup misses: each request makes the real Redis GET, runs
-    /// the handler and makes the real SET (the cost of a cold cache; see [`ColdRedisCache`]).
+    /// What `REDIS_ENABLED=false` serves: no response cache, but concurrent identical
+    /// requests share one handler run (coalescing).
+    Coalesced,
+    /// Redis cache where every lookup misses, without coalescing: each request makes the real
+    /// Redis GET, runs the handler and makes the real SET (the cost of a cold cache; see
+    /// [`ColdRedisCache`]).
     Miss,
     /// Redis cache warmed by the first request: every measured request is a HIT.
     Hit,
@@ -48,6 +53,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Disabled => "disabled",
+            Mode::Coalesced => "coalesced",
             Mode::Miss => "miss",
             Mode::Hit => "hit",
         }
@@ -56,8 +62,12 @@ impl Mode {
     /// The response cache the server runs with in this mode.
     fn cache(self, redis: Option<&BenchRedis>) -> Result<ResponseCache, String> {
         let ttl = Duration::from_secs(3600);
-        let Some(redis) = redis.filter(|_| self != Mode::Disabled) else {
-            return Ok(ResponseCache::new(Arc::new(NullCache), ttl, ttl));
+        let null = || ResponseCache::new(Arc::new(NullCache), ttl, ttl);
+        let redis = match (self, redis) {
+            (Mode::Disabled, _) => return Ok(null().without_coalescing()),
+            (Mode::Coalesced, _) => return Ok(null()),
+            (_, Some(redis)) => redis,
+            (_, None) => return Err("the miss and hit modes need Redis".into()),
         };
         let options = RedisOptions {
             // A prefix per row: no row ever sees another row's entries.
@@ -65,11 +75,12 @@ impl Mode {
             ..RedisOptions::local(redis.port)
         };
         let redis = RedisCache::new(options).map_err(|e| format!("redis: {e}"))?;
-        let backend: Arc<dyn CacheBackend> = match self {
-            Mode::Miss => Arc::new(ColdRedisCache(redis)),
-            _ => Arc::new(redis),
-        };
-        Ok(ResponseCache::new(backend, ttl, ttl))
+        Ok(match self {
+            Mode::Miss => {
+                ResponseCache::new(Arc::new(ColdRedisCache(redis)), ttl, ttl).without_coalescing()
+            }
+            _ => ResponseCache::new(Arc::new(redis), ttl, ttl),
+        })
     }
 }
 
@@ -323,7 +334,7 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
         "benchmark: {} clients, {:.1} s per row (at most {} requests), {:.1} s warm-up, loopback",
         args.clients, args.duration, args.max_requests, args.warmup
     );
-    let redis = if modes.iter().any(|m| *m != Mode::Disabled) {
+    let redis = if modes.iter().any(|m| matches!(m, Mode::Miss | Mode::Hit)) {
         Some(BenchRedis::start(args.redis_port)?)
     } else {
         None
@@ -367,7 +378,7 @@ fn print_ratios(rows: &[Row]) {
         let Some(base) = rps(endpoint, Mode::Disabled) else {
             continue;
         };
-        for mode in [Mode::Miss, Mode::Hit] {
+        for mode in [Mode::Coalesced, Mode::Miss, Mode::Hit] {
             if let Some(value) = rps(endpoint, mode) {
                 println!(
                     "{endpoint}: {} / disabled = {:.2}x req/s",
@@ -654,7 +665,7 @@ async fn load(
 
 fn print_header() {
     println!(
-        "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
+        "| {:<28} | {:<9} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
         "endpoint",
         "mode",
         "first ms",
@@ -667,7 +678,7 @@ fn print_header() {
         "max ms"
     );
     println!(
-        "|{:-<30}|{:-<10}|{:->11}|{:->10}|{:->8}|{:->7}|{:->12}|{:->10}|{:->10}|{:->10}|",
+        "|{:-<30}|{:-<11}|{:->11}|{:->10}|{:->8}|{:->7}|{:->12}|{:->10}|{:->10}|{:->10}|",
         ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
 }
@@ -675,7 +686,7 @@ fn print_header() {
 fn print_row(row: &Row) {
     match &row.outcome {
         Outcome::NotServed => println!(
-            "| {:<28} | {:<8} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
+            "| {:<28} | {:<9} | {:>9} | {:>8} | {:>6} | {:>5} | {:>10} | {:>8} | {:>8} | {:>8} |",
             row.endpoint,
             row.mode.name(),
             "404",
@@ -688,7 +699,7 @@ fn print_row(row: &Row) {
             "-"
         ),
         Outcome::Measured(s) => println!(
-            "| {:<28} | {:<8} | {:>9.1} | {:>8} | {:>6} | {:>5.1} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} |",
+            "| {:<28} | {:<9} | {:>9.1} | {:>8} | {:>6} | {:>5.1} | {:>10.0} | {:>8.2} | {:>8.2} | {:>8.2} |",
             row.endpoint,
             row.mode.name(),
             s.first.as_secs_f64() * 1000.0,
