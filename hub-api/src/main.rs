@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Other(err)) => {
-            tracing::error!("{err}");
+            // Logs go to stderr too, so one line there is enough.
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
