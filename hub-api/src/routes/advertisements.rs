@@ -71,8 +71,25 @@ fn default_limit() -> i64 {
     50
 }
 
-/// Route types kept when `route_type` is absent: adverts that flooded the mesh.
-const DEFAULT_ROUTE_TYPES: [&str; 2] = ["flood", "transport_flood"];
+/// Route types that count as flood, kept when `route_type` is absent and counted by the
+/// dashboard: adverts of other route types (`direct`) were only heard by a direct neighbour.
+/// A NULL route type (rows from before the column existed) counts as flood too.
+pub const FLOOD_ROUTE_TYPES: [&str; 2] = ["flood", "transport_flood"];
+
+/// Adverts whose route type is one of `types` or unknown (NULL).
+///
+/// Stored route types are lowercase; comparing the bare column (not `LOWER()`) lets the
+/// `(route_type, received_at)` index serve the filter.
+pub fn route_type_in<V: Into<sea_orm::Value>>(types: impl IntoIterator<Item = V>) -> Condition {
+    Condition::any()
+        .add(advertisements::Column::RouteType.is_in(types))
+        .add(advertisements::Column::RouteType.is_null())
+}
+
+/// Flood-only adverts (see [`FLOOD_ROUTE_TYPES`]).
+pub fn flood_only() -> Condition {
+    route_type_in(FLOOD_ROUTE_TYPES)
+}
 
 /// Id of the advert's source node: its `node_id`, else the node with its public key.
 const SOURCE_NODE_ID: &str = "COALESCE(advertisements.node_id, \
@@ -113,7 +130,7 @@ pub fn observed_by_condition(
 fn route_types(param: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
     let Some(param) = param else {
         return Ok(Some(
-            DEFAULT_ROUTE_TYPES.iter().map(|t| t.to_string()).collect(),
+            FLOOD_ROUTE_TYPES.iter().map(|t| t.to_string()).collect(),
         ));
     };
     let list = lowercase_list("route_type", param.split(','))?;
@@ -220,13 +237,7 @@ impl AdvertisementsApi {
             ));
         }
         if let Some(types) = route_types {
-            // Stored route types are lowercase; comparing the bare column (not LOWER()) lets
-            // the (route_type, received_at) index serve the default filter.
-            filter = filter.add(
-                Condition::any()
-                    .add(advertisements::Column::RouteType.is_in(types))
-                    .add(advertisements::Column::RouteType.is_null()),
-            );
+            filter = filter.add(route_type_in(types));
         }
         if let Some(since) = since {
             filter = filter.add(advertisements::Column::ReceivedAt.gte(datetime_bound(

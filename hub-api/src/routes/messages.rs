@@ -1,6 +1,6 @@
 //! `/api/v1/messages`: contact and channel messages, filtered by what the caller may read.
 //!
-//! Channel visibility is applied in SQL on every query (see [`visibility_condition`]), so the
+//! Channel visibility is applied in SQL on every query (see [`visible_messages`]), so the
 //! list's `total` and single-message look-ups never reveal a message the caller's role may
 //! not read.
 
@@ -90,7 +90,7 @@ fn default_limit() -> i64 {
 ///
 /// `visible` comes from [`visible_channels`] and always holds the Public channel (17), so
 /// the `IN` list is never empty.
-pub fn visibility_condition(visible: &BTreeSet<i32>) -> Condition {
+pub fn visible_messages(visible: &BTreeSet<i32>) -> Condition {
     Condition::any()
         .add(messages::Column::MessageType.ne("channel"))
         .add(messages::Column::ChannelIdx.is_null())
@@ -168,7 +168,7 @@ impl MessagesApi {
         let visible = visible_channels(db, caller.role)
             .await
             .map_err(ApiError::from)?;
-        let mut filter = Condition::all().add(visibility_condition(&visible));
+        let mut filter = Condition::all().add(visible_messages(&visible));
         if let Some(message_type) = message_type {
             filter = filter.add(messages::Column::MessageType.eq(message_type));
         }
@@ -269,7 +269,7 @@ impl MessagesApi {
             .await
             .map_err(ApiError::from)?;
         let message = messages::Entity::find_by_id(id.0.trim().to_string())
-            .filter(visibility_condition(&visible))
+            .filter(visible_messages(&visible))
             .one(db)
             .await
             .map_err(ApiError::from)?

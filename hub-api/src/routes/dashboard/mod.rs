@@ -17,27 +17,20 @@ pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
 use crate::caller::{Caller, role_key};
 use crate::routes::ApiTags;
+use crate::routes::advertisements::flood_only;
+use crate::routes::messages::visible_messages;
 use crate::state::AppState;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use hub_core::entity::{advertisements, messages};
 use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select,
-};
-use std::collections::BTreeSet;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};
 
 /// Largest `days` any dashboard window accepts; larger values are clamped to it.
 pub const MAX_DAYS: i64 = 90;
-
-/// Route types that count as flood: adverts of other route types (`direct`) were only heard
-/// by their direct neighbour, so the dashboard leaves them out. NULL (rows from before the
-/// column existed) counts as flood too.
-const FLOOD_ROUTE_TYPES: [&str; 2] = ["flood", "transport_flood"];
 
 /// A label with a count, as the breakdowns list them.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -248,20 +241,4 @@ async fn count_rows<E: EntityTrait>(
         .one(db)
         .await?
         .unwrap_or(0))
-}
-
-/// Advertisements that count as flood (see [`FLOOD_ROUTE_TYPES`]).
-fn flood_only() -> Condition {
-    Condition::any()
-        .add(advertisements::Column::RouteType.is_in(FLOOD_ROUTE_TYPES))
-        .add(advertisements::Column::RouteType.is_null())
-}
-
-/// Messages a caller whose visible channel indices are `visible` may read: everything but
-/// channel messages on other channels (API.md section 1).
-fn visible_messages(visible: &BTreeSet<i32>) -> Condition {
-    Condition::any()
-        .add(messages::Column::MessageType.ne("channel"))
-        .add(messages::Column::ChannelIdx.is_null())
-        .add(messages::Column::ChannelIdx.is_in(visible.iter().copied()))
 }
