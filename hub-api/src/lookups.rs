@@ -113,13 +113,16 @@ pub async fn adopters_by_node(
     Ok(by_node)
 }
 
-/// A node's public key, advertised name and `name` tag, as adverts and messages show them.
+/// How adverts, messages and dashboards show a node: its key, advertised name and type, and
+/// its `name` and `description` tags.
 #[derive(Debug, Clone, Default)]
 pub struct NodeNames {
     /// The node's public key.
     pub public_key: String,
     /// `nodes.name`.
     pub name: Option<String>,
+    /// `nodes.adv_type`.
+    pub adv_type: Option<String>,
     /// The node's `name` tag.
     pub tag_name: Option<String>,
     /// The node's `description` tag.
@@ -131,22 +134,58 @@ pub async fn names_by_node_id(
     db: &DatabaseConnection,
     node_ids: &[String],
 ) -> Result<HashMap<String, NodeNames>, DbErr> {
-    let mut by_id: HashMap<String, NodeNames> = HashMap::new();
+    let mut found = Vec::new();
     for chunk in node_ids.chunks(CHUNK) {
-        for node in nodes::Entity::find()
-            .filter(nodes::Column::Id.is_in(chunk.iter().cloned()))
-            .all(db)
-            .await?
-        {
-            by_id.insert(
-                node.id,
-                NodeNames {
-                    public_key: node.public_key,
-                    name: node.name,
-                    ..NodeNames::default()
-                },
-            );
-        }
+        found.extend(
+            nodes::Entity::find()
+                .filter(nodes::Column::Id.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    names_of(db, found).await
+}
+
+/// Names of the nodes with these public keys, keyed by public key.
+pub async fn names_by_public_key(
+    db: &DatabaseConnection,
+    public_keys: &[String],
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    let mut found = Vec::new();
+    for chunk in public_keys.chunks(CHUNK) {
+        found.extend(
+            nodes::Entity::find()
+                .filter(nodes::Column::PublicKey.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(names_of(db, found)
+        .await?
+        .into_values()
+        .map(|names| (names.public_key.clone(), names))
+        .collect())
+}
+
+/// Attaches the `name` and `description` tags to node rows; keyed by node id.
+async fn names_of(
+    db: &DatabaseConnection,
+    found: Vec<nodes::Model>,
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    let ids: Vec<String> = found.iter().map(|n| n.id.clone()).collect();
+    let mut by_id: HashMap<String, NodeNames> = found
+        .into_iter()
+        .map(|node| {
+            let names = NodeNames {
+                public_key: node.public_key,
+                name: node.name,
+                adv_type: node.adv_type,
+                ..NodeNames::default()
+            };
+            (node.id, names)
+        })
+        .collect();
+    for chunk in ids.chunks(CHUNK) {
         for tag in node_tags::Entity::find()
             .filter(node_tags::Column::NodeId.is_in(chunk.iter().cloned()))
             .filter(node_tags::Column::Key.is_in(["name", "description"]))
@@ -259,6 +298,7 @@ pub async fn senders_by_prefix(
     let wanted: Vec<String> = wanted.into_iter().collect();
     // Lowercase prefix -> id of the first node (by public key) that starts with it.
     let mut first: HashMap<String, String> = HashMap::new();
+    let mut senders: Vec<nodes::Model> = Vec::new();
     for chunk in wanted.chunks(CHUNK) {
         let any_prefix = chunk.iter().fold(Condition::any(), |cond, prefix| {
             cond.add(sql(
@@ -273,22 +313,20 @@ pub async fn senders_by_prefix(
             .all(db)
             .await?;
         for prefix in chunk {
-            if let Some(node) = matches.iter().find(|n| {
+            let sender = matches.iter().find(|n| {
                 n.public_key
                     .to_ascii_lowercase()
                     .starts_with(prefix.as_str())
-            }) {
+            });
+            if let Some(node) = sender {
                 first.insert(prefix.clone(), node.id.clone());
+                if !senders.iter().any(|s| s.id == node.id) {
+                    senders.push(node.clone());
+                }
             }
         }
     }
-    let ids: Vec<String> = first
-        .values()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let names = names_by_node_id(db, &ids).await?;
+    let names = names_of(db, senders).await?;
     Ok(prefixes
         .iter()
         .filter_map(|prefix| {

@@ -2,23 +2,23 @@
 
 use super::flood_only;
 use crate::error::ApiError;
-use crate::lookups::{ObserverRead, names_by_node_id, observers_by_event, visible_channels};
-use hub_core::entity::{advertisements, messages, node_tags, nodes};
+use crate::lookups::{
+    ObserverRead, names_by_node_id, names_by_public_key, observers_by_event, senders_by_prefix,
+    visible_channels,
+};
+use hub_core::entity::{advertisements, messages};
 use hub_core::roles::Role;
 use hub_core::time::rfc3339;
 use poem_openapi::Object;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Flood-only advertisements listed.
 const RECENT_ADVERTS: u64 = 10;
 /// Messages listed per channel.
 const MESSAGES_PER_CHANNEL: u64 = 5;
-/// Most `LIKE` alternatives in one sender look-up query.
-const PREFIX_CHUNK: usize = 100;
 
 /// A recent advertisement.
 #[derive(Debug, Clone, Object)]
@@ -87,8 +87,13 @@ async fn recent_adverts(db: &DatabaseConnection) -> Result<Vec<RecentAdvertiseme
         .all(db)
         .await?;
 
-    let keys: BTreeSet<String> = adverts.iter().map(|a| a.public_key.clone()).collect();
-    let advertised = nodes_by_public_key(db, keys.into_iter().collect()).await?;
+    let keys: Vec<String> = adverts
+        .iter()
+        .map(|a| a.public_key.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let advertised = names_by_public_key(db, &keys).await?;
     let hashes: Vec<String> = adverts
         .iter()
         .filter_map(|a| a.event_hash.clone())
@@ -131,58 +136,6 @@ async fn recent_adverts(db: &DatabaseConnection) -> Result<Vec<RecentAdvertiseme
         .collect())
 }
 
-/// What the dashboard shows of a node found by public key or prefix.
-#[derive(Debug, Clone, Default)]
-struct NodeLabel {
-    name: Option<String>,
-    adv_type: Option<String>,
-    tag_name: Option<String>,
-}
-
-/// Names, types and `name` tags of the nodes with these public keys.
-async fn nodes_by_public_key(
-    db: &DatabaseConnection,
-    keys: Vec<String>,
-) -> Result<HashMap<String, NodeLabel>, DbErr> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let found = nodes::Entity::find()
-        .filter(nodes::Column::PublicKey.is_in(keys))
-        .all(db)
-        .await?;
-    let tags = name_tags(db, found.iter().map(|n| n.id.clone()).collect()).await?;
-    Ok(found
-        .into_iter()
-        .map(|n| {
-            let label = NodeLabel {
-                tag_name: tags.get(&n.id).cloned(),
-                name: n.name,
-                adv_type: n.adv_type,
-            };
-            (n.public_key, label)
-        })
-        .collect())
-}
-
-/// The `name` tag of each node id that has one.
-async fn name_tags(
-    db: &DatabaseConnection,
-    node_ids: Vec<String>,
-) -> Result<HashMap<String, String>, DbErr> {
-    if node_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(node_tags::Entity::find()
-        .filter(node_tags::Column::NodeId.is_in(node_ids))
-        .filter(node_tags::Column::Key.eq("name"))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|t| t.value.map(|v| (t.node_id, v)))
-        .collect())
-}
-
 /// The last messages of each channel `role` may read that has messages.
 async fn channel_messages(
     db: &DatabaseConnection,
@@ -205,12 +158,13 @@ async fn channel_messages(
         }
     }
 
-    let prefixes: BTreeSet<String> = per_channel
+    let prefixes: Vec<String> = per_channel
         .values()
         .flatten()
         .filter_map(|m| m.pubkey_prefix.as_deref())
         .map(|p| p.trim().to_ascii_lowercase())
-        .filter(|p| !p.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let senders = senders_by_prefix(db, &prefixes).await?;
 
@@ -236,49 +190,4 @@ async fn channel_messages(
             (idx, list)
         })
         .collect())
-}
-
-/// The node each public key prefix names: the first by public key when several match.
-///
-/// Public keys are lowercase hex, so only hex prefixes can match; keeping to those also
-/// means the `LIKE` patterns hold no wildcard and need no `ESCAPE` clause (whose backslash
-/// does not survive the PostgreSQL statement builder).
-async fn senders_by_prefix(
-    db: &DatabaseConnection,
-    prefixes: &BTreeSet<String>,
-) -> Result<HashMap<String, NodeLabel>, DbErr> {
-    let prefixes: Vec<&String> = prefixes
-        .iter()
-        .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
-        .collect();
-    let mut matches: Vec<nodes::Model> = Vec::new();
-    for chunk in prefixes.chunks(PREFIX_CHUNK) {
-        let any = chunk.iter().fold(Condition::any(), |cond, prefix| {
-            cond.add(nodes::Column::PublicKey.like(format!("{prefix}%")))
-        });
-        matches.extend(
-            nodes::Entity::find()
-                .filter(any)
-                .order_by_asc(nodes::Column::PublicKey)
-                .all(db)
-                .await?,
-        );
-    }
-    let tags = name_tags(db, matches.iter().map(|n| n.id.clone()).collect()).await?;
-    let mut by_prefix: HashMap<String, NodeLabel> = HashMap::new();
-    for node in &matches {
-        for prefix in &prefixes {
-            if node.public_key.starts_with(prefix.as_str()) && !by_prefix.contains_key(*prefix) {
-                by_prefix.insert(
-                    (*prefix).clone(),
-                    NodeLabel {
-                        name: node.name.clone(),
-                        adv_type: node.adv_type.clone(),
-                        tag_name: tags.get(&node.id).cloned(),
-                    },
-                );
-            }
-        }
-    }
-    Ok(by_prefix)
 }
