@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::lookups::visible_channels;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
-use hub_core::roles::TEST_ROLE;
+use hub_core::roles::{TEST_ROLE, role_names};
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
@@ -154,7 +154,8 @@ fn count_profile_roles<'a>(role_lists: impl IntoIterator<Item = &'a String>) -> 
     let mut operators = 0;
     let mut members = 0;
     for list in role_lists {
-        let has = |wanted: &str| list.split(',').any(|name| name.trim() == wanted);
+        let names = role_names(Some(list));
+        let has = |wanted: &str| names.iter().any(|name| name == wanted);
         if has(TEST_ROLE) {
             continue;
         }
