@@ -13,7 +13,8 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 /// let dt = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap().and_hms_micro_opt(5, 0, 0, 123456).unwrap();
 /// assert_eq!(hub_core::time::rfc3339(dt), "2026-11-26T05:00:00.123456Z");
 /// ```
-pub fn rfc3339(dt: NaiveDateTime) -> String {
+pub fn rfc3339(dt: impl Into<NaiveDateTime>) -> String {
+    let dt: NaiveDateTime = dt.into();
     // Formatted from the fields rather than with a strftime pattern: list endpoints format
     // thousands of these per response, and pattern parsing showed up in profiles.
     let (date, time) = (dt.date(), dt.time());
@@ -36,8 +37,104 @@ pub fn rfc3339(dt: NaiveDateTime) -> String {
 }
 
 /// [`rfc3339`] for an optional datetime.
-pub fn rfc3339_opt(dt: Option<NaiveDateTime>) -> Option<String> {
+pub fn rfc3339_opt<T: Into<NaiveDateTime>>(dt: Option<T>) -> Option<String> {
     dt.map(rfc3339)
+}
+
+/// A datetime column as the API reads it: naive UTC on either backend.
+///
+/// MeshCore Hub stores naive UTC text on SQLite but `timestamp with time zone` on PostgreSQL,
+/// and sqlx refuses to decode a `TIMESTAMPTZ` into a `NaiveDateTime`. Entities use this type
+/// so that one model reads both: a `TIMESTAMPTZ` is converted to UTC, a `TIMESTAMP` (a
+/// database that an older hub created) and SQLite text are taken as UTC already. Written
+/// values are naive, so SQLite keeps MeshCore Hub's text form and PostgreSQL converts them
+/// with the session time zone, which `hub_core::db` pins to UTC.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use hub_core::time::{Timestamp, rfc3339};
+/// let at = Timestamp(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap().and_hms_opt(5, 0, 0).unwrap());
+/// assert_eq!(rfc3339(at), "2026-11-26T05:00:00Z");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub NaiveDateTime);
+
+impl From<Timestamp> for NaiveDateTime {
+    fn from(value: Timestamp) -> Self {
+        value.0
+    }
+}
+
+impl From<NaiveDateTime> for Timestamp {
+    fn from(value: NaiveDateTime) -> Self {
+        Timestamp(value)
+    }
+}
+
+impl std::ops::Deref for Timestamp {
+    type Target = NaiveDateTime;
+    fn deref(&self) -> &NaiveDateTime {
+        &self.0
+    }
+}
+
+impl From<Timestamp> for sea_orm::Value {
+    fn from(value: Timestamp) -> Self {
+        sea_orm::Value::ChronoDateTime(Some(value.0))
+    }
+}
+
+impl sea_orm::sea_query::Nullable for Timestamp {
+    fn null() -> sea_orm::Value {
+        sea_orm::Value::ChronoDateTime(None)
+    }
+}
+
+impl sea_orm::sea_query::ValueType for Timestamp {
+    fn try_from(v: sea_orm::Value) -> Result<Self, sea_orm::sea_query::ValueTypeErr> {
+        match v {
+            sea_orm::Value::ChronoDateTime(Some(dt)) => Ok(Timestamp(dt)),
+            sea_orm::Value::ChronoDateTimeUtc(Some(dt)) => Ok(Timestamp(dt.naive_utc())),
+            sea_orm::Value::ChronoDateTimeWithTimeZone(Some(dt)) => Ok(Timestamp(dt.naive_utc())),
+            _ => Err(sea_orm::sea_query::ValueTypeErr),
+        }
+    }
+
+    fn type_name() -> String {
+        "Timestamp".to_string()
+    }
+
+    fn array_type() -> sea_orm::sea_query::ArrayType {
+        sea_orm::sea_query::ArrayType::ChronoDateTime
+    }
+
+    fn column_type() -> sea_orm::sea_query::ColumnType {
+        sea_orm::sea_query::ColumnType::DateTime
+    }
+}
+
+impl sea_orm::TryGetable for Timestamp {
+    fn try_get_by<I: sea_orm::ColIdx>(
+        res: &sea_orm::QueryResult,
+        index: I,
+    ) -> Result<Self, sea_orm::TryGetError> {
+        match NaiveDateTime::try_get_by(res, index) {
+            Ok(dt) => Ok(Timestamp(dt)),
+            // A type mismatch (TIMESTAMPTZ) is worth a second try; NULL is not.
+            Err(sea_orm::TryGetError::DbErr(first)) => {
+                chrono::DateTime::<chrono::Utc>::try_get_by(res, index)
+                    .map(|dt| Timestamp(dt.naive_utc()))
+                    .map_err(|_| sea_orm::TryGetError::DbErr(first))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl sea_orm::IntoActiveValue<Timestamp> for Timestamp {
+    fn into_active_value(self) -> sea_orm::ActiveValue<Timestamp> {
+        sea_orm::ActiveValue::Set(self)
+    }
 }
 
 /// Parses a datetime query parameter: RFC 3339 / ISO 8601 with or without an offset

@@ -1,5 +1,6 @@
 //! `advertisements`: An advertisement heard by an observer.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -13,12 +14,12 @@ pub struct Model {
     pub name: Option<String>,
     pub adv_type: Option<String>,
     pub flags: Option<i32>,
-    pub received_at: DateTime,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub received_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub event_hash: Option<String>,
     pub route_type: Option<String>,
-    pub advert_timestamp: Option<DateTime>,
+    pub advert_timestamp: Option<Timestamp>,
     pub packet_hash: Option<String>,
 }
 

@@ -1,5 +1,6 @@
 //! `channels`: A group channel with its key and visibility level.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,8 +13,8 @@ pub struct Model {
     pub channel_hash: String,
     pub visibility: String,
     pub enabled: bool,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! `event_observers`: One observer's reception of an advert or message event.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,9 +13,9 @@ pub struct Model {
     pub observer_node_id: String,
     pub snr: Option<f64>,
     pub path_len: Option<i32>,
-    pub observed_at: DateTime,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub observed_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! `messages`: A contact or channel message.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -16,10 +17,10 @@ pub struct Model {
     pub txt_type: Option<i32>,
     pub signature: Option<String>,
     pub snr: Option<f64>,
-    pub sender_timestamp: Option<DateTime>,
-    pub received_at: DateTime,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub sender_timestamp: Option<Timestamp>,
+    pub received_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub event_hash: Option<String>,
     pub packet_hash: Option<String>,
     pub path_prefix: Option<String>,

@@ -1,5 +1,6 @@
 //! `node_tags`: A key/value tag on a node (`name`, `role`, `description`, ...).
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,8 +13,8 @@ pub struct Model {
     pub key: String,
     pub value: Option<String>,
     pub value_type: String,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! `nodes`: Node in the mesh, keyed by its public key.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -11,10 +12,10 @@ pub struct Model {
     pub name: Option<String>,
     pub adv_type: Option<String>,
     pub flags: Option<i32>,
-    pub first_seen: DateTime,
-    pub last_seen: Option<DateTime>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub first_seen: Timestamp,
+    pub last_seen: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub is_observer: bool,

@@ -1,5 +1,6 @@
 //! `raw_packets`: A raw radio packet as an observer captured it.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -19,9 +20,9 @@ pub struct Model {
     pub path_len: Option<i32>,
     pub snr: Option<f64>,
     pub decoded: Option<Json>,
-    pub received_at: DateTime,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub received_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub path_hash_bytes: Option<i32>,
     pub event_hash: Option<String>,
 }

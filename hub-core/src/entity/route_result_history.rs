@@ -1,5 +1,6 @@
 //! `route_result_history`: A route's evaluation for one day.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,9 +13,9 @@ pub struct Model {
     pub quality: String,
     pub state: String,
     pub matched_count: i32,
-    pub evaluated_at: DateTime,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub evaluated_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

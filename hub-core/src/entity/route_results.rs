@@ -1,5 +1,6 @@
 //! `route_results`: The latest evaluation of a route.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -13,10 +14,10 @@ pub struct Model {
     pub matched_count: i32,
     pub threshold: i32,
     pub effective_clear: i32,
-    pub evaluated_at: DateTime,
+    pub evaluated_at: Timestamp,
     pub quality_avg: Option<String>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

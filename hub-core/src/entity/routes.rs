@@ -1,5 +1,6 @@
 //! `routes`: A monitored route between two sites.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -20,8 +21,8 @@ pub struct Model {
     pub reversible: bool,
     pub max_path_length: Option<i32>,
     pub created_by: Option<String>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
 //! `user_profile_nodes`: A node adopted by a profile (a node has at most one adopter).
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub user_profile_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub node_id: String,
-    pub adopted_at: DateTime,
+    pub adopted_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

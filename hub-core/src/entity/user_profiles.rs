@@ -1,5 +1,6 @@
 //! `user_profiles`: A member profile; `roles` is a comma list.
 
+use crate::time::Timestamp;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -13,8 +14,8 @@ pub struct Model {
     pub roles: Option<String>,
     pub description: Option<String>,
     pub url: Option<String>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
