@@ -86,6 +86,11 @@ pub fn check_admin(keys: &AuthSettings, token: Option<&str>) -> Result<Access, D
     }
 }
 
+/// Operations that need no key even when keys are configured: MeshCore Hub's web server
+/// calls `/user/profile/me` at login, before it holds a session, and it identifies the user
+/// by the identity headers alone (API-2.md section 6).
+const KEYLESS_PATHS: &[&str] = &["/api/v1/user/profile/me"];
+
 /// Middleware that applies the read-key rules to the data routes (`/api/v1/...`); health
 /// probes stay open so orchestrators need no key.
 pub struct RequireReadKey(pub AuthSettings);
@@ -111,7 +116,8 @@ impl<E: Endpoint> Endpoint for RequireReadKeyEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        if !req.uri().path().starts_with("/api/v1") {
+        let path = req.uri().path();
+        if !path.starts_with("/api/v1") || KEYLESS_PATHS.contains(&path.trim_end_matches('/')) {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         match check_read(&self.keys, bearer_token(&req)) {

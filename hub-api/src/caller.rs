@@ -38,3 +38,46 @@ impl<'a> FromRequest<'a> for Caller {
 pub fn role_key(req: &Request) -> String {
     format!("role={}", Caller::of(req).role.as_str())
 }
+
+/// Who the trusted web proxy says the user is: `X-User-Id`, `X-User-Name` and the raw
+/// `X-User-Roles`, each `None` when absent or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The identity provider's user id.
+    pub user_id: Option<String>,
+    /// The user's display name.
+    pub user_name: Option<String>,
+    /// The comma list of roles, as sent.
+    pub roles: Option<String>,
+}
+
+impl Identity {
+    /// The identity headers of `req`.
+    ///
+    /// ```
+    /// let req = poem::Request::builder().header("X-User-Id", "u1").header("X-User-Roles", "").finish();
+    /// let who = hub_api::caller::Identity::of(&req);
+    /// assert_eq!(who.user_id.as_deref(), Some("u1"));
+    /// assert_eq!(who.roles, None);
+    /// ```
+    pub fn of(req: &Request) -> Identity {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Identity {
+            user_id: header("x-user-id"),
+            user_name: header("x-user-name"),
+            roles: header("x-user-roles"),
+        }
+    }
+}
+
+impl<'a> FromRequest<'a> for Identity {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Identity::of(req))
+    }
+}

@@ -24,6 +24,9 @@ pub enum ApiError {
         /// A machine-readable kind, e.g. `bool_parsing`.
         kind: &'static str,
     },
+    /// 401 with `{"detail": text}` (no `WWW-Authenticate`: a missing identity, not a key).
+    #[error("{0}")]
+    Unauthorized(&'static str),
     /// 404 with `{"detail": "<what> not found"}`.
     #[error("{0}")]
     NotFound(&'static str),
@@ -48,6 +51,7 @@ impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -61,6 +65,7 @@ impl poem::error::ResponseError for ApiError {
                 msg,
                 kind,
             } => validation_response(location, name, msg, kind),
+            ApiError::Unauthorized(text) => detail_response(StatusCode::UNAUTHORIZED, text),
             ApiError::NotFound(what) => detail_response(StatusCode::NOT_FOUND, what),
             ApiError::Database(err) => {
                 tracing::error!(error = %err, "database error");

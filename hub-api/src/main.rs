@@ -8,6 +8,7 @@ use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::{self, SchemaState};
 use hub_core::settings::{
     AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SettingError,
+    SpamSettings,
 };
 use poem::Server;
 use poem::listener::TcpListener;
@@ -38,6 +39,8 @@ enum Command {
         cache: CacheSettings,
         #[command(flatten)]
         http: HttpSettings,
+        #[command(flatten)]
+        spam: SpamSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,
@@ -173,10 +176,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             runtime,
             cache,
             http,
+            spam,
             demo,
         } => {
             server.validate()?;
             cache.validate()?;
+            spam.validate()?;
             let (conn, _) = open_database(&database).await?;
             if demo {
                 seed::seed_demo_if_empty(&conn)
@@ -187,6 +192,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 db: conn.clone(),
                 auth: auth.normalized(),
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
+                spam,
                 cache: ResponseCache::from_settings(&cache).await,
             };
             let response_cache = state.cache.clone();
@@ -199,6 +205,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 admin_key = state.auth.admin_key.is_some(),
                 cache = %cache.banner(),
                 cache_control = http.cache_control(),
+                spam_detection = spam.spam_detection_enabled,
                 "hub serving http://{address}/api/v1, docs at http://{address}{}",
                 hub_api::app::DOCS_PATH
             );

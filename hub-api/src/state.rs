@@ -1,7 +1,7 @@
 //! State shared by every handler.
 
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::AuthSettings;
+use hub_core::settings::{AuthSettings, SpamSettings};
 use sea_orm::DatabaseConnection;
 
 /// What handlers need besides the request: the database and a few settings.
@@ -13,6 +13,8 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// RAW_PACKET_RETENTION_DAYS: bounds the `routes-overview` window.
     pub raw_packet_retention_days: i64,
+    /// Spam filtering of message lists.
+    pub spam: SpamSettings,
     /// The response cache (Redis, or the null cache when Redis is disabled).
     pub cache: ResponseCache,
 }

@@ -195,3 +195,108 @@ async fn profile_shapes_and_adopted_nodes() {
     // A read never writes: still four profiles.
     assert_eq!(app.scalar("SELECT COUNT(*) FROM user_profiles").await, 4);
 }
+
+const ME: &str = "/api/v1/user/profile/me";
+
+#[tokio::test]
+async fn profile_me_needs_an_identity() {
+    let app = fixture_app().await;
+    let resp = app.get(ME).await;
+    resp.assert_status(StatusCode::UNAUTHORIZED);
+    assert!(resp.0.headers().get("www-authenticate").is_none());
+    resp.assert_json(serde_json::json!({"detail": "User identity required"}))
+        .await;
+    let resp = app.client.get(ME).header("X-User-Id", "").send().await;
+    resp.assert_status(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn profile_me_creates_then_refreshes_roles_only() {
+    let app = fixture_app().await;
+    let before = app.scalar("SELECT COUNT(*) FROM user_profiles").await;
+    let me = |roles: Option<&'static str>, name: &'static str| {
+        let mut req = app
+            .client
+            .get(ME)
+            .header("X-User-Id", "new-user")
+            .header("X-User-Name", name);
+        if let Some(roles) = roles {
+            req = req.header("X-User-Roles", roles);
+        }
+        async move {
+            let resp = req.send().await;
+            resp.assert_status_is_ok();
+            resp.json().await.value().deserialize::<serde_json::Value>()
+        }
+    };
+    let created = me(Some("member, ,test"), "New User").await;
+    let keys: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "user_id",
+            "name",
+            "callsign",
+            "roles",
+            "description",
+            "url",
+            "created_at",
+            "updated_at",
+            "nodes"
+        ]
+    );
+    assert_eq!(created["user_id"], "new-user");
+    assert_eq!(created["name"], "New User");
+    assert_eq!(created["roles"], serde_json::json!(["member", "test"]));
+    assert_eq!(created["nodes"], serde_json::json!([]));
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM user_profiles").await,
+        before + 1
+    );
+    // The raw header is stored as sent.
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM user_profiles WHERE user_id = 'new-user' AND roles = 'member, ,test'")
+            .await,
+        1
+    );
+
+    // Same user again: no new row, the name stays, the roles follow the header.
+    let again = me(Some("operator"), "Renamed").await;
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(again["name"], "New User");
+    assert_eq!(again["roles"], serde_json::json!(["operator"]));
+    let cleared = me(None, "Renamed").await;
+    assert_eq!(cleared["roles"], serde_json::json!([]));
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM user_profiles WHERE user_id = 'new-user' AND roles IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM user_profiles").await,
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn profile_me_needs_no_api_key() {
+    let app = fixture_app_with(hub_core::settings::AuthSettings {
+        read_key: Some("r".into()),
+        admin_key: Some("a".into()),
+    })
+    .await;
+    let resp = app.client.get(ME).header("X-User-Id", "u9").send().await;
+    resp.assert_status_is_ok();
+    // Other reads still need the key.
+    app.get("/api/v1/user/profiles")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+}

@@ -1018,6 +1018,7 @@ async fn routes_overview_is_clamped_to_90_and_to_retention() {
         let path = dir.path().join("hub.db");
         let state = hub_api::state::AppState {
             raw_packet_retention_days: retention,
+            spam: Default::default(),
             ..default_state(open_sqlite(&path).await)
         };
         let app = app_from_state(state, dir, path);

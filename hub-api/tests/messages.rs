@@ -293,12 +293,8 @@ async fn fixture_channel_71_is_a_community_channel() {
 
 #[tokio::test]
 async fn spam_is_hidden_unless_asked_for() {
-    let app = empty_app().await;
-    let t = "2026-01-01 00:00:00";
-    insert_message(&app, "unscored", "contact", None, None, None, t).await;
-    insert_message(&app, "low", "contact", None, None, Some(0.64), t).await;
-    insert_message(&app, "threshold", "contact", None, None, Some(0.65), t).await;
-    insert_message(&app, "high", "contact", None, None, Some(0.99), t).await;
+    let app = empty_app_with(|state| state.spam.spam_detection_enabled = true).await;
+    insert_spam_samples(&app).await;
     let sorted = |body: Value| {
         let mut t = texts(&body);
         t.sort();
@@ -328,6 +324,39 @@ async fn spam_is_hidden_unless_asked_for() {
         "include_spam",
     )
     .await;
+}
+
+/// Four contact messages: unscored, 0.64, 0.65 (the default threshold) and 0.99.
+async fn insert_spam_samples(app: &TestApp) {
+    let t = "2026-01-01 00:00:00";
+    insert_message(app, "unscored", "contact", None, None, None, t).await;
+    insert_message(app, "low", "contact", None, None, Some(0.64), t).await;
+    insert_message(app, "threshold", "contact", None, None, Some(0.65), t).await;
+    insert_message(app, "high", "contact", None, None, Some(0.99), t).await;
+}
+
+#[tokio::test]
+async fn spam_detection_off_lists_everything() {
+    // MeshCore Hub's default: SPAM_DETECTION_ENABLED=false, include_spam changes nothing.
+    let app = empty_app().await;
+    insert_spam_samples(&app).await;
+    for query in ["", "?include_spam=false", "?include_spam=true"] {
+        let body = app.json(&format!("{LIST}{query}")).await;
+        assert_eq!(body["total"], 4, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn spam_threshold_is_configurable() {
+    let app = empty_app_with(|state| {
+        state.spam.spam_detection_enabled = true;
+        state.spam.spam_score_threshold = 0.9;
+    })
+    .await;
+    insert_spam_samples(&app).await;
+    let mut shown = texts(&app.json(LIST).await);
+    shown.sort();
+    assert_eq!(shown, ["low", "threshold", "unscored"]);
 }
 
 #[tokio::test]

@@ -218,6 +218,70 @@ impl HttpSettings {
     }
 }
 
+/// MeshCore Hub's default SPAM_SCORE_THRESHOLD.
+pub const DEFAULT_SPAM_SCORE_THRESHOLD: f64 = 0.65;
+
+/// Spam filtering of message lists, as MeshCore Hub configures it.
+///
+/// With detection off (the default), `include_spam` changes nothing and every message is
+/// listed; with it on, messages scoring at least the threshold are hidden unless the client
+/// asks for them.
+///
+/// ```
+/// use hub_core::settings::SpamSettings;
+/// let on = SpamSettings { spam_detection_enabled: true, spam_score_threshold: 0.8 };
+/// assert_eq!(on.hidden_from(false), Some(0.8));
+/// assert_eq!(on.hidden_from(true), None);
+/// assert_eq!(SpamSettings::default().hidden_from(false), None);
+/// ```
+#[derive(Args, Debug, Clone, Copy, PartialEq)]
+pub struct SpamSettings {
+    /// Hide messages scored as spam from message lists unless `include_spam=true` (off by default).
+    #[arg(
+        long = "spam-detection-enabled",
+        env = "SPAM_DETECTION_ENABLED",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false
+    )]
+    pub spam_detection_enabled: bool,
+    /// Spam score (0-1) from which a message counts as spam.
+    #[arg(
+        long = "spam-score-threshold",
+        env = "SPAM_SCORE_THRESHOLD",
+        default_value_t = DEFAULT_SPAM_SCORE_THRESHOLD
+    )]
+    pub spam_score_threshold: f64,
+}
+
+impl Default for SpamSettings {
+    fn default() -> Self {
+        Self {
+            spam_detection_enabled: false,
+            spam_score_threshold: DEFAULT_SPAM_SCORE_THRESHOLD,
+        }
+    }
+}
+
+impl SpamSettings {
+    /// Checks that the threshold is a number between 0 and 1.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        if !(0.0..=1.0).contains(&self.spam_score_threshold) {
+            return Err(SettingError::new(
+                "SPAM_SCORE_THRESHOLD",
+                "spam-score-threshold",
+                format!("must be between 0 and 1, got {}", self.spam_score_threshold),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The score from which a message list hides messages, given the client's
+    /// `include_spam`; `None` when nothing is hidden.
+    pub fn hidden_from(&self, include_spam: bool) -> Option<f64> {
+        (self.spam_detection_enabled && !include_spam).then_some(self.spam_score_threshold)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +362,22 @@ mod tests {
                 .to_string()
                 .contains("RAW_PACKET_RETENTION_DAYS")
         );
+    }
+
+    #[test]
+    fn spam_threshold_is_checked() {
+        let on = SpamSettings {
+            spam_detection_enabled: true,
+            spam_score_threshold: 1.5,
+        };
+        let err = on.validate().unwrap_err().to_string();
+        assert!(err.contains("SPAM_SCORE_THRESHOLD"), "{err}");
+        let nan = SpamSettings {
+            spam_score_threshold: f64::NAN,
+            ..on
+        };
+        assert!(nan.validate().is_err());
+        assert!(SpamSettings::default().validate().is_ok());
     }
 
     #[test]

@@ -59,6 +59,17 @@ pub fn rfc3339_opt<T: Into<NaiveDateTime>>(dt: Option<T>) -> Option<String> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub NaiveDateTime);
 
+impl Timestamp {
+    /// The current time to microseconds (as MeshCore Hub stores it).
+    pub fn now() -> Timestamp {
+        let now = now();
+        Timestamp(
+            now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+                .unwrap_or(now),
+        )
+    }
+}
+
 impl From<Timestamp> for NaiveDateTime {
     fn from(value: Timestamp) -> Self {
         value.0

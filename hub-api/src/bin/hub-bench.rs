@@ -463,6 +463,7 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
                 db: db.clone(),
                 auth: AuthSettings::default(),
                 raw_packet_retention_days: 7,
+                spam: Default::default(),
                 cache,
             };
             let app = Arc::new(hub_api::app::build(state));
@@ -530,6 +531,7 @@ async fn measure(
         db: db.clone(),
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
+        spam: Default::default(),
         cache,
     };
     let acceptor = TcpListener::bind("127.0.0.1:0")

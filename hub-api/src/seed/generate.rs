@@ -8,6 +8,7 @@
 use super::Plan;
 use super::tables::{Chunk, Table};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
+use hub_core::settings::DEFAULT_SPAM_SCORE_THRESHOLD;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{DbBackend, Value};
@@ -238,7 +239,6 @@ const SPAM: &[&str] = &[
     "CLICK HERE http://spam.example/offer limited time",
     "you have been selected for a prize, reply with your key",
 ];
-const SPAM_THRESHOLD: f64 = 0.65;
 /// Raw packet event types with their weight, and a plausible packet/payload type. `None`
 /// stands for packets the collector could not attribute (NULL event_type).
 const EVENT_TYPES: &[(Option<&str>, u32, i32, i32)] = &[
@@ -1135,7 +1135,7 @@ impl Gen {
                 )
             };
             let spam_score = if spam {
-                Some(self.rng.random_range(SPAM_THRESHOLD..0.99))
+                Some(self.rng.random_range(DEFAULT_SPAM_SCORE_THRESHOLD..0.99))
             } else if self.chance(0.6) {
                 Some((self.rng.random_range(0.0..0.4_f64) * 1000.0).round() / 1000.0)
             } else {

@@ -101,6 +101,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         db,
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
+        spam: Default::default(),
         cache: no_cache(),
     }
 }
@@ -158,6 +159,15 @@ pub async fn empty_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     app_at(dir, path, AuthSettings::default()).await
+}
+
+/// The app over a new, migrated, empty database, with `state` changed by `adjust`.
+pub async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let mut state = default_state(open_sqlite(&path).await);
+    adjust(&mut state);
+    app_from_state(state, dir, path)
 }
 
 /// The app over a copy of the MeshCore Hub sample database.

@@ -16,9 +16,8 @@ pub use series::{DailyPoint, DailySeries, PacketBreakdown};
 pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
 use crate::caller::{Caller, role_key};
+use crate::query::filters::{flood_only, visible_messages};
 use crate::routes::ApiTags;
-use crate::routes::advertisements::flood_only;
-use crate::routes::messages::visible_messages;
 use crate::state::AppState;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use hub_macros::{cached, cached_api};

@@ -2,7 +2,7 @@
 
 use super::flood_only;
 use crate::error::ApiError;
-use crate::lookups::{
+use crate::query::lookups::{
     ObserverRead, names_by_node_id, names_by_public_key, observers_by_event, senders_by_prefix,
     visible_channels,
 };

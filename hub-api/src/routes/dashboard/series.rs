@@ -3,7 +3,7 @@
 
 use super::{DayWindow, LabelCount, count_rows, flood_only, today, visible_messages};
 use crate::error::ApiError;
-use crate::lookups::visible_channels;
+use crate::query::lookups::visible_channels;
 use chrono::NaiveDate;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets};
 use hub_core::roles::Role;

@@ -2,7 +2,7 @@
 
 use super::{count_rows, flood_only, visible_messages};
 use crate::error::ApiError;
-use crate::lookups::visible_channels;
+use crate::query::lookups::visible_channels;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
 use hub_core::roles::{TEST_ROLE, role_names};

@@ -1,8 +1,9 @@
 //! `/api/v1/channels`: the channels a caller may see.
 
+mod query;
+
 use crate::caller::Caller;
 use crate::caller::role_key;
-use crate::error::ApiError;
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::channels;
@@ -11,7 +12,6 @@ use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::{EntityTrait, QueryOrder};
 
 /// A channel as the API shows it.
 #[derive(Debug, Clone, Object)]
@@ -57,6 +57,22 @@ fn masked_key(key: &str) -> String {
     format!("{head}...{tail}")
 }
 
+impl From<channels::Model> for ChannelRead {
+    fn from(c: channels::Model) -> Self {
+        ChannelRead {
+            masked_key: masked_key(&c.key_hex),
+            id: c.id,
+            name: c.name,
+            channel_hash: c.channel_hash,
+            visibility: c.visibility,
+            enabled: c.enabled,
+            key_hex: c.key_hex,
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
 /// Channel endpoints.
 pub struct ChannelsApi;
 
@@ -74,27 +90,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         caller: Caller,
     ) -> poem::Result<Json<ChannelList>> {
-        let rows = channels::Entity::find()
-            .order_by_asc(channels::Column::Name)
-            .order_by_asc(channels::Column::Id)
-            .all(&state.db)
-            .await
-            .map_err(ApiError::from)?;
-        let items: Vec<ChannelRead> = rows
-            .into_iter()
-            .filter(|c| caller.role.can_see(&c.visibility))
-            .map(|c| ChannelRead {
-                masked_key: masked_key(&c.key_hex),
-                id: c.id,
-                name: c.name,
-                channel_hash: c.channel_hash,
-                visibility: c.visibility,
-                enabled: c.enabled,
-                key_hex: c.key_hex,
-                created_at: rfc3339(c.created_at),
-                updated_at: rfc3339(c.updated_at),
-            })
-            .collect();
+        let items = query::visible(&state.db, caller.role).await?;
         Ok(Json(ChannelList {
             total: items.len() as u64,
             items,

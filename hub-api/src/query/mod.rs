@@ -1,0 +1,12 @@
+//! SQL that several route groups share, in one place.
+//!
+//! Route modules never import each other: what two groups both need (the flood-only advert
+//! filter, message visibility, observer look-ups, the list machinery) lives here.
+//!
+//! - [`filters`]: WHERE conditions shared by lists and dashboards.
+//! - [`list`]: the time window, sorting with a unique tie-break, and one page with its total.
+//! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
+
+pub mod filters;
+pub mod list;
+pub mod lookups;

@@ -1,0 +1,243 @@
+//! SQL of the advertisement endpoints.
+//!
+//! The *source node* of an advert is `advertisements.node_id`, or, when the collector did not
+//! link one, the node whose public key the advert carries. Search, `adopted_by`, the
+//! `node_name` sort and the `node_*` fields all use that same node.
+
+use super::AdvertisementRead;
+use crate::error::ApiError;
+use crate::params::{Order, contains_pattern, sql};
+use crate::query::filters::{observed_by_condition, route_type_in};
+use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_page};
+use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
+use hub_core::entity::{advertisements, nodes};
+use hub_core::time::{rfc3339, rfc3339_opt};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
+use std::collections::{BTreeSet, HashMap};
+
+/// Id of the advert's source node: its `node_id`, else the node with its public key.
+const SOURCE_NODE_ID: &str = "COALESCE(advertisements.node_id, \
+     (SELECT sn0.id FROM nodes sn0 WHERE sn0.public_key = advertisements.public_key))";
+
+/// The filters of the advertisement list, already parsed.
+#[derive(Debug, Default)]
+pub struct AdvertisementFilter {
+    /// Substring of public key, advert name, source node name or `name` tag (lowercase).
+    pub search: Option<String>,
+    /// Exact public key (lowercase).
+    pub public_key: Option<String>,
+    /// Observer public keys (lowercase); empty means any.
+    pub observed_by: Vec<String>,
+    /// Profile id adopting the source node.
+    pub adopted_by: Option<String>,
+    /// Route types to keep (NULL always kept); `None` keeps every route type.
+    pub route_types: Option<Vec<String>>,
+    /// The received_at window.
+    pub window: TimeWindow,
+}
+
+impl AdvertisementFilter {
+    fn condition(&self, backend: DbBackend) -> Condition {
+        let mut filter = Condition::all();
+        if let Some(search) = &self.search {
+            let pattern = contains_pattern(search);
+            filter = filter.add(
+                Condition::any()
+                    .add(sql(
+                        backend,
+                        "LOWER(advertisements.public_key) LIKE ? ESCAPE '\\'",
+                        [pattern.clone()],
+                    ))
+                    .add(sql(
+                        backend,
+                        "LOWER(advertisements.name) LIKE ? ESCAPE '\\'",
+                        [pattern.clone()],
+                    ))
+                    .add(sql(
+                        backend,
+                        &format!(
+                            "EXISTS (SELECT 1 FROM nodes sn WHERE sn.id = {SOURCE_NODE_ID} AND \
+                             (LOWER(sn.name) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM node_tags t \
+                             WHERE t.node_id = sn.id AND t.key = 'name' AND LOWER(t.value) LIKE ? ESCAPE '\\')))"
+                        ),
+                        [pattern.clone(), pattern],
+                    )),
+            );
+        }
+        if let Some(public_key) = &self.public_key {
+            filter = filter.add(advertisements::Column::PublicKey.eq(public_key.clone()));
+        }
+        if let Some(cond) = observed_by_condition(
+            backend,
+            "advertisements",
+            "advertisement",
+            &self.observed_by,
+        ) {
+            filter = filter.add(cond);
+        }
+        if let Some(profile_id) = &self.adopted_by {
+            filter = filter.add(sql(
+                backend,
+                &format!(
+                    "EXISTS (SELECT 1 FROM user_profile_nodes a WHERE a.node_id = {SOURCE_NODE_ID} \
+                     AND a.user_profile_id = ?)"
+                ),
+                [profile_id.clone()],
+            ));
+        }
+        if let Some(types) = &self.route_types {
+            filter = filter.add(route_type_in(types.iter().cloned()));
+        }
+        filter.add(
+            self.window
+                .condition(backend, advertisements::Column::ReceivedAt),
+        )
+    }
+}
+
+/// The sort keys of `sort`: `node_name`, `public_key`, or `time` (the default); every key
+/// falls back to the receive time within equal values.
+fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
+    let time = SortKey::by(advertisements::Column::ReceivedAt);
+    match sort.map(str::trim) {
+        // The name people know the node by: its `name` tag, else its advertised name, else
+        // the advert's name. Case-insensitive so SQLite and PostgreSQL agree; adverts with no
+        // name at all come last either way.
+        Some("node_name") => vec![
+            SortKey::nulls_last(Expr::cust(format!(
+                "LOWER(COALESCE(\
+                 (SELECT t.value FROM node_tags t WHERE t.node_id = {SOURCE_NODE_ID} AND t.key = 'name'), \
+                 (SELECT sn.name FROM nodes sn WHERE sn.id = {SOURCE_NODE_ID}), \
+                 advertisements.name))"
+            ))),
+            time,
+        ],
+        Some("public_key") => vec![SortKey::by(advertisements::Column::PublicKey), time],
+        _ => vec![time],
+    }
+}
+
+/// One page of adverts matching `filter`, and the total.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &AdvertisementFilter,
+    sort: Option<&str>,
+    order: Order,
+    page: PageRequest,
+) -> Result<(Vec<AdvertisementRead>, u64), ApiError> {
+    let select = advertisements::Entity::find().filter(filter.condition(db.get_database_backend()));
+    let (rows, total) = fetch_page(
+        db,
+        select,
+        sort_keys(sort),
+        advertisements::Column::Id,
+        order,
+        page,
+    )
+    .await?;
+    Ok((advertisement_reads(db, rows).await?, total))
+}
+
+/// The advert with this id, or 404 `Advertisement not found`.
+pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<AdvertisementRead, ApiError> {
+    let advert = advertisements::Entity::find_by_id(id.trim().to_string())
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("Advertisement not found"))?;
+    advertisement_reads(db, vec![advert])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("Advertisement not found"))
+}
+
+/// Attaches observer and source-node names and the observer lists to advert rows, keeping
+/// their order. A fixed number of queries per page.
+async fn advertisement_reads(
+    db: &DatabaseConnection,
+    rows: Vec<advertisements::Model>,
+) -> Result<Vec<AdvertisementRead>, ApiError> {
+    // Source nodes: by id where linked, else by the advert's public key.
+    let linked: BTreeSet<String> = rows.iter().filter_map(|a| a.node_id.clone()).collect();
+    let unlinked: BTreeSet<String> = rows
+        .iter()
+        .filter(|a| a.node_id.is_none())
+        .map(|a| a.public_key.clone())
+        .collect();
+    let sources = if linked.is_empty() && unlinked.is_empty() {
+        Vec::new()
+    } else {
+        nodes::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(nodes::Column::Id.is_in(linked))
+                    .add(nodes::Column::PublicKey.is_in(unlinked)),
+            )
+            .all(db)
+            .await?
+    };
+    let source_by_id: HashMap<&str, &nodes::Model> =
+        sources.iter().map(|n| (n.id.as_str(), n)).collect();
+    let source_by_key: HashMap<&str, &nodes::Model> =
+        sources.iter().map(|n| (n.public_key.as_str(), n)).collect();
+    let source_of = |advert: &advertisements::Model| -> Option<&nodes::Model> {
+        match &advert.node_id {
+            Some(id) => source_by_id.get(id.as_str()).copied(),
+            None => source_by_key.get(advert.public_key.as_str()).copied(),
+        }
+    };
+
+    let node_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|a| a.observer_node_id.clone())
+        .chain(sources.iter().map(|n| n.id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = names_by_node_id(db, &node_ids).await?;
+    let hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|a| a.event_hash.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut observers = observers_by_event(db, "advertisement", &hashes).await?;
+
+    let none = NodeNames::default();
+    Ok(rows
+        .iter()
+        .map(|a| {
+            let observer = a.observer_node_id.as_ref().and_then(|id| names.get(id));
+            let source = source_of(a);
+            let source_names = source.and_then(|n| names.get(&n.id)).unwrap_or(&none);
+            AdvertisementRead {
+                observed_by: observer.map(|n| n.public_key.clone()),
+                observer_name: observer.and_then(|n| n.name.clone()),
+                observer_tag_name: observer.and_then(|n| n.tag_name.clone()),
+                public_key: a.public_key.clone(),
+                name: a.name.clone(),
+                node_name: source.and_then(|n| n.name.clone()),
+                node_tag_name: source_names.tag_name.clone(),
+                node_tag_description: source_names.tag_description.clone(),
+                // An empty advert type falls back too, as MeshCore Hub's `or` does.
+                adv_type: a
+                    .adv_type
+                    .clone()
+                    .filter(|t| !t.is_empty())
+                    .or_else(|| source.and_then(|n| n.adv_type.clone())),
+                flags: a.flags,
+                route_type: a.route_type.clone(),
+                advert_timestamp: rfc3339_opt(a.advert_timestamp),
+                received_at: rfc3339(a.received_at),
+                created_at: rfc3339(a.created_at),
+                packet_hash: a.packet_hash.clone(),
+                // Two adverts never share an event hash (unique), so taking is safe.
+                observers: a
+                    .event_hash
+                    .as_ref()
+                    .and_then(|h| observers.remove(h))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
+}

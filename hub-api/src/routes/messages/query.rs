@@ -1,0 +1,186 @@
+//! SQL of the message endpoints.
+//!
+//! Channel visibility is applied in SQL on every query ([`visible_messages`]), so the list's
+//! `total` and single-message look-ups never reveal a message the caller's role may not read.
+
+use super::MessageRead;
+use crate::error::ApiError;
+use crate::params::{Order, contains_pattern, sql};
+use crate::query::filters::{not_spam, observed_by_condition, visible_messages};
+use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_page};
+use crate::query::lookups::{
+    ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
+};
+use hub_core::entity::messages;
+use hub_core::roles::Role;
+use hub_core::time::{rfc3339, rfc3339_opt};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
+use std::collections::{BTreeSet, HashMap};
+
+/// The filters of the message list, already parsed.
+#[derive(Debug, Default)]
+pub struct MessageFilter {
+    /// `contact` or `channel`.
+    pub message_type: Option<String>,
+    /// Exact sender prefix (lowercase).
+    pub pubkey_prefix: Option<String>,
+    /// Channel index.
+    pub channel_idx: Option<i32>,
+    /// Observer public keys (lowercase); empty means any.
+    pub observed_by: Vec<String>,
+    /// The received_at window.
+    pub window: TimeWindow,
+    /// Substring of the text (lowercase).
+    pub search: Option<String>,
+    /// Hide messages scoring at least this (spam detection on and `include_spam` false).
+    pub hide_spam_from: Option<f64>,
+}
+
+impl MessageFilter {
+    fn condition(&self, backend: DbBackend, visible: &BTreeSet<i32>) -> Condition {
+        let mut filter = Condition::all().add(visible_messages(visible));
+        if let Some(message_type) = &self.message_type {
+            filter = filter.add(messages::Column::MessageType.eq(message_type.clone()));
+        }
+        if let Some(prefix) = &self.pubkey_prefix {
+            filter = filter.add(messages::Column::PubkeyPrefix.eq(prefix.clone()));
+        }
+        if let Some(idx) = self.channel_idx {
+            filter = filter.add(messages::Column::ChannelIdx.eq(idx));
+        }
+        if let Some(cond) = observed_by_condition(backend, "messages", "message", &self.observed_by)
+        {
+            filter = filter.add(cond);
+        }
+        filter = filter.add(self.window.condition(backend, messages::Column::ReceivedAt));
+        if let Some(search) = &self.search {
+            filter = filter.add(sql(
+                backend,
+                "LOWER(messages.text) LIKE ? ESCAPE '\\'",
+                [contains_pattern(search)],
+            ));
+        }
+        if let Some(threshold) = self.hide_spam_from {
+            filter = filter.add(not_spam(threshold));
+        }
+        filter
+    }
+}
+
+/// The sort keys of `sort`: `type`, `from` (sender prefix, channel messages last),
+/// `message` (text) or `time` (the default); each falls back to the receive time.
+fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
+    let time = SortKey::by(messages::Column::ReceivedAt);
+    match sort.map(str::trim) {
+        Some("type") => vec![SortKey::by(messages::Column::MessageType), time],
+        // Channel messages carry no prefix; they come after every sender.
+        Some("from") => vec![SortKey::nulls_last(messages::Column::PubkeyPrefix), time],
+        Some("message") => vec![SortKey::by(messages::Column::Text), time],
+        _ => vec![time],
+    }
+}
+
+/// One page of the messages `role` may read that match `filter`, and the total.
+pub async fn list(
+    db: &DatabaseConnection,
+    role: Role,
+    filter: &MessageFilter,
+    sort: Option<&str>,
+    order: Order,
+    page: PageRequest,
+) -> Result<(Vec<MessageRead>, u64), ApiError> {
+    let visible = visible_channels(db, role).await?;
+    let select =
+        messages::Entity::find().filter(filter.condition(db.get_database_backend(), &visible));
+    let (rows, total) = fetch_page(
+        db,
+        select,
+        sort_keys(sort),
+        messages::Column::Id,
+        order,
+        page,
+    )
+    .await?;
+    Ok((message_reads(db, rows).await?, total))
+}
+
+/// The message with this id if `role` may read it, else 404 `Message not found`.
+pub async fn by_id(db: &DatabaseConnection, role: Role, id: &str) -> Result<MessageRead, ApiError> {
+    let visible = visible_channels(db, role).await?;
+    let message = messages::Entity::find_by_id(id.trim().to_string())
+        .filter(visible_messages(&visible))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("Message not found"))?;
+    message_reads(db, vec![message])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("Message not found"))
+}
+
+/// Attaches observer and sender names and the observer lists to message rows, keeping their
+/// order. A fixed number of queries per page.
+async fn message_reads(
+    db: &DatabaseConnection,
+    rows: Vec<messages::Model>,
+) -> Result<Vec<MessageRead>, ApiError> {
+    let observer_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|m| m.observer_node_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let observer_names = names_by_node_id(db, &observer_ids).await?;
+    let prefixes: Vec<String> = rows
+        .iter()
+        .filter_map(|m| m.pubkey_prefix.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let senders = senders_by_prefix(db, &prefixes).await?;
+    let hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|m| m.event_hash.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut observers: HashMap<String, Vec<ObserverRead>> =
+        observers_by_event(db, "message", &hashes).await?;
+
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let observer = m
+                .observer_node_id
+                .as_ref()
+                .and_then(|id| observer_names.get(id));
+            let sender = m.pubkey_prefix.as_ref().and_then(|p| senders.get(p));
+            MessageRead {
+                observed_by: observer.map(|n| n.public_key.clone()),
+                observer_name: observer.and_then(|n| n.name.clone()),
+                observer_tag_name: observer.and_then(|n| n.tag_name.clone()),
+                sender_name: sender.and_then(|n| n.name.clone()),
+                sender_tag_name: sender.and_then(|n| n.tag_name.clone()),
+                // Two messages never share an event hash (unique), so taking is safe.
+                observers: m
+                    .event_hash
+                    .as_ref()
+                    .and_then(|h| observers.remove(h))
+                    .unwrap_or_default(),
+                message_type: m.message_type,
+                pubkey_prefix: m.pubkey_prefix,
+                channel_idx: m.channel_idx,
+                text: m.text,
+                path_len: m.path_len,
+                txt_type: m.txt_type,
+                signature: m.signature,
+                snr: m.snr,
+                sender_timestamp: rfc3339_opt(m.sender_timestamp),
+                received_at: rfc3339(m.received_at),
+                created_at: rfc3339(m.created_at),
+                packet_hash: m.packet_hash,
+                spam_score: m.spam_score,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,181 @@
+//! SQL of the profile endpoints.
+
+use super::{AdoptedNode, OwnProfileRead, ProfileRead, ProfileSummary};
+use crate::error::ApiError;
+use crate::params::Order;
+use crate::query::list::{PageRequest, SortKey, fetch_page};
+use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
+use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use std::collections::HashMap;
+
+/// SQL that is true when the profile's comma list of roles holds `role` exactly.
+fn holds_role_sql(role: &str) -> String {
+    // Commas around the space-stripped list make the match exact ("tester" is not "test").
+    format!("(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',') LIKE '%,{role},%'")
+}
+
+/// One page of profiles ordered by name (NULLs last), then id, and the total.
+pub async fn list(
+    db: &DatabaseConnection,
+    exclude_test: bool,
+    page: PageRequest,
+) -> Result<(Vec<ProfileSummary>, u64), ApiError> {
+    let mut select = user_profiles::Entity::find();
+    if exclude_test {
+        select = select.filter(Expr::cust(format!("NOT {}", holds_role_sql(TEST_ROLE))));
+    }
+    let keys = vec![SortKey::nulls_last(user_profiles::Column::Name)];
+    let (profiles, total) = fetch_page(
+        db,
+        select,
+        keys,
+        user_profiles::Column::Id,
+        Order::Asc,
+        page,
+    )
+    .await?;
+    let ids: Vec<String> = profiles.iter().map(|p| p.id.clone()).collect();
+    let mut adopted = adopted_nodes(db, &ids).await?;
+    let items = profiles
+        .into_iter()
+        .map(|p| {
+            let nodes = adopted.remove(&p.id).unwrap_or_default();
+            ProfileSummary {
+                roles: role_names(p.roles.as_deref()),
+                id: p.id,
+                name: p.name,
+                callsign: p.callsign,
+                description: p.description,
+                url: p.url,
+                node_count: nodes.len() as u64,
+                adopted_nodes: nodes,
+            }
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// The profile with this id and its nodes, or 404 `Profile not found`.
+pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<ProfileRead, ApiError> {
+    let profile = user_profiles::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("Profile not found"))?;
+    let nodes = adopted_nodes(db, std::slice::from_ref(&profile.id))
+        .await?
+        .remove(&profile.id)
+        .unwrap_or_default();
+    Ok(ProfileRead {
+        roles: role_names(profile.roles.as_deref()),
+        id: profile.id,
+        name: profile.name,
+        callsign: profile.callsign,
+        description: profile.description,
+        url: profile.url,
+        created_at: rfc3339(profile.created_at),
+        updated_at: rfc3339(profile.updated_at),
+        nodes,
+    })
+}
+
+/// The profile of `user_id`, created when missing (named `user_name`), with its roles set to
+/// the raw `roles` header (NULL when absent or blank), in one transaction.
+///
+/// An existing profile keeps its name; `updated_at` moves only when the roles change.
+pub async fn me(
+    db: &DatabaseConnection,
+    user_id: &str,
+    user_name: Option<&str>,
+    roles: Option<&str>,
+) -> Result<OwnProfileRead, ApiError> {
+    let roles = roles.filter(|r| !r.trim().is_empty()).map(str::to_string);
+    let now = Timestamp::now();
+    let txn = db.begin().await?;
+    let existing = user_profiles::Entity::find()
+        .filter(user_profiles::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    let profile = match existing {
+        Some(profile) if profile.roles == roles => profile,
+        Some(profile) => {
+            let mut active: user_profiles::ActiveModel = profile.into();
+            active.roles = ActiveValue::Set(roles);
+            active.updated_at = ActiveValue::Set(now);
+            active.update(&txn).await?
+        }
+        None => {
+            user_profiles::ActiveModel {
+                id: ActiveValue::Set(uuid::Uuid::new_v4().to_string()),
+                user_id: ActiveValue::Set(user_id.to_string()),
+                name: ActiveValue::Set(user_name.filter(|n| !n.is_empty()).map(str::to_string)),
+                callsign: ActiveValue::Set(None),
+                roles: ActiveValue::Set(roles),
+                description: ActiveValue::Set(None),
+                url: ActiveValue::Set(None),
+                created_at: ActiveValue::Set(now),
+                updated_at: ActiveValue::Set(now),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    txn.commit().await?;
+    let nodes = adopted_nodes(db, std::slice::from_ref(&profile.id))
+        .await?
+        .remove(&profile.id)
+        .unwrap_or_default();
+    Ok(OwnProfileRead {
+        roles: role_names(profile.roles.as_deref()),
+        id: profile.id,
+        user_id: profile.user_id,
+        name: profile.name,
+        callsign: profile.callsign,
+        description: profile.description,
+        url: profile.url,
+        created_at: rfc3339(profile.created_at),
+        updated_at: rfc3339(profile.updated_at),
+        nodes,
+    })
+}
+
+/// Adopted nodes of each profile id, oldest adoption first.
+async fn adopted_nodes(
+    db: &DatabaseConnection,
+    profile_ids: &[String],
+) -> Result<HashMap<String, Vec<AdoptedNode>>, ApiError> {
+    let links = user_profile_nodes::Entity::find()
+        .filter(user_profile_nodes::Column::UserProfileId.is_in(profile_ids.iter().cloned()))
+        .order_by_asc(user_profile_nodes::Column::AdoptedAt)
+        .order_by_asc(user_profile_nodes::Column::NodeId)
+        .all(db)
+        .await?;
+    let nodes: HashMap<String, nodes::Model> = nodes::Entity::find()
+        .filter(nodes::Column::Id.is_in(links.iter().map(|l| l.node_id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| (n.id.clone(), n))
+        .collect();
+    let mut by_profile: HashMap<String, Vec<AdoptedNode>> = HashMap::new();
+    for link in links {
+        if let Some(node) = nodes.get(&link.node_id) {
+            by_profile
+                .entry(link.user_profile_id)
+                .or_default()
+                .push(AdoptedNode {
+                    public_key: node.public_key.clone(),
+                    name: node.name.clone(),
+                    adv_type: node.adv_type.clone(),
+                    adopted_at: rfc3339(link.adopted_at),
+                    last_seen: rfc3339_opt(node.last_seen),
+                });
+        }
+    }
+    Ok(by_profile)
+}
