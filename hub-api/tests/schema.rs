@@ -455,6 +455,13 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
     let pg = PostgresServer::start();
     let expected = meshcore_hub_postgres_shape(&pg).await;
     assert_eq!(expected.len(), 20, "the dump has MeshCore Hub's 20 tables");
+    for line in [
+        "column 6 first_seen timestamp with time zone() nullable=NO default=NULL",
+        "constraint nodes_public_key_key u UNIQUE (public_key)",
+        "index CREATE UNIQUE INDEX ix_nodes_public_key ON nodes USING btree (public_key)",
+    ] {
+        assert!(expected["nodes"].iter().any(|l| l == line), "{line}");
+    }
 
     let hub = postgres_database(&pg, "made_by_hub").await;
     assert!(matches!(
