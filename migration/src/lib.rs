@@ -1,13 +1,17 @@
 //! Schema migrations for hub.
 //!
-//! The schema is MeshCore Hub's (the Python service's) so that either server can run on the
-//! same database. A database that service created already has every table but no
-//! `seaql_migrations` table; `hub_core::db` detects that and leaves it untouched.
+//! The schema is MeshCore Hub's (the Python service's), complete and exact, so that either
+//! server can run on the same database and MeshCore Hub's migration tool (alembic) sees a
+//! database hub made as current. A database that service created already has every table but
+//! no `seaql_migrations` table; `hub_core::db` detects that and leaves it untouched.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DbBackend, Statement};
 
+mod ddl;
 mod m20261126_000001_meshcore_hub_schema;
 mod m20261126_000002_read_indexes;
+mod m20261128_000003_complete_schema;
 
 /// Every migration of hub, in order.
 pub struct Migrator;
@@ -18,11 +22,19 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_meshcore_hub_schema::Migration),
             Box::new(m20261126_000002_read_indexes::Migration),
+            Box::new(m20261128_000003_complete_schema::Migration),
         ]
     }
 }
 
-/// The tables of the MeshCore Hub schema that hub reads, in creation order.
+/// The alembic revision of MeshCore Hub whose schema hub creates.
+pub const ALEMBIC_HEAD: &str = "da69304d8106";
+
+/// The name prefix of the indexes hub adds for its own reads. MeshCore Hub names its indexes
+/// `ix_...` / `uq_...`, so these can never collide with one of its migrations.
+pub const HUB_INDEX_PREFIX: &str = "hub_ix_";
+
+/// The tables of the MeshCore Hub schema, in creation order (referenced tables first).
 pub const TABLES: &[&str] = &[
     "nodes",
     "node_tags",
@@ -36,6 +48,14 @@ pub const TABLES: &[&str] = &[
     "route_results",
     "route_result_history",
     "raw_packets",
+    "events_log",
+    "telemetry",
+    "trace_paths",
+    "route_nodes",
+    "route_observers",
+    "packet_path_hops",
+    "route_recent_matches",
+    "alembic_version",
 ];
 
 /// A named, idempotent index on `columns` of `table`.
@@ -48,6 +68,30 @@ pub(crate) fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateSta
     index.to_owned()
 }
 
-pub(crate) fn unique_index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
-    index(name, table, columns).unique().to_owned()
+/// Records [`ALEMBIC_HEAD`] in `alembic_version` unless it already holds a revision: alembic
+/// keeps exactly one row there, and a revision it wrote itself must not be overwritten.
+pub(crate) async fn stamp_alembic_version(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let backend = manager.get_database_backend();
+    let stamped = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT version_num FROM alembic_version",
+        ))
+        .await?
+        .is_some();
+    if !stamped {
+        let placeholder = if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("INSERT INTO alembic_version (version_num) VALUES ({placeholder})"),
+            [ALEMBIC_HEAD.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }

@@ -1,7 +1,10 @@
 //! Indexes hub adds for its own read paths, beyond MeshCore Hub's.
 //!
 //! Only databases hub migrates get these; a database the Python service manages is never
-//! altered (see `hub_core::db`).
+//! altered (see `hub_core::db`). Their names start with [`crate::HUB_INDEX_PREFIX`], which
+//! MeshCore Hub never uses, so a later MeshCore Hub migration cannot collide with them.
+//! (Databases migrated before the prefix existed are renamed by
+//! `m20261128_000003_complete_schema`.)
 
 use sea_orm_migration::prelude::*;
 
@@ -14,41 +17,41 @@ impl MigrationName for Migration {
 }
 
 /// (name, table, columns): each backs a filter or sort of API.md section 2.
-const INDEXES: &[(&str, &str, &[&str])] = &[
+pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
     // dashboard node-count series and the "name" tag lookups
-    ("ix_nodes_created_at", "nodes", &["created_at"]),
-    ("ix_node_tags_key_value", "node_tags", &["key", "value"]),
+    ("hub_ix_nodes_created_at", "nodes", &["created_at"]),
+    ("hub_ix_node_tags_key_value", "node_tags", &["key", "value"]),
     // flood-only advert counts and the default route_type filter, newest first
     (
-        "ix_advertisements_route_type_received_at",
+        "hub_ix_advertisements_route_type_received_at",
         "advertisements",
         &["route_type", "received_at"],
     ),
     (
-        "ix_advertisements_event_hash",
+        "hub_ix_advertisements_event_hash",
         "advertisements",
         &["event_hash"],
     ),
     // message visibility / channel counts by time
     (
-        "ix_messages_channel_idx_received_at",
+        "hub_ix_messages_channel_idx_received_at",
         "messages",
         &["channel_idx", "received_at"],
     ),
-    ("ix_messages_event_hash", "messages", &["event_hash"]),
+    ("hub_ix_messages_event_hash", "messages", &["event_hash"]),
     // per-channel message counts of the dashboard, answered from the index alone
     (
-        "ix_messages_type_channel_idx",
+        "hub_ix_messages_type_channel_idx",
         "messages",
         &["message_type", "channel_idx"],
     ),
     (
-        "ix_raw_packets_path_hash_bytes_received_at",
+        "hub_ix_raw_packets_path_hash_bytes_received_at",
         "raw_packets",
         &["received_at", "path_hash_bytes"],
     ),
     (
-        "ix_user_profile_nodes_profile",
+        "hub_ix_user_profile_nodes_profile",
         "user_profile_nodes",
         &["user_profile_id", "adopted_at"],
     ),

@@ -1,0 +1,506 @@
+//! A database hub migrates has exactly MeshCore Hub's schema: the same tables, columns, types,
+//! nullability, defaults, constraints and indexes as a database MeshCore Hub's own migrations
+//! made (`tests/fixtures/meshcore-hub-schema.sql` on SQLite, `meshcore-hub-postgres.sql` on
+//! PostgreSQL), plus hub's own `hub_ix_` read indexes and `seaql_migrations`. A database an
+//! earlier hub migrated (12 tables) is completed by the next migration.
+
+mod common;
+
+#[path = "schema/legacy_m1.rs"]
+mod legacy_m1;
+
+use common::fixture_schema_sql;
+use hub_core::db::SchemaState;
+use hub_core::test_support::PostgresServer;
+use migration::{ALEMBIC_HEAD, HUB_INDEX_PREFIX, MigratorTrait, async_trait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Per table, lines describing its shape; compared whole so a failure shows the difference.
+type Shape = BTreeMap<String, Vec<String>>;
+
+/// The first column of every row of `sql`, as text.
+async fn strings(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Vec<String> {
+    db.query_all_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        values,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{sql}"))
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    .collect()
+}
+
+/// A new, empty SQLite file in `dir`.
+async fn sqlite_file(dir: &tempfile::TempDir, name: &str) -> DatabaseConnection {
+    let path = dir.path().join(name);
+    hub_core::db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect")
+}
+
+/// How closely two SQLite schemas must agree.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Byte-identical DDL: declared types, defaults, `sqlite_master` text, implicit indexes.
+    Exact,
+    /// What a table built by sea-query can match: column names, order, type affinity,
+    /// nullability, primary key, foreign keys and named indexes.
+    Equivalent,
+}
+
+/// SQLite's type affinity of a declared column type (section 3.1 of its datatype docs).
+fn affinity(declared: &str) -> &'static str {
+    let declared = declared.to_ascii_uppercase();
+    if declared.contains("INT") {
+        "INTEGER"
+    } else if ["CHAR", "CLOB", "TEXT"]
+        .iter()
+        .any(|t| declared.contains(t))
+    {
+        "TEXT"
+    } else if declared.contains("BLOB") || declared.is_empty() {
+        "BLOB"
+    } else if ["REAL", "FLOA", "DOUB"]
+        .iter()
+        .any(|t| declared.contains(t))
+    {
+        "REAL"
+    } else {
+        "NUMERIC"
+    }
+}
+
+/// The MeshCore Hub part of a SQLite schema: every table but `seaql_migrations`, every index
+/// but hub's own.
+async fn sqlite_shape(db: &DatabaseConnection, compare: Compare) -> Shape {
+    let tables = strings(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         AND name <> 'seaql_migrations' ORDER BY name",
+        vec![],
+    )
+    .await;
+    let mut shape = Shape::new();
+    for table in tables {
+        let mut lines = Vec::new();
+        let columns = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT cid, name, type, \"notnull\", quote(dflt_value), pk FROM pragma_table_info(?) ORDER BY cid",
+                [table.clone().into()],
+            ))
+            .await
+            .unwrap();
+        for column in columns {
+            let cid: i64 = column.try_get_by_index(0).unwrap();
+            let name: String = column.try_get_by_index(1).unwrap();
+            let declared: String = column.try_get_by_index(2).unwrap();
+            let not_null: i64 = column.try_get_by_index(3).unwrap();
+            let default: String = column.try_get_by_index(4).unwrap();
+            let pk: i64 = column.try_get_by_index(5).unwrap();
+            lines.push(match compare {
+                Compare::Exact => format!(
+                    "column {cid} {name} {declared} notnull={not_null} default={default} pk={pk}"
+                ),
+                Compare::Equivalent => format!(
+                    "column {cid} {name} {} notnull={not_null} pk={pk}",
+                    affinity(&declared)
+                ),
+            });
+        }
+        let origins = match compare {
+            Compare::Exact => "'c', 'u', 'pk'",
+            // sea-query spells some UNIQUE constraints as indexes and vice versa.
+            Compare::Equivalent => "'c'",
+        };
+        lines.extend(
+            strings(
+                db,
+                &format!(
+                    "SELECT printf('index %s unique=%d origin=%s partial=%d (%s)', l.name, l.\"unique\", \
+                     l.origin, l.partial, (SELECT group_concat(name, ',') FROM \
+                     (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno))) \
+                     FROM pragma_index_list(?) l WHERE l.origin IN ({origins}) \
+                     AND l.name NOT LIKE '{HUB_INDEX_PREFIX}%' ORDER BY l.name"
+                ),
+                vec![table.clone().into()],
+            )
+            .await,
+        );
+        lines.extend(
+            strings(
+                db,
+                "SELECT printf('foreign key %s -> %s(%s) on update %s on delete %s', \"from\", \"table\", \"to\", \
+                 on_update, on_delete) FROM pragma_foreign_key_list(?) ORDER BY 1",
+                vec![table.clone().into()],
+            )
+            .await,
+        );
+        if compare == Compare::Exact {
+            lines.extend(
+                strings(
+                    db,
+                    &format!(
+                        "SELECT type || ' ' || name || ': ' || sql FROM sqlite_master \
+                         WHERE tbl_name = ? AND sql IS NOT NULL AND name NOT LIKE '{HUB_INDEX_PREFIX}%' \
+                         ORDER BY type, name"
+                    ),
+                    vec![table.clone().into()],
+                )
+                .await,
+            );
+        }
+        shape.insert(table, lines);
+    }
+    shape
+}
+
+/// A SQLite database made from MeshCore Hub's DDL, as its migrations leave it.
+async fn meshcore_hub_sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
+    let db = sqlite_file(dir, &format!("meshcore-hub-{}.db", uuid::Uuid::new_v4())).await;
+    db.execute_unprepared(&fixture_schema_sql()).await.unwrap();
+    db
+}
+
+/// hub's read indexes present in the database, by name.
+async fn hub_indexes(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => format!(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexname LIKE '{HUB_INDEX_PREFIX}%' ORDER BY 1"
+        ),
+        _ => format!(
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND name LIKE '{HUB_INDEX_PREFIX}%' ORDER BY 1"
+        ),
+    };
+    strings(db, &sql, vec![]).await
+}
+
+async fn alembic_versions(db: &DatabaseConnection) -> Vec<String> {
+    strings(db, "SELECT version_num FROM alembic_version", vec![]).await
+}
+
+#[tokio::test]
+async fn sqlite_migrated_schema_is_exactly_meshcore_hubs() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_file(&dir, "hub.db").await;
+    assert!(matches!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 3 }
+    ));
+    let expected = sqlite_shape(&meshcore_hub_sqlite(&dir).await, Compare::Exact).await;
+    assert_eq!(
+        expected.len(),
+        20,
+        "the fixture has MeshCore Hub's 20 tables"
+    );
+    let actual = sqlite_shape(&hub, Compare::Exact).await;
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (table, lines) in &expected {
+        assert_eq!(&actual[table], lines, "table {table}");
+    }
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+    assert_eq!(hub_indexes(&hub).await.len(), 9);
+    // Migrating again changes nothing.
+    assert_eq!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 0 }
+    );
+    assert_eq!(sqlite_shape(&hub, Compare::Exact).await, actual);
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+}
+
+/// The names and definitions of hub's read indexes before they had the `hub_ix_` prefix.
+const LEGACY_READ_INDEXES: &[(&str, &str, &[&str])] = &[
+    ("ix_nodes_created_at", "nodes", &["created_at"]),
+    ("ix_node_tags_key_value", "node_tags", &["key", "value"]),
+    (
+        "ix_advertisements_route_type_received_at",
+        "advertisements",
+        &["route_type", "received_at"],
+    ),
+    (
+        "ix_advertisements_event_hash",
+        "advertisements",
+        &["event_hash"],
+    ),
+    (
+        "ix_messages_channel_idx_received_at",
+        "messages",
+        &["channel_idx", "received_at"],
+    ),
+    ("ix_messages_event_hash", "messages", &["event_hash"]),
+    (
+        "ix_messages_type_channel_idx",
+        "messages",
+        &["message_type", "channel_idx"],
+    ),
+    (
+        "ix_raw_packets_path_hash_bytes_received_at",
+        "raw_packets",
+        &["received_at", "path_hash_bytes"],
+    ),
+    (
+        "ix_user_profile_nodes_profile",
+        "user_profile_nodes",
+        &["user_profile_id", "adopted_at"],
+    ),
+];
+
+/// `m20261126_000002_read_indexes` as hub shipped it, with `ix_` names.
+struct LegacyReadIndexes;
+
+impl migration::MigrationName for LegacyReadIndexes {
+    fn name(&self) -> &str {
+        "m20261126_000002_read_indexes"
+    }
+}
+
+#[async_trait::async_trait]
+impl migration::MigrationTrait for LegacyReadIndexes {
+    async fn up(&self, manager: &migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        for (name, table, columns) in LEGACY_READ_INDEXES {
+            manager
+                .create_index(legacy_m1::index(name, table, columns))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// hub's migrations before the complete schema.
+struct LegacyMigrator;
+
+impl MigratorTrait for LegacyMigrator {
+    fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
+        vec![Box::new(legacy_m1::Migration), Box::new(LegacyReadIndexes)]
+    }
+}
+
+/// A node row, to show that upgrading keeps data (and, on PostgreSQL, its instants).
+const LEGACY_NODE: &str = "INSERT INTO nodes (id, public_key, name, first_seen, created_at, updated_at, is_observer) \
+     VALUES ('n1', 'ab00000000000000000000000000000000000000000000000000000000000000', 'Old', \
+     '2026-11-26 05:00:00', '2026-11-26 05:00:00', '2026-11-26 05:00:00', false)";
+
+#[tokio::test]
+async fn sqlite_database_of_an_earlier_hub_is_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_file(&dir, "hub.db").await;
+    LegacyMigrator::up(&hub, None).await.unwrap();
+    assert!(!hub_core::db::table_exists(&hub, "telemetry").await.unwrap());
+    hub.execute_unprepared(LEGACY_NODE).await.unwrap();
+
+    assert_eq!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    let fixture = meshcore_hub_sqlite(&dir).await;
+    let expected = sqlite_shape(&fixture, Compare::Equivalent).await;
+    let actual = sqlite_shape(&hub, Compare::Equivalent).await;
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (table, lines) in &expected {
+        assert_eq!(&actual[table], lines, "table {table}");
+    }
+    // The tables it lacked are MeshCore Hub's exactly.
+    let exact = sqlite_shape(&hub, Compare::Exact).await;
+    let fixture = sqlite_shape(&fixture, Compare::Exact).await;
+    for table in [
+        "telemetry",
+        "trace_paths",
+        "packet_path_hops",
+        "alembic_version",
+    ] {
+        assert_eq!(exact[table], fixture[table], "table {table}");
+    }
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+    let renamed: Vec<String> = LEGACY_READ_INDEXES
+        .iter()
+        .map(|(name, _, _)| format!("hub_{name}"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(hub_indexes(&hub).await, renamed);
+    assert_eq!(
+        strings(&hub, "SELECT name FROM nodes", vec![]).await,
+        ["Old"]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_database_made_by_meshcore_hub_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = meshcore_hub_sqlite(&dir).await;
+    let before = sqlite_shape(&db, Compare::Exact).await;
+    assert_eq!(
+        hub_core::db::prepare_schema(&db).await.unwrap(),
+        SchemaState::ExternallyManaged
+    );
+    assert_eq!(sqlite_shape(&db, Compare::Exact).await, before);
+    assert!(hub_indexes(&db).await.is_empty());
+}
+
+/// MeshCore Hub's PostgreSQL database as `pg_dump` wrote it (schema `meshcorehub`).
+fn postgres_dump() -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-postgres.sql"),
+    )
+    .expect("PostgreSQL fixture dump")
+}
+
+/// A new database `name` on `pg`, connected.
+async fn postgres_database(pg: &PostgresServer, name: &str) -> DatabaseConnection {
+    let admin = hub_core::db::connect(&pg.url()).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    hub_core::db::connect(&format!("postgres://hub@127.0.0.1:{}/{name}", pg.port()))
+        .await
+        .unwrap()
+}
+
+/// The tables of `schema` with their columns, constraints and indexes, table-qualified names
+/// written without the schema so that two schemas compare equal. hub's indexes are left out.
+async fn postgres_shape(db: &DatabaseConnection, schema: &str) -> Shape {
+    let tables = strings(
+        db,
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         AND table_type = 'BASE TABLE' AND table_name <> 'seaql_migrations' ORDER BY 1",
+        vec![schema.into()],
+    )
+    .await;
+    let mut shape = Shape::new();
+    for table in tables {
+        let values = || vec![schema.into(), table.clone().into()];
+        let mut lines = strings(
+            db,
+            "SELECT format('column %s %s %s(%s) nullable=%s default=%s', ordinal_position, column_name, \
+             data_type, coalesce(character_maximum_length::text, ''), is_nullable, \
+             coalesce(column_default::text, 'NULL')) \
+             FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 \
+             ORDER BY ordinal_position",
+            values(),
+        )
+        .await;
+        lines.extend(
+            strings(
+                db,
+                "SELECT format('constraint %s %s %s', c.conname, c.contype, \
+                 replace(pg_get_constraintdef(c.oid), $1 || '.', '')) \
+                 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE n.nspname = $1 AND t.relname = $2 ORDER BY c.conname",
+                values(),
+            )
+            .await,
+        );
+        lines.extend(
+            strings(
+                db,
+                &format!(
+                    "SELECT format('index %s', replace(indexdef, $1 || '.', '')) FROM pg_indexes \
+                     WHERE schemaname = $1 AND tablename = $2 AND indexname NOT LIKE '{HUB_INDEX_PREFIX}%' \
+                     ORDER BY indexname"
+                ),
+                values(),
+            )
+            .await,
+        );
+        shape.insert(table, lines);
+    }
+    shape
+}
+
+/// The shape of MeshCore Hub's own PostgreSQL database, restored from the fixture dump.
+async fn meshcore_hub_postgres_shape(pg: &PostgresServer) -> Shape {
+    let db = postgres_database(pg, "made_by_meshcore_hub").await;
+    db.execute_unprepared(&postgres_dump()).await.unwrap();
+    db.close().await.unwrap();
+    // A fresh pool: the dump empties the search_path of the session that ran it.
+    let db = hub_core::db::connect(&format!(
+        "postgres://hub@127.0.0.1:{}/made_by_meshcore_hub",
+        pg.port()
+    ))
+    .await
+    .unwrap();
+    let shape = postgres_shape(&db, "meshcorehub").await;
+    db.close().await.unwrap();
+    shape
+}
+
+fn assert_same_tables(actual: &Shape, expected: &Shape) {
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (table, lines) in expected {
+        assert_eq!(&actual[table], lines, "table {table}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete() {
+    let pg = PostgresServer::start();
+    let expected = meshcore_hub_postgres_shape(&pg).await;
+    assert_eq!(expected.len(), 20, "the dump has MeshCore Hub's 20 tables");
+    for line in [
+        "column 6 first_seen timestamp with time zone() nullable=NO default=NULL",
+        "constraint nodes_public_key_key u UNIQUE (public_key)",
+        "index CREATE UNIQUE INDEX ix_nodes_public_key ON nodes USING btree (public_key)",
+    ] {
+        assert!(expected["nodes"].iter().any(|l| l == line), "{line}");
+    }
+
+    let hub = postgres_database(&pg, "made_by_hub").await;
+    assert!(matches!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 3 }
+    ));
+    assert_same_tables(&postgres_shape(&hub, "public").await, &expected);
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+    assert_eq!(hub_indexes(&hub).await.len(), 9);
+
+    // A database an earlier hub made: 12 tables, naive timestamps, sea-query's names.
+    let legacy = postgres_database(&pg, "made_by_earlier_hub").await;
+    LegacyMigrator::up(&legacy, None).await.unwrap();
+    legacy.execute_unprepared(LEGACY_NODE).await.unwrap();
+    assert_eq!(
+        strings(
+            &legacy,
+            "SELECT data_type::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = 'nodes' AND column_name = 'first_seen'",
+            vec![],
+        )
+        .await,
+        ["timestamp without time zone"]
+    );
+    assert_eq!(
+        hub_core::db::prepare_schema(&legacy).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert_same_tables(&postgres_shape(&legacy, "public").await, &expected);
+    assert_eq!(alembic_versions(&legacy).await, [ALEMBIC_HEAD]);
+    assert_eq!(hub_indexes(&legacy).await, hub_indexes(&hub).await);
+    // The naive values were UTC and still are the same instants.
+    assert_eq!(
+        strings(
+            &legacy,
+            "SELECT name FROM nodes WHERE first_seen = '2026-11-26 05:00:00+00'::timestamptz",
+            vec![],
+        )
+        .await,
+        ["Old"]
+    );
+}
