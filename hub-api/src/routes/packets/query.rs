@@ -267,7 +267,6 @@ pub(super) fn packet_condition(
 }
 
 /// One page of packets matching `filters`, and the number of matching rows.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn list_packets(
     db: &DatabaseConnection,
     filters: &PacketFilters,

@@ -50,6 +50,7 @@ impl TelemetryApi {
     ///
     /// Newest first (ties by id). Filters combine with AND.
     #[oai(path = "/telemetry", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
