@@ -6,7 +6,11 @@ pub mod dashboard;
 pub mod health;
 pub mod messages;
 pub mod nodes;
+pub mod packet_groups;
+pub mod packets;
 pub mod profiles;
+pub mod telemetry;
+pub mod trace_paths;
 
 use poem_openapi::Tags;
 
@@ -27,6 +31,14 @@ pub enum ApiTags {
     Dashboard,
     /// Member profiles and adopted nodes.
     Profiles,
+    /// Raw packets as observers captured them.
+    Packets,
+    /// Raw packets grouped by packet hash, one reception per observer and path.
+    PacketGroups,
+    /// Sensor telemetry reported by nodes.
+    Telemetry,
+    /// Trace results: path hashes and per-hop SNR.
+    TracePaths,
 }
 
 /// Every API group, in the order the docs list them.
@@ -38,6 +50,10 @@ pub fn all() -> (
     channels::ChannelsApi,
     dashboard::DashboardApi,
     profiles::ProfilesApi,
+    packets::PacketsApi,
+    packet_groups::PacketGroupsApi,
+    telemetry::TelemetryApi,
+    trace_paths::TracePathsApi,
 ) {
     (
         health::HealthApi,
@@ -47,5 +63,9 @@ pub fn all() -> (
         channels::ChannelsApi,
         dashboard::DashboardApi,
         profiles::ProfilesApi,
+        packets::PacketsApi,
+        packet_groups::PacketGroupsApi,
+        telemetry::TelemetryApi,
+        trace_paths::TracePathsApi,
     )
 }

@@ -1,0 +1,277 @@
+//! `/api/v1/packet-groups`: raw packets grouped by `packet_hash`, one reception per
+//! (observer, path) row (API-2.md section 2).
+//!
+//! The list counts only the rows its filters keep (and, without `since`, only the last 7
+//! days), while each group's display fields come from its oldest row overall, as MeshCore
+//! Hub does. A group whose oldest row is on a channel the caller may not read is redacted.
+
+mod query;
+
+use crate::caller::{Caller, role_key};
+use crate::error::ApiError;
+use crate::lookups::visible_channels;
+use crate::page::Page;
+use crate::params::{Order, lowercase, parse_datetime};
+use crate::routes::ApiTags;
+use crate::routes::packets::observer_names;
+use crate::routes::packets::query::{PacketRow, is_redacted, json_object};
+use crate::state::AppState;
+use hub_core::time::rfc3339;
+use hub_macros::{cached, cached_api};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use query::{GroupFilters, GroupSort};
+use std::collections::{BTreeSet, HashMap};
+
+/// Days the list covers when no `since` is given.
+pub const DEFAULT_WINDOW_DAYS: i64 = 7;
+
+/// One reception of a packet: one observer hearing it over one path.
+#[derive(Debug, Clone, Object)]
+pub struct PacketReceptionInfo {
+    /// The raw packet row's id.
+    pub packet_id: String,
+    /// Public key of the observer.
+    pub observed_by: Option<String>,
+    /// The observer's advertised name.
+    pub observer_name: Option<String>,
+    /// The observer's `name` tag.
+    pub observer_tag_name: Option<String>,
+    /// Signal-to-noise ratio at the observer.
+    pub snr: Option<f64>,
+    /// Hops the packet had taken.
+    pub path_len: Option<i32>,
+    /// Node hashes of the path, in order; null when redacted or when no hops were recorded.
+    pub path_hashes: Option<Vec<String>>,
+    /// When the observer heard it (RFC 3339, UTC).
+    pub received_at: String,
+    /// Whether this reception is on a channel the caller may not read.
+    pub redacted: bool,
+}
+
+/// The receptions of one packet hash.
+#[derive(Debug, Clone, Object)]
+pub struct GroupedPacketRead {
+    /// The shared packet hash.
+    pub packet_hash: Option<String>,
+    /// Event type of the oldest reception.
+    pub event_type: Option<String>,
+    /// Channel index of the oldest reception.
+    pub channel_idx: Option<i32>,
+    /// Packet type of the oldest reception.
+    pub packet_type: Option<i32>,
+    /// Payload type of the oldest reception.
+    pub payload_type: Option<i32>,
+    /// Route type of the oldest reception.
+    pub route_type: Option<String>,
+    /// Sender public key prefix of the oldest reception; null when redacted.
+    pub source_pubkey_prefix: Option<String>,
+    /// Receptions counted (list: those matching the filters; detail: all).
+    pub reception_count: i64,
+    /// Distinct observers among them.
+    pub observer_count: i64,
+    /// Widest path hash (bytes) among the counted receptions; null when redacted, and
+    /// always null in the detail view.
+    pub path_hash_bytes: Option<i32>,
+    /// The receptions, oldest first; always empty in the list.
+    pub receptions: Vec<PacketReceptionInfo>,
+    /// First reception (list: among those counted) (RFC 3339, UTC).
+    pub first_seen: String,
+    /// Whether the group is hidden from the caller (list: its oldest reception is; detail:
+    /// every reception is).
+    pub redacted: bool,
+    /// Raw hex of the oldest reception the caller may read; always null in the list.
+    pub raw_hex: Option<String>,
+    /// Decoded data of that reception; always null in the list.
+    pub decoded: Option<serde_json::Value>,
+}
+
+/// Packet group endpoints.
+pub struct PacketGroupsApi;
+
+fn default_limit() -> i64 {
+    50
+}
+
+#[cached_api]
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::PacketGroups")]
+impl PacketGroupsApi {
+    /// List packet groups
+    ///
+    /// Groups raw packets by packet hash over the rows matching the filters; without
+    /// `since` only the last 7 days are covered. Counts and `first_seen` cover the matching
+    /// rows; the type fields come from the group's oldest row. Every sort ends with the
+    /// packet hash so pages are stable.
+    #[oai(path = "/packet-groups", method = "get")]
+    #[cached(name = "packet_groups", key = role_key)]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Case-insensitive substring of the packet hash or the observer's name.
+        search: Query<Option<String>>,
+        /// Exact event type.
+        event_type: Query<Option<String>>,
+        /// Channel index.
+        channel_idx: Query<Option<i64>>,
+        /// Only groups whose widest path hash has this many bytes (1-3).
+        #[oai(validator(minimum(value = "1"), maximum(value = "3")))]
+        path_hash_bytes: Query<Option<i64>>,
+        /// Only rows received at or after this time (RFC 3339); default 7 days ago.
+        since: Query<Option<String>>,
+        /// Only rows received at or before this time (RFC 3339).
+        until: Query<Option<String>>,
+        /// time (default, first reception), event_type or reception_count.
+        sort: Query<Option<String>>,
+        /// desc (default) or asc (exact).
+        order: Query<Option<String>>,
+        /// Page size, 1-100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Items to skip.
+        #[oai(default, validator(minimum(value = "0")))]
+        offset: Query<i64>,
+    ) -> poem::Result<Json<Page<GroupedPacketRead>>> {
+        let since = parse_datetime("since", since.as_deref())?
+            .unwrap_or_else(|| hub_core::time::now() - chrono::Duration::days(DEFAULT_WINDOW_DAYS));
+        let filters = GroupFilters {
+            search: lowercase(search.as_deref()),
+            event_type: event_type.0.clone().filter(|t| !t.is_empty()),
+            channel_idx: channel_idx.0,
+            path_hash_bytes: path_hash_bytes.0,
+            since,
+            until: parse_datetime("until", until.as_deref())?,
+        };
+        let order = match order.as_deref() {
+            Some("asc") => Order::Asc,
+            _ => Order::Desc,
+        };
+        let db = &state.db;
+        let (groups, total) = query::list_groups(
+            db,
+            &filters,
+            GroupSort::parse(sort.as_deref()),
+            order,
+            limit.0 as u64,
+            offset.0 as u64,
+        )
+        .await?;
+        let visible = visible_channels(db, caller.role)
+            .await
+            .map_err(ApiError::from)?;
+        let hashes: Vec<String> = groups.iter().map(|g| g.packet_hash.clone()).collect();
+        let mut representatives: HashMap<String, PacketRow> = HashMap::new();
+        for row in query::rows_of_groups(db, &hashes).await? {
+            if let Some(hash) = row.packet_hash.clone() {
+                representatives.entry(hash).or_insert(row);
+            }
+        }
+        let items = groups
+            .into_iter()
+            .map(|group| {
+                let first = representatives.get(&group.packet_hash);
+                let redacted = first.is_some_and(|r| is_redacted(r.channel_idx, &visible));
+                GroupedPacketRead {
+                    event_type: first.and_then(|r| r.event_type.clone()),
+                    channel_idx: first.and_then(|r| r.channel_idx),
+                    packet_type: first.and_then(|r| r.packet_type),
+                    payload_type: first.and_then(|r| r.payload_type),
+                    route_type: first.and_then(|r| r.route_type.clone()),
+                    source_pubkey_prefix: first
+                        .and_then(|r| r.source_pubkey_prefix.clone())
+                        .filter(|_| !redacted),
+                    packet_hash: Some(group.packet_hash),
+                    reception_count: group.reception_count,
+                    observer_count: group.observer_count,
+                    path_hash_bytes: group.path_hash_bytes.filter(|_| !redacted),
+                    receptions: Vec::new(),
+                    first_seen: rfc3339(group.first_seen),
+                    redacted,
+                    raw_hex: None,
+                    decoded: None,
+                }
+            })
+            .collect();
+        Ok(Json(Page {
+            items,
+            total,
+            limit: limit.0,
+            offset: offset.0,
+        }))
+    }
+
+    /// Get a packet group by packet hash
+    ///
+    /// Every reception of the packet (no time window), oldest first, with its path.
+    /// Receptions on a channel the caller may not read are redacted; `raw_hex` and
+    /// `decoded` come from the oldest reception the caller may read.
+    #[oai(path = "/packet-groups/:packet_hash", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        packet_hash: Path<String>,
+    ) -> poem::Result<Json<GroupedPacketRead>> {
+        let db = &state.db;
+        let rows = query::rows_of_groups(db, std::slice::from_ref(&packet_hash.0)).await?;
+        let Some(first) = rows.first().cloned() else {
+            return Err(ApiError::NotFound("Packet group not found").into());
+        };
+        let visible = visible_channels(db, caller.role)
+            .await
+            .map_err(ApiError::from)?;
+        let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut hops = query::hops_by_packet(db, &ids).await?;
+
+        let mut observer_keys = BTreeSet::new();
+        let mut readable: Option<&PacketRow> = None;
+        let mut receptions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let redacted = is_redacted(row.channel_idx, &visible);
+            if !redacted && readable.is_none() {
+                readable = Some(row);
+            }
+            let observer = row.observer_node_id.as_ref().and_then(|id| names.get(id));
+            if let Some(observer) = observer {
+                observer_keys.insert(observer.public_key.clone());
+            }
+            let path = hops.remove(&row.id);
+            receptions.push(PacketReceptionInfo {
+                packet_id: row.id.clone(),
+                observed_by: observer.map(|n| n.public_key.clone()),
+                observer_name: observer.and_then(|n| n.name.clone()),
+                observer_tag_name: observer.and_then(|n| n.tag_name.clone()),
+                snr: row.snr,
+                path_len: row.path_len,
+                path_hashes: path.filter(|_| !redacted),
+                received_at: rfc3339(row.received_at),
+                redacted,
+            });
+        }
+        let all_redacted = readable.is_none();
+        Ok(Json(GroupedPacketRead {
+            packet_hash: Some(packet_hash.0.clone()),
+            event_type: first.event_type,
+            channel_idx: first.channel_idx,
+            packet_type: first.packet_type,
+            payload_type: first.payload_type,
+            route_type: first.route_type,
+            source_pubkey_prefix: first.source_pubkey_prefix.filter(|_| !all_redacted),
+            reception_count: rows.len() as i64,
+            observer_count: observer_keys.len() as i64,
+            path_hash_bytes: None,
+            receptions,
+            first_seen: rfc3339(first.received_at),
+            redacted: all_redacted,
+            raw_hex: readable.and_then(|r| r.raw_hex.clone()),
+            decoded: readable.and_then(|r| json_object(r.decoded.as_deref(), "decoded")),
+        }))
+    }
+}

@@ -1,0 +1,146 @@
+//! `/api/v1/telemetry`: sensor telemetry nodes reported (API-2.md section 3). Not
+//! role-sensitive and not cached.
+
+mod query;
+
+use crate::error::ApiError;
+use crate::lookups::{ObserverRead, observers_by_event};
+use crate::page::Page;
+use crate::params::{lowercase, lowercase_list, parse_datetime};
+use crate::routes::ApiTags;
+use crate::routes::packets::observer_names;
+use crate::routes::packets::query::json_object;
+use crate::state::AppState;
+use hub_core::time::rfc3339;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use query::{TelemetryFilters, TelemetryRow};
+use sea_orm::DatabaseConnection;
+use std::collections::BTreeSet;
+
+/// A telemetry record.
+#[derive(Debug, Clone, Object)]
+pub struct TelemetryRead {
+    /// Public key of the observer that stored it (the primary observer).
+    pub observed_by: Option<String>,
+    /// Public key of the reporting node.
+    pub node_public_key: String,
+    /// The decoded sensor values, as stored (keys in stored order).
+    pub parsed_data: Option<serde_json::Value>,
+    /// When the primary observer heard it (RFC 3339, UTC).
+    pub received_at: String,
+    /// Row creation time.
+    pub created_at: String,
+    /// Every observer that heard it, oldest first (empty without an event hash).
+    pub observers: Vec<ObserverRead>,
+}
+
+/// Telemetry endpoints.
+pub struct TelemetryApi;
+
+fn default_limit() -> i64 {
+    50
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Telemetry")]
+impl TelemetryApi {
+    /// List telemetry
+    ///
+    /// Newest first (ties by id). Filters combine with AND.
+    #[oai(path = "/telemetry", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Exact public key of the reporting node (case-insensitive).
+        node_public_key: Query<Option<String>>,
+        /// Public key of an observer that heard the record; repeat to match any of several.
+        #[oai(default)]
+        observed_by: Query<Vec<String>>,
+        /// Only records received at or after this time (RFC 3339).
+        since: Query<Option<String>>,
+        /// Only records received at or before this time (RFC 3339).
+        until: Query<Option<String>>,
+        /// Page size, 1-100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Items to skip.
+        #[oai(default, validator(minimum(value = "0")))]
+        offset: Query<i64>,
+    ) -> poem::Result<Json<Page<TelemetryRead>>> {
+        let filters = TelemetryFilters {
+            node_public_key: lowercase(node_public_key.as_deref()),
+            observed_by: lowercase_list("observed_by", observed_by.iter())?,
+            since: parse_datetime("since", since.as_deref())?,
+            until: parse_datetime("until", until.as_deref())?,
+        };
+        let db = &state.db;
+        let (rows, total) =
+            query::list_telemetry(db, &filters, limit.0 as u64, offset.0 as u64).await?;
+        Ok(Json(Page {
+            items: telemetry_reads(db, rows).await?,
+            total,
+            limit: limit.0,
+            offset: offset.0,
+        }))
+    }
+
+    /// Get a telemetry record by id
+    #[oai(path = "/telemetry/:telemetry_id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        telemetry_id: Path<String>,
+    ) -> poem::Result<Json<TelemetryRead>> {
+        const NOT_FOUND: &str = "Telemetry record not found";
+        let db = &state.db;
+        let row = query::telemetry_by_id(db, telemetry_id.trim())
+            .await?
+            .ok_or(ApiError::NotFound(NOT_FOUND))?;
+        let mut items = telemetry_reads(db, vec![row]).await?;
+        items
+            .pop()
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound(NOT_FOUND).into())
+    }
+}
+
+/// Attaches observer keys and observer lists to telemetry rows, keeping their order.
+async fn telemetry_reads(
+    db: &DatabaseConnection,
+    rows: Vec<TelemetryRow>,
+) -> Result<Vec<TelemetryRead>, ApiError> {
+    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+    let hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.event_hash.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut observers = observers_by_event(db, "telemetry", &hashes).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TelemetryRead {
+            observed_by: row
+                .observer_node_id
+                .as_ref()
+                .and_then(|id| names.get(id))
+                .map(|n| n.public_key.clone()),
+            parsed_data: json_object(row.parsed_data.as_deref(), "parsed_data"),
+            // event_hash is unique in telemetry, so each list is taken once.
+            observers: row
+                .event_hash
+                .as_ref()
+                .and_then(|h| observers.remove(h))
+                .unwrap_or_default(),
+            node_public_key: row.node_public_key,
+            received_at: rfc3339(row.received_at),
+            created_at: rfc3339(row.created_at),
+        })
+        .collect())
+}

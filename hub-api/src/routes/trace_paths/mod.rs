@@ -1,0 +1,157 @@
+//! `/api/v1/trace-paths`: trace results with their path hashes and per-hop SNR (API-2.md
+//! section 4). Not role-sensitive and not cached.
+
+mod query;
+
+use crate::error::ApiError;
+use crate::lookups::{ObserverRead, observers_by_event};
+use crate::page::Page;
+use crate::params::{lowercase_list, parse_datetime};
+use crate::routes::ApiTags;
+use crate::routes::packets::observer_names;
+use crate::routes::packets::query::{json_number_list, json_string_list};
+use crate::state::AppState;
+use hub_core::time::rfc3339;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use query::{TracePathFilters, TracePathRow};
+use sea_orm::DatabaseConnection;
+use std::collections::BTreeSet;
+
+/// A trace result.
+#[derive(Debug, Clone, Object)]
+pub struct TracePathRead {
+    /// Public key of the observer that stored it (the primary observer).
+    pub observed_by: Option<String>,
+    /// The trace's tag chosen by its initiator (up to 32 bits, unsigned).
+    pub initiator_tag: i64,
+    /// Path length.
+    pub path_len: Option<i32>,
+    /// Trace flags.
+    pub flags: Option<i32>,
+    /// Trace auth code.
+    pub auth: Option<i32>,
+    /// Node hashes along the path, as hex.
+    pub path_hashes: Option<Vec<String>>,
+    /// SNR at each hop; a non-finite stored value is null.
+    pub snr_values: Option<Vec<Option<f64>>>,
+    /// Hops traced.
+    pub hop_count: Option<i32>,
+    /// When the primary observer heard it (RFC 3339, UTC).
+    pub received_at: String,
+    /// Row creation time.
+    pub created_at: String,
+    /// Every observer that heard it, oldest first (empty without an event hash).
+    pub observers: Vec<ObserverRead>,
+}
+
+/// Trace path endpoints.
+pub struct TracePathsApi;
+
+fn default_limit() -> i64 {
+    50
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::TracePaths")]
+impl TracePathsApi {
+    /// List trace paths
+    ///
+    /// Newest first (ties by id). Filters combine with AND.
+    #[oai(path = "/trace-paths", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Public key of an observer that heard the trace; repeat to match any of several.
+        #[oai(default)]
+        observed_by: Query<Vec<String>>,
+        /// Only traces received at or after this time (RFC 3339).
+        since: Query<Option<String>>,
+        /// Only traces received at or before this time (RFC 3339).
+        until: Query<Option<String>>,
+        /// Page size, 1-100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Items to skip.
+        #[oai(default, validator(minimum(value = "0")))]
+        offset: Query<i64>,
+    ) -> poem::Result<Json<Page<TracePathRead>>> {
+        let filters = TracePathFilters {
+            observed_by: lowercase_list("observed_by", observed_by.iter())?,
+            since: parse_datetime("since", since.as_deref())?,
+            until: parse_datetime("until", until.as_deref())?,
+        };
+        let db = &state.db;
+        let (rows, total) =
+            query::list_trace_paths(db, &filters, limit.0 as u64, offset.0 as u64).await?;
+        Ok(Json(Page {
+            items: trace_path_reads(db, rows).await?,
+            total,
+            limit: limit.0,
+            offset: offset.0,
+        }))
+    }
+
+    /// Get a trace path by id
+    #[oai(path = "/trace-paths/:trace_path_id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        trace_path_id: Path<String>,
+    ) -> poem::Result<Json<TracePathRead>> {
+        const NOT_FOUND: &str = "Trace path not found";
+        let db = &state.db;
+        let row = query::trace_path_by_id(db, trace_path_id.trim())
+            .await?
+            .ok_or(ApiError::NotFound(NOT_FOUND))?;
+        let mut items = trace_path_reads(db, vec![row]).await?;
+        items
+            .pop()
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound(NOT_FOUND).into())
+    }
+}
+
+/// Attaches observer keys and observer lists to trace path rows, keeping their order.
+async fn trace_path_reads(
+    db: &DatabaseConnection,
+    rows: Vec<TracePathRow>,
+) -> Result<Vec<TracePathRead>, ApiError> {
+    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+    let hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.event_hash.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut observers = observers_by_event(db, "trace", &hashes).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TracePathRead {
+            observed_by: row
+                .observer_node_id
+                .as_ref()
+                .and_then(|id| names.get(id))
+                .map(|n| n.public_key.clone()),
+            initiator_tag: row.initiator_tag,
+            path_len: row.path_len,
+            flags: row.flags,
+            auth: row.auth,
+            path_hashes: json_string_list(row.path_hashes.as_deref(), "path_hashes"),
+            snr_values: json_number_list(row.snr_values.as_deref(), "snr_values"),
+            hop_count: row.hop_count,
+            // event_hash is unique in trace_paths, so each list is taken once.
+            observers: row
+                .event_hash
+                .as_ref()
+                .and_then(|h| observers.remove(h))
+                .unwrap_or_default(),
+            received_at: rfc3339(row.received_at),
+            created_at: rfc3339(row.created_at),
+        })
+        .collect())
+}
