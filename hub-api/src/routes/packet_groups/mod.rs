@@ -9,9 +9,9 @@ mod query;
 
 use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
-use crate::lookups::visible_channels;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
+use crate::query::lookups::visible_channels;
 use crate::routes::ApiTags;
 use crate::routes::packets::observer_names;
 use crate::routes::packets::query::{PacketRow, is_redacted, json_object};

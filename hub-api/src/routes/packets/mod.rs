@@ -8,11 +8,11 @@ pub(crate) mod query;
 
 use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
-use crate::lookups::{NodeNames, names_by_node_id, visible_channels};
 use crate::page::Page;
 use crate::params::{
     MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool, parse_datetime,
 };
+use crate::query::lookups::{NodeNames, names_by_node_id, visible_channels};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;

@@ -4,9 +4,9 @@
 mod query;
 
 use crate::error::ApiError;
-use crate::lookups::{ObserverRead, observers_by_event};
 use crate::page::Page;
 use crate::params::{lowercase_list, parse_datetime};
+use crate::query::lookups::{ObserverRead, observers_by_event};
 use crate::routes::ApiTags;
 use crate::routes::packets::observer_names;
 use crate::routes::packets::query::{json_number_list, json_string_list};

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::{Bound, datetime_bound};
-use crate::routes::advertisements::observed_by_condition;
+use crate::query::filters::observed_by_condition;
 use crate::routes::packets::query::{json_text, text_order};
 use hub_core::entity::trace_paths;
 use hub_core::time::Timestamp;
