@@ -6,10 +6,10 @@ use crate::page::Page;
 use crate::params::{Bound, Order, datetime_bound, parse_datetime};
 use chrono::NaiveDateTime;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
-use sea_orm::sea_query::{NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    IntoSimpleExpr, PaginatorTrait, QueryOrder, QuerySelect, QueryTrait, Select,
+    IdenStatic, IntoSimpleExpr, PaginatorTrait, QuerySelect, QueryTrait, Select,
 };
 
 /// The inclusive `since` / `until` window of a list.
@@ -50,6 +50,22 @@ impl TimeWindow {
     }
 }
 
+/// `column` for ORDER BY: byte order on PostgreSQL (`COLLATE "C"`), as SQLite compares text.
+pub fn text_order(backend: DbBackend, column: &str) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::cust(format!("{column} COLLATE \"C\"")),
+        _ => Expr::cust(column.to_string()),
+    }
+}
+
+/// Explicit NULL placement matching SQLite's default: first when ascending, last when not.
+pub fn sqlite_nulls(order: Order) -> NullOrdering {
+    match order {
+        Order::Asc => NullOrdering::First,
+        Order::Desc => NullOrdering::Last,
+    }
+}
+
 /// One key of a list's sort order, before the tie-break.
 #[derive(Debug, Clone)]
 pub struct SortKey {
@@ -63,6 +79,14 @@ impl SortKey {
         SortKey {
             expr: expr.into_simple_expr(),
             nulls: None,
+        }
+    }
+
+    /// Sort by `expr` with NULLs at `nulls` in both directions.
+    pub fn with_nulls(expr: impl IntoSimpleExpr, nulls: NullOrdering) -> Self {
+        SortKey {
+            expr: expr.into_simple_expr(),
+            nulls: Some(nulls),
         }
     }
 
@@ -97,8 +121,9 @@ impl PageRequest {
 }
 
 /// Counts the rows of `select`, then loads one page of them ordered by `keys` and finally by
-/// `tiebreak` (a unique column, so pages never overlap), every key in `order`.
-pub async fn fetch_page<E: EntityTrait>(
+/// `tiebreak` (a unique text column, compared bytewise on both databases so pages never
+/// overlap and SQLite and PostgreSQL agree), every key in `order`.
+pub async fn fetch_page<E>(
     db: &DatabaseConnection,
     select: Select<E>,
     keys: Vec<SortKey>,
@@ -107,19 +132,42 @@ pub async fn fetch_page<E: EntityTrait>(
     page: PageRequest,
 ) -> Result<(Vec<E::Model>, u64), DbErr>
 where
+    E: EntityTrait + Default,
     E::Model: FromQueryResult + Send + Sync,
 {
+    fetch_page_as(db, select, |select| select, keys, tiebreak, order, page).await
+}
+
+/// [`fetch_page`] for rows of another shape: `project` picks the columns of `M` from the
+/// filtered `select` (the count runs on `select` itself).
+pub async fn fetch_page_as<E, M>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    project: impl FnOnce(Select<E>) -> Select<E>,
+    keys: Vec<SortKey>,
+    tiebreak: E::Column,
+    order: Order,
+    page: PageRequest,
+) -> Result<(Vec<M>, u64), DbErr>
+where
+    E: EntityTrait + Default,
+    E::Model: FromQueryResult + Send + Sync,
+    M: FromQueryResult + Send + Sync,
+{
+    let backend = db.get_database_backend();
     let total = select.clone().count(db).await?;
-    let mut select = select
+    let mut select = project(select)
         .limit(page.limit.max(0) as u64)
         .offset(page.offset.max(0) as u64);
+    let query = QueryTrait::query(&mut select);
     for key in keys {
-        let query = QueryTrait::query(&mut select);
         match key.nulls {
             Some(nulls) => query.order_by_expr_with_nulls(key.expr, order.sea(), nulls),
             None => query.order_by_expr(key.expr, order.sea()),
         };
     }
-    let rows = select.order_by(tiebreak, order.sea()).all(db).await?;
+    let tiebreak = format!("{}.{}", E::default().table_name(), tiebreak.as_str());
+    query.order_by_expr(text_order(backend, &tiebreak), order.sea());
+    let rows = select.into_model::<M>().all(db).await?;
     Ok((rows, total))
 }

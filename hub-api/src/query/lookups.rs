@@ -335,3 +335,17 @@ pub async fn senders_by_prefix(
         })
         .collect())
 }
+
+/// Names of the observer node ids in `observer_ids` (absent ones skipped), keyed by node id.
+pub async fn observer_names<'a>(
+    db: &DatabaseConnection,
+    observer_ids: impl Iterator<Item = &'a Option<String>>,
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    let ids: Vec<String> = observer_ids
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names_by_node_id(db, &ids).await
+}

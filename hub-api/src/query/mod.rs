@@ -6,7 +6,11 @@
 //! - [`filters`]: WHERE conditions shared by lists and dashboards.
 //! - [`list`]: the time window, sorting with a unique tie-break, and one page with its total.
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
+//! - [`json`]: JSON columns read as text and checked for shape.
+//! - [`raw_packets`]: raw packet rows and the redaction rule of packets and packet groups.
 
 pub mod filters;
+pub mod json;
 pub mod list;
 pub mod lookups;
+pub mod raw_packets;

@@ -11,10 +11,11 @@ use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
+use crate::query::json::json_object;
+use crate::query::lookups::observer_names;
 use crate::query::lookups::visible_channels;
+use crate::query::raw_packets::{PacketRow, is_redacted};
 use crate::routes::ApiTags;
-use crate::routes::packets::observer_names;
-use crate::routes::packets::query::{PacketRow, is_redacted, json_object};
 use crate::state::AppState;
 use hub_core::time::rfc3339;
 use hub_macros::{cached, cached_api};
@@ -226,7 +227,9 @@ impl PacketGroupsApi {
         let visible = visible_channels(db, caller.role)
             .await
             .map_err(ApiError::from)?;
-        let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+        let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
+            .await
+            .map_err(ApiError::from)?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut hops = query::hops_by_packet(db, &ids).await?;
 

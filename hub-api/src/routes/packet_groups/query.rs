@@ -3,7 +3,8 @@
 
 use crate::error::ApiError;
 use crate::params::{Bound, Order, contains_pattern, datetime_bound, sql};
-use crate::routes::packets::query::{PacketRow, packet_columns, sqlite_nulls, text_order};
+use crate::query::list::{sqlite_nulls, text_order};
+use crate::query::raw_packets::{PacketRow, packet_columns};
 use hub_core::entity::{packet_path_hops, raw_packets};
 use hub_core::time::Timestamp;
 use sea_orm::sea_query::Expr;

@@ -12,7 +12,9 @@ use crate::page::Page;
 use crate::params::{
     MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool, parse_datetime,
 };
-use crate::query::lookups::{NodeNames, names_by_node_id, visible_channels};
+use crate::query::json::json_object;
+use crate::query::lookups::{observer_names, visible_channels};
+use crate::query::raw_packets::{PacketRow, is_redacted};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -21,9 +23,9 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use query::{PacketFilters, PacketRow, PacketSort, is_redacted, json_object};
+use query::{PacketFilters, PacketSort};
 use sea_orm::DatabaseConnection;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// Days a search looks back when no `since` is given.
 pub const SEARCH_WINDOW_DAYS: i64 = 7;
@@ -289,27 +291,15 @@ impl PacketsApi {
     }
 }
 
-/// Names of the observers of `rows`, keyed by node id.
-pub(crate) async fn observer_names<'a>(
-    db: &DatabaseConnection,
-    observer_ids: impl Iterator<Item = &'a Option<String>>,
-) -> Result<HashMap<String, NodeNames>, ApiError> {
-    let ids: Vec<String> = observer_ids
-        .flatten()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(names_by_node_id(db, &ids).await?)
-}
-
 /// Packet rows as the caller who may read `visible` sees them, in order.
 async fn packet_reads(
     db: &DatabaseConnection,
     rows: Vec<PacketRow>,
     visible: &BTreeSet<i32>,
 ) -> Result<Vec<RawPacketRead>, ApiError> {
-    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
+        .await
+        .map_err(ApiError::from)?;
     Ok(rows
         .into_iter()
         .map(|row| {

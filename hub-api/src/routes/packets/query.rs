@@ -1,81 +1,16 @@
-//! SQL of `/api/v1/packets`, and the JSON-column decoding that packets, packet groups,
-//! telemetry and trace paths share (API-2.md section 0.6, correction 8).
+//! SQL of `/api/v1/packets`.
 
 use crate::error::ApiError;
 use crate::params::{Bound, Order, datetime_bound, sql};
+use crate::query::list::{sqlite_nulls, text_order};
+use crate::query::raw_packets::{PacketRow, packet_columns, redacted_rows, unredacted_rows};
 use hub_core::entity::raw_packets;
-use hub_core::time::Timestamp;
-use sea_orm::sea_query::{Expr, NullOrdering};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, QueryTrait,
 };
-use serde_json::Value;
 use std::collections::BTreeSet;
-
-/// A `raw_packets` row as the packet endpoints read it: `decoded` as its stored text, so a
-/// value the JSON parser rejects becomes `null` for that field instead of a failed query.
-#[derive(Debug, Clone, FromQueryResult)]
-pub(crate) struct PacketRow {
-    pub id: String,
-    pub observer_node_id: Option<String>,
-    pub packet_hash: Option<String>,
-    pub raw_hex: Option<String>,
-    pub packet_type: Option<i32>,
-    pub payload_type: Option<i32>,
-    pub event_type: Option<String>,
-    pub channel_idx: Option<i32>,
-    pub source_pubkey_prefix: Option<String>,
-    pub route_type: Option<String>,
-    pub path_len: Option<i32>,
-    pub snr: Option<f64>,
-    pub decoded: Option<String>,
-    pub received_at: Timestamp,
-    pub created_at: Timestamp,
-}
-
-/// The `raw_packets` columns of [`PacketRow`], selected from `select`.
-pub(crate) fn packet_columns(select: Select<raw_packets::Entity>) -> Select<raw_packets::Entity> {
-    use raw_packets::Column as C;
-    select
-        .select_only()
-        .columns([
-            C::Id,
-            C::ObserverNodeId,
-            C::PacketHash,
-            C::RawHex,
-            C::PacketType,
-            C::PayloadType,
-            C::EventType,
-            C::ChannelIdx,
-            C::SourcePubkeyPrefix,
-            C::RouteType,
-            C::PathLen,
-            C::Snr,
-        ])
-        .column_as(json_text("raw_packets", "decoded"), "decoded")
-        .columns([C::ReceivedAt, C::CreatedAt])
-}
-
-/// Rows a caller who may read the channel indices `visible` sees redacted: a channel index
-/// that is set and not visible. `visible` always holds Public (17), so `NOT IN` is never empty.
-pub(crate) fn redacted_rows(visible: &BTreeSet<i32>) -> Condition {
-    Condition::all()
-        .add(raw_packets::Column::ChannelIdx.is_not_null())
-        .add(raw_packets::Column::ChannelIdx.is_not_in(visible.iter().copied()))
-}
-
-/// The complement of [`redacted_rows`]; a NULL channel index is never redacted.
-pub(crate) fn unredacted_rows(visible: &BTreeSet<i32>) -> Condition {
-    Condition::any()
-        .add(raw_packets::Column::ChannelIdx.is_null())
-        .add(raw_packets::Column::ChannelIdx.is_in(visible.iter().copied()))
-}
-
-/// Whether a row with `channel_idx` is redacted for the caller who may read `visible`.
-pub(crate) fn is_redacted(channel_idx: Option<i32>, visible: &BTreeSet<i32>) -> bool {
-    channel_idx.is_some_and(|idx| !visible.contains(&idx))
-}
 
 /// Filters of the packet list, already parsed and validated.
 #[derive(Debug, Default)]
@@ -120,28 +55,6 @@ impl PacketSort {
             Some("path_len") => PacketSort::PathLen,
             _ => PacketSort::Time,
         }
-    }
-}
-
-/// `CAST(table.column AS TEXT)`: a JSON column's stored text on SQLite and PostgreSQL (whose
-/// `json` type keeps the text, and with it the key order, as written).
-pub(crate) fn json_text(table: &str, column: &str) -> Expr {
-    Expr::cust(format!("CAST({table}.{column} AS TEXT)"))
-}
-
-/// `column` for ORDER BY: byte order on PostgreSQL (`COLLATE "C"`), as SQLite compares text.
-pub(crate) fn text_order(backend: DbBackend, column: &str) -> Expr {
-    match backend {
-        DbBackend::Postgres => Expr::cust(format!("{column} COLLATE \"C\"")),
-        _ => Expr::cust(column.to_string()),
-    }
-}
-
-/// Explicit NULL placement matching SQLite's default: first when ascending, last when not.
-pub(crate) fn sqlite_nulls(order: Order) -> NullOrdering {
-    match order {
-        Order::Asc => NullOrdering::First,
-        Order::Desc => NullOrdering::Last,
     }
 }
 
@@ -311,159 +224,4 @@ pub(super) async fn packet_by_id(
             .one(db)
             .await?,
     )
-}
-
-/// Parses a JSON column's stored text. Python's `json.dumps` writes `NaN`, `Infinity` and
-/// `-Infinity` for non-finite floats, which are not JSON; they are read as `null`. Text that
-/// still does not parse is logged and read as absent.
-pub(crate) fn parse_json_text(text: Option<&str>, field: &'static str) -> Option<Value> {
-    let text = text?;
-    match serde_json::from_str(&non_finite_as_null(text)) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            tracing::warn!(field, error = %err, "stored JSON does not parse; served as null");
-            None
-        }
-    }
-}
-
-/// `text` with every `NaN`, `Infinity` and `-Infinity` outside string literals replaced by
-/// `null`.
-fn non_finite_as_null(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("NaN") && !text.contains("Infinity") {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            rest = &rest[c.len_utf8()..];
-            continue;
-        }
-        if let Some(token) = ["-Infinity", "Infinity", "NaN"]
-            .into_iter()
-            .find(|t| rest.starts_with(t))
-        {
-            out.push_str("null");
-            rest = &rest[token.len()..];
-            continue;
-        }
-        if c == '"' {
-            in_string = true;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// A JSON column that must hold an object (`decoded`, `parsed_data`); any other stored
-/// shape is logged and served as null.
-pub(crate) fn json_object(text: Option<&str>, field: &'static str) -> Option<Value> {
-    match parse_json_text(text, field)? {
-        value @ Value::Object(_) => Some(value),
-        // The JSON text `null` is how MeshCore Hub stores "nothing decoded".
-        Value::Null => None,
-        _ => {
-            tracing::warn!(field, "stored JSON is not an object; served as null");
-            None
-        }
-    }
-}
-
-/// A JSON column that must hold a list of strings (`path_hashes`).
-pub(crate) fn json_string_list(text: Option<&str>, field: &'static str) -> Option<Vec<String>> {
-    match parse_json_text(text, field)? {
-        Value::Null => None,
-        Value::Array(items) => {
-            let list: Option<Vec<String>> = items
-                .into_iter()
-                .map(|item| match item {
-                    Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect();
-            if list.is_none() {
-                tracing::warn!(field, "stored JSON list holds a non-string; served as null");
-            }
-            list
-        }
-        _ => {
-            tracing::warn!(field, "stored JSON is not a list; served as null");
-            None
-        }
-    }
-}
-
-/// A JSON column that must hold a list of numbers (`snr_values`). Non-finite values, which
-/// Python writes as `NaN`/`Infinity`, are null items.
-pub(crate) fn json_number_list(
-    text: Option<&str>,
-    field: &'static str,
-) -> Option<Vec<Option<f64>>> {
-    match parse_json_text(text, field)? {
-        Value::Null => None,
-        Value::Array(items) => {
-            let list: Option<Vec<Option<f64>>> = items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Number(n) => n.as_f64().map(Some),
-                    Value::Null => Some(None),
-                    _ => None,
-                })
-                .collect();
-            if list.is_none() {
-                tracing::warn!(field, "stored JSON list holds a non-number; served as null");
-            }
-            list
-        }
-        _ => {
-            tracing::warn!(field, "stored JSON is not a list; served as null");
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn non_finite_floats_outside_strings_become_null() {
-        assert_eq!(
-            non_finite_as_null(r#"{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN -Infinity"}"#),
-            r#"{"a": null, "b": [null, null], "c": "NaN -Infinity"}"#
-        );
-        assert_eq!(non_finite_as_null(r#"{"q\"NaN": 1}"#), r#"{"q\"NaN": 1}"#);
-    }
-
-    #[test]
-    fn json_columns_check_their_shape() {
-        let obj = json_object(Some(r#"{"z": 1, "a": NaN}"#), "decoded").unwrap();
-        assert_eq!(obj.to_string(), r#"{"z":1,"a":null}"#);
-        assert_eq!(json_object(Some("null"), "decoded"), None);
-        assert_eq!(json_object(Some("[1]"), "decoded"), None);
-        assert_eq!(json_object(Some("{oops"), "decoded"), None);
-        assert_eq!(
-            json_string_list(Some(r#"["A1", "B2"]"#), "path_hashes"),
-            Some(vec!["A1".to_string(), "B2".to_string()])
-        );
-        assert_eq!(json_string_list(Some("[1]"), "path_hashes"), None);
-        assert_eq!(
-            json_number_list(Some("[1, 2.5, NaN]"), "snr_values"),
-            Some(vec![Some(1.0), Some(2.5), None])
-        );
-        assert_eq!(json_number_list(Some(r#"["x"]"#), "snr_values"), None);
-        assert_eq!(json_number_list(Some("{}"), "snr_values"), None);
-    }
 }

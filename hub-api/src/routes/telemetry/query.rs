@@ -1,14 +1,15 @@
 //! SQL of `/api/v1/telemetry`.
 
 use crate::error::ApiError;
-use crate::params::{Bound, datetime_bound};
+use crate::params::Order;
 use crate::query::filters::observed_by_condition;
-use crate::routes::packets::query::{json_text, text_order};
+use crate::query::json::json_text;
+use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::telemetry;
 use hub_core::time::Timestamp;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Select,
 };
 
 /// A `telemetry` row as the endpoints read it: `parsed_data` as its stored text.
@@ -28,8 +29,8 @@ pub(super) struct TelemetryFilters {
     pub node_public_key: Option<String>,
     /// Lowercased observer public keys (any of them).
     pub observed_by: Vec<String>,
-    pub since: Option<chrono::NaiveDateTime>,
-    pub until: Option<chrono::NaiveDateTime>,
+    /// The received_at window.
+    pub window: TimeWindow,
 }
 
 fn columns(select: Select<telemetry::Entity>) -> Select<telemetry::Entity> {
@@ -45,8 +46,7 @@ fn columns(select: Select<telemetry::Entity>) -> Select<telemetry::Entity> {
 pub(super) async fn list_telemetry(
     db: &DatabaseConnection,
     filters: &TelemetryFilters,
-    limit: u64,
-    offset: u64,
+    page: PageRequest,
 ) -> Result<(Vec<TelemetryRow>, u64), ApiError> {
     use telemetry::Column as C;
     let backend = db.get_database_backend();
@@ -59,20 +59,10 @@ pub(super) async fn list_telemetry(
     {
         cond = cond.add(observed);
     }
-    if let Some(since) = filters.since {
-        cond = cond.add(C::ReceivedAt.gte(datetime_bound(backend, since, Bound::Lower)));
-    }
-    if let Some(until) = filters.until {
-        cond = cond.add(C::ReceivedAt.lte(datetime_bound(backend, until, Bound::Upper)));
-    }
+    cond = cond.add(filters.window.condition(backend, C::ReceivedAt));
     let query = telemetry::Entity::find().filter(cond);
-    let total = query.clone().count(db).await?;
-    let mut select = columns(query).limit(limit).offset(offset);
-    QueryTrait::query(&mut select)
-        .order_by(C::ReceivedAt, sea_orm::Order::Desc)
-        .order_by_expr(text_order(backend, "telemetry.id"), sea_orm::Order::Desc);
-    let rows = select.into_model::<TelemetryRow>().all(db).await?;
-    Ok((rows, total))
+    let rows = fetch_page_as(db, query, columns, Vec::new(), C::Id, Order::Desc, page).await?;
+    Ok(rows)
 }
 
 /// The telemetry record with this id, if any.

@@ -5,11 +5,12 @@ mod query;
 
 use crate::error::ApiError;
 use crate::page::Page;
-use crate::params::{lowercase_list, parse_datetime};
+use crate::params::lowercase_list;
+use crate::query::json::{json_number_list, json_string_list};
+use crate::query::list::{PageRequest, TimeWindow};
+use crate::query::lookups::observer_names;
 use crate::query::lookups::{ObserverRead, observers_by_event};
 use crate::routes::ApiTags;
-use crate::routes::packets::observer_names;
-use crate::routes::packets::query::{json_number_list, json_string_list};
 use crate::state::AppState;
 use hub_core::time::rfc3339;
 use poem::web::Data;
@@ -82,18 +83,15 @@ impl TracePathsApi {
     ) -> poem::Result<Json<Page<TracePathRead>>> {
         let filters = TracePathFilters {
             observed_by: lowercase_list("observed_by", observed_by.iter())?,
-            since: parse_datetime("since", since.as_deref())?,
-            until: parse_datetime("until", until.as_deref())?,
+            window: TimeWindow::parse(since.as_deref(), until.as_deref())?,
         };
         let db = &state.db;
-        let (rows, total) =
-            query::list_trace_paths(db, &filters, limit.0 as u64, offset.0 as u64).await?;
-        Ok(Json(Page {
-            items: trace_path_reads(db, rows).await?,
-            total,
+        let page = PageRequest {
             limit: limit.0,
             offset: offset.0,
-        }))
+        };
+        let (rows, total) = query::list_trace_paths(db, &filters, page).await?;
+        Ok(Json(page.page(trace_path_reads(db, rows).await?, total)))
     }
 
     /// Get a trace path by id
@@ -121,7 +119,9 @@ async fn trace_path_reads(
     db: &DatabaseConnection,
     rows: Vec<TracePathRow>,
 ) -> Result<Vec<TracePathRead>, ApiError> {
-    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id)).await?;
+    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
+        .await
+        .map_err(ApiError::from)?;
     let hashes: Vec<String> = rows
         .iter()
         .filter_map(|r| r.event_hash.clone())
