@@ -439,7 +439,8 @@ pub fn recent_matches(
             }
         }
     }
-    entries.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    // Stable: equal times keep first-appearance order.
+    entries.sort_by_key(|m| std::cmp::Reverse(m.received_at));
     entries.truncate(limit);
     entries
 }
