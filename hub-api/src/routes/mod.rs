@@ -4,6 +4,7 @@ pub mod advertisements;
 pub mod channels;
 pub mod dashboard;
 pub mod health;
+pub mod mesh_routes;
 pub mod messages;
 pub mod nodes;
 pub mod profiles;
@@ -27,6 +28,8 @@ pub enum ApiTags {
     Dashboard,
     /// Member profiles and adopted nodes.
     Profiles,
+    /// Monitored routes between sites and their health.
+    Routes,
 }
 
 /// Every API group, in the order the docs list them.
@@ -38,6 +41,7 @@ pub fn all() -> (
     channels::ChannelsApi,
     dashboard::DashboardApi,
     profiles::ProfilesApi,
+    mesh_routes::RoutesApi,
 ) {
     (
         health::HealthApi,
@@ -47,5 +51,6 @@ pub fn all() -> (
         channels::ChannelsApi,
         dashboard::DashboardApi,
         profiles::ProfilesApi,
+        mesh_routes::RoutesApi,
     )
 }
