@@ -345,7 +345,7 @@ pub enum RouteListResponse {
 pub enum RouteDetailResponse {
     /// The route.
     #[oai(status = 200)]
-    Ok(Json<RouteDetail>),
+    Ok(Json<Box<RouteDetail>>),
     /// `Route not found`: no such route, or one above the caller's role.
     #[oai(status = 404)]
     NotFound(Json<ErrorDetail>),
@@ -497,9 +497,9 @@ impl RoutesApi {
         let matches = route_matches(db, &route, &parts).await?;
         let observers = contributing_observers(db, &matches).await?;
         let read = parts.read(route);
-        Ok(RouteDetailResponse::Ok(Json(RouteDetail::new(
+        Ok(RouteDetailResponse::Ok(Json(Box::new(RouteDetail::new(
             read, observers, matches,
-        ))))
+        )))))
     }
 
     /// Get a route's daily history
@@ -636,11 +636,7 @@ fn slice_hops(hops: &[Hop], first: i32, last: i32) -> &[Hop] {
     let end = usize::try_from(i64::from(last).saturating_add(1).max(0))
         .unwrap_or(0)
         .min(hops.len());
-    if start >= end {
-        &[]
-    } else {
-        &hops[start..end]
-    }
+    if start >= end { &[] } else { &hops[start..end] }
 }
 
 /// The recent matches of `route`: the stored ones, else (enabled routes only) the live ones.

@@ -35,9 +35,12 @@ pub struct Window<'a> {
 impl Window<'_> {
     /// The time and observer conditions on `packet_path_hops`.
     fn condition(&self, backend: DbBackend) -> Condition {
-        let mut cond = Condition::all().add(packet_path_hops::Column::ReceivedAt.gte(
-            datetime_bound(backend, self.since, Bound::Lower),
-        ));
+        let mut cond =
+            Condition::all().add(packet_path_hops::Column::ReceivedAt.gte(datetime_bound(
+                backend,
+                self.since,
+                Bound::Lower,
+            )));
         if let Some(until) = self.until {
             // The shortest text of `until` sorts first among its spellings: a strict `<`
             // against it excludes every stored form of that instant (see `datetime_bound`).
@@ -369,7 +372,10 @@ pub async fn stored_matches(
             .then_with(|| a.id.cmp(&b.id))
     });
     joined.truncate(limit);
-    let kept: Vec<String> = joined.iter().map(|(m, _)| m.raw_packet_id.clone()).collect();
+    let kept: Vec<String> = joined
+        .iter()
+        .map(|(m, _)| m.raw_packet_id.clone())
+        .collect();
     let mut hops = hops_of(db, &kept).await?;
     Ok(joined
         .into_iter()
