@@ -415,6 +415,19 @@ async fn insert_packet(
     hours_ago: i64,
 ) -> String {
     let at = ago(0, hours_ago);
+    insert_packet_at(app, id, hashes, event, observer, &at).await;
+    at
+}
+
+/// [`insert_packet`] received at the stored naive UTC text `at`.
+async fn insert_packet_at(
+    app: &TestApp,
+    id: &str,
+    hashes: &[&str],
+    event: Option<&str>,
+    observer: &str,
+    at: &str,
+) {
     let event_sql = event.map_or("NULL".to_string(), |e| format!("'{e}'"));
     let packet_sql = event.map_or("NULL".to_string(), |e| format!("'p{e}'"));
     app.exec(&format!(
@@ -429,7 +442,6 @@ async fn insert_packet(
         ))
         .await;
     }
-    at
 }
 
 /// The RFC 3339 form of a stored naive UTC text.
@@ -703,4 +715,146 @@ async fn cached_mine_list_is_per_user() {
     let (shared, all) = fetch(&app, "/api/v1/routes", "operator", Some("u2")).await;
     assert_eq!(shared, "HIT");
     assert_eq!(serde_json::from_slice::<Value>(&all).unwrap()["total"], 2);
+}
+
+/// Copies every row of `E` from one database to the other through the sea-orm entity.
+async fn copy<E>(from: &sea_orm::DatabaseConnection, to: &sea_orm::DatabaseConnection)
+where
+    E: sea_orm::EntityTrait,
+    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    use sea_orm::{EntityTrait, IntoActiveModel};
+    let rows = E::find().all(from).await.expect("read fixture rows");
+    for chunk in rows.chunks(200) {
+        E::insert_many(
+            chunk
+                .iter()
+                .cloned()
+                .map(IntoActiveModel::into_active_model),
+        )
+        .exec_without_returning(to)
+        .await
+        .expect("insert into PostgreSQL");
+    }
+}
+
+#[tokio::test]
+async fn postgres_answers_like_sqlite() {
+    use hub_core::entity::*;
+    use sea_orm::ConnectionTrait;
+    let pg = hub_core::test_support::PostgresServer::start();
+    let db = hub_core::db::connect(&pg.url()).await.expect("connect");
+    hub_core::db::prepare_schema(&db).await.expect("schema");
+    // hub's migrations create only the tables its own endpoints needed so far; a MeshCore
+    // Hub database has these too (DDL as in its PostgreSQL dump).
+    db.execute_unprepared(
+        "CREATE TABLE packet_path_hops (id varchar(36) PRIMARY KEY, \
+           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
+           raw_packet_id varchar(36) NOT NULL, position integer NOT NULL, node_hash varchar(6) NOT NULL, \
+           packet_hash varchar(32), event_hash varchar(32), received_at timestamptz NOT NULL, \
+           observer_node_id varchar(36)); \
+         CREATE TABLE route_nodes (id varchar(36) PRIMARY KEY, \
+           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
+           route_id varchar(36) NOT NULL, node_id varchar(36) NOT NULL, position integer NOT NULL, \
+           expected_hash varchar(6)); \
+         CREATE TABLE route_observers (id varchar(36) PRIMARY KEY, \
+           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
+           route_id varchar(36) NOT NULL, node_id varchar(36) NOT NULL); \
+         CREATE TABLE route_recent_matches (id varchar(36) PRIMARY KEY, \
+           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
+           route_id varchar(36) NOT NULL, raw_packet_id varchar(36) NOT NULL, \
+           first_position integer NOT NULL, last_position integer NOT NULL);",
+    )
+    .await
+    .expect("route tables");
+    let sqlite = fixture_app().await;
+    copy::<nodes::Entity>(&sqlite.db, &db).await;
+    copy::<user_profiles::Entity>(&sqlite.db, &db).await;
+    copy::<raw_packets::Entity>(&sqlite.db, &db).await;
+    copy::<packet_path_hops::Entity>(&sqlite.db, &db).await;
+    copy::<routes::Entity>(&sqlite.db, &db).await;
+    copy::<route_nodes::Entity>(&sqlite.db, &db).await;
+    copy::<route_observers::Entity>(&sqlite.db, &db).await;
+    copy::<route_results::Entity>(&sqlite.db, &db).await;
+    copy::<route_result_history::Entity>(&sqlite.db, &db).await;
+    copy::<route_recent_matches::Entity>(&sqlite.db, &db).await;
+    let postgres = app_over(db);
+
+    let uris = [
+        "/api/v1/routes".to_string(),
+        format!("/api/v1/routes/{ALPHA}"),
+        format!("/api/v1/routes/{OP}"),
+        format!("/api/v1/routes/{ALPHA}/history?days=30"),
+        format!("/api/v1/routes/{OP}/history"),
+    ];
+    let compare = |stage: &'static str| {
+        let (sqlite, postgres, uris) = (&sqlite, &postgres, &uris);
+        async move {
+            for uri in uris {
+                let left = sqlite.json_as(uri, "admin").await;
+                let right = postgres.json_as(uri, "admin").await;
+                assert_eq!(left, right, "{stage} {uri}: SQLite and PostgreSQL differ");
+            }
+        }
+    };
+    compare("stored").await;
+
+    // Live matches: byte-order prefix ranges, time window and observer scope on both.
+    // One set of times for both databases, so that the answers can be equal.
+    let at: Vec<String> = (0..5).map(|h| ago(0, h)).collect();
+    for app in [&sqlite, &postgres] {
+        app.exec("DELETE FROM route_recent_matches").await;
+        insert_packet_at(
+            app,
+            "live-1",
+            &["00", "A1FA", "77", "B2B0"],
+            Some("e1"),
+            NORTH_OBSERVER_1,
+            &at[3],
+        )
+        .await;
+        insert_packet_at(
+            app,
+            "live-2",
+            &["B2B0", "A1FA"],
+            Some("e2"),
+            NORTH_OBSERVER_1,
+            &at[2],
+        )
+        .await;
+        // Byte order: `A1F:` sorts below the range, `A1fa` above it.
+        insert_packet_at(
+            app,
+            "live-3",
+            &["A1F:", "A1FAFF", "B2B0"],
+            None,
+            NORTH_OBSERVER_1,
+            &at[4],
+        )
+        .await;
+        insert_packet_at(
+            app,
+            "live-4",
+            &["A1fa", "B2B0"],
+            Some("e4"),
+            NORTH_OBSERVER_1,
+            &at[1],
+        )
+        .await;
+        insert_packet_at(
+            app,
+            "op-1",
+            &["C3C0", "D4D0"],
+            Some("r1"),
+            NORTH_OBSERVER_2,
+            &at[1],
+        )
+        .await;
+    }
+    compare("live").await;
+    let live = postgres
+        .json_as(&format!("/api/v1/routes/{ALPHA}"), "admin")
+        .await;
+    assert_eq!(live["recent_matches"].as_array().unwrap().len(), 3);
 }
