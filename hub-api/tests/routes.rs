@@ -724,7 +724,7 @@ where
     E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
 {
-    use sea_orm::{EntityTrait, IntoActiveModel};
+    use sea_orm::IntoActiveModel;
     let rows = E::find().all(from).await.expect("read fixture rows");
     for chunk in rows.chunks(200) {
         E::insert_many(
