@@ -8,6 +8,7 @@ pub mod cache;
 pub mod db;
 pub mod entity;
 pub mod roles;
+pub mod route_matching;
 pub mod settings;
 pub mod time;
 

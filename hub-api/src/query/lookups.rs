@@ -349,3 +349,32 @@ pub async fn observer_names<'a>(
         .collect();
     names_by_node_id(db, &ids).await
 }
+
+/// The profile of each user id that has one, in the `{user_id, name, callsign, profile_id}`
+/// shape (a route's `owner`).
+pub async fn profiles_by_user_id(
+    db: &DatabaseConnection,
+    user_ids: &[String],
+) -> Result<HashMap<String, AdoptedBy>, DbErr> {
+    let mut by_user = HashMap::new();
+    for chunk in user_ids.chunks(CHUNK) {
+        for profile in user_profiles::Entity::find()
+            .filter(user_profiles::Column::UserId.is_in(chunk.iter().cloned()))
+            .order_by_asc(user_profiles::Column::CreatedAt)
+            .order_by_asc(user_profiles::Column::Id)
+            .all(db)
+            .await?
+        {
+            // Should a database hold two profiles for one user, the first created wins.
+            by_user
+                .entry(profile.user_id.clone())
+                .or_insert_with(|| AdoptedBy {
+                    user_id: profile.user_id,
+                    name: profile.name,
+                    callsign: profile.callsign,
+                    profile_id: profile.id,
+                });
+        }
+    }
+    Ok(by_user)
+}

@@ -4,6 +4,7 @@ pub mod advertisements;
 pub mod channels;
 pub mod dashboard;
 pub mod health;
+pub mod mesh_routes;
 pub mod messages;
 pub mod nodes;
 pub mod packet_groups;
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Telemetry,
     /// Trace results: path hashes and per-hop SNR.
     TracePaths,
+    /// Monitored routes between sites and their health.
+    Routes,
 }
 
 /// Every API group, in the order the docs list them.
@@ -54,6 +57,7 @@ pub fn all() -> (
     packet_groups::PacketGroupsApi,
     telemetry::TelemetryApi,
     trace_paths::TracePathsApi,
+    mesh_routes::RoutesApi,
 ) {
     (
         health::HealthApi,
@@ -67,5 +71,6 @@ pub fn all() -> (
         packet_groups::PacketGroupsApi,
         telemetry::TelemetryApi,
         trace_paths::TracePathsApi,
+        mesh_routes::RoutesApi,
     )
 }
