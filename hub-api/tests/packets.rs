@@ -1047,38 +1047,12 @@ where
     }
 }
 
-/// `packet_path_hops`, `telemetry` and `trace_paths` as MeshCore Hub creates them on
-/// PostgreSQL.
-const PG_READ_TABLES: &str = "
-CREATE TABLE IF NOT EXISTS packet_path_hops (
-    id varchar(36) PRIMARY KEY, created_at timestamptz DEFAULT now() NOT NULL,
-    updated_at timestamptz DEFAULT now() NOT NULL, raw_packet_id varchar(36) NOT NULL,
-    position integer NOT NULL, node_hash varchar(6) NOT NULL, packet_hash varchar(32),
-    event_hash varchar(32), received_at timestamptz NOT NULL, observer_node_id varchar(36));
-CREATE TABLE IF NOT EXISTS telemetry (
-    id varchar PRIMARY KEY, observer_node_id varchar, node_id varchar,
-    node_public_key varchar(64) NOT NULL, lpp_data bytea, parsed_data json,
-    received_at timestamptz NOT NULL, created_at timestamptz DEFAULT now() NOT NULL,
-    updated_at timestamptz DEFAULT now() NOT NULL, event_hash varchar(32));
-CREATE TABLE IF NOT EXISTS trace_paths (
-    id varchar PRIMARY KEY, observer_node_id varchar, initiator_tag bigint NOT NULL,
-    path_len integer, flags integer, auth integer, path_hashes json, snr_values json,
-    hop_count integer, received_at timestamptz NOT NULL,
-    created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL,
-    event_hash varchar(32));
-";
-
 #[tokio::test]
 async fn postgres_answers_like_sqlite() {
     use hub_core::entity::*;
     let pg = hub_core::test_support::PostgresServer::start();
     let db = hub_core::db::connect(&pg.url()).await.expect("connect");
     hub_core::db::prepare_schema(&db).await.expect("schema");
-    // MeshCore Hub's own DDL (the PostgreSQL fixture dump) for tables this branch's
-    // migration may not create yet; a no-op once it does.
-    sea_orm::ConnectionTrait::execute_unprepared(&db, PG_READ_TABLES)
-        .await
-        .expect("create tables");
 
     let sqlite = fixture_app().await;
     set_general_visibility(&sqlite, "operator").await;

@@ -746,28 +746,6 @@ async fn postgres_answers_like_sqlite() {
     let pg = hub_core::test_support::PostgresServer::start();
     let db = hub_core::db::connect(&pg.url()).await.expect("connect");
     hub_core::db::prepare_schema(&db).await.expect("schema");
-    // hub's migrations create only the tables its own endpoints needed so far; a MeshCore
-    // Hub database has these too (DDL as in its PostgreSQL dump).
-    db.execute_unprepared(
-        "CREATE TABLE packet_path_hops (id varchar(36) PRIMARY KEY, \
-           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
-           raw_packet_id varchar(36) NOT NULL, position integer NOT NULL, node_hash varchar(6) NOT NULL, \
-           packet_hash varchar(32), event_hash varchar(32), received_at timestamptz NOT NULL, \
-           observer_node_id varchar(36)); \
-         CREATE TABLE route_nodes (id varchar(36) PRIMARY KEY, \
-           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
-           route_id varchar(36) NOT NULL, node_id varchar(36) NOT NULL, position integer NOT NULL, \
-           expected_hash varchar(6)); \
-         CREATE TABLE route_observers (id varchar(36) PRIMARY KEY, \
-           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
-           route_id varchar(36) NOT NULL, node_id varchar(36) NOT NULL); \
-         CREATE TABLE route_recent_matches (id varchar(36) PRIMARY KEY, \
-           created_at timestamptz DEFAULT now() NOT NULL, updated_at timestamptz DEFAULT now() NOT NULL, \
-           route_id varchar(36) NOT NULL, raw_packet_id varchar(36) NOT NULL, \
-           first_position integer NOT NULL, last_position integer NOT NULL);",
-    )
-    .await
-    .expect("route tables");
     let sqlite = fixture_app().await;
     copy::<nodes::Entity>(&sqlite.db, &db).await;
     copy::<user_profiles::Entity>(&sqlite.db, &db).await;

@@ -30,6 +30,9 @@ const ENDPOINTS: &[&str] = &[
     "/health",
     "/api/v1/nodes?limit=50",
     "/api/v1/dashboard/stats",
+    // What the web dashboard's Packets and Routes pages ask for.
+    "/api/v1/packet-groups?limit=20&sort=time&order=desc",
+    "/api/v1/routes",
 ];
 
 /// How responses are cached while measuring. One table row per (endpoint, mode).
@@ -207,7 +210,8 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
     /// Endpoint to measure (path and query); repeatable. Default: /health, /api/v1/nodes?limit=50,
-    /// /api/v1/dashboard/stats.
+    /// /api/v1/dashboard/stats, /api/v1/packet-groups?limit=20&sort=time&order=desc,
+    /// /api/v1/routes.
     #[arg(long = "endpoint")]
     endpoints: Vec<String>,
     /// Cache mode; repeatable. Default: every mode.

@@ -8,9 +8,11 @@
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
 //! - [`json`]: JSON columns read as text and checked for shape.
 //! - [`raw_packets`]: raw packet rows and the redaction rule of packets and packet groups.
+//! - [`route_history`]: a route's latest evaluation and daily history.
 
 pub mod filters;
 pub mod json;
 pub mod list;
 pub mod lookups;
 pub mod raw_packets;
+pub mod route_history;

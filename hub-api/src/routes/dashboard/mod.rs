@@ -11,7 +11,7 @@ mod series;
 mod stats;
 
 pub use recent::{ChannelMessage, RecentActivity, RecentAdvertisement};
-pub use routes_overview::{RouteDay, RouteOverviewEntry, RoutesOverview};
+pub use routes_overview::{RouteOverviewEntry, RoutesOverview};
 pub use series::{DailyPoint, DailySeries, PacketBreakdown};
 pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 

@@ -15,8 +15,8 @@ use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
 use crate::params::parse_bool;
 use crate::query::lookups::{AdoptedBy, profiles_by_user_id};
+use crate::query::route_history::{RouteDay, daily_series, history_rows, latest_results};
 use crate::routes::ApiTags;
-use crate::routes::dashboard::RouteDay;
 use crate::state::AppState;
 use chrono::NaiveDate;
 use hub_core::entity::{route_results, routes};
@@ -566,7 +566,7 @@ impl RouteParts {
         Ok(RouteParts {
             nodes: query::path_nodes(db, &ids).await?,
             observers: query::observers(db, &ids).await?,
-            results: query::results(db, &ids).await?,
+            results: latest_results(db, &ids).await?,
             owners: profiles_by_user_id(db, &creators).await?,
         })
     }
@@ -728,16 +728,6 @@ async fn contributing_observers(
         .collect())
 }
 
-/// The entry of a day without an evaluation (and of every day of a disabled route).
-fn unevaluated(date: NaiveDate) -> RouteDay {
-    RouteDay {
-        date: date.format("%Y-%m-%d").to_string(),
-        quality: "unknown".to_string(),
-        state: "no_coverage".to_string(),
-        matched_count: 0,
-    }
-}
-
 /// `days` (>= 0) past days before `today`, then today's entry.
 async fn history_days(
     db: &DatabaseConnection,
@@ -745,36 +735,23 @@ async fn history_days(
     days: i64,
     today: NaiveDate,
 ) -> Result<Vec<RouteDay>, ApiError> {
-    let oldest = today - chrono::Duration::days(days);
-    let dates = (0..days).map(|i| oldest + chrono::Duration::days(i));
-    if !route.enabled {
-        return Ok(dates.chain([today]).map(unevaluated).collect());
-    }
-    let past = query::history(db, &route.id, oldest, today).await?;
-    let mut data: Vec<RouteDay> = dates
-        .map(|date| match past.get(&date) {
-            Some(row) => RouteDay {
-                date: date.format("%Y-%m-%d").to_string(),
-                quality: row.quality.clone(),
-                state: row.state.clone(),
-                matched_count: i64::from(row.matched_count),
-            },
-            None => unevaluated(date),
-        })
-        .collect();
-    let current = query::results(db, std::slice::from_ref(&route.id))
-        .await?
-        .remove(&route.id);
-    data.push(match current {
-        Some(r) => RouteDay {
-            date: today.format("%Y-%m-%d").to_string(),
-            quality: r.quality,
-            state: r.state,
-            matched_count: i64::from(r.matched_count),
-        },
-        None => unevaluated(today),
-    });
-    Ok(data)
+    let ids = std::slice::from_ref(&route.id);
+    let (past, latest) = if route.enabled {
+        let oldest = today - chrono::Duration::days(days);
+        (
+            history_rows(db, ids, oldest, today).await?,
+            latest_results(db, ids).await?,
+        )
+    } else {
+        Default::default()
+    };
+    Ok(daily_series(
+        route.enabled,
+        past.get(&route.id),
+        latest.get(&route.id),
+        days,
+        today,
+    ))
 }
 
 #[cfg(test)]

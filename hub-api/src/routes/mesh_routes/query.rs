@@ -6,10 +6,9 @@
 //! the range, and candidate order is decided in Rust, where `String` ordering is bytewise.
 
 use crate::params::{Bound, datetime_bound, sql};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use hub_core::entity::{
     nodes, packet_path_hops, raw_packets, route_nodes, route_observers, route_recent_matches,
-    route_result_history, route_results,
 };
 use hub_core::route_matching::{Candidate, Hop, merge_candidates, needs_reverse_fetch, prefix_end};
 use sea_orm::{
@@ -301,27 +300,6 @@ pub async fn observers(
     Ok(by_route)
 }
 
-/// The latest `route_results` row of each route id (most recently evaluated, should a
-/// database hold several).
-pub async fn results(
-    db: &DatabaseConnection,
-    route_ids: &[String],
-) -> Result<HashMap<String, route_results::Model>, DbErr> {
-    let mut latest = HashMap::new();
-    for chunk in route_ids.chunks(CHUNK) {
-        for row in route_results::Entity::find()
-            .filter(route_results::Column::RouteId.is_in(chunk.iter().cloned()))
-            .order_by_asc(route_results::Column::EvaluatedAt)
-            .order_by_asc(route_results::Column::Id)
-            .all(db)
-            .await?
-        {
-            latest.insert(row.route_id.clone(), row);
-        }
-    }
-    Ok(latest)
-}
-
 /// A persisted recent match with its packet's time and observer and all its hops.
 #[derive(Debug, Clone)]
 pub struct StoredMatch {
@@ -386,26 +364,5 @@ pub async fn stored_matches(
             received_at: packet.received_at.0,
             observer_node_id: packet.observer_node_id,
         })
-        .collect())
-}
-
-/// A route's history rows for the days in `[oldest, today)`, by day.
-pub async fn history(
-    db: &DatabaseConnection,
-    route_id: &str,
-    oldest: NaiveDate,
-    today: NaiveDate,
-) -> Result<HashMap<NaiveDate, route_result_history::Model>, DbErr> {
-    if oldest >= today {
-        return Ok(HashMap::new());
-    }
-    Ok(route_result_history::Entity::find()
-        .filter(route_result_history::Column::RouteId.eq(route_id))
-        .filter(route_result_history::Column::Date.gte(oldest))
-        .filter(route_result_history::Column::Date.lt(today))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.date, row))
         .collect())
 }
