@@ -742,7 +742,6 @@ where
 #[tokio::test]
 async fn postgres_answers_like_sqlite() {
     use hub_core::entity::*;
-    use sea_orm::ConnectionTrait;
     let pg = hub_core::test_support::PostgresServer::start();
     let db = hub_core::db::connect(&pg.url()).await.expect("connect");
     hub_core::db::prepare_schema(&db).await.expect("schema");
