@@ -30,7 +30,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -456,8 +456,7 @@ impl RoutesApi {
     ) -> poem::Result<RouteListResponse> {
         let db = &state.db;
         let mine = parse_bool("mine", mine.as_deref())?.unwrap_or(false);
-        let mut visible: Vec<routes::Model> = routes::Entity::find()
-            .all(db)
+        let mut visible: Vec<routes::Model> = query::all_routes(db)
             .await
             .map_err(ApiError::from)?
             .into_iter()
@@ -539,8 +538,7 @@ async fn visible_route(
     caller: Caller,
     id: &str,
 ) -> Result<routes::Model, ApiError> {
-    routes::Entity::find_by_id(id.to_string())
-        .one(db)
+    query::route_by_id(db, id)
         .await?
         .filter(|r| caller.role.can_see(&r.visibility))
         .ok_or(ApiError::NotFound("Route not found"))

@@ -9,6 +9,7 @@ use crate::params::{Bound, datetime_bound, sql};
 use chrono::NaiveDateTime;
 use hub_core::entity::{
     nodes, packet_path_hops, raw_packets, route_nodes, route_observers, route_recent_matches,
+    routes,
 };
 use hub_core::route_matching::{Candidate, Hop, merge_candidates, needs_reverse_fetch, prefix_end};
 use sea_orm::{
@@ -365,4 +366,17 @@ pub async fn stored_matches(
             observer_node_id: packet.observer_node_id,
         })
         .collect())
+}
+
+/// Every route, in no particular order (callers filter by visibility and sort).
+pub async fn all_routes(db: &DatabaseConnection) -> Result<Vec<routes::Model>, DbErr> {
+    routes::Entity::find().all(db).await
+}
+
+/// The route with this id, if any.
+pub async fn route_by_id(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<routes::Model>, DbErr> {
+    routes::Entity::find_by_id(id.to_string()).one(db).await
 }
