@@ -137,9 +137,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 ///
 /// Every PostgreSQL connection runs with `TimeZone=UTC` (naive datetimes that hub binds are
 /// compared with MeshCore Hub's `timestamptz` columns through the session time zone, and
-/// `date(...)` groups by UTC day only then) and, when the target names a schema, with that
-/// schema as its `search_path`. Both are startup options, so they hold on every pooled
-/// connection and override what the URL's `options` parameter says.
+/// `date(...)` groups by UTC day only then; sqlx asks for UTC too, but a URL's
+/// `options=-c TimeZone=...` or a server default must not win) and, when the target names a
+/// schema, with that schema as its `search_path`. Both are startup options after the URL's
+/// own `options`, so they hold on every pooled connection and take precedence over it.
 pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
     let url = normalize_database_url(&target.url).map_err(DbErr::Custom)?;
     let mut options = ConnectOptions::new(url.clone());
@@ -409,7 +410,7 @@ async fn query_strings(
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     rows.iter()
-        .map(|row| row.try_get_by_index::<String>(0).map_err(DbErr::from))
+        .map(|row| row.try_get_by_index::<String>(0))
         .collect()
 }
 
