@@ -353,3 +353,170 @@ async fn meshcore_hub_postgres_database_answers_like_its_sqlite_copy() {
     );
     postgres.get("/health/ready").await.assert_status_is_ok();
 }
+
+fn refusal(result: Result<SchemaState, db::PrepareError>) -> String {
+    match result {
+        Err(db::PrepareError::Refused(message)) => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn search_path_through_the_url_reads_the_schema_too() {
+    let pg = restored_fixture();
+    let target = DatabaseTarget::url(format!(
+        "{}?options=-csearch_path%3Dmeshcorehub",
+        pg.url_of("meshcore")
+    ));
+    let conn = db::connect_to(&target).await.unwrap();
+    assert_eq!(
+        db::prepare(&conn, &target, Intent::Serve).await.unwrap(),
+        SchemaState::ExternallyManaged
+    );
+    let app = app_over(conn);
+    assert_eq!(app.json("/api/v1/nodes").await["total"], 8);
+}
+
+#[tokio::test]
+async fn serve_refuses_an_empty_schema_beside_meshcore_hub_tables() {
+    let pg = restored_fixture();
+    // No DATABASE_SCHEMA: the tables are in `meshcorehub`, the search path says `public`.
+    let target = meshcore_hub_settings(&pg, None);
+    let conn = db::connect_to(&target).await.unwrap();
+    for intent in [Intent::Serve, Intent::ServeDemo, Intent::Migrate] {
+        let message = refusal(db::prepare(&conn, &target, intent).await);
+        assert!(
+            message.contains("DATABASE_SCHEMA=meshcorehub"),
+            "{intent:?}: {message}"
+        );
+    }
+    // Nothing was created in `public`.
+    assert!(!db::table_exists(&conn, "seaql_migrations").await.unwrap());
+    assert!(!db::table_exists(&conn, "nodes").await.unwrap());
+
+    // A schema of its own that does not exist yet: serve leaves creating it to migrate.
+    let target = meshcore_hub_settings(&pg, Some("second_network"));
+    let conn = db::connect_to(&target).await.unwrap();
+    let message = refusal(db::prepare(&conn, &target, Intent::Serve).await);
+    assert!(message.contains("DATABASE_SCHEMA"), "{message}");
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_of_database_schema() {
+    let pg = restored_fixture();
+    let target = meshcore_hub_settings(&pg, Some("second_network"));
+    let conn = db::connect_to(&target).await.unwrap();
+    assert!(matches!(
+        db::prepare(&conn, &target, Intent::Migrate).await.unwrap(),
+        SchemaState::Migrated { applied } if applied >= 1
+    ));
+    for table in migration::TABLES {
+        assert!(db::table_exists(&conn, table).await.unwrap(), "{table}");
+    }
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'second_network' \
+             AND tablename = 'seaql_migrations'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+    // Now hub's own schema: serve migrates it (nothing pending) and serves it.
+    assert_eq!(
+        db::prepare(&conn, &target, Intent::Serve).await.unwrap(),
+        SchemaState::Migrated { applied: 0 }
+    );
+    // MeshCore Hub's schema is untouched and still served as it is.
+    let original = meshcore_hub_settings(&pg, Some("meshcorehub"));
+    let original_conn = db::connect_to(&original).await.unwrap();
+    assert_eq!(
+        db::prepare(&original_conn, &original, Intent::Serve)
+            .await
+            .unwrap(),
+        SchemaState::ExternallyManaged
+    );
+    assert!(
+        !db::table_exists(&original_conn, "seaql_migrations")
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_database_of_something_else_is_never_migrated() {
+    let pg = PostgresServer::start();
+    pg.create_database("billing");
+    pg.run_sql("billing", "CREATE TABLE invoices (id integer PRIMARY KEY)");
+    let target = DatabaseTarget::url(pg.url_of("billing"));
+    let conn = db::connect_to(&target).await.unwrap();
+    for intent in [Intent::Serve, Intent::ServeDemo, Intent::Migrate] {
+        let message = refusal(db::prepare(&conn, &target, intent).await);
+        assert!(
+            message.contains("invoices") && message.contains("DATABASE_SCHEMA"),
+            "{intent:?}: {message}"
+        );
+    }
+    // Serving from another, empty schema of that database would still put hub's tables
+    // beside someone else's: refused too, and left to `migrate`.
+    let target = DatabaseTarget {
+        schema: Some("hub".into()),
+        ..target
+    };
+    let conn = db::connect_to(&target).await.unwrap();
+    for intent in [Intent::Serve, Intent::ServeDemo] {
+        let message = refusal(db::prepare(&conn, &target, intent).await);
+        assert!(message.contains("public.invoices"), "{intent:?}: {message}");
+    }
+    assert!(matches!(
+        db::prepare(&conn, &target, Intent::Migrate).await.unwrap(),
+        SchemaState::Migrated { .. }
+    ));
+}
+
+#[tokio::test]
+async fn serve_demo_creates_the_schema_of_an_empty_database() {
+    let pg = PostgresServer::start();
+    pg.create_database("fresh");
+    let target = DatabaseTarget {
+        url: pg.url_of("fresh"),
+        schema: Some("demo".into()),
+    };
+    let conn = db::connect_to(&target).await.unwrap();
+    refusal(db::prepare(&conn, &target, Intent::Serve).await);
+    assert!(matches!(
+        db::prepare(&conn, &target, Intent::ServeDemo).await.unwrap(),
+        SchemaState::Migrated { applied } if applied >= 1
+    ));
+    assert!(db::table_exists(&conn, "nodes").await.unwrap());
+}
+
+#[test]
+fn the_serve_command_stops_naming_database_schema_and_never_prints_the_password() {
+    let pg = restored_fixture();
+    let workdir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-api"))
+        .arg("serve")
+        .current_dir(workdir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SCHEMA")
+        .env("DATABASE_BACKEND", "postgres")
+        .env("DATABASE_HOST", "127.0.0.1")
+        .env("DATABASE_PORT", pg.port().to_string())
+        .env("DATABASE_NAME", "meshcore")
+        .env("DATABASE_USER", "hub")
+        .env("DATABASE_PASSWORD", "pa ss@word/1")
+        .env("API_PORT", "1")
+        .env("LOG_LEVEL", "debug")
+        .output()
+        .expect("run hub-api");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("DATABASE_SCHEMA=meshcorehub"), "{stderr}");
+    for printed in [&stderr, &stdout] {
+        assert!(!printed.contains("pa ss@word/1"), "{printed}");
+        assert!(!printed.contains("pa%20ss%40word%2F1"), "{printed}");
+    }
+}

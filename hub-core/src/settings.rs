@@ -93,30 +93,30 @@ pub struct DatabaseSettings {
     pub database_url: Option<String>,
     /// `sqlite` or `postgres`, when DATABASE_URL is not set [default: sqlite]
     #[arg(long = "database-backend", env = "DATABASE_BACKEND")]
-    pub backend: Option<String>,
+    pub database_backend: Option<String>,
     /// PostgreSQL host (DATABASE_BACKEND=postgres) [default: localhost]
     #[arg(long = "database-host", env = "DATABASE_HOST")]
-    pub host: Option<String>,
+    pub database_host: Option<String>,
     /// PostgreSQL port (DATABASE_BACKEND=postgres) [default: 5432]
     #[arg(long = "database-port", env = "DATABASE_PORT")]
-    pub port: Option<String>,
+    pub database_port: Option<String>,
     /// PostgreSQL database name (DATABASE_BACKEND=postgres) [default: meshcore]
     #[arg(long = "database-name", env = "DATABASE_NAME")]
-    pub name: Option<String>,
+    pub database_name: Option<String>,
     /// PostgreSQL schema holding the tables, set as every connection's search_path (one schema
     /// per instance on a shared cluster) [default: the server's search_path, normally public]
     #[arg(long = "database-schema", env = "DATABASE_SCHEMA")]
-    pub schema: Option<String>,
+    pub database_schema: Option<String>,
     /// PostgreSQL user (DATABASE_BACKEND=postgres) [default: meshcore]
     #[arg(long = "database-user", env = "DATABASE_USER")]
-    pub user: Option<String>,
+    pub database_user: Option<String>,
     /// PostgreSQL password (DATABASE_BACKEND=postgres); never printed
     #[arg(
         long = "database-password",
         env = "DATABASE_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<String>,
+    pub database_password: Option<String>,
     /// Data directory; with the SQLite backend and no DATABASE_URL the database is
     /// `${DATA_HOME}/collector/meshcore.db`
     #[arg(long = "data-home", env = "DATA_HOME")]
@@ -161,7 +161,10 @@ impl DatabaseSettings {
 
     /// The backend `DATABASE_BACKEND` names (SQLite when unset).
     pub fn backend(&self) -> Result<Backend, SettingError> {
-        match given(&self.backend).map(str::to_ascii_lowercase).as_deref() {
+        match given(&self.database_backend)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("sqlite") => Ok(Backend::Sqlite),
             Some("postgres" | "postgresql") => Ok(Backend::Postgres),
             Some(other) => Err(SettingError::new(
@@ -202,7 +205,7 @@ impl DatabaseSettings {
     /// `DATABASE_SCHEMA`, checked to be a plain PostgreSQL identifier (hub splices it into
     /// `CREATE SCHEMA` and `search_path` unquoted, so PostgreSQL folds it to lower case).
     fn validated_schema(&self) -> Result<Option<String>, SettingError> {
-        let Some(schema) = given(&self.schema) else {
+        let Some(schema) = given(&self.database_schema) else {
             return Ok(None);
         };
         let mut chars = schema.chars();
@@ -225,7 +228,7 @@ impl DatabaseSettings {
 
     /// `postgres://user:password@host:port/name` from the `DATABASE_*` parts, percent-encoded.
     fn postgres_url(&self) -> Result<String, SettingError> {
-        let host = given(&self.host).unwrap_or("localhost");
+        let host = given(&self.database_host).unwrap_or("localhost");
         if host
             .chars()
             .any(|c| c.is_whitespace() || "/@?#".contains(c))
@@ -241,7 +244,7 @@ impl DatabaseSettings {
         } else {
             host.to_string()
         };
-        let port = match given(&self.port) {
+        let port = match given(&self.database_port) {
             None => 5432,
             Some(port) => port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
                 SettingError::new(
@@ -251,10 +254,10 @@ impl DatabaseSettings {
                 )
             })?,
         };
-        let name = given(&self.name).unwrap_or("meshcore");
-        let user = given(&self.user).unwrap_or("meshcore");
+        let name = given(&self.database_name).unwrap_or("meshcore");
+        let user = given(&self.database_user).unwrap_or("meshcore");
         // An empty password is "none", as for the other secrets.
-        let credentials = match self.password.as_deref().filter(|p| !p.is_empty()) {
+        let credentials = match self.database_password.as_deref().filter(|p| !p.is_empty()) {
             Some(password) => format!("{}:{}", percent_encode(user), percent_encode(password)),
             None => percent_encode(user),
         };
@@ -273,13 +276,16 @@ impl fmt::Debug for DatabaseSettings {
                 "database_url",
                 &self.database_url.as_deref().map(crate::db::redact_url),
             )
-            .field("backend", &self.backend)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("name", &self.name)
-            .field("schema", &self.schema)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("database_backend", &self.database_backend)
+            .field("database_host", &self.database_host)
+            .field("database_port", &self.database_port)
+            .field("database_name", &self.database_name)
+            .field("database_schema", &self.database_schema)
+            .field("database_user", &self.database_user)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "<set>"),
+            )
             .field("data_home", &self.data_home)
             .finish()
     }
@@ -492,6 +498,160 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("RAW_PACKET_RETENTION_DAYS")
+        );
+    }
+
+    fn postgres_parts() -> DatabaseSettings {
+        DatabaseSettings {
+            database_backend: Some("postgres".into()),
+            database_host: Some("db.example".into()),
+            database_port: Some("5433".into()),
+            database_name: Some("mesh net".into()),
+            database_user: Some("hub@site".into()),
+            database_password: Some("p@ss:w/rd %1".into()),
+            database_schema: Some("meshcorehub".into()),
+            ..DatabaseSettings::default()
+        }
+    }
+
+    #[test]
+    fn postgres_url_is_built_from_the_parts_with_everything_encoded() {
+        let target = postgres_parts().resolve().unwrap();
+        assert_eq!(
+            target.url,
+            "postgres://hub%40site:p%40ss%3Aw%2Frd%20%251@db.example:5433/mesh%20net"
+        );
+        assert_eq!(target.schema.as_deref(), Some("meshcorehub"));
+        // The URL that sqlx parses gives back the password as it was set.
+        let options: sea_orm::sqlx::postgres::PgConnectOptions = target.url.parse().unwrap();
+        assert_eq!(options.get_username(), "hub@site");
+        assert_eq!(options.get_database(), Some("mesh net"));
+        let defaults = DatabaseSettings {
+            database_backend: Some("PostgreSQL".into()),
+            ..DatabaseSettings::default()
+        };
+        assert_eq!(
+            defaults.resolve().unwrap().url,
+            "postgres://meshcore@localhost:5432/meshcore"
+        );
+        let ipv6 = DatabaseSettings {
+            database_host: Some("::1".into()),
+            ..defaults
+        };
+        assert_eq!(
+            ipv6.resolve().unwrap().url,
+            "postgres://meshcore@[::1]:5432/meshcore"
+        );
+    }
+
+    #[test]
+    fn the_password_is_never_printed() {
+        let settings = postgres_parts();
+        let target = settings.resolve().unwrap();
+        for printed in [
+            format!("{settings:?}"),
+            format!("{target:?}"),
+            target.describe(),
+        ] {
+            assert!(!printed.contains("p@ss"), "{printed}");
+            assert!(!printed.contains("p%40ss"), "{printed}");
+        }
+        assert_eq!(
+            target.describe(),
+            "postgres://hub%40site:***@db.example:5433/mesh%20net (schema meshcorehub)"
+        );
+        let with_url = DatabaseSettings::from_url("postgres://hub:hunter2@db/hub");
+        assert!(!format!("{with_url:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn database_url_takes_precedence_over_the_parts() {
+        let settings = DatabaseSettings {
+            database_url: Some("postgresql+asyncpg://a:b@elsewhere/x".into()),
+            data_home: Some("/srv/meshcore".into()),
+            ..postgres_parts()
+        };
+        let target = settings.resolve().unwrap();
+        assert_eq!(target.url, "postgresql+asyncpg://a:b@elsewhere/x");
+        // The schema is not part of a URL, so it still applies.
+        assert_eq!(target.schema.as_deref(), Some("meshcorehub"));
+        // An empty DATABASE_URL (`DATABASE_URL=` in a .env) is unset.
+        let settings = DatabaseSettings {
+            database_url: Some(" ".into()),
+            ..postgres_parts()
+        };
+        assert!(
+            settings
+                .resolve()
+                .unwrap()
+                .url
+                .starts_with("postgres://hub%40site")
+        );
+    }
+
+    #[test]
+    fn sqlite_defaults_follow_data_home() {
+        assert_eq!(
+            DatabaseSettings::default().resolve().unwrap().url,
+            DEFAULT_DATABASE_URL
+        );
+        let in_home = |home: &str| DatabaseSettings {
+            data_home: Some(home.into()),
+            ..DatabaseSettings::default()
+        };
+        assert_eq!(
+            in_home("/srv/meshcore/").resolve().unwrap().url,
+            "sqlite:///srv/meshcore/collector/meshcore.db"
+        );
+        assert_eq!(
+            in_home("./data").resolve().unwrap().url,
+            "sqlite://./data/collector/meshcore.db"
+        );
+        // DATA_HOME names the SQLite file only; a PostgreSQL backend ignores it.
+        let postgres = DatabaseSettings {
+            database_backend: Some("postgres".into()),
+            ..in_home("/srv/meshcore")
+        };
+        assert!(postgres.resolve().unwrap().url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn invalid_database_settings_name_the_setting() {
+        let problem = |settings: DatabaseSettings| settings.validate().unwrap_err().to_string();
+        let message = problem(DatabaseSettings {
+            database_backend: Some("mysql".into()),
+            ..DatabaseSettings::default()
+        });
+        assert!(message.contains("DATABASE_BACKEND") && message.contains("--database-backend"));
+        for port in ["0", "65536", "x"] {
+            let message = problem(DatabaseSettings {
+                database_port: Some(port.into()),
+                ..postgres_parts()
+            });
+            assert!(message.contains("DATABASE_PORT"), "{message}");
+        }
+        for schema in ["1abc", "mesh-core", "a;DROP TABLE nodes", &"s".repeat(64)] {
+            let message = problem(DatabaseSettings {
+                database_schema: Some(schema.into()),
+                ..postgres_parts()
+            });
+            assert!(message.contains("DATABASE_SCHEMA"), "{message}");
+        }
+        let message = problem(DatabaseSettings {
+            database_host: Some("user@host".into()),
+            ..postgres_parts()
+        });
+        assert!(message.contains("DATABASE_HOST"), "{message}");
+        let message = problem(DatabaseSettings::from_url("mysql://db/hub"));
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        // Mixed case folds as PostgreSQL folds an unquoted name.
+        let settings = DatabaseSettings {
+            database_schema: Some("MeshCoreHub".into()),
+            ..postgres_parts()
+        };
+        assert_eq!(
+            settings.resolve().unwrap().schema.as_deref(),
+            Some("meshcorehub")
         );
     }
 
