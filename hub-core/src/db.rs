@@ -364,7 +364,10 @@ async fn prepare_empty_postgres_schema(
 /// "the database" or "schema X", for messages.
 async fn where_label(db: &DatabaseConnection, target: &DatabaseTarget) -> Result<String, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(format!("the database {}", redact_url(&target.url)));
+        return Ok(match target.url.as_str() {
+            "" => "the database".to_string(),
+            url => format!("the database {}", redact_url(url)),
+        });
     }
     let schema = current_schema(db).await?.or_else(|| target.schema.clone());
     Ok(format!(
