@@ -108,6 +108,12 @@ impl From<SettingError> for Failure {
     }
 }
 
+impl From<db::PrepareError> for Failure {
+    fn from(err: db::PrepareError) -> Self {
+        Failure::Other(err.to_string())
+    }
+}
+
 impl From<sea_orm::DbErr> for Failure {
     fn from(err: sea_orm::DbErr) -> Self {
         Failure::Other(format!("database: {err}"))
@@ -132,10 +138,11 @@ fn init_tracing(runtime: &RuntimeSettings) {
 
 async fn open_database(
     database: &DatabaseSettings,
-) -> Result<(sea_orm::DatabaseConnection, SchemaState), Failure> {
-    database.validate()?;
-    let conn = db::connect(&database.database_url).await?;
-    let schema = db::prepare_schema(&conn).await?;
+    intent: db::Intent,
+) -> Result<(sea_orm::DatabaseConnection, db::DatabaseTarget, SchemaState), Failure> {
+    let target = database.resolve()?;
+    let conn = db::connect_to(&target).await?;
+    let schema = db::prepare(&conn, &target, intent).await?;
     match &schema {
         SchemaState::Migrated { applied } if *applied > 0 => {
             tracing::info!(applied, "database migrated");
@@ -147,13 +154,13 @@ async fn open_database(
             );
         }
     }
-    Ok((conn, schema))
+    Ok((conn, target, schema))
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Migrate { database, .. } => {
-            let (_, schema) = open_database(&database).await?;
+            let (_, _, schema) = open_database(&database, db::Intent::Migrate).await?;
             if schema == SchemaState::ExternallyManaged {
                 println!(
                     "MeshCore Hub database: its schema is managed by MeshCore Hub; nothing to do"
@@ -164,7 +171,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Seed { database, seed, .. } => {
-            let (conn, _) = open_database(&database).await?;
+            let (conn, _, _) = open_database(&database, db::Intent::Migrate).await?;
             seed::run(&conn, &seed)
                 .await
                 .map_err(|e| Failure::Other(e.to_string()))
@@ -182,7 +189,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             server.validate()?;
             cache.validate()?;
             spam.validate()?;
-            let (conn, _) = open_database(&database).await?;
+            let intent = if demo {
+                db::Intent::ServeDemo
+            } else {
+                db::Intent::Serve
+            };
+            let (conn, target, _) = open_database(&database, intent).await?;
             if demo {
                 seed::seed_demo_if_empty(&conn)
                     .await
@@ -200,7 +212,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
                 address = %address,
-                database = %db::redact_url(&database.database_url),
+                database = %target.describe(),
                 read_key = state.auth.read_key.is_some(),
                 admin_key = state.auth.admin_key.is_some(),
                 cache = %cache.banner(),

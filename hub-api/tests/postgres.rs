@@ -7,7 +7,10 @@ use common::*;
 use hub_core::db::SchemaState;
 use hub_core::entity::*;
 use hub_core::test_support::PostgresServer;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    Statement,
+};
 
 /// Copies every row of `E` from one database to the other through the sea-orm entity.
 async fn copy<E>(from: &DatabaseConnection, to: &DatabaseConnection)
@@ -27,6 +30,40 @@ where
         .exec_without_returning(to)
         .await
         .expect("insert into PostgreSQL");
+    }
+}
+
+/// Moves every datetime and date of the SQLite sample (made on 2026-11-26) forward by whole
+/// days to yesterday, so the 7-day windows and the daily series (which end yesterday) hold
+/// its rows whenever the test runs; whole days keep datetimes and dates on the same day
+/// boundaries.
+async fn shift_sample_to_yesterday(app: &TestApp) {
+    let made = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+    let days = (chrono::Utc::now().date_naive() - made).num_days() - 1;
+    let columns = app
+        .db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT m.name, c.name, c.type FROM sqlite_master m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND c.type IN ('DATETIME', 'DATE')",
+        ))
+        .await
+        .unwrap();
+    assert!(columns.len() > 20, "datetime columns: {}", columns.len());
+    for row in columns {
+        let table: String = row.try_get_by_index(0).unwrap();
+        let column: String = row.try_get_by_index(1).unwrap();
+        let kind: String = row.try_get_by_index(2).unwrap();
+        // `substr(.., 11)` keeps the time of day and its fraction exactly as stored.
+        let shifted = if kind == "DATE" {
+            format!("date(\"{column}\", '{days:+} days')")
+        } else {
+            format!("date(\"{column}\", '{days:+} days') || substr(\"{column}\", 11)")
+        };
+        app.exec(&format!(
+            "UPDATE \"{table}\" SET \"{column}\" = {shifted} WHERE \"{column}\" IS NOT NULL"
+        ))
+        .await;
     }
 }
 
@@ -51,7 +88,11 @@ const URIS: &[&str] = &[
     "/api/v1/messages?message_type=channel&sort=from",
     "/api/v1/dashboard/stats",
     "/api/v1/dashboard/recent-activity",
+    "/api/v1/dashboard/activity",
     "/api/v1/dashboard/activity?days=90",
+    "/api/v1/nodes/aa01000000000000000000000000000000000000000000000000000000000000",
+    "/api/v1/nodes/aa01000000000000000000000000000000000000000000000000000000000000/tags",
+    "/api/v1/nodes?sort=last_seen&order=desc&limit=3&offset=2",
     "/api/v1/dashboard/packet-activity",
     "/api/v1/dashboard/message-activity",
     "/api/v1/dashboard/node-count",
@@ -77,6 +118,7 @@ async fn postgres_migrates_and_answers_like_sqlite() {
     }
 
     let sqlite = fixture_app().await;
+    shift_sample_to_yesterday(&sqlite).await;
     copy::<nodes::Entity>(&sqlite.db, &db).await;
     copy::<node_tags::Entity>(&sqlite.db, &db).await;
     copy::<advertisements::Entity>(&sqlite.db, &db).await;
@@ -100,5 +142,18 @@ async fn postgres_migrates_and_answers_like_sqlite() {
         let right: serde_json::Value = from_postgres.json().await.value().deserialize();
         assert_eq!(left, right, "{uri}: SQLite and PostgreSQL answers differ");
     }
+    // The windows hold the sample's rows, so equal answers are not just equal zeros.
+    let stats = postgres.json("/api/v1/dashboard/stats").await;
+    for windowed in ["advertisements_7d", "messages_7d", "packets_7d"] {
+        assert!(stats[windowed].as_i64().unwrap() > 0, "{windowed}: {stats}");
+    }
+    let activity = postgres.json("/api/v1/dashboard/activity").await;
+    let advertised: i64 = activity["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|day| day["count"].as_i64().unwrap())
+        .sum();
+    assert!(advertised > 0, "{activity}");
     postgres.get("/health/ready").await.assert_status_is_ok();
 }

@@ -5,6 +5,7 @@
 //! MeshCore Hub's Python service created is recognised and never altered.
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
@@ -80,11 +81,68 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A database to open: a URL in any form [`normalize_database_url`] accepts, and the
+/// PostgreSQL schema its tables live in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseTarget {
+    /// The database URL; may hold a password, so it is never printed as it is.
+    pub url: String,
+    /// PostgreSQL schema put first on every connection's `search_path` (`DATABASE_SCHEMA`);
+    /// `None` keeps the server's (or the URL's `options=-csearch_path=...`) search path.
+    /// Ignored for SQLite, which has no schemas.
+    pub schema: Option<String>,
+}
+
+impl DatabaseTarget {
+    /// A target with no schema of its own.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+        }
+    }
+
+    /// Whether the URL names a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        normalize_database_url(&self.url).is_ok_and(|url| url.starts_with("postgres://"))
+    }
+
+    /// The URL with its password redacted, and the schema when one is set, for the banner.
+    pub fn describe(&self) -> String {
+        match (&self.schema, self.is_postgres()) {
+            (Some(schema), true) => format!("{} (schema {schema})", redact_url(&self.url)),
+            _ => redact_url(&self.url),
+        }
+    }
+}
+
+// The URL may carry a password: `{:?}` shows it redacted.
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseTarget")
+            .field("url", &redact_url(&self.url))
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
 /// Opens a pool to `url` (any form [`normalize_database_url`] accepts).
 ///
 /// For a SQLite file the parent directory and the file are created when missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let url = normalize_database_url(url).map_err(DbErr::Custom)?;
+    connect_to(&DatabaseTarget::url(url)).await
+}
+
+/// Opens a pool to `target`.
+///
+/// Every PostgreSQL connection runs with `TimeZone=UTC` (naive datetimes that hub binds are
+/// compared with MeshCore Hub's `timestamptz` columns through the session time zone, and
+/// `date(...)` groups by UTC day only then; sqlx asks for UTC too, but a URL's
+/// `options=-c TimeZone=...` or a server default must not win) and, when the target names a
+/// schema, with that schema as its `search_path`. Both are startup options after the URL's
+/// own `options`, so they hold on every pooled connection and take precedence over it.
+pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
+    let url = normalize_database_url(&target.url).map_err(DbErr::Custom)?;
     let mut options = ConnectOptions::new(url.clone());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
@@ -117,7 +175,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        let schema = target.schema.clone();
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(move |opts: PgConnectOptions| {
+                let opts = opts.options([("TimeZone", "UTC")]);
+                match &schema {
+                    Some(schema) => opts.options([("search_path", schema.as_str())]),
+                    None => opts,
+                }
+            });
     }
     options.connect_timeout(Duration::from_secs(10));
     Database::connect(options).await
@@ -144,32 +212,217 @@ pub enum SchemaState {
     ExternallyManaged,
 }
 
-/// Brings a hub-managed database up to date, or recognises one the Python service manages.
+/// What the command preparing the database is for; it decides what hub may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// `serve`: creates hub's tables only in a database that has no tables at all, in a
+    /// schema that already exists.
+    Serve,
+    /// `serve --demo`: like [`Intent::Serve`], and may create the schema of that empty
+    /// database.
+    ServeDemo,
+    /// `migrate` and `seed`: create the schema (`CREATE SCHEMA IF NOT EXISTS`) and migrate
+    /// into it, also on a cluster whose other schemas hold other instances' tables.
+    Migrate,
+}
+
+/// Why [`prepare`] did not touch the database.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// Migrating here could hide or damage data; the message says what to set instead.
+    #[error("{0}")]
+    Refused(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Tables whose presence marks a schema as MeshCore Hub's or hub's.
+const MARKER_TABLES: [&str; 3] = ["nodes", "alembic_version", "seaql_migrations"];
+
+/// Brings a hub-managed database up to date, or recognises one the Python service manages
+/// ([`prepare`] with [`Intent::Migrate`] and no schema of its own).
+pub async fn prepare_schema(db: &DatabaseConnection) -> Result<SchemaState, PrepareError> {
+    prepare(db, &DatabaseTarget::url(""), Intent::Migrate).await
+}
+
+/// Brings a hub-managed database up to date, recognises one the Python service manages, or
+/// refuses to create tables where they would not belong.
 ///
-/// A database that has a `nodes` table but no `seaql_migrations` table was created by the
-/// Python service (alembic); hub reads it unchanged and leaves its schema to that service.
-pub async fn prepare_schema(db: &DatabaseConnection) -> Result<SchemaState, DbErr> {
-    if table_exists(db, "nodes").await? && !table_exists(db, "seaql_migrations").await? {
+/// In the target schema (PostgreSQL's `current_schema()`, SQLite's one namespace):
+/// - `nodes` without `seaql_migrations`: MeshCore Hub's (alembic) database, read unchanged;
+/// - `seaql_migrations`: hub's own, migrated up;
+/// - other tables only: refused, whatever the intent;
+/// - no tables: hub's tables are created, unless MeshCore Hub or hub tables sit in another
+///   schema of the same database (the operator most likely forgot `DATABASE_SCHEMA`; only
+///   `migrate` with an explicit `DATABASE_SCHEMA` proceeds), or `serve` finds tables
+///   elsewhere in the database, or `serve` (without `--demo`) would have to create the schema.
+pub async fn prepare(
+    db: &DatabaseConnection,
+    target: &DatabaseTarget,
+    intent: Intent,
+) -> Result<SchemaState, PrepareError> {
+    let here = tables_in_current_schema(db).await?;
+    let has = |table: &str| here.iter().any(|t| t == table);
+    if has("nodes") && !has("seaql_migrations") {
         return Ok(SchemaState::ExternallyManaged);
+    }
+    if !has("seaql_migrations") {
+        if !here.is_empty() {
+            let mut listed = here.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            if here.len() > 5 {
+                listed.push_str(", ...");
+            }
+            return Err(PrepareError::Refused(format!(
+                "{} already holds tables that are neither hub's nor MeshCore Hub's ({listed}); \
+                 hub creates its tables only in an empty database or schema: point \
+                 DATABASE_SCHEMA (PostgreSQL) or DATABASE_URL at one",
+                where_label(db, target).await?
+            )));
+        }
+        if db.get_database_backend() == DbBackend::Postgres {
+            prepare_empty_postgres_schema(db, target, intent).await?;
+        }
     }
     let applied = Migrator::get_pending_migrations(db).await?.len();
     Migrator::up(db, None).await?;
     Ok(SchemaState::Migrated { applied })
 }
 
-/// Whether `table` exists in the connected database.
-pub async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
-        }
-        _ => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-    };
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [table.into()]))
+/// The checks (and `CREATE SCHEMA`) before hub creates its tables in an empty PostgreSQL schema.
+async fn prepare_empty_postgres_schema(
+    db: &DatabaseConnection,
+    target: &DatabaseTarget,
+    intent: Intent,
+) -> Result<(), PrepareError> {
+    let current = current_schema(db).await?;
+    let schema_name = target
+        .schema
+        .clone()
+        .or_else(|| current.clone())
+        .unwrap_or_else(|| "public".into());
+    let marker_list = MARKER_TABLES.map(|t| format!("'{t}'")).join(", ");
+    let marked_elsewhere = query_strings(
+        db,
+        &format!(
+            "SELECT DISTINCT schemaname::text FROM pg_catalog.pg_tables \
+             WHERE tablename IN ({marker_list}) \
+             AND schemaname NOT IN ('pg_catalog', 'information_schema') \
+             AND schemaname <> COALESCE(current_schema(), '') ORDER BY 1"
+        ),
+        vec![],
+    )
+    .await?;
+    let explicit_migrate = intent == Intent::Migrate && target.schema.is_some();
+    if let Some(other) = marked_elsewhere.first().filter(|_| !explicit_migrate) {
+        return Err(PrepareError::Refused(format!(
+            "schema {schema_name:?} has no tables, but MeshCore Hub tables are in schema \
+             {other:?} of the same database: set DATABASE_SCHEMA={other} to serve them \
+             (to start a new network in schema {schema_name:?} instead, run `hub-api migrate` \
+             with DATABASE_SCHEMA={schema_name})"
+        )));
+    }
+    if intent != Intent::Migrate {
+        let elsewhere = query_strings(
+            db,
+            "SELECT schemaname::text || '.' || tablename::text FROM pg_catalog.pg_tables \
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT 3",
+            vec![],
+        )
         .await?;
-    Ok(row.is_some())
+        if let Some(table) = elsewhere.first() {
+            return Err(PrepareError::Refused(format!(
+                "schema {schema_name:?} has no tables, but the database is not empty (it holds \
+                 {table}): serve creates tables only in an empty database; set \
+                 DATABASE_SCHEMA to the schema that holds the network, or create a new one \
+                 with `hub-api migrate` and DATABASE_SCHEMA={schema_name}"
+            )));
+        }
+    }
+    if current.is_none() {
+        let Some(schema) = &target.schema else {
+            return Err(PrepareError::Refused(
+                "the search_path names no existing schema: set DATABASE_SCHEMA to the schema \
+                 that holds the tables"
+                    .into(),
+            ));
+        };
+        if intent == Intent::Serve {
+            return Err(PrepareError::Refused(format!(
+                "schema {schema:?} (DATABASE_SCHEMA) does not exist: create it with \
+                 `hub-api migrate` (or `hub-api serve --demo` on an empty database)"
+            )));
+        }
+        // `schema` passed settings validation: a plain identifier, safe to splice.
+        db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .await?;
+        tracing::info!(schema = %schema, "schema created");
+    }
+    Ok(())
+}
+
+/// "the database" or "schema X", for messages.
+async fn where_label(db: &DatabaseConnection, target: &DatabaseTarget) -> Result<String, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(match target.url.as_str() {
+            "" => "the database".to_string(),
+            url => format!("the database {}", redact_url(url)),
+        });
+    }
+    let schema = current_schema(db).await?.or_else(|| target.schema.clone());
+    Ok(format!(
+        "schema {:?} (DATABASE_SCHEMA)",
+        schema.unwrap_or_else(|| "public".into())
+    ))
+}
+
+/// The first schema of the `search_path` that exists, as PostgreSQL resolves it.
+async fn current_schema(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_schema()::text",
+        ))
+        .await?;
+    Ok(row.and_then(|row| row.try_get_by_index::<Option<String>>(0).ok().flatten()))
+}
+
+/// User tables in the schema unqualified names resolve to.
+async fn tables_in_current_schema(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let sql = match db.get_database_backend() {
+        // pg_tables lists tables whatever the privileges on them, unlike information_schema.
+        DbBackend::Postgres => {
+            "SELECT tablename::text FROM pg_catalog.pg_tables \
+             WHERE schemaname = current_schema() ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1"
+        }
+    };
+    query_strings(db, sql, vec![]).await
+}
+
+async fn query_strings(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect()
+}
+
+/// Whether `table` exists in the connected database (in PostgreSQL's current schema).
+pub async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbErr> {
+    Ok(tables_in_current_schema(db)
+        .await?
+        .iter()
+        .any(|name| name == table))
 }
 
 /// Checks that the database answers a trivial query.

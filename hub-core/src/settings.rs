@@ -71,22 +71,223 @@ impl ServerSettings {
 /// The default database: an embedded SQLite file, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/hub.db";
 
-/// Which database to use.
-#[derive(Args, Debug, Clone)]
+/// Where MeshCore Hub's collector keeps its SQLite file, below `DATA_HOME`.
+pub const DATA_HOME_SQLITE_FILE: &str = "collector/meshcore.db";
+
+/// Which database to use: `DATABASE_URL`, or MeshCore Hub's `DATABASE_*` / `DATA_HOME`
+/// settings, so that hub can run on MeshCore Hub's own `.env`.
+///
+/// Precedence ([`resolve`](Self::resolve)): a non-empty `DATABASE_URL` wins; otherwise
+/// `DATABASE_BACKEND=postgres` builds a URL from `DATABASE_HOST`, `DATABASE_PORT`,
+/// `DATABASE_NAME`, `DATABASE_USER` and `DATABASE_PASSWORD`; otherwise (SQLite, the default
+/// backend) `DATA_HOME` gives `${DATA_HOME}/collector/meshcore.db`, and without it hub's own
+/// default [`DEFAULT_DATABASE_URL`]. `DATABASE_SCHEMA` applies to PostgreSQL however it is
+/// reached.
+#[derive(Args, Clone, Default)]
 pub struct DatabaseSettings {
     /// Database URL: `sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://user:pass@host/db`.
     /// MeshCore Hub's SQLAlchemy forms (`sqlite:///./data/meshcore.db`, `postgresql+asyncpg://...`)
-    /// are accepted too.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub database_url: String,
+    /// are accepted too. Takes precedence over every other database setting but DATABASE_SCHEMA
+    /// [default: sqlite://./data/hub.db]
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// `sqlite` or `postgres`, when DATABASE_URL is not set [default: sqlite]
+    #[arg(long = "database-backend", env = "DATABASE_BACKEND")]
+    pub database_backend: Option<String>,
+    /// PostgreSQL host (DATABASE_BACKEND=postgres) [default: localhost]
+    #[arg(long = "database-host", env = "DATABASE_HOST")]
+    pub database_host: Option<String>,
+    /// PostgreSQL port (DATABASE_BACKEND=postgres) [default: 5432]
+    #[arg(long = "database-port", env = "DATABASE_PORT")]
+    pub database_port: Option<String>,
+    /// PostgreSQL database name (DATABASE_BACKEND=postgres) [default: meshcore]
+    #[arg(long = "database-name", env = "DATABASE_NAME")]
+    pub database_name: Option<String>,
+    /// PostgreSQL schema holding the tables, set as every connection's search_path (one schema
+    /// per instance on a shared cluster) [default: the server's search_path, normally public]
+    #[arg(long = "database-schema", env = "DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+    /// PostgreSQL user (DATABASE_BACKEND=postgres) [default: meshcore]
+    #[arg(long = "database-user", env = "DATABASE_USER")]
+    pub database_user: Option<String>,
+    /// PostgreSQL password (DATABASE_BACKEND=postgres); never printed
+    #[arg(
+        long = "database-password",
+        env = "DATABASE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub database_password: Option<String>,
+    /// Data directory; with the SQLite backend and no DATABASE_URL the database is
+    /// `${DATA_HOME}/collector/meshcore.db`
+    #[arg(long = "data-home", env = "DATA_HOME")]
+    pub data_home: Option<String>,
+}
+
+/// The database backend named by `DATABASE_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A set, non-empty value: `.env` files write `NAME=` for "not set".
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for URL user info and path.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl DatabaseSettings {
-    /// Checks that the URL names a supported database.
+    /// Settings with only `DATABASE_URL` set.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self {
+            database_url: Some(url.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The backend `DATABASE_BACKEND` names (SQLite when unset).
+    pub fn backend(&self) -> Result<Backend, SettingError> {
+        match given(&self.database_backend)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("sqlite") => Ok(Backend::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            Some(other) => Err(SettingError::new(
+                "DATABASE_BACKEND",
+                "database-backend",
+                format!("expected sqlite or postgres, got {other:?}"),
+            )),
+        }
+    }
+
+    /// Checks every database setting; the message names the one that is wrong.
     pub fn validate(&self) -> Result<(), SettingError> {
-        crate::db::normalize_database_url(&self.database_url)
-            .map(|_| ())
-            .map_err(|problem| SettingError::new("DATABASE_URL", "database-url", problem))
+        self.resolve().map(|_| ())
+    }
+
+    /// The database to open, following the precedence documented on the type.
+    pub fn resolve(&self) -> Result<crate::db::DatabaseTarget, SettingError> {
+        let backend = self.backend()?;
+        let schema = self.validated_schema()?;
+        let url = if let Some(url) = given(&self.database_url) {
+            crate::db::normalize_database_url(url)
+                .map_err(|problem| SettingError::new("DATABASE_URL", "database-url", problem))?;
+            url.to_string()
+        } else if backend == Backend::Postgres {
+            self.postgres_url()?
+        } else if let Some(home) = given(&self.data_home) {
+            // `/data` gives `sqlite:///data/...` (absolute), `./data` a relative path.
+            format!(
+                "sqlite://{}/{DATA_HOME_SQLITE_FILE}",
+                home.trim_end_matches('/')
+            )
+        } else {
+            DEFAULT_DATABASE_URL.to_string()
+        };
+        Ok(crate::db::DatabaseTarget { url, schema })
+    }
+
+    /// `DATABASE_SCHEMA`, checked to be a plain PostgreSQL identifier (hub splices it into
+    /// `CREATE SCHEMA` and `search_path` unquoted, so PostgreSQL folds it to lower case).
+    fn validated_schema(&self) -> Result<Option<String>, SettingError> {
+        let Some(schema) = given(&self.database_schema) else {
+            return Ok(None);
+        };
+        let mut chars = schema.chars();
+        let plain = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain || schema.len() > 63 {
+            return Err(SettingError::new(
+                "DATABASE_SCHEMA",
+                "database-schema",
+                format!(
+                    "expected a schema name of letters, digits and underscores (not starting \
+                     with a digit, at most 63 characters), got {schema:?}"
+                ),
+            ));
+        }
+        Ok(Some(schema.to_ascii_lowercase()))
+    }
+
+    /// `postgres://user:password@host:port/name` from the `DATABASE_*` parts, percent-encoded.
+    fn postgres_url(&self) -> Result<String, SettingError> {
+        let host = given(&self.database_host).unwrap_or("localhost");
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || "/@?#".contains(c))
+        {
+            return Err(SettingError::new(
+                "DATABASE_HOST",
+                "database-host",
+                format!("expected a host name or IP address, got {host:?}"),
+            ));
+        }
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        let port = match given(&self.database_port) {
+            None => 5432,
+            Some(port) => port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                SettingError::new(
+                    "DATABASE_PORT",
+                    "database-port",
+                    format!("must be between 1 and 65535, got {port:?}"),
+                )
+            })?,
+        };
+        let name = given(&self.database_name).unwrap_or("meshcore");
+        let user = given(&self.database_user).unwrap_or("meshcore");
+        // An empty password is "none", as for the other secrets.
+        let credentials = match self.database_password.as_deref().filter(|p| !p.is_empty()) {
+            Some(password) => format!("{}:{}", percent_encode(user), percent_encode(password)),
+            None => percent_encode(user),
+        };
+        Ok(format!(
+            "postgres://{credentials}@{host}:{port}/{}",
+            percent_encode(name)
+        ))
+    }
+}
+
+// DATABASE_URL and DATABASE_PASSWORD never reach logs, even through `{:?}`.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::db::redact_url),
+            )
+            .field("database_backend", &self.database_backend)
+            .field("database_host", &self.database_host)
+            .field("database_port", &self.database_port)
+            .field("database_name", &self.database_name)
+            .field("database_schema", &self.database_schema)
+            .field("database_user", &self.database_user)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "<set>"),
+            )
+            .field("data_home", &self.data_home)
+            .finish()
     }
 }
 
@@ -361,6 +562,160 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("RAW_PACKET_RETENTION_DAYS")
+        );
+    }
+
+    fn postgres_parts() -> DatabaseSettings {
+        DatabaseSettings {
+            database_backend: Some("postgres".into()),
+            database_host: Some("db.example".into()),
+            database_port: Some("5433".into()),
+            database_name: Some("mesh net".into()),
+            database_user: Some("hub@site".into()),
+            database_password: Some("p@ss:w/rd %1".into()),
+            database_schema: Some("meshcorehub".into()),
+            ..DatabaseSettings::default()
+        }
+    }
+
+    #[test]
+    fn postgres_url_is_built_from_the_parts_with_everything_encoded() {
+        let target = postgres_parts().resolve().unwrap();
+        assert_eq!(
+            target.url,
+            "postgres://hub%40site:p%40ss%3Aw%2Frd%20%251@db.example:5433/mesh%20net"
+        );
+        assert_eq!(target.schema.as_deref(), Some("meshcorehub"));
+        // The URL that sqlx parses gives back the password as it was set.
+        let options: sea_orm::sqlx::postgres::PgConnectOptions = target.url.parse().unwrap();
+        assert_eq!(options.get_username(), "hub@site");
+        assert_eq!(options.get_database(), Some("mesh net"));
+        let defaults = DatabaseSettings {
+            database_backend: Some("PostgreSQL".into()),
+            ..DatabaseSettings::default()
+        };
+        assert_eq!(
+            defaults.resolve().unwrap().url,
+            "postgres://meshcore@localhost:5432/meshcore"
+        );
+        let ipv6 = DatabaseSettings {
+            database_host: Some("::1".into()),
+            ..defaults
+        };
+        assert_eq!(
+            ipv6.resolve().unwrap().url,
+            "postgres://meshcore@[::1]:5432/meshcore"
+        );
+    }
+
+    #[test]
+    fn the_password_is_never_printed() {
+        let settings = postgres_parts();
+        let target = settings.resolve().unwrap();
+        for printed in [
+            format!("{settings:?}"),
+            format!("{target:?}"),
+            target.describe(),
+        ] {
+            assert!(!printed.contains("p@ss"), "{printed}");
+            assert!(!printed.contains("p%40ss"), "{printed}");
+        }
+        assert_eq!(
+            target.describe(),
+            "postgres://hub%40site:***@db.example:5433/mesh%20net (schema meshcorehub)"
+        );
+        let with_url = DatabaseSettings::from_url("postgres://hub:hunter2@db/hub");
+        assert!(!format!("{with_url:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn database_url_takes_precedence_over_the_parts() {
+        let settings = DatabaseSettings {
+            database_url: Some("postgresql+asyncpg://a:b@elsewhere/x".into()),
+            data_home: Some("/srv/meshcore".into()),
+            ..postgres_parts()
+        };
+        let target = settings.resolve().unwrap();
+        assert_eq!(target.url, "postgresql+asyncpg://a:b@elsewhere/x");
+        // The schema is not part of a URL, so it still applies.
+        assert_eq!(target.schema.as_deref(), Some("meshcorehub"));
+        // An empty DATABASE_URL (`DATABASE_URL=` in a .env) is unset.
+        let settings = DatabaseSettings {
+            database_url: Some(" ".into()),
+            ..postgres_parts()
+        };
+        assert!(
+            settings
+                .resolve()
+                .unwrap()
+                .url
+                .starts_with("postgres://hub%40site")
+        );
+    }
+
+    #[test]
+    fn sqlite_defaults_follow_data_home() {
+        assert_eq!(
+            DatabaseSettings::default().resolve().unwrap().url,
+            DEFAULT_DATABASE_URL
+        );
+        let in_home = |home: &str| DatabaseSettings {
+            data_home: Some(home.into()),
+            ..DatabaseSettings::default()
+        };
+        assert_eq!(
+            in_home("/srv/meshcore/").resolve().unwrap().url,
+            "sqlite:///srv/meshcore/collector/meshcore.db"
+        );
+        assert_eq!(
+            in_home("./data").resolve().unwrap().url,
+            "sqlite://./data/collector/meshcore.db"
+        );
+        // DATA_HOME names the SQLite file only; a PostgreSQL backend ignores it.
+        let postgres = DatabaseSettings {
+            database_backend: Some("postgres".into()),
+            ..in_home("/srv/meshcore")
+        };
+        assert!(postgres.resolve().unwrap().url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn invalid_database_settings_name_the_setting() {
+        let problem = |settings: DatabaseSettings| settings.validate().unwrap_err().to_string();
+        let message = problem(DatabaseSettings {
+            database_backend: Some("mysql".into()),
+            ..DatabaseSettings::default()
+        });
+        assert!(message.contains("DATABASE_BACKEND") && message.contains("--database-backend"));
+        for port in ["0", "65536", "x"] {
+            let message = problem(DatabaseSettings {
+                database_port: Some(port.into()),
+                ..postgres_parts()
+            });
+            assert!(message.contains("DATABASE_PORT"), "{message}");
+        }
+        for schema in ["1abc", "mesh-core", "a;DROP TABLE nodes", &"s".repeat(64)] {
+            let message = problem(DatabaseSettings {
+                database_schema: Some(schema.into()),
+                ..postgres_parts()
+            });
+            assert!(message.contains("DATABASE_SCHEMA"), "{message}");
+        }
+        let message = problem(DatabaseSettings {
+            database_host: Some("user@host".into()),
+            ..postgres_parts()
+        });
+        assert!(message.contains("DATABASE_HOST"), "{message}");
+        let message = problem(DatabaseSettings::from_url("mysql://db/hub"));
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        // Mixed case folds as PostgreSQL folds an unquoted name.
+        let settings = DatabaseSettings {
+            database_schema: Some("MeshCoreHub".into()),
+            ..postgres_parts()
+        };
+        assert_eq!(
+            settings.resolve().unwrap().schema.as_deref(),
+            Some("meshcorehub")
         );
     }
 

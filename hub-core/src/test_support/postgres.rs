@@ -23,6 +23,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct PostgresServer {
     port: u16,
+    bin: PathBuf,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
@@ -81,6 +82,7 @@ impl PostgresServer {
             .unwrap_or_else(|e| panic!("cannot start postgres from {}: {e}", bin.display()));
         let server = Self {
             port,
+            bin: bin.clone(),
             child: Some(child),
             _dir: dir,
         };
@@ -96,6 +98,35 @@ impl PostgresServer {
     /// URL of the `postgres` database as user `hub`.
     pub fn url(&self) -> String {
         format!("postgres://hub@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// URL of database `name` as user `hub`.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("postgres://hub@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Creates database `name` (owned by `hub`).
+    pub fn create_database(&self, name: &str) {
+        self.psql("postgres", &["-c", &format!("CREATE DATABASE {name}")]);
+    }
+
+    /// Runs the SQL file `path` in database `name` with `psql`, stopping at the first error
+    /// (how a `pg_dump` file is restored).
+    pub fn run_sql_file(&self, name: &str, path: &Path) {
+        let path = path.to_str().expect("UTF-8 path");
+        self.psql(name, &["-f", path]);
+    }
+
+    /// Runs the SQL `sql` in database `name` with `psql`.
+    pub fn run_sql(&self, name: &str, sql: &str) {
+        self.psql(name, &["-c", sql]);
+    }
+
+    fn psql(&self, name: &str, args: &[&str]) {
+        run(Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args(["-p", &self.port.to_string(), "-U", "hub", "-d", name])
+            .args(args));
     }
 
     fn wait_until_ready(&self, bin: &Path) {
