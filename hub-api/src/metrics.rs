@@ -86,6 +86,11 @@ impl Metrics {
                 "Requests that awaited a concurrent identical request instead of running the handler.",
                 &["cache"],
             ),
+            invalidations: counter(
+                "hub_cache_invalidations_total",
+                "Invalidation generation bumps by writes, by cache name.",
+                &["cache"],
+            ),
         };
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
@@ -153,6 +158,7 @@ struct CacheCounters {
     stores: IntCounterVec,
     errors: IntCounterVec,
     coalesced: IntCounterVec,
+    invalidations: IntCounterVec,
 }
 
 impl CacheObserver for CacheCounters {
@@ -172,6 +178,10 @@ impl CacheObserver for CacheCounters {
 
     fn coalesced(&self, name: &'static str) {
         self.coalesced.with_label_values(&[name]).inc();
+    }
+
+    fn invalidated(&self, name: &'static str) {
+        self.invalidations.with_label_values(&[name]).inc();
     }
 }
 
@@ -465,12 +475,14 @@ mod tests {
         observer.error("channels");
         observer.stored("nodes");
         observer.lookup("nodes", Lookup::Hit);
+        observer.invalidated("dashboard");
         let text = metrics.render();
         for line in [
             "hub_cache_coalesced_total{cache=\"nodes\"} 2",
             "hub_cache_errors_total{cache=\"channels\"} 1",
             "hub_cache_stores_total{cache=\"nodes\"} 1",
             "hub_cache_requests_total{cache=\"nodes\",result=\"hit\"} 1",
+            "hub_cache_invalidations_total{cache=\"dashboard\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

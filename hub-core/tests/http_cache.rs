@@ -37,6 +37,7 @@ impl Api {
         fail_first: Query<Option<bool>>,
     ) -> Cached<poem::Result<Json<serde_json::Value>>> {
         static SPEC: CacheSpec = CacheSpec {
+            depends: &[],
             name: "slow",
             ttl: Ttl::Seconds(30),
             // `sleep_ms` is left out of the key on purpose: requests differing only in it coalesce.

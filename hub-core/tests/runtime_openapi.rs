@@ -47,6 +47,7 @@ impl Api {
         #[oai(name = "seen_by")] seen_by: Query<Vec<String>>,
     ) -> Cached<poem::Result<Json<Item>>> {
         static SPEC: CacheSpec = CacheSpec {
+            depends: &[],
             name: "items",
             ttl: Ttl::Dashboard,
             params: &["label", "seen_by"],
@@ -74,6 +75,7 @@ impl Api {
     #[oai(path = "/touch", method = "post")]
     async fn touch(&self, req: &Request) -> Cached<Json<u32>> {
         static SPEC: CacheSpec = CacheSpec {
+            depends: &[],
             name: "touch",
             ttl: Ttl::Seconds(60),
             params: &[],

@@ -29,6 +29,9 @@ pub(crate) struct CachedArgs {
     pub ttl: Ttl,
     /// Path of the variant function (`fn(&poem::Request) -> impl Display`), if any.
     pub key: Option<ExprPath>,
+    /// Other cache names the response depends on (`depends = ["profiles"]`), validated and
+    /// without duplicates.
+    pub depends: Vec<LitStr>,
 }
 
 /// Characters a cache name must not contain besides whitespace: they have a meaning in the
@@ -110,6 +113,75 @@ pub(crate) fn parse_ttl(value: &Expr) -> syn::Result<Ttl> {
     }
 }
 
+/// Parses a list of cache names: string literals, each a valid name, no duplicates.
+/// `what` names the construct in messages, e.g. "`depends`".
+pub(crate) fn parse_name_list<'a>(
+    items: impl IntoIterator<Item = &'a Expr>,
+    what: &str,
+) -> syn::Result<Vec<LitStr>> {
+    let mut errors = Errors::default();
+    let mut names: Vec<LitStr> = Vec::new();
+    for item in items {
+        match item {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => {
+                if let Err(msg) = validate_name(&s.value()) {
+                    errors.push(syn::Error::new_spanned(s, msg));
+                } else if names.iter().any(|n| n.value() == s.value()) {
+                    errors.push(syn::Error::new_spanned(
+                        s,
+                        format!("duplicate cache name {:?} in {what}", s.value()),
+                    ));
+                } else {
+                    names.push(s.clone());
+                }
+            }
+            other => errors.push(syn::Error::new_spanned(
+                other,
+                format!(
+                    "{what} takes cache names as string literals, e.g. \"nodes\"; \
+                     constants and expressions are not allowed, so names can be checked at \
+                     compile time"
+                ),
+            )),
+        }
+    }
+    errors.finish()?;
+    Ok(names)
+}
+
+/// Parses the value of `depends = [...]`.
+pub(crate) fn parse_depends(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    match value {
+        Expr::Array(array) if !array.elems.is_empty() => parse_name_list(&array.elems, "`depends`"),
+        Expr::Array(array) => Err(syn::Error::new_spanned(
+            array,
+            "`depends` must list at least one cache name; omit it instead",
+        )),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`depends` must be a list of cache names, e.g. `depends = [\"profiles\"]`",
+        )),
+    }
+}
+
+/// Parses and validates the arguments of `#[invalidates("a", "b", ...)]`: a non-empty list
+/// of string literals that are valid, distinct cache names.
+pub(crate) fn parse_invalidates_attr(attr: &Attribute) -> syn::Result<Vec<LitStr>> {
+    const FORM: &str = "#[invalidates] requires the cache names a write invalidates, e.g. \
+                        `#[invalidates(\"channels\", \"messages\")]`";
+    let list = match &attr.meta {
+        Meta::List(list) => list,
+        _ => return Err(syn::Error::new_spanned(attr, FORM)),
+    };
+    let items = list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated)?;
+    if items.is_empty() {
+        return Err(syn::Error::new_spanned(attr, FORM));
+    }
+    parse_name_list(&items, "#[invalidates]")
+}
+
 /// Parses the value of `key = ...`.
 pub(crate) fn parse_key(value: &Expr) -> syn::Result<ExprPath> {
     match value {
@@ -151,16 +223,17 @@ pub(crate) fn parse_metas(
     let mut name: Option<Option<LitStr>> = None;
     let mut ttl: Option<Option<Ttl>> = None;
     let mut key: Option<Option<ExprPath>> = None;
+    let mut depends: Option<Option<Vec<LitStr>>> = None;
 
     for meta in metas {
         let path = meta.path().clone();
         let arg = path.get_ident().map(|i| i.to_string()).unwrap_or_default();
         let arg = arg.as_str();
-        if !matches!(arg, "name" | "ttl" | "key") {
+        if !matches!(arg, "name" | "ttl" | "key" | "depends") {
             errors.push(syn::Error::new_spanned(
                 &path,
                 format!(
-                    "unknown #[cached] argument `{}`; expected `name`, `ttl` or `key`",
+                    "unknown #[cached] argument `{}`; expected `name`, `ttl`, `key` or `depends`",
                     quote::quote!(#path).to_string().replace(' ', "")
                 ),
             ));
@@ -169,6 +242,7 @@ pub(crate) fn parse_metas(
         let seen = match arg {
             "name" => name.is_some(),
             "ttl" => ttl.is_some(),
+            "depends" => depends.is_some(),
             _ => key.is_some(),
         };
         if seen {
@@ -184,6 +258,7 @@ pub(crate) fn parse_metas(
                 let example = match arg {
                     "name" => "name = \"nodes\"",
                     "ttl" => "ttl = dashboard",
+                    "depends" => "depends = [\"profiles\"]",
                     _ => "key = role_key",
                 };
                 errors.push(syn::Error::new_spanned(
@@ -198,6 +273,7 @@ pub(crate) fn parse_metas(
         match arg {
             "name" => name = Some(value.and_then(|v| errors.ok(parse_name(v)))),
             "ttl" => ttl = Some(value.and_then(|v| errors.ok(parse_ttl(v)))),
+            "depends" => depends = Some(value.and_then(|v| errors.ok(parse_depends(v)))),
             _ => key = Some(value.and_then(|v| errors.ok(parse_key(v)))),
         }
     }
@@ -221,6 +297,7 @@ pub(crate) fn parse_metas(
         name,
         ttl: ttl.flatten().unwrap_or(Ttl::Default),
         key: key.flatten(),
+        depends: depends.flatten().unwrap_or_default(),
     })
 }
 
@@ -355,6 +432,50 @@ mod tests {
         assert!(e.contains("duplicate #[cached] argument `ttl`"), "{e}");
         let e = err(parse_quote!(#[cached(name = "a", name = "b")]));
         assert!(e.contains("duplicate #[cached] argument `name`"), "{e}");
+    }
+
+    #[test]
+    fn depends_lists() {
+        let a = args(parse_quote!(#[cached(name = "a", depends = ["nodes", "dashboard/stats"])]))
+            .unwrap();
+        let names: Vec<String> = a.depends.iter().map(LitStr::value).collect();
+        assert_eq!(names, ["nodes", "dashboard/stats"]);
+        assert!(
+            args(parse_quote!(#[cached(name = "a")]))
+                .unwrap()
+                .depends
+                .is_empty()
+        );
+        let e = err(parse_quote!(#[cached(name = "a", depends = [])]));
+        assert!(e.contains("at least one"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", depends = "nodes")]));
+        assert!(e.contains("list of cache names"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", depends = ["nodes", NAME, "a:b", "nodes"])]));
+        assert!(e.contains("string literals"), "{e}");
+        assert!(e.contains("must not contain"), "{e}");
+        assert!(e.contains("duplicate cache name \"nodes\""), "{e}");
+    }
+
+    #[test]
+    fn invalidates_lists() {
+        let names = |attr: Attribute| -> Vec<String> {
+            parse_invalidates_attr(&attr)
+                .unwrap()
+                .iter()
+                .map(LitStr::value)
+                .collect()
+        };
+        let ierr = |attr: Attribute| parse_invalidates_attr(&attr).unwrap_err().to_string();
+        assert_eq!(
+            names(parse_quote!(#[invalidates("channels", "messages",)])),
+            ["channels", "messages"]
+        );
+        assert!(ierr(parse_quote!(#[invalidates])).contains("requires the cache names"));
+        assert!(ierr(parse_quote!(#[invalidates()])).contains("requires the cache names"));
+        assert!(ierr(parse_quote!(#[invalidates = "x"])).contains("requires the cache names"));
+        assert!(ierr(parse_quote!(#[invalidates("a", "a")])).contains("duplicate"));
+        assert!(ierr(parse_quote!(#[invalidates(NODES)])).contains("string literals"));
+        assert!(ierr(parse_quote!(#[invalidates("")])).contains("empty"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
                 method
                     .attrs
                     .iter_mut()
-                    .filter(|a| is_unprocessed_cached(a))
+                    .filter(|a| is_unprocessed(a))
                     .for_each(mark_processed);
             }
         }
@@ -95,6 +95,18 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
         names.insert(name, method.sig.ident.clone());
         rewrite_method(method, &cached);
     }
+    // Second pass, once every cache name of the impl is known: the writes.
+    for item in &mut item_impl.items {
+        let ImplItem::Fn(method) = item else { continue };
+        let Some(attr) = take_attr(method, errors, oai::is_invalidates_attr, "#[invalidates]")
+        else {
+            continue;
+        };
+        let Some(invalidated) = validate_write(method, &attr, errors) else {
+            continue;
+        };
+        rewrite_write(method, &invalidated, &names);
+    }
 }
 
 /// The argument `#[cached_api]` leaves on the `#[cached]` attributes it has processed:
@@ -102,9 +114,13 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
 /// attribute (instead of removing it) keeps the user's `use hub_macros::cached` import used.
 pub(crate) const PROCESSED: &str = "__processed_by_cached_api";
 
-fn is_unprocessed_cached(attr: &Attribute) -> bool {
-    oai::is_cached_attr(attr)
-        && !matches!(&attr.meta, syn::Meta::List(l) if is_processed_marker(&l.tokens))
+/// An unprocessed `#[cached]` or `#[invalidates]`.
+fn is_unprocessed(attr: &Attribute) -> bool {
+    (oai::is_cached_attr(attr) || oai::is_invalidates_attr(attr)) && !is_processed(attr)
+}
+
+fn is_processed(attr: &Attribute) -> bool {
+    matches!(&attr.meta, syn::Meta::List(l) if is_processed_marker(&l.tokens))
 }
 
 /// Whether the arguments of a `#[cached(...)]` are the [`PROCESSED`] marker.
@@ -125,12 +141,27 @@ fn mark_processed(attr: &mut Attribute) {
 /// Returns a copy of the first unprocessed `#[cached]` attribute of `method`, further ones
 /// being reported as duplicates, and marks them all processed.
 fn take_cached_attr(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Attribute> {
+    take_attr(method, errors, oai::is_cached_attr, "#[cached]")
+}
+
+/// Returns a copy of the first unprocessed attribute that `is_kind` recognizes, further ones
+/// being reported as duplicates, and marks them all processed.
+fn take_attr(
+    method: &mut ImplItemFn,
+    errors: &mut Errors,
+    is_kind: fn(&Attribute) -> bool,
+    what: &str,
+) -> Option<Attribute> {
     let mut found: Option<Attribute> = None;
-    for attr in method.attrs.iter_mut().filter(|a| is_unprocessed_cached(a)) {
+    for attr in method
+        .attrs
+        .iter_mut()
+        .filter(|a| is_kind(a) && !is_processed(a))
+    {
         if found.is_some() {
             errors.push(syn::Error::new_spanned(
                 &*attr,
-                "duplicate #[cached] attribute on this method",
+                format!("duplicate {what} attribute on this method"),
             ));
         } else {
             found = Some(attr.clone());
@@ -243,6 +274,9 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
         }
     };
     let params = &cached.query_params;
+    let depends = &cached.args.depends;
+    // A `depends` name must be one writes can invalidate, else it is a silent no-op.
+    let checks = depends.iter().map(|n| known_name_check(n, "`depends`"));
     let variant = match &cached.args.key {
         // Spanned on the user's path: a key function of the wrong type is reported there.
         Some(key) => quote_spanned!(key.span()=> ::hub_core::cache::runtime::variant(#key, #req)),
@@ -257,11 +291,127 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
             name: #name,
             ttl: #ttl,
             params: &[#(#params),*],
+            depends: &[#(#depends),*],
         };
+        #(#checks)*
         let #var: ::std::string::String = #variant;
         #rt::serve(&#spec, #req, #var, async move {
             // The original body, typed as the original return type so that `?` and `return`
             // inside it mean what they meant in the handler.
+            let #ret: #ret_ty = async move #body.await;
+            #ret
+        })
+        .await
+    }};
+}
+
+/// A `const` assertion, spanned on `name`, that `name` is in `hub_core::cache::names::KNOWN`.
+fn known_name_check(name: &LitStr, what: &str) -> TokenStream {
+    let message = format!(
+        "unknown cache name {:?} in {what}: not in hub_core::cache::names::KNOWN nor a \
+         #[cached] name of this impl",
+        name.value()
+    );
+    quote_spanned! {name.span()=>
+        const _: () = ::core::assert!(::hub_core::cache::names::is_known(#name), #message);
+    }
+}
+
+/// A validated `#[invalidates(...)]` write operation.
+pub(crate) struct WriteMethod {
+    pub names: Vec<LitStr>,
+}
+
+/// Checks an `#[invalidates]` attribute and the method it is on: an `async fn` operation
+/// whose methods are all writes. Returns `None` after recording the errors otherwise.
+fn validate_write(
+    method: &ImplItemFn,
+    attr: &Attribute,
+    errors: &mut Errors,
+) -> Option<WriteMethod> {
+    let names = errors.ok(args::parse_invalidates_attr(attr));
+    let mut ok = names.is_some();
+    if method.sig.asyncness.is_none() {
+        let fn_token = &method.sig.fn_token;
+        let ident = &method.sig.ident;
+        errors.push(syn::Error::new_spanned(
+            quote!(#fn_token #ident),
+            "an #[invalidates] handler must be an `async fn`",
+        ));
+        ok = false;
+    }
+    match oai::operation(&method.attrs) {
+        Operation::Missing => {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "#[invalidates] applies to an operation: this method has no \
+                 #[oai(path = \"...\", method = \"post\")]",
+            ));
+            ok = false;
+        }
+        Operation::Unreadable => {}
+        Operation::Methods(oai_attr, methods) => {
+            if methods.is_empty() {
+                errors.push(syn::Error::new_spanned(
+                    oai_attr,
+                    "#[invalidates] applies to write operations: add `method = \"post\"` \
+                     (or put, patch, delete)",
+                ));
+                ok = false;
+            }
+            for m in methods.iter().filter(|m| {
+                let v = m.value();
+                v.eq_ignore_ascii_case("get") || v.eq_ignore_ascii_case("head")
+            }) {
+                errors.push(syn::Error::new_spanned(
+                    m,
+                    format!(
+                        "#[invalidates] applies only to write operations, but this \
+                         operation's method is {:?}; reads are cached with #[cached] instead",
+                        m.value()
+                    ),
+                ));
+                ok = false;
+            }
+        }
+    }
+    match names {
+        Some(names) if ok => Some(WriteMethod { names }),
+        _ => None,
+    }
+}
+
+/// Rewrites a validated `#[invalidates]` method: request parameter reused or injected,
+/// return type `R` -> `Invalidated<R>`, body wrapped in `invalidating(...)`, and a `const`
+/// check of every name that is not a `#[cached]` name of this impl.
+fn rewrite_write(
+    method: &mut ImplItemFn,
+    write: &WriteMethod,
+    impl_names: &HashMap<String, Ident>,
+) {
+    let rt = runtime();
+    let req = request_param(method);
+    let (ret_ty, ret_span): (Type, Span) = match &method.sig.output {
+        ReturnType::Default => (parse_quote!(()), method.sig.ident.span()),
+        ReturnType::Type(_, ty) => ((**ty).clone(), ty.span()),
+    };
+    let wrapped: Type =
+        syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Invalidated<#ret_ty>);
+    method.sig.output = ReturnType::Type(Default::default(), Box::new(wrapped));
+    let names = &write.names;
+    let checks = names
+        .iter()
+        .filter(|n| !impl_names.contains_key(&n.value()))
+        .map(|n| known_name_check(n, "#[invalidates]"));
+    let spec = Ident::new("__HUB_INVALIDATES", Span::mixed_site());
+    let ret = Ident::new("__hub_ret", Span::mixed_site());
+    let body = &method.block;
+    method.block = parse_quote! {{
+        #(#checks)*
+        static #spec: #rt::InvalidateSpec = #rt::InvalidateSpec {
+            names: &[#(#names),*],
+        };
+        #rt::invalidating(&#spec, #req, async move {
             let #ret: #ret_ty = async move #body.await;
             #ret
         })
@@ -306,12 +456,21 @@ fn request_param(method: &mut ImplItemFn) -> Ident {
 /// already done the work: the method is returned as is. Otherwise `#[cached_api]` did not run
 /// before `#[OpenApi]`: a compile error.
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    marker(args, item, "#[cached]")
+}
+
+/// `#[invalidates]` expanded on its own: like [`cached`].
+pub(crate) fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
+    marker(args, item, "#[invalidates]")
+}
+
+fn marker(args: TokenStream, item: TokenStream, what: &str) -> TokenStream {
     if is_processed_marker(&args) {
         return item;
     }
     let error = syn::Error::new(
         Span::call_site(),
-        "#[cached] requires #[cached_api] above #[OpenApi] on the impl block",
+        format!("{what} requires #[cached_api] above #[OpenApi] on the impl block"),
     )
     .to_compile_error();
     let mut out = error;
@@ -401,6 +560,71 @@ mod tests {
         assert!(out.contains("__hub_req : & poem :: Request"), "{out}");
         assert!(out.contains("Ttl :: Seconds (5u64)"), "{out}");
         assert!(out.contains("String :: new ()"), "{out}");
+    }
+
+    #[test]
+    fn rewrites_writes() {
+        let out = expand(parse_quote! {
+            #[OpenApi]
+            impl Api {
+                #[oai(path = "/a", method = "get")]
+                #[cached(name = "a", depends = ["nodes"])]
+                async fn a(&self) -> Json<u32> { Json(1) }
+                #[oai(path = "/a", method = "post")]
+                #[invalidates("a", "dashboard")]
+                async fn post(&self, req: &Request) -> Json<u32> { Json(2) }
+            }
+        });
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("depends : & [\"nodes\"]"), "{out}");
+        assert!(
+            out.contains(":: hub_core :: cache :: runtime :: Invalidated < Json < u32 > >"),
+            "{out}"
+        );
+        assert!(out.contains("names : & [\"a\" , \"dashboard\"]"), "{out}");
+        assert!(
+            out.contains("invalidating (& __HUB_INVALIDATES , req"),
+            "{out}"
+        );
+        // Checked against KNOWN: `dashboard` and the depends name; `a` is this impl's own.
+        assert_eq!(out.matches("is_known").count(), 2, "{out}");
+        assert!(out.contains("is_known (\"dashboard\")"), "{out}");
+        assert!(out.contains("is_known (\"nodes\")"), "{out}");
+        assert!(
+            out.contains("# [invalidates (__processed_by_cached_api)]"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn write_errors() {
+        let out = expand(parse_quote! {
+            #[OpenApi]
+            impl Api {
+                #[oai(path = "/a", method = "get")]
+                #[invalidates("nodes")]
+                async fn a(&self) -> Json<u32> { Json(1) }
+                #[oai(path = "/b")]
+                #[invalidates("nodes")]
+                async fn b(&self) -> Json<u32> { Json(1) }
+                #[oai(path = "/c", method = "post")]
+                #[invalidates("nodes")]
+                fn c(&self) -> Json<u32> { Json(1) }
+                #[invalidates("nodes")]
+                async fn d(&self) -> Json<u32> { Json(1) }
+                #[oai(path = "/e", method = "delete")]
+                #[invalidates("nodes")]
+                #[invalidates("profiles")]
+                async fn e(&self) -> Json<u32> { Json(1) }
+            }
+        });
+        assert!(out.contains("only to write operations"), "{out}");
+        assert!(out.contains("add `method = \\\"post\\\"`"), "{out}");
+        assert!(out.contains("must be an `async fn`"), "{out}");
+        assert!(out.contains("has no #[oai("), "{out}");
+        assert!(out.contains("duplicate #[invalidates] attribute"), "{out}");
+        // Only the valid write is rewritten.
+        assert_eq!(out.matches("Invalidated <").count(), 1, "{out}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Attribute macros for hub response caching: [`macro@cached_api`] on a poem-openapi
-//! `#[OpenApi]` impl block and [`macro@cached`] on its GET operations.
+//! `#[OpenApi]` impl block, [`macro@cached`] on its GET operations and
+//! [`macro@invalidates`] on its writes.
 //!
 //! The design, the key layout and the headers are described in `CACHING.md` (section 1 for
 //! these macros). The generated code calls `::hub_core::cache::runtime`, so a crate using the
@@ -108,6 +109,10 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `key = path` (optional): a function `fn(&poem::Request) -> K` with `K: Display` giving
 ///   the variant part of the key, e.g. `role=admin`. A function of another type is a type
 ///   error reported at the path.
+/// - `depends = ["profiles", ...]` (optional): other cache names whose invalidation must also
+///   invalidate this operation's entries (e.g. `nodes` embeds profile names). String literals,
+///   distinct, each in `hub_core::cache::names::KNOWN` (checked at compile time). The name
+///   itself and its ancestors (`dashboard` for `dashboard/stats`) are always included.
 ///
 /// The handler must be an `async fn` whose `#[oai(...)]` declares `method = "get"` only. It
 /// never writes a request parameter or the `Cached<_>` wrapper itself: `#[cached_api]` does
@@ -121,4 +126,66 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()
+}
+
+/// Marks a write operation of a [`macro@cached_api`] impl with the cache names it
+/// invalidates: `#[invalidates("channels", "messages", "dashboard")]`.
+///
+/// After the handler returns a 2xx response (that is, after its transaction committed), the
+/// runtime bumps the invalidation generation of every listed name in one Redis round trip
+/// (a pipeline of `INCR {prefix}:gen:{name}`), so every entry computed before is a MISS from
+/// then on, whatever the number of cached keys. Invalidating a name also invalidates every
+/// name below it: `"dashboard"` covers `dashboard/stats`, `dashboard/activity`, ... (see
+/// `hub_core::cache::names`). The response is never changed and never fails because of the
+/// cache: with Redis down the bump is skipped (logged, counted as a cache error, bounded by
+/// `REDIS_TIMEOUT_MS` or immediate while the breaker is open) and entries expire with their
+/// TTL. Each name is reported to the cache observers (`hub_cache_invalidations_total`).
+///
+/// # Name checks (at compile time)
+///
+/// Names are string literals (no constants or expressions), valid cache names, listed once,
+/// at least one. Each must be either the `name` of a `#[cached]` operation of the same impl,
+/// or in the one registry of known names, `hub_core::cache::names::KNOWN`: a `const`
+/// assertion (`names::is_known`) fails the build otherwise, at the misspelled literal. Adding
+/// a cached operation whose name other impls' writes invalidate means adding it to `KNOWN`.
+/// `#[cached(depends = [...])]` names are checked against `KNOWN` the same way.
+///
+/// The operation must be an `async fn` whose `#[oai(...)]` declares write methods only (`post`,
+/// `put`, `patch`, `delete`; not `get` or `head`). As with `#[cached]`, `#[cached_api]` injects
+/// a `&poem::Request` parameter if needed and wraps the return type (`Invalidated<R>`, whose
+/// OpenAPI metadata is `R`'s unchanged); writes are never looked up, stored, coalesced or
+/// answered 304.
+///
+/// # Example
+///
+/// ```
+/// use hub_macros::{cached, cached_api, invalidates};
+/// use poem_openapi::{OpenApi, payload::Json};
+///
+/// struct ChannelsApi;
+///
+/// #[cached_api]
+/// #[OpenApi]
+/// impl ChannelsApi {
+///     #[oai(path = "/channels", method = "get")]
+///     #[cached(name = "channels")]
+///     async fn list(&self) -> poem::Result<Json<Vec<String>>> {
+///         Ok(Json(vec!["public".into()]))
+///     }
+///
+///     /// Creates a channel; its messages and the dashboard change too.
+///     #[oai(path = "/channels", method = "post")]
+///     #[invalidates("channels", "messages", "dashboard")]
+///     async fn create(&self, name: Json<String>) -> poem::Result<Json<String>> {
+///         Ok(Json(name.0))
+///     }
+/// }
+/// # let _ = poem_openapi::OpenApiService::new(ChannelsApi, "docs", "1").spec();
+/// ```
+///
+/// Expanded on its own (`#[cached_api]` missing or below `#[OpenApi]`), it is the compile
+/// error `#[invalidates] requires #[cached_api] above #[OpenApi] on the impl block`.
+#[proc_macro_attribute]
+pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::invalidates(args.into(), item.into()).into()
 }

@@ -20,10 +20,19 @@ pub(crate) fn is_openapi_attr(attr: &Attribute) -> bool {
 
 /// `#[cached(...)]` or `#[hub_macros::cached(...)]`.
 pub(crate) fn is_cached_attr(attr: &Attribute) -> bool {
+    is_hub_attr(attr, "cached")
+}
+
+/// `#[invalidates(...)]` or `#[hub_macros::invalidates(...)]`.
+pub(crate) fn is_invalidates_attr(attr: &Attribute) -> bool {
+    is_hub_attr(attr, "invalidates")
+}
+
+fn is_hub_attr(attr: &Attribute, name: &str) -> bool {
     let path = attr.path();
     match path.segments.len() {
-        1 => path.is_ident("cached"),
-        2 => path.segments[0].ident == "hub_macros" && path.segments[1].ident == "cached",
+        1 => path.is_ident(name),
+        2 => path.segments[0].ident == "hub_macros" && path.segments[1].ident == name,
         _ => false,
     }
 }

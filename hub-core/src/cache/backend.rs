@@ -9,6 +9,10 @@ use super::breaker::BreakerState;
 /// Boxed `Send` future, so [`CacheBackend`] stays object safe (`Arc<dyn CacheBackend>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What [`CacheBackend::get_with_generations`] returns: the entry (`None` on a miss) and the
+/// current generation of each requested name, in the requested order.
+pub type EntryWithGenerations = (Option<Vec<u8>>, Vec<u64>);
+
 /// Why a cache call did not complete. Every variant means "treat as bypass": the runtime never
 /// turns a cache error into a failed request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,9 +69,41 @@ pub trait CacheBackend: Send + Sync + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), CacheError>>;
 
+    /// Reads `key` together with the current invalidation generations of `names` (a name
+    /// never invalidated is generation 0), in ONE round trip so that the entry and the
+    /// generations it is compared with are seen at the same moment (CACHING.md section 7).
+    ///
+    /// The default reads `key` alone and reports every generation as 0: a backend without
+    /// generations never detects an invalidation this way and must drop entries in
+    /// [`CacheBackend::invalidate`] instead.
+    fn get_with_generations<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
+        Box::pin(async move { Ok((self.get(key).await?, vec![0; names.len()])) })
+    }
+
     /// Bumps the invalidation generation of cache `name` (`INCR {prefix}:gen:{name}`) and
     /// returns the new generation.
     fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>>;
+
+    /// Bumps the generations of all `names` in one round trip. The cost depends only on
+    /// `names.len()`, never on how many entries are cached under them.
+    ///
+    /// The default calls [`CacheBackend::invalidate`] once per name, stopping at the first
+    /// error.
+    fn invalidate_many<'a>(
+        &'a self,
+        names: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            for name in names {
+                self.invalidate(name).await?;
+            }
+            Ok(())
+        })
+    }
 
     /// True when the store answers right now (used by `/health/ready`).
     fn ping(&self) -> BoxFuture<'_, bool>;
@@ -129,6 +165,14 @@ mod tests {
         c.set("k", b"v", Duration::from_secs(30)).await.unwrap();
         assert_eq!(c.get("k").await, Ok(None));
         assert_eq!(c.invalidate("nodes").await, Err(CacheError::Disabled));
+        assert_eq!(
+            c.invalidate_many(&["nodes", "dashboard"]).await,
+            Err(CacheError::Disabled)
+        );
+        assert_eq!(
+            c.get_with_generations("k", &["a", "b"]).await,
+            Ok((None, vec![0, 0]))
+        );
         assert!(!c.ping().await);
         c.close().await;
         assert_eq!(c.get("k").await, Ok(None));

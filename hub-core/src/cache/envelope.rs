@@ -3,7 +3,7 @@
 //! Layout (all integers big-endian), chosen so a HIT never parses JSON:
 //!
 //! ```text
-//! "HC" | version u8 | status u16 | stored_at u64 | generation u64
+//! "HC" | version u8 | status u16 | stored_at u64 | gen_count u8 | generation u64 * gen_count
 //!      | ct_len u16 | content type | etag_len u8 | etag | body_len u32 | body
 //! ```
 //!
@@ -18,7 +18,10 @@ const MAGIC: &[u8; 2] = b"HC";
 
 /// Current envelope format version. Bump it when the layout changes: older entries then
 /// decode to `None` and are recomputed instead of misread.
-pub const FORMAT_VERSION: u8 = 1;
+///
+/// Version 2 holds the generations of every name the response depends on (version 1 held a
+/// single, unused generation).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// A cached response: everything needed to replay it byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +34,10 @@ pub struct Envelope {
     pub etag: String,
     /// Unix time (seconds) when the entry was stored.
     pub stored_at: u64,
-    /// Invalidation generation of the cache name when the response was computed.
-    pub generation: u64,
+    /// Invalidation generations, read before the response was computed, of the names it
+    /// depends on (in the order of [`super::names::generation_names`]). A read serves the
+    /// entry only while these are still the current generations.
+    pub generations: Vec<u64>,
     /// The body bytes exactly as sent.
     pub body: Vec<u8>,
 }
@@ -61,7 +66,7 @@ impl Envelope {
     pub fn new(
         status: u16,
         content_type: impl Into<String>,
-        generation: u64,
+        generations: Vec<u64>,
         body: Vec<u8>,
     ) -> Self {
         Self {
@@ -69,28 +74,42 @@ impl Envelope {
             content_type: content_type.into(),
             etag: etag_for(&body),
             stored_at: unix_now(),
-            generation,
+            generations,
             body,
         }
     }
 
     /// Serializes the envelope. Returns `None` only if a field exceeds its length prefix
-    /// (content type > 64 KiB, ETag > 255 bytes, body > 4 GiB), which callers treat as
-    /// "do not cache".
+    /// (more than 255 generations, content type > 64 KiB, ETag > 255 bytes, body > 4 GiB),
+    /// which callers treat as "do not cache".
     pub fn encode(&self) -> Option<Vec<u8>> {
         let ct = self.content_type.as_bytes();
         let etag = self.etag.as_bytes();
         let ct_len = u16::try_from(ct.len()).ok()?;
         let etag_len = u8::try_from(etag.len()).ok()?;
         let body_len = u32::try_from(self.body.len()).ok()?;
+        let gen_count = u8::try_from(self.generations.len()).ok()?;
         let mut out = Vec::with_capacity(
-            2 + 1 + 2 + 8 + 8 + 2 + ct.len() + 1 + etag.len() + 4 + self.body.len(),
+            2 + 1
+                + 2
+                + 8
+                + 1
+                + 8 * self.generations.len()
+                + 2
+                + ct.len()
+                + 1
+                + etag.len()
+                + 4
+                + self.body.len(),
         );
         out.extend_from_slice(MAGIC);
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.status.to_be_bytes());
         out.extend_from_slice(&self.stored_at.to_be_bytes());
-        out.extend_from_slice(&self.generation.to_be_bytes());
+        out.push(gen_count);
+        for generation in &self.generations {
+            out.extend_from_slice(&generation.to_be_bytes());
+        }
         out.extend_from_slice(&ct_len.to_be_bytes());
         out.extend_from_slice(ct);
         out.push(etag_len);
@@ -108,7 +127,10 @@ impl Envelope {
         }
         let status = r.u16()?;
         let stored_at = r.u64()?;
-        let generation = r.u64()?;
+        let gen_count = r.u8()?;
+        let generations = (0..gen_count)
+            .map(|_| r.u64())
+            .collect::<Option<Vec<u64>>>()?;
         let ct_len = usize::from(r.u16()?);
         let content_type = std::str::from_utf8(r.take(ct_len)?).ok()?.to_owned();
         let etag_len = usize::from(r.u8()?);
@@ -123,7 +145,7 @@ impl Envelope {
             content_type,
             etag,
             stored_at,
-            generation,
+            generations,
             body,
         })
     }
@@ -166,7 +188,7 @@ mod tests {
         Envelope::new(
             200,
             "application/json; charset=utf-8",
-            7,
+            vec![7, 0, u64::MAX],
             br#"{"items":[],"total":0}"#.to_vec(),
         )
     }
@@ -177,13 +199,13 @@ mod tests {
         let bytes = env.encode().expect("encodable");
         let back = Envelope::decode(&bytes).expect("decodes");
         assert_eq!(back, env);
-        assert_eq!(back.generation, 7);
+        assert_eq!(back.generations, [7, 0, u64::MAX]);
         assert!(back.stored_at > 1_600_000_000);
     }
 
     #[test]
     fn round_trip_empty_body_and_content_type() {
-        let env = Envelope::new(204, "", 0, Vec::new());
+        let env = Envelope::new(204, "", Vec::new(), Vec::new());
         assert_eq!(Envelope::decode(&env.encode().unwrap()), Some(env));
     }
 
@@ -216,6 +238,30 @@ mod tests {
     }
 
     #[test]
+    fn version_1_entries_are_none() {
+        // A version-1 entry (one u64 generation, no count) as the previous release stored it.
+        let mut v1 = b"HC\x01".to_vec();
+        v1.extend_from_slice(&200u16.to_be_bytes());
+        v1.extend_from_slice(&1_700_000_000u64.to_be_bytes());
+        v1.extend_from_slice(&0u64.to_be_bytes());
+        v1.extend_from_slice(&0u16.to_be_bytes());
+        v1.push(0);
+        v1.extend_from_slice(&2u32.to_be_bytes());
+        v1.extend_from_slice(b"{}");
+        assert_eq!(Envelope::decode(&v1), None);
+        v1[2] = FORMAT_VERSION;
+        assert_eq!(Envelope::decode(&v1), None);
+    }
+
+    #[test]
+    fn too_many_generations_is_not_encodable() {
+        let env = Envelope::new(200, "", vec![0; 256], Vec::new());
+        assert_eq!(env.encode(), None);
+        let env = Envelope::new(200, "", vec![1; 255], Vec::new());
+        assert_eq!(Envelope::decode(&env.encode().unwrap()), Some(env));
+    }
+
+    #[test]
     fn trailing_bytes_are_none() {
         let mut bytes = sample().encode().unwrap();
         bytes.push(0);
@@ -237,8 +283,8 @@ mod tests {
         env.status = 42;
         assert_eq!(Envelope::decode(&env.encode().unwrap()), None);
         let mut bytes = sample().encode().unwrap();
-        // First byte of the content type.
-        bytes[2 + 1 + 2 + 8 + 8 + 2] = 0xff;
+        // First byte of the content type (after three generations).
+        bytes[2 + 1 + 2 + 8 + 1 + 3 * 8 + 2] = 0xff;
         assert_eq!(Envelope::decode(&bytes), None);
     }
 }

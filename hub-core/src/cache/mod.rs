@@ -4,6 +4,7 @@
 //! - [`CacheBackend`]: the store abstraction, with [`RedisCache`] and [`NullCache`].
 //! - [`breaker`]: the circuit breaker that keeps a dead Redis from slowing requests.
 //! - [`key`] and [`envelope`]: what is stored under which key.
+//! - [`names`]: the known cache names and the generation rule of invalidation.
 //! - [`CacheSettings`]: the `REDIS_*` settings.
 
 pub mod backend;
@@ -11,13 +12,14 @@ pub mod breaker;
 mod coalesce;
 pub mod envelope;
 pub mod key;
+pub mod names;
 pub mod observer;
 pub mod redis;
 pub mod runtime;
 pub mod settings;
 
-pub use backend::{BoxFuture, CacheBackend, CacheError, NullCache};
+pub use backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, NullCache};
 pub use breaker::BreakerState;
 pub use redis::{RedisCache, RedisOptions};
-pub use runtime::{CacheSpec, Cached, ResponseCache, Ttl};
+pub use runtime::{CacheSpec, Cached, InvalidateSpec, Invalidated, ResponseCache, Ttl};
 pub use settings::CacheSettings;

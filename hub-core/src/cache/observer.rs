@@ -55,6 +55,8 @@ pub trait CacheObserver: Send + Sync + 'static {
     /// A request of `name` waited for a concurrent identical request instead of running the
     /// handler itself (coalescing).
     fn coalesced(&self, _name: &'static str) {}
+    /// A write bumped the invalidation generation of `name` (after its handler answered 2xx).
+    fn invalidated(&self, _name: &'static str) {}
 }
 
 /// Several observers, each told every event in order; empty, it ignores everything.
@@ -81,5 +83,8 @@ impl CacheObserver for Observers {
     }
     fn coalesced(&self, name: &'static str) {
         self.0.iter().for_each(|o| o.coalesced(name));
+    }
+    fn invalidated(&self, name: &'static str) {
+        self.0.iter().for_each(|o| o.invalidated(name));
     }
 }

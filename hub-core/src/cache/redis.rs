@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisResult};
 
-use super::backend::{BoxFuture, CacheBackend, CacheError};
+use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations};
 use super::breaker::{BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR};
 use super::settings::CacheSettings;
 
@@ -203,6 +203,12 @@ impl RedisCache {
         format!("{}:{key}", self.prefix)
     }
 
+    /// The full Redis key of the invalidation generation of cache `name`:
+    /// `{prefix}:gen:{name}`.
+    pub fn generation_key(&self, name: &str) -> String {
+        format!("{}:gen:{name}", self.prefix)
+    }
+
     /// The key prefix this backend applies.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -281,6 +287,18 @@ impl RedisCache {
     }
 }
 
+/// A generation counter as stored by INCR: absent is 0, anything but a decimal `u64` is an
+/// error (a bypass), never a silently matching value.
+fn parse_generation(value: Option<&[u8]>) -> Result<u64, CacheError> {
+    match value {
+        None => Ok(0),
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| CacheError::Backend("generation counter is not an integer".into())),
+    }
+}
+
 impl CacheBackend for RedisCache {
     fn kind(&self) -> &'static str {
         "redis"
@@ -326,9 +344,62 @@ impl CacheBackend for RedisCache {
         })
     }
 
+    fn get_with_generations<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
+        Box::pin(async move {
+            // One MGET: the entry and its generation counters are read atomically.
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(self.full_key(key));
+            for name in names {
+                cmd.arg(self.generation_key(name));
+            }
+            let mut values = self
+                .call("get", |mut c| async move {
+                    cmd.query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
+                })
+                .await?
+                .into_iter();
+            let entry = values.next().flatten();
+            let generations = values
+                .map(|v| parse_generation(v.as_deref()))
+                .collect::<Result<Vec<u64>, CacheError>>()?;
+            if generations.len() != names.len() {
+                return Err(CacheError::Backend(format!(
+                    "MGET returned {} generations for {} names",
+                    generations.len(),
+                    names.len()
+                )));
+            }
+            Ok((entry, generations))
+        })
+    }
+
+    fn invalidate_many<'a>(
+        &'a self,
+        names: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            if names.is_empty() {
+                return Ok(());
+            }
+            // A plain pipeline: one round trip, one INCR per name and nothing else.
+            let mut pipe = redis::pipe();
+            for name in names {
+                pipe.cmd("INCR").arg(self.generation_key(name)).ignore();
+            }
+            self.call("invalidate", |mut c| async move {
+                pipe.query_async::<()>(&mut c).await
+            })
+            .await
+        })
+    }
+
     fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
-            let full = self.full_key(&format!("gen:{name}"));
+            let full = self.generation_key(name);
             self.call("invalidate", |mut c| async move {
                 redis::cmd("INCR")
                     .arg(&full)

@@ -3,7 +3,9 @@
 //! The `hub-macros` expansion of a cached handler is, in essence:
 //!
 //! ```text
-//! static SPEC: CacheSpec = CacheSpec { name: "nodes", ttl: Ttl::Default, params: &["limit"] };
+//! static SPEC: CacheSpec = CacheSpec {
+//!     name: "nodes", ttl: Ttl::Default, params: &["limit"], depends: &["profiles"],
+//! };
 //! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move { /* body */ }).await
 //! ```
 //!
@@ -20,7 +22,8 @@
 //! impl Api {
 //!     #[oai(path = "/answer", method = "get")]
 //!     async fn answer(&self, req: &Request) -> Cached<poem::Result<Json<u32>>> {
-//!         static SPEC: CacheSpec = CacheSpec { name: "answer", ttl: Ttl::Default, params: &[] };
+//!         static SPEC: CacheSpec =
+//!             CacheSpec { name: "answer", ttl: Ttl::Default, params: &[], depends: &[] };
 //!         serve(&SPEC, req, String::new(), async move { Ok(Json(42)) }).await
 //!     }
 //! }
@@ -33,6 +36,12 @@
 //! hash of the exact body bytes, computed on a MISS too) and `Cache-Status` (RFC 9211), and
 //! becomes a `304` when `If-None-Match` matches. Concurrent misses of one key run the handler
 //! once (see `coalesce.rs`). `Cache-Control` is not set here but by `hub-api`'s middleware.
+//!
+//! Invalidation (CACHING.md section 7): a read fetches the entry and the current generations
+//! of the names it depends on ([`super::names::generation_names`]) in one round trip, and
+//! serves the entry only if it was stored under exactly those generations; a miss stores the
+//! generations read BEFORE the handler ran. A write marked `#[invalidates(...)]` runs through
+//! [`invalidating`], which bumps its names after the handler answered 2xx.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -87,6 +96,16 @@ pub struct CacheSpec {
     pub ttl: Ttl,
     /// Public names of the query parameters the handler declares; only these enter the key.
     pub params: &'static [&'static str],
+    /// Other cache names whose invalidation must also invalidate this operation's entries
+    /// (`#[cached(depends = [...])]`). The name itself and its ancestors are always included.
+    pub depends: &'static [&'static str],
+}
+
+/// Compile-time description of a write operation, emitted by `#[invalidates(...)]`.
+#[derive(Debug)]
+pub struct InvalidateSpec {
+    /// The cache names whose generations the write bumps after a 2xx answer.
+    pub names: &'static [&'static str],
 }
 
 /// Shared cache state. Add it to the app with `EndpointExt::data(response_cache)`; handlers
@@ -527,37 +546,48 @@ where
         spec.params,
     );
 
-    // `store`: whether the lookup reached the store; if it did not, the store is skipped for
-    // the rest of this request, so one request waits for an unreachable Redis at most once.
-    let (fwd, store) = if cache.backend.is_enabled() {
-        match cache.backend.get(&key).await {
-            // A corrupt or foreign entry decodes to None: MISS, and the store below overwrites it.
-            Ok(Some(bytes)) => match Envelope::decode(&bytes).filter(|e| e.status == 200) {
-                Some(env) => {
+    // `generations`: those read with the lookup, `None` when the lookup did not reach the
+    // store; then the store is skipped for the rest of this request, so one request waits for
+    // an unreachable Redis at most once.
+    let names = super::names::generation_names(spec.name, spec.depends);
+    let (fwd, generations) = if cache.backend.is_enabled() {
+        match cache.backend.get_with_generations(&key, &names).await {
+            Ok((entry, generations)) => {
+                // A corrupt, foreign or older-format entry decodes to None, and an entry
+                // stored under other generations was invalidated since: both are a MISS that
+                // the store below overwrites.
+                let fresh = entry
+                    .and_then(|bytes| Envelope::decode(&bytes))
+                    .filter(|e| e.status == 200 && e.generations == generations);
+                if let Some(env) = fresh {
                     observer.lookup(spec.name, Lookup::Hit);
                     let left = remaining_ttl(cache.ttl(spec.ttl), env.stored_at);
                     return Cached::hit(env, format!("hub; hit; ttl={left}")).conditional(inm);
                 }
-                None => {
-                    observer.lookup(spec.name, Lookup::Miss);
-                    ("miss", true)
-                }
-            },
-            Ok(None) => {
                 observer.lookup(spec.name, Lookup::Miss);
-                ("miss", true)
+                ("miss", Some(generations))
             }
             Err(_) => {
                 observer.error(spec.name);
                 observer.lookup(spec.name, Lookup::Bypass);
-                (BYPASS_UNAVAILABLE, false)
+                (BYPASS_UNAVAILABLE, None)
             }
         }
     } else {
         observer.lookup(spec.name, Lookup::Bypass);
-        (BYPASS_DISABLED, false)
+        (BYPASS_DISABLED, None)
     };
-    let store = store.then_some((cache, key.as_str()));
+    // Requests that read different generations never share a flight: one that starts after a
+    // write must not be handed the result of a handler that started before it.
+    let flight_key = match &generations {
+        Some(g) => format!("{key}#{g:?}"),
+        None => key.clone(),
+    };
+    let store = generations.map(|generations| Store {
+        cache,
+        key: key.as_str(),
+        generations,
+    });
 
     let is_get = *req.method() == Method::GET;
     let Some(flights) = &cache.flights else {
@@ -566,7 +596,7 @@ where
             .0
             .conditional(inm);
     };
-    let fresh = match flights.join(&key) {
+    let fresh = match flights.join(&flight_key) {
         Join::Leader(leader) => {
             let (cached, shared) = compute(store, spec, fwd, true, is_get, handler).await;
             if let Some(shared) = shared {
@@ -602,11 +632,18 @@ const BYPASS_DISABLED: &str = "bypass; detail=disabled";
 /// `Cache-Status` forward reason when the lookup failed (timeout, error, open circuit).
 const BYPASS_UNAVAILABLE: &str = "bypass; detail=unavailable";
 
+/// Where a miss stores its response: the key, and the generations read before the handler ran.
+struct Store<'a> {
+    cache: &'a ResponseCache,
+    key: &'a str,
+    generations: Vec<u64>,
+}
+
 /// Runs the handler; for a 200 answer to a read, buffers the body, computes its ETag, stores it
 /// in `store` (GET only) and returns it for sharing with coalesced waiters. Sets
 /// `Cache-Status` to `hub; fwd=miss; stored` when stored, else `hub; fwd=<fwd>`.
 async fn compute<R, T, F>(
-    store: Option<(&ResponseCache, &str)>,
+    store: Option<Store<'_>>,
     spec: &'static CacheSpec,
     fwd: &str,
     read: bool,
@@ -633,13 +670,17 @@ where
     };
     let mut stored = false;
     let etag = match store.filter(|_| get && body.len() <= MAX_STORED_BODY_BYTES) {
-        Some((cache, key)) => {
+        Some(Store {
+            cache,
+            key,
+            generations,
+        }) => {
             let content_type = parts
                 .headers
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let env = Envelope::new(200, content_type, 0, body.to_vec());
+            let env = Envelope::new(200, content_type, generations, body.to_vec());
             if let Some(encoded) = env.encode() {
                 // Errors are already logged (rate-limited) by the backend; a failed store is
                 // a MISS.
@@ -689,4 +730,113 @@ fn if_none_match(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .collect();
     (!values.is_empty()).then(|| values.join(","))
+}
+
+/// Return type of a write handler marked `#[invalidates(...)]`: the handler's response (or
+/// error), after the invalidation ran.
+///
+/// Its [`ApiResponse`] metadata is exactly `R`'s (a write gets no cache headers), so the
+/// OpenAPI document does not change. Like [`Cached`], it implements
+/// [`IntoResult<Response>`](poem::error::IntoResult) and passes handler errors through
+/// untouched.
+pub struct Invalidated<R> {
+    result: poem::Result<Response>,
+    // See `Cached::_r`.
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for Invalidated<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.result {
+            Ok(r) => f.debug_tuple("Invalidated::Ok").field(&r.status()).finish(),
+            Err(e) => f.debug_tuple("Invalidated::Err").field(e).finish(),
+        }
+    }
+}
+
+impl<R> Invalidated<R> {
+    /// The handler's response, or its error.
+    pub fn into_result(self) -> poem::Result<Response> {
+        self.result
+    }
+}
+
+impl<R> IntoResult<Response> for Invalidated<R> {
+    fn into_result(self) -> poem::Result<Response> {
+        self.result
+    }
+}
+
+impl<R: ApiResponse> ApiResponse for Invalidated<R> {
+    // As for `Cached`: a custom bad-request handler would have to build an `R`.
+    const BAD_REQUEST_HANDLER: bool = false;
+
+    fn meta() -> MetaResponses {
+        R::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        R::register(registry);
+    }
+
+    fn from_parse_request_error(err: poem::Error) -> Self {
+        Self {
+            result: Err(err),
+            _r: PhantomData,
+        }
+    }
+}
+
+/// Runs a write handler, then, if it answered 2xx, bumps the generations of `spec.names` in
+/// one round trip (what `#[invalidates(...)]` expands to).
+///
+/// The handler returns after its transaction committed, so every read that starts after the
+/// bump sees the new generations and recomputes from committed data. Invalidation never fails
+/// or changes the response: with the cache absent or disabled it is skipped; a backend error
+/// (Redis down, timeout, open circuit) is logged by the backend, counted as a cache error, and
+/// the response is returned unchanged; entries of those names may then be served until their
+/// TTL ends. The wait is bounded by the backend's timeout (none while its breaker is open).
+/// Writes are never looked up, stored or coalesced here.
+pub async fn invalidating<R, T, F>(
+    spec: &'static InvalidateSpec,
+    req: &Request,
+    handler: F,
+) -> Invalidated<R>
+where
+    R: IntoResult<T> + ApiResponse,
+    T: IntoResponse,
+    F: Future<Output = R> + Send,
+{
+    let result = handler.await.into_result().map(IntoResponse::into_response);
+    let succeeded = result.as_ref().is_ok_and(|r| r.status().is_success());
+    if succeeded && let Some(cache) = req.data::<ResponseCache>() {
+        cache.invalidate(spec.names).await;
+    }
+    Invalidated {
+        result,
+        _r: PhantomData,
+    }
+}
+
+impl ResponseCache {
+    /// Bumps the generations of `names` in one round trip and reports each to the observers;
+    /// returns whether the backend took the bump. Never fails: a disabled cache is a no-op, a
+    /// backend error is counted (`error` event per name) and otherwise ignored.
+    pub async fn invalidate(&self, names: &[&'static str]) -> bool {
+        if names.is_empty() || !self.backend.is_enabled() {
+            return false;
+        }
+        match self.backend.invalidate_many(names).await {
+            Ok(()) => {
+                names.iter().for_each(|n| self.observer.invalidated(n));
+                true
+            }
+            Err(e) => {
+                tracing::debug!(target: "hub::cache", error = %e, ?names,
+                    "invalidation skipped; entries expire with their TTL");
+                names.iter().for_each(|n| self.observer.error(n));
+                false
+            }
+        }
+    }
 }
