@@ -203,6 +203,12 @@ struct Gen {
     /// by it have no coverage.
     silent_observer: Option<usize>,
     routes: Vec<RoutePlan>,
+    /// Expected hashes that only the packets generated for their route may contain: the
+    /// second path node of each route planned to be marginal or failing. Random traffic
+    /// crossing it by chance would make the live evaluation disagree with the stored result.
+    reserved: Vec<String>,
+    /// Per node: [`Gen::is_reserved`], computed once the routes are known.
+    blocked: Vec<bool>,
 }
 
 /// How a seeded route is meant to look when evaluated: its packets are generated to match.
@@ -382,6 +388,8 @@ impl Gen {
             relays: Vec::new(),
             silent_observer: None,
             routes: Vec::new(),
+            reserved: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 
@@ -940,7 +948,8 @@ impl Gen {
             self.out.push(Table::Routes, row)?;
             self.out.flush(Table::Routes)?;
 
-            let path = self.route_path(match_width);
+            let reserve = matches!(target, Target::Marginal | Target::Failing);
+            let path = self.route_path(match_width, reserve);
             let expected: Vec<String> = path
                 .iter()
                 .map(|&n| self.nodes[n].hop_hash(match_width).to_string())
@@ -1076,25 +1085,56 @@ impl Gen {
         self.out.flush_all()
     }
 
+    /// A node for a path: a repeater most of the time.
+    fn relay_or_any(&mut self) -> usize {
+        if self.chance(0.85) {
+            let i = self.below(self.relays.len());
+            self.relays[i]
+        } else {
+            self.below(self.nodes.len())
+        }
+    }
+
+    /// Whether a hop naming node `n` could stand for a reserved expected hash.
+    fn is_reserved(&self, n: usize) -> bool {
+        self.reserved
+            .iter()
+            .any(|e| self.nodes[n].hash.starts_with(e.as_str()))
+    }
+
     /// 2 to 4 distinct path nodes, mostly repeaters, with distinct expected hashes at `width`.
-    fn route_path(&mut self, width: usize) -> Vec<usize> {
+    ///
+    /// With `reserve`, the second node's expected hash is kept out of every other path and
+    /// of random hops (see `Gen::reserved`), so only the packets generated for this route
+    /// match it and its evaluation comes out as planned.
+    fn route_path(&mut self, width: usize, reserve: bool) -> Vec<usize> {
         let len = [2, 3, 4][self.weighted([50, 35, 15])];
         let mut path: Vec<usize> = Vec::with_capacity(len);
         let mut attempts = 0;
-        while path.len() < len && attempts < 1_000 {
+        while path.len() < len && attempts < 10_000 {
             attempts += 1;
-            let n = if self.chance(0.85) {
-                {
-                    let i = self.below(self.relays.len());
-                    self.relays[i]
-                }
-            } else {
-                self.below(self.nodes.len())
-            };
-            let hash = self.nodes[n].hop_hash(width);
-            if !path.iter().any(|&p| self.nodes[p].hop_hash(width) == hash) {
-                path.push(n);
+            let n = self.relay_or_any();
+            if self.is_reserved(n) {
+                continue;
             }
+            let hash = self.nodes[n].hop_hash(width);
+            if path.iter().any(|&p| self.nodes[p].hop_hash(width) == hash) {
+                continue;
+            }
+            let used_elsewhere = || {
+                self.routes
+                    .iter()
+                    .flat_map(|r| &r.path)
+                    .any(|&m| self.nodes[m].hash.starts_with(hash))
+            };
+            if reserve && path.len() == 1 && used_elsewhere() {
+                continue;
+            }
+            path.push(n);
+        }
+        if reserve && let Some(&second) = path.get(1) {
+            let hash = self.nodes[second].hop_hash(width).to_string();
+            self.reserved.push(hash);
         }
         path
     }
@@ -1432,15 +1472,14 @@ impl Gen {
         }
     }
 
-    /// A random path hop of `bytes`-byte hashes, naming a repeater most of the time.
+    /// A random path hop of `bytes`-byte hashes, naming a repeater most of the time and never
+    /// a reserved expected hash.
     fn random_hop(&mut self, bytes: usize) -> String {
-        let n = if self.chance(0.85) {
-            {
-                let i = self.below(self.relays.len());
-                self.relays[i]
+        let n = loop {
+            let n = self.relay_or_any();
+            if !self.blocked[n] {
+                break n;
             }
-        } else {
-            self.below(self.nodes.len())
         };
         self.nodes[n].hop_hash(bytes).to_string()
     }
@@ -1639,6 +1678,7 @@ impl Gen {
 
     fn raw_packets(&mut self, orphans: &[i32]) -> Result<(), Stopped> {
         let slots = self.channel_slots(orphans);
+        self.blocked = (0..self.nodes.len()).map(|n| self.is_reserved(n)).collect();
         let transmissions = self.transmissions();
         let rows = transmissions.iter().map(|t| t.receptions.len()).sum();
         let hop_rows = transmissions
