@@ -1681,10 +1681,12 @@ impl Gen {
         self.blocked = (0..self.nodes.len()).map(|n| self.is_reserved(n)).collect();
         let transmissions = self.transmissions();
         let rows = transmissions.iter().map(|t| t.receptions.len()).sum();
+        let hop_age = self.plan.hop_days.map_or(i64::MAX, |days| days * DAY);
         let hop_rows = transmissions
             .iter()
             .filter(|t| t.path_hash_bytes.is_some())
             .flat_map(|t| &t.receptions)
+            .filter(|r| r.age < hop_age)
             .map(|r| r.path_len)
             .sum();
         let mut ids = self.sorted_uuids(rows);
@@ -1726,6 +1728,7 @@ impl Gen {
                 let id = ids.next().expect("an id per packet");
                 let at = self.ts(reception.age);
                 let hops = match (t.path_hash_bytes, reception.route_hops) {
+                    _ if reception.age >= hop_age => Vec::new(),
                     (Some(_), Some(hops)) => hops,
                     (Some(bytes), None) => (0..reception.path_len)
                         .map(|_| self.random_hop(bytes as usize))

@@ -98,6 +98,7 @@ impl Scale {
                 adverts: 2_000,
                 messages: 3_000,
                 raw_packets: 6_000,
+                hop_days: None,
                 telemetry: 400,
                 trace_paths: 200,
                 profiles: 16,
@@ -109,6 +110,7 @@ impl Scale {
                 adverts: 20_000,
                 messages: 50_000,
                 raw_packets: 100_000,
+                hop_days: None,
                 telemetry: 5_000,
                 trace_paths: 2_000,
                 profiles: 60,
@@ -120,6 +122,7 @@ impl Scale {
                 adverts: 200_000,
                 messages: 500_000,
                 raw_packets: 1_000_000,
+                hop_days: Some(7),
                 telemetry: 50_000,
                 trace_paths: 20_000,
                 profiles: 200,
@@ -153,6 +156,11 @@ pub struct Plan {
     /// Raw packets (receptions: several rows share a packet_hash when several observers
     /// heard the packet).
     pub raw_packets: usize,
+    /// Only raw packets received within this many days carry packet_path_hops rows (all of
+    /// them when `None`): at `large`, hops for all 60 days would be the biggest table and
+    /// double the seed time, while route evaluation and packet pages look at recent days.
+    /// Older packets then read as ingested before the hub recorded paths.
+    pub hop_days: Option<i64>,
     /// Telemetry records.
     pub telemetry: usize,
     /// Trace paths.
