@@ -976,3 +976,46 @@ async fn the_api_serves_the_new_tables() {
             .any(|t| t["path_hashes"].is_array() && t["snr_values"].is_array())
     );
 }
+
+#[tokio::test]
+async fn seeds_postgresql_too() {
+    let pg = hub_core::test_support::PostgresServer::start();
+    let db = hub_core::db::connect(&pg.url())
+        .await
+        .expect("connect to PostgreSQL");
+    hub_core::db::prepare_schema(&db).await.unwrap();
+    let summary = seed::seed_database(&db, &args(7, false, Some(anchor())))
+        .await
+        .unwrap();
+    assert_plan_counts(&summary);
+    for table in Table::ALL {
+        assert_eq!(
+            seed::count_rows(&db, table).await.unwrap() as u64,
+            summary.rows_in(table),
+            "{}",
+            table.name()
+        );
+    }
+    // --force clears every seeded table, children first, on PostgreSQL's foreign keys too.
+    let again = seed::seed_database(&db, &args(7, true, Some(anchor())))
+        .await
+        .unwrap();
+    assert_eq!(again.rows, summary.rows);
+    for table in Table::ALL {
+        assert_eq!(
+            seed::count_rows(&db, table).await.unwrap() as u64,
+            summary.rows_in(table),
+            "{} after --force",
+            table.name()
+        );
+    }
+    let app = app_over(db);
+    for uri in [
+        "/api/v1/packet-groups?since=2026-01-01T00:00:00Z",
+        "/api/v1/telemetry",
+        "/api/v1/trace-paths",
+    ] {
+        let body = app.json(uri).await;
+        assert!(body["total"].as_i64().unwrap() > 0, "{uri}: {body}");
+    }
+}

@@ -508,6 +508,15 @@ impl Gen {
         }
     }
 
+    /// A NULL datetime, typed as the column is: PostgreSQL refuses a text NULL for a
+    /// timestamptz column.
+    fn null_ts(&self) -> Value {
+        match self.backend {
+            DbBackend::Sqlite => Value::String(None),
+            _ => Value::ChronoDateTime(None),
+        }
+    }
+
     fn date(&self, date: NaiveDate) -> Value {
         match self.backend {
             DbBackend::Sqlite => Value::String(Some(date.format("%Y-%m-%d").to_string())),
@@ -621,7 +630,7 @@ impl Gen {
             };
             // A few nodes were only ever named by tag, never heard: no last_seen.
             let last_seen = if !node.observer && i % 50 == 49 {
-                Value::String(None)
+                self.null_ts()
             } else {
                 self.ts(node.last_age)
             };
@@ -1271,7 +1280,7 @@ impl Gen {
                     self.ts(earlier)
                 }
             } else {
-                Value::String(None)
+                self.null_ts()
             };
             let created_age = (age - self.age_between(0, 2_000_000)).max(0);
             let flags = Value::Int(Some(self.rng.random_range(0..16)));
@@ -1419,7 +1428,7 @@ impl Gen {
                     self.ts(earlier)
                 }
             } else {
-                Value::String(None)
+                self.null_ts()
             };
             let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
             let created_age = (age - self.age_between(0, 2_000_000)).max(0);
