@@ -23,6 +23,8 @@ pub const WINDOW_DAYS: i64 = 60;
 /// Share of events drawn from the last week only, so recent days are busier (as on a real
 /// mesh that keeps growing) and 24 h / 7 d counters are clearly non-zero.
 const RECENT_SHARE: f64 = 0.3;
+/// The silent observer (see `Gen::silent_observer`) heard no raw packets this many days back.
+const SILENT_DAYS: i64 = 4;
 
 /// The writer went away (it failed); the generator stops quietly.
 #[derive(Debug)]
@@ -60,6 +62,9 @@ pub fn generate(config: Config, tx: Sender<Chunk>) -> Result<Facts, Stopped> {
     g.advertisements()?;
     g.messages(&orphans)?;
     g.raw_packets(&orphans)?;
+    g.recent_matches()?;
+    g.telemetry()?;
+    g.trace_paths()?;
     g.out.flush_all()?;
     Ok(Facts {
         orphan_channel_indices: orphans,
@@ -71,6 +76,10 @@ struct Out {
     tx: Sender<Chunk>,
     buffers: Vec<Vec<Value>>,
     rows: Vec<usize>,
+    /// Full chunks of a child table (see [`Table::parent`]) waiting for their parent rows,
+    /// still buffered, to be sent first. Holding them keeps every chunk full (one prepared
+    /// statement per table) where flushing the parent early would not.
+    held: Vec<Chunk>,
 }
 
 impl Out {
@@ -79,6 +88,7 @@ impl Out {
             tx,
             buffers: Table::ALL.iter().map(|_| Vec::new()).collect(),
             rows: vec![0; Table::ALL.len()],
+            held: Vec::new(),
         }
     }
 
@@ -106,7 +116,24 @@ impl Out {
             rows: std::mem::take(&mut self.rows[i]),
             values: std::mem::take(&mut self.buffers[i]),
         };
-        self.tx.blocking_send(chunk).map_err(|_| Stopped)
+        if let Some(parent) = table.parent()
+            && self.rows[parent.index()] > 0
+        {
+            self.held.push(chunk);
+            return Ok(());
+        }
+        self.tx.blocking_send(chunk).map_err(|_| Stopped)?;
+        // Held chunks only wait for a parent with buffered rows: it has just been sent.
+        if self
+            .held
+            .first()
+            .is_some_and(|h| h.table.parent() == Some(table))
+        {
+            for held in std::mem::take(&mut self.held) {
+                self.tx.blocking_send(held).map_err(|_| Stopped)?;
+            }
+        }
+        Ok(())
     }
 
     /// Sends every partial chunk; called between stages so parents reach the database before
@@ -132,6 +159,16 @@ struct Node {
     /// Age of its last_seen; the node is heard only between the two.
     last_age: i64,
     observer: bool,
+    /// The first three bytes of the public key as uppercase hex: a path hop names the node by
+    /// the first 1, 2 or 3 bytes of it (2, 4 or 6 characters).
+    hash: String,
+}
+
+impl Node {
+    /// The hop hash naming this node in a path of `bytes`-byte hashes.
+    fn hop_hash(&self, bytes: usize) -> &str {
+        &self.hash[..2 * bytes]
+    }
 }
 
 struct Profile {
@@ -160,6 +197,81 @@ struct Gen {
     profiles: Vec<Profile>,
     /// (hash index, visibility) of the seeded channels.
     channels: Vec<(i32, &'static str)>,
+    /// Indices into `nodes` of the repeaters: most path hops name one.
+    relays: Vec<usize>,
+    /// An observer that heard no raw packets in the last [`SILENT_DAYS`]: routes watched only
+    /// by it have no coverage.
+    silent_observer: Option<usize>,
+    routes: Vec<RoutePlan>,
+    /// Expected hashes that only the packets generated for their route may contain: the
+    /// second path node of each route planned to be marginal or failing. Random traffic
+    /// crossing it by chance would make the live evaluation disagree with the stored result.
+    reserved: Vec<String>,
+    /// Per node: [`Gen::is_reserved`], computed once the routes are known.
+    blocked: Vec<bool>,
+}
+
+/// How a seeded route is meant to look when evaluated: its packets are generated to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// healthy / clear: at least the clear bar of matching packets.
+    Clear,
+    /// healthy / marginal (the Routes page's "degraded"): above the threshold, below clear.
+    Marginal,
+    /// unhealthy / failing: fewer matches than the threshold, plus partial matches.
+    Failing,
+    /// no_coverage / unknown ("down"): its observers heard nothing in the window.
+    NoCoverage,
+}
+
+impl Target {
+    const ALL: [Target; 4] = [
+        Target::Clear,
+        Target::Marginal,
+        Target::Failing,
+        Target::NoCoverage,
+    ];
+
+    fn state(self) -> &'static str {
+        match self {
+            Target::Clear | Target::Marginal => "healthy",
+            Target::Failing => "unhealthy",
+            Target::NoCoverage => "no_coverage",
+        }
+    }
+
+    fn quality(self) -> &'static str {
+        match self {
+            Target::Clear => "clear",
+            Target::Marginal => "marginal",
+            Target::Failing => "failing",
+            Target::NoCoverage => "unknown",
+        }
+    }
+}
+
+/// A generated route, kept so that the raw packets can carry its hops.
+struct RoutePlan {
+    id: String,
+    /// Expected hashes of the path nodes in order (uppercase, `2 * match_width` characters).
+    expected: Vec<String>,
+    /// Indices into `nodes` of the path nodes.
+    path: Vec<usize>,
+    window_hours: i64,
+    reversible: bool,
+    max_hop_span: Option<i32>,
+    max_path_length: Option<i32>,
+    /// Indices into `nodes` of the route's observers (empty: all observers).
+    observers: Vec<usize>,
+    /// Packets in the window whose hops contain the whole path in order.
+    full_matches: usize,
+    /// Packets in the window whose hops contain only the first path node.
+    partial_matches: usize,
+    /// Whether a route_results row (and so persisted recent matches) exists.
+    has_result: bool,
+    evaluated_age: i64,
+    /// (age, raw packet id, first position, last position) of the full matches generated.
+    matches: Vec<(i64, String, i32, i32)>,
 }
 
 const PLACES: &[&str] = &[
@@ -273,6 +385,11 @@ impl Gen {
             observers: Vec::new(),
             profiles: Vec::new(),
             channels: Vec::new(),
+            relays: Vec::new(),
+            silent_observer: None,
+            routes: Vec::new(),
+            reserved: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 
@@ -391,6 +508,15 @@ impl Gen {
         }
     }
 
+    /// A NULL datetime, typed as the column is: PostgreSQL refuses a text NULL for a
+    /// timestamptz column.
+    fn null_ts(&self) -> Value {
+        match self.backend {
+            DbBackend::Sqlite => Value::String(None),
+            _ => Value::ChronoDateTime(None),
+        }
+    }
+
     fn date(&self, date: NaiveDate) -> Value {
         match self.backend {
             DbBackend::Sqlite => Value::String(Some(date.format("%Y-%m-%d").to_string())),
@@ -400,7 +526,7 @@ impl Gen {
 
     fn json(&self, json: serde_json::Value) -> Value {
         match self.backend {
-            DbBackend::Sqlite => Value::String(Some(json.to_string())),
+            DbBackend::Sqlite => Value::String(Some(super::pyjson::dumps(&json))),
             _ => Value::Json(Some(Box::new(json))),
         }
     }
@@ -472,7 +598,9 @@ impl Gen {
                 None
             };
             let display = name.clone().unwrap_or_else(|| public_key[..8].to_string());
+            let hash = public_key[..6].to_uppercase();
             nodes.push(Node {
+                hash,
                 id: self.uuid(),
                 public_key,
                 name,
@@ -502,7 +630,7 @@ impl Gen {
             };
             // A few nodes were only ever named by tag, never heard: no last_seen.
             let last_seen = if !node.observer && i % 50 == 49 {
-                Value::String(None)
+                self.null_ts()
             } else {
                 self.ts(node.last_age)
             };
@@ -523,6 +651,14 @@ impl Gen {
             self.out.push(Table::Nodes, row)?;
         }
         self.observers = (0..nodes.len()).filter(|&i| nodes[i].observer).collect();
+        self.relays = (0..nodes.len())
+            .filter(|&i| nodes[i].adv_type == Some("repeater"))
+            .collect();
+        if self.relays.is_empty() {
+            self.relays = (0..nodes.len()).collect();
+        }
+        // With a single observer there is no one left to hear the recent packets.
+        self.silent_observer = (self.observers.len() > 1).then(|| self.observers[0]);
         self.nodes = nodes;
         self.out.flush_all()
     }
@@ -742,6 +878,9 @@ impl Gen {
         self.out.flush_all()
     }
 
+    /// Routes with path nodes, observers, today's result and a daily history. Each route gets
+    /// a [`Target`]; [`Gen::raw_packets`] then generates packets whose hops match it that
+    /// well, so a live evaluation agrees with the stored result.
     fn routes(&mut self) -> Result<(), Stopped> {
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         let anchor_date = self.anchor.date();
@@ -754,28 +893,37 @@ impl Gen {
                 }
             };
             pairs.push((from, to));
-            // The first routes pin down each case the routes overview distinguishes.
-            let (visibility, enabled, has_result, base_state) = match r {
-                0 => ("community", true, true, "healthy"),
-                1 => ("community", false, true, "healthy"),
-                2 => ("community", true, false, "no_coverage"),
-                3 => ("operator", true, true, "unhealthy"),
-                4 => ("member", true, true, "healthy"),
-                5 => ("admin", true, true, "healthy"),
-                6 => ("community", true, true, "unhealthy"),
-                7 => ("community", true, true, "degraded"),
-                8 => ("community", true, true, "no_coverage"),
+            // The first routes pin down each case the routes pages distinguish.
+            let (visibility, enabled, has_result, target) = match r {
+                0 => ("community", true, true, Target::Clear),
+                1 => ("community", false, true, Target::Clear),
+                2 => ("community", true, false, Target::NoCoverage),
+                3 => ("operator", true, true, Target::Failing),
+                4 => ("member", true, true, Target::Clear),
+                5 => ("admin", true, true, Target::Marginal),
+                6 => ("community", true, true, Target::Failing),
+                7 => ("community", true, true, Target::Marginal),
+                8 => ("community", true, true, Target::NoCoverage),
                 _ => {
                     let visibility = ["community", "member", "operator", "admin"]
                         [self.weighted([60, 15, 15, 10])];
-                    let state = ["healthy", "unhealthy", "no_coverage", "degraded"]
-                        [self.weighted([55, 20, 15, 10])];
-                    (visibility, self.chance(0.85), self.chance(0.9), state)
+                    let target = Target::ALL[self.weighted([45, 20, 20, 15])];
+                    (visibility, self.chance(0.85), self.chance(0.9), target)
                 }
             };
             let id = self.uuid();
+            let match_width = self.rng.random_range(1..4usize);
+            let window_hours = self.pick(&[24i64, 48, 72]);
             let threshold = self.rng.random_range(2..7);
-            let clear = if self.chance(0.7) { Some(6) } else { None };
+            let clear = if self.chance(0.7) {
+                Some(threshold * 2)
+            } else {
+                None
+            };
+            let effective_clear = clear.unwrap_or(3 * threshold);
+            let max_hop_span = if self.chance(0.6) { Some(8) } else { None };
+            let max_path_length = if self.chance(0.3) { Some(10) } else { None };
+            let reversible = self.chance(0.7);
             let created_age = self.age_between(WINDOW_DAYS * DAY + DAY, 150 * DAY);
             let description = if self.chance(0.6) {
                 Some(format!("Link between {} and {}", PLACES[from], PLACES[to]))
@@ -794,14 +942,14 @@ impl Gen {
                 format!("{} Site", PLACES[to]).into(),
                 Value::String(description),
                 visibility.into(),
-                Value::Int(Some(self.rng.random_range(1..4))),
-                Value::Int(Some(self.pick(&[24, 48, 72]))),
+                Value::Int(Some(match_width as i32)),
+                Value::Int(Some(window_hours as i32)),
                 Value::Int(Some(threshold)),
                 Value::Int(clear),
-                Value::Int(if self.chance(0.6) { Some(8) } else { None }),
+                Value::Int(max_hop_span),
                 Value::Bool(Some(enabled)),
-                Value::Bool(Some(self.chance(0.7))),
-                Value::Int(if self.chance(0.3) { Some(10) } else { None }),
+                Value::Bool(Some(reversible)),
+                Value::Int(max_path_length),
                 Value::String(created_by),
                 self.ts(created_age),
                 self.ts(created_age / 2),
@@ -809,18 +957,69 @@ impl Gen {
             self.out.push(Table::Routes, row)?;
             self.out.flush(Table::Routes)?;
 
+            let reserve = matches!(target, Target::Marginal | Target::Failing);
+            let path = self.route_path(match_width, reserve);
+            let expected: Vec<String> = path
+                .iter()
+                .map(|&n| self.nodes[n].hop_hash(match_width).to_string())
+                .collect();
+            for (position, (&n, hash)) in path.iter().zip(&expected).enumerate() {
+                let row = [
+                    self.uuid().into(),
+                    self.ts(created_age),
+                    self.ts(created_age),
+                    id.clone().into(),
+                    self.nodes[n].id.clone().into(),
+                    Value::Int(Some(position as i32)),
+                    hash.clone().into(),
+                ];
+                self.out.push(Table::RouteNodes, row)?;
+            }
+            // A route without coverage is watched only by the observer that heard nothing
+            // lately; a third of the others by one or two of the rest.
+            let observers = match self.silent_observer {
+                Some(silent) if target == Target::NoCoverage => vec![silent],
+                silent if self.rng.random_bool(0.35) => {
+                    let mut chosen = Vec::new();
+                    for _ in 0..self.rng.random_range(1..3) {
+                        let o = self.observer();
+                        if Some(o) != silent && !chosen.contains(&o) {
+                            chosen.push(o);
+                        }
+                    }
+                    chosen
+                }
+                _ => Vec::new(),
+            };
+            for &o in &observers {
+                let row = [
+                    self.uuid().into(),
+                    self.ts(created_age),
+                    self.ts(created_age),
+                    id.clone().into(),
+                    self.nodes[o].id.clone().into(),
+                ];
+                self.out.push(Table::RouteObservers, row)?;
+            }
+
             // Daily history for the whole window and today, a few days missing.
-            let mut today = None;
+            let today_matched = self.matched_count(target, threshold, effective_clear);
+            let mut evaluated_today = 0;
             for d in (0..=WINDOW_DAYS).rev() {
                 if d > 0 && self.chance(0.08) {
                     continue;
                 }
-                let state = if self.chance(0.75) {
-                    base_state
+                let (day_target, matched) = if d == 0 {
+                    (target, today_matched)
                 } else {
-                    self.pick(&["healthy", "unhealthy", "no_coverage", "degraded"])
+                    let day_target = if self.chance(0.75) {
+                        target
+                    } else {
+                        self.pick(&Target::ALL)
+                    };
+                    let matched = self.matched_count(day_target, threshold, effective_clear);
+                    (day_target, matched)
                 };
-                let (quality, matched) = self.quality(state);
                 let date = anchor_date - Duration::days(d);
                 // evaluated late on past days, a few minutes ago today
                 let evaluated_age = if d == 0 {
@@ -832,15 +1031,15 @@ impl Gen {
                     midnight_age - (23 * HOUR + self.age_between(0, 59 * MINUTE))
                 };
                 if d == 0 {
-                    today = Some((state, quality, matched, evaluated_age));
+                    evaluated_today = evaluated_age;
                 }
                 let row = [
                     self.uuid().into(),
                     id.clone().into(),
                     self.date(date),
-                    quality.into(),
-                    state.into(),
-                    Value::Int(Some(matched)),
+                    day_target.quality().into(),
+                    day_target.state().into(),
+                    Value::Int(Some(matched as i32)),
                     self.ts(evaluated_age),
                     self.ts(evaluated_age),
                     self.ts(evaluated_age),
@@ -848,46 +1047,116 @@ impl Gen {
                 self.out.push(Table::RouteResultHistory, row)?;
             }
             if has_result {
-                let (state, quality, matched, evaluated_age) =
-                    today.expect("today is never skipped");
+                let quality = target.quality();
+                let quality_avg = if self.chance(0.7) {
+                    Some(quality.to_string())
+                } else {
+                    None
+                };
                 let row = [
                     self.uuid().into(),
-                    id.into(),
-                    state.into(),
+                    id.clone().into(),
+                    target.state().into(),
                     quality.into(),
-                    Value::Int(Some(matched)),
+                    Value::Int(Some(today_matched as i32)),
                     Value::Int(Some(threshold)),
-                    Value::Int(Some(clear.unwrap_or(6))),
-                    self.ts(evaluated_age),
-                    Value::String(if self.chance(0.7) {
-                        Some(quality.to_string())
-                    } else {
-                        None
-                    }),
+                    Value::Int(Some(effective_clear)),
+                    self.ts(evaluated_today),
+                    Value::String(quality_avg),
                     self.ts(created_age),
-                    self.ts(evaluated_age),
+                    self.ts(evaluated_today),
                 ];
                 self.out.push(Table::RouteResults, row)?;
             }
+            let (full_matches, partial_matches) = match target {
+                // a few beyond the bar: the evaluator stops counting there
+                Target::Clear => (effective_clear as usize + 2, 0),
+                Target::Marginal => (today_matched, 1),
+                Target::Failing => (today_matched, 3),
+                Target::NoCoverage => (0, 0),
+            };
+            self.routes.push(RoutePlan {
+                id,
+                expected,
+                path,
+                window_hours,
+                reversible,
+                max_hop_span,
+                max_path_length,
+                observers,
+                full_matches,
+                partial_matches,
+                has_result,
+                evaluated_age: evaluated_today,
+                matches: Vec::new(),
+            });
         }
         self.out.flush_all()
     }
 
-    /// Quality and matched packet count for a route state, as the evaluator reports them.
-    fn quality(&mut self, state: &str) -> (&'static str, i32) {
-        match state {
-            "healthy" => (
-                if self.chance(0.7) {
-                    "clear"
-                } else {
-                    "marginal"
-                },
-                self.rng.random_range(4..21),
-            ),
-            "unhealthy" => ("failing", self.rng.random_range(0..4)),
-            "degraded" => ("marginal", self.rng.random_range(2..7)),
-            _ => ("unknown", 0),
+    /// A node for a path: a repeater most of the time.
+    fn relay_or_any(&mut self) -> usize {
+        if self.chance(0.85) {
+            let i = self.below(self.relays.len());
+            self.relays[i]
+        } else {
+            self.below(self.nodes.len())
         }
+    }
+
+    /// Whether a hop naming node `n` could stand for a reserved expected hash.
+    fn is_reserved(&self, n: usize) -> bool {
+        self.reserved
+            .iter()
+            .any(|e| self.nodes[n].hash.starts_with(e.as_str()))
+    }
+
+    /// 2 to 4 distinct path nodes, mostly repeaters, with distinct expected hashes at `width`.
+    ///
+    /// With `reserve`, the second node's expected hash is kept out of every other path and
+    /// of random hops (see `Gen::reserved`), so only the packets generated for this route
+    /// match it and its evaluation comes out as planned.
+    fn route_path(&mut self, width: usize, reserve: bool) -> Vec<usize> {
+        let len = [2, 3, 4][self.weighted([50, 35, 15])];
+        let mut path: Vec<usize> = Vec::with_capacity(len);
+        let mut attempts = 0;
+        while path.len() < len && attempts < 10_000 {
+            attempts += 1;
+            let n = self.relay_or_any();
+            if self.is_reserved(n) {
+                continue;
+            }
+            let hash = self.nodes[n].hop_hash(width);
+            if path.iter().any(|&p| self.nodes[p].hop_hash(width) == hash) {
+                continue;
+            }
+            let used_elsewhere = || {
+                self.routes
+                    .iter()
+                    .flat_map(|r| &r.path)
+                    .any(|&m| self.nodes[m].hash.starts_with(hash))
+            };
+            if reserve && path.len() == 1 && used_elsewhere() {
+                continue;
+            }
+            path.push(n);
+        }
+        if reserve && let Some(&second) = path.get(1) {
+            let hash = self.nodes[second].hop_hash(width).to_string();
+            self.reserved.push(hash);
+        }
+        path
+    }
+
+    /// The matched packet count a result of `target` reports.
+    fn matched_count(&mut self, target: Target, threshold: i32, effective_clear: i32) -> usize {
+        let n = match target {
+            Target::Clear => effective_clear,
+            Target::Marginal => self.rng.random_range(threshold..effective_clear),
+            Target::Failing => self.rng.random_range(0..threshold),
+            Target::NoCoverage => 0,
+        };
+        n as usize
     }
 
     /// A node heard at `age` (created before, last seen after), preferring ones `fit` accepts;
@@ -1011,7 +1280,7 @@ impl Gen {
                     self.ts(earlier)
                 }
             } else {
-                Value::String(None)
+                self.null_ts()
             };
             let created_age = (age - self.age_between(0, 2_000_000)).max(0);
             let flags = Value::Int(Some(self.rng.random_range(0..16)));
@@ -1159,7 +1428,7 @@ impl Gen {
                     self.ts(earlier)
                 }
             } else {
-                Value::String(None)
+                self.null_ts()
             };
             let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
             let created_age = (age - self.age_between(0, 2_000_000)).max(0);
@@ -1201,71 +1470,577 @@ impl Gen {
         self.out.flush_all()
     }
 
+    /// An observer that may have heard a packet `age` ago (the silent one heard nothing in
+    /// the last [`SILENT_DAYS`]).
+    fn recent_observer(&mut self, age: i64) -> usize {
+        loop {
+            let o = self.observer();
+            if Some(o) != self.silent_observer || age >= SILENT_DAYS * DAY {
+                return o;
+            }
+        }
+    }
+
+    /// A random path hop of `bytes`-byte hashes, naming a repeater most of the time and never
+    /// a reserved expected hash.
+    fn random_hop(&mut self, bytes: usize) -> String {
+        let n = loop {
+            let n = self.relay_or_any();
+            if !self.blocked[n] {
+                break n;
+            }
+        };
+        self.nodes[n].hop_hash(bytes).to_string()
+    }
+
+    /// One packet heard by up to four observers (the first one given or drawn), each over a
+    /// path of its own, a little later each.
+    fn transmission(
+        &mut self,
+        age: i64,
+        path_hash_bytes: Option<i32>,
+        room: usize,
+        first: Option<usize>,
+    ) -> Transmission {
+        let event = self.weighted(EVENT_TYPES.iter().map(|e| e.1));
+        let most = self.observers.len().saturating_sub(1).max(1);
+        let count = [1, 2, 3, 4][self.weighted([45, 30, 15, 10])]
+            .min(room)
+            .min(most);
+        let mut receptions: Vec<Reception> = Vec::with_capacity(count);
+        let mut heard_age = age;
+        for k in 0..count {
+            if k > 0 {
+                heard_age = (heard_age - self.age_between(100_000, 3_000_000)).max(0);
+            }
+            let observer = match first {
+                Some(o) if k == 0 => o,
+                _ => loop {
+                    let o = self.recent_observer(heard_age);
+                    if !receptions.iter().any(|r| r.observer == o) && Some(o) != first {
+                        break o;
+                    }
+                },
+            };
+            let path_len = [0, 1, 2, 3, 4, 5, 6][self.weighted([15, 25, 25, 15, 10, 6, 4])];
+            receptions.push(Reception {
+                observer,
+                age: heard_age,
+                path_len,
+                route_hops: None,
+            });
+        }
+        Transmission {
+            age,
+            event,
+            path_hash_bytes,
+            receptions,
+            route: None,
+        }
+    }
+
+    /// Hops of a packet crossing route `r`: its whole path in order (reversed now and then
+    /// when the route is reversible) with a few other relays around and between, or for a
+    /// partial match only its first node.
+    fn route_hops(&mut self, r: usize, bytes: usize, full: bool) -> Vec<String> {
+        let mut path = self.routes[r].path.clone();
+        if !full {
+            path.truncate(1);
+        } else if self.routes[r].reversible && self.chance(0.3) {
+            path.reverse();
+        }
+        let mut hops = Vec::with_capacity(path.len() + 3);
+        if self.chance(0.4) {
+            hops.push(self.random_hop(bytes));
+        }
+        for (i, &n) in path.iter().enumerate() {
+            if i > 0 && self.chance(0.25) {
+                hops.push(self.random_hop(bytes));
+            }
+            hops.push(self.nodes[n].hop_hash(bytes).to_string());
+        }
+        if !full || self.chance(0.3) {
+            hops.push(self.random_hop(bytes));
+        }
+        hops
+    }
+
+    /// Every packet to generate, oldest first: the ones crossing the routes (within each
+    /// route's window, heard by one of its observers), then random traffic up to the planned
+    /// number of rows.
+    fn transmissions(&mut self) -> Vec<Transmission> {
+        let total = self.plan.raw_packets;
+        let mut out = Vec::new();
+        let mut rows = 0;
+        for r in 0..self.routes.len() {
+            let (full, partial) = (self.routes[r].full_matches, self.routes[r].partial_matches);
+            for k in 0..full + partial {
+                if rows >= total {
+                    break;
+                }
+                let is_full = k < full;
+                let window = self.routes[r].window_hours * HOUR;
+                let age = self.age_between(10 * MINUTE, window - 30 * MINUTE);
+                let width = self.routes[r].expected[0].len() / 2;
+                let bytes = self.rng.random_range(width..=3);
+                let hops = self.route_hops(r, bytes, is_full);
+                let first = if self.routes[r].observers.is_empty() {
+                    self.recent_observer(age)
+                } else {
+                    let scope = &self.routes[r].observers;
+                    scope[self.rng.random_range(0..scope.len())]
+                };
+                let mut t = self.transmission(age, Some(bytes as i32), total - rows, Some(first));
+                t.receptions[0].path_len = hops.len();
+                t.receptions[0].route_hops = Some(hops);
+                t.route = Some((r, is_full));
+                rows += t.receptions.len();
+                out.push(t);
+            }
+        }
+        while rows < total {
+            let age = self.event_age();
+            let bytes = [Some(1), Some(2), Some(3), None][self.weighted([70, 20, 8, 2])];
+            let t = self.transmission(age, bytes, total - rows, None);
+            rows += t.receptions.len();
+            out.push(t);
+        }
+        out.sort_by_key(|t| std::cmp::Reverse(t.age));
+        out
+    }
+
+    /// `decoded` as the collector stores it: the JSON text `null` when decoding failed, SQL
+    /// NULL for older rows, else an object; channel and direct messages carry `"decrypted"`,
+    /// an object when the hub holds the channel's key, `null` otherwise.
+    fn decoded(
+        &mut self,
+        event: usize,
+        route_type: Option<&str>,
+        packet_hash: &str,
+        channel_idx: Option<i32>,
+        source: Option<usize>,
+        age: i64,
+    ) -> Value {
+        let (event_type, _, _, payload_type) = EVENT_TYPES[event];
+        let roll = self.below(100);
+        if roll < 7 {
+            return Value::Json(None);
+        }
+        if roll < 10 {
+            return self.json(serde_json::Value::Null);
+        }
+        let mut object = serde_json::Map::new();
+        object.insert("packet_hash".into(), packet_hash.into());
+        object.insert("payload_type".into(), payload_type.into());
+        object.insert(
+            "route_type".into(),
+            route_type.map_or(serde_json::Value::Null, Into::into),
+        );
+        let sent_age = age + self.age_between(0, 20_000_000);
+        let sent = self.at(sent_age).and_utc().timestamp();
+        match event_type {
+            Some("channel_msg_recv") => {
+                object.insert(
+                    "channel_hash".into(),
+                    channel_idx.map_or(serde_json::Value::Null, |i| format!("{i:02X}").into()),
+                );
+                let known = channel_idx.is_some_and(|idx| {
+                    idx == hub_core::roles::PUBLIC_CHANNEL_IDX
+                        || self.channels.iter().any(|c| c.0 == idx)
+                });
+                let decrypted = if known {
+                    let n = source.unwrap_or_else(|| self.below(self.nodes.len()));
+                    let sender = self.nodes[n].display.clone();
+                    let text = self.sentence();
+                    serde_json::json!({
+                        "channel_idx": channel_idx,
+                        "sender": sender,
+                        "text": format!("{sender}: {text}"),
+                        "timestamp": sent,
+                    })
+                } else {
+                    serde_json::Value::Null
+                };
+                object.insert("decrypted".into(), decrypted);
+            }
+            Some("contact_msg_recv") => {
+                object.insert("decrypted".into(), serde_json::Value::Null);
+            }
+            Some("advertisement") => {
+                if let Some(n) = source {
+                    let node = &self.nodes[n];
+                    object.insert(
+                        "advert".into(),
+                        serde_json::json!({
+                            "public_key": node.public_key,
+                            "name": node.name,
+                            "adv_type": node.adv_type,
+                            "timestamp": sent,
+                        }),
+                    );
+                }
+            }
+            _ => {}
+        }
+        self.json(serde_json::Value::Object(object))
+    }
+
     fn raw_packets(&mut self, orphans: &[i32]) -> Result<(), Stopped> {
         let slots = self.channel_slots(orphans);
-        let ages = self.event_ages(self.plan.raw_packets);
-        let mut ids = self.sorted_uuids(ages.len());
-        for age in ages {
-            let observer = self.observer();
-            let (event_type, _, packet_type, payload_type) =
-                EVENT_TYPES[self.weighted(EVENT_TYPES.iter().map(|e| e.1))];
+        self.blocked = (0..self.nodes.len()).map(|n| self.is_reserved(n)).collect();
+        let transmissions = self.transmissions();
+        let rows = transmissions.iter().map(|t| t.receptions.len()).sum();
+        let hop_age = self.plan.hop_days.map_or(i64::MAX, |days| days * DAY);
+        let hop_rows = transmissions
+            .iter()
+            .filter(|t| t.path_hash_bytes.is_some())
+            .flat_map(|t| &t.receptions)
+            .filter(|r| r.age < hop_age)
+            .map(|r| r.path_len)
+            .sum();
+        let mut ids = self.sorted_uuids(rows);
+        let mut hop_ids = self.sorted_uuids(hop_rows);
+        for t in transmissions {
+            let (event_type, _, packet_type, payload_type) = EVENT_TYPES[t.event];
             let channel_idx = if event_type == Some("channel_msg_recv") {
                 slots[self.weighted(slots.iter().map(|s| s.weight))].idx
             } else {
                 None
             };
-            let source = if matches!(
+            let source_node = if matches!(
                 event_type,
                 Some("advertisement") | Some("contact_msg_recv") | Some("telemetry_response")
             ) {
-                let n = self.alive_node(age, |_| true);
-                Some(self.nodes[n].public_key[..12].to_string())
+                Some(self.alive_node(t.age, |_| true))
             } else {
                 None
             };
+            let source = source_node.map(|n| self.nodes[n].public_key[..12].to_string());
             let route_type = self.route_type();
-            let path_len = self.rng.random_range(0..9);
-            let path_hash_bytes = [Some(1), Some(2), Some(3), None][self.weighted([70, 20, 8, 2])];
             let raw_len = self.rng.random_range(8..25);
             let raw_hex = self.hex(raw_len);
             let packet_hash = self.hex(16);
-            let decoded = if self.chance(0.1) {
-                self.json(serde_json::json!({
-                    "payload_type": payload_type,
-                    "path_len": path_len,
-                    "packet_hash": packet_hash,
-                }))
-            } else {
-                Value::Json(None)
-            };
             let event_hash = if event_type.is_some() && self.chance(0.6) {
                 Some(self.hex(16))
             } else {
                 None
             };
-            let snr = self.snr();
-            let row = [
-                ids.next().expect("an id per packet").into(),
-                self.nodes[observer].id.clone().into(),
-                packet_hash.into(),
-                raw_hex.into(),
-                Value::Int(Some(packet_type)),
-                Value::Int(Some(payload_type)),
-                Value::String(event_type.map(str::to_string)),
-                Value::Int(channel_idx),
-                Value::String(source),
-                Value::String(route_type.map(str::to_string)),
-                Value::Int(Some(path_len)),
-                Value::Double(Some(snr)),
-                decoded,
-                self.ts(age),
-                self.ts(age),
-                self.ts(age),
-                Value::Int(path_hash_bytes),
-                Value::String(event_hash),
-            ];
-            self.out.push(Table::RawPackets, row)?;
+            let decoded = self.decoded(
+                t.event,
+                route_type,
+                &packet_hash,
+                channel_idx,
+                source_node,
+                t.age,
+            );
+            for (k, reception) in t.receptions.into_iter().enumerate() {
+                let id = ids.next().expect("an id per packet");
+                let at = self.ts(reception.age);
+                let hops = match (t.path_hash_bytes, reception.route_hops) {
+                    _ if reception.age >= hop_age => Vec::new(),
+                    (Some(_), Some(hops)) => hops,
+                    (Some(bytes), None) => (0..reception.path_len)
+                        .map(|_| self.random_hop(bytes as usize))
+                        .collect(),
+                    (None, _) => Vec::new(),
+                };
+                let snr = self.snr();
+                let observer_id = self.nodes[reception.observer].id.clone();
+                let row = [
+                    id.clone().into(),
+                    observer_id.clone().into(),
+                    packet_hash.clone().into(),
+                    raw_hex.clone().into(),
+                    Value::Int(Some(packet_type)),
+                    Value::Int(Some(payload_type)),
+                    Value::String(event_type.map(str::to_string)),
+                    Value::Int(channel_idx),
+                    Value::String(source.clone()),
+                    Value::String(route_type.map(str::to_string)),
+                    Value::Int(Some(reception.path_len as i32)),
+                    Value::Double(Some(snr)),
+                    decoded.clone(),
+                    at.clone(),
+                    at.clone(),
+                    at.clone(),
+                    Value::Int(t.path_hash_bytes),
+                    Value::String(event_hash.clone()),
+                ];
+                self.out.push(Table::RawPackets, row)?;
+                if let Some((r, true)) = t.route
+                    && k == 0
+                {
+                    let route = &self.routes[r];
+                    let span = match_span(
+                        &hops,
+                        &route.expected,
+                        route.reversible,
+                        route.max_hop_span,
+                        route.max_path_length,
+                    );
+                    if let Some((first, last)) = span {
+                        self.routes[r].matches.push((
+                            reception.age,
+                            id.clone(),
+                            first as i32,
+                            last as i32,
+                        ));
+                    }
+                }
+                for (position, hash) in hops.into_iter().enumerate() {
+                    let row = [
+                        hop_ids.next().expect("an id per hop").into(),
+                        at.clone(),
+                        at.clone(),
+                        id.clone().into(),
+                        Value::Int(Some(position as i32)),
+                        hash.into(),
+                        packet_hash.clone().into(),
+                        Value::String(event_hash.clone()),
+                        at.clone(),
+                        observer_id.clone().into(),
+                    ];
+                    self.out.push(Table::PacketPathHops, row)?;
+                }
+            }
         }
         self.out.flush_all()
     }
+
+    /// Up to three matches per route with a result, newest first, as the evaluator persists
+    /// them.
+    fn recent_matches(&mut self) -> Result<(), Stopped> {
+        for r in 0..self.routes.len() {
+            if !self.routes[r].has_result {
+                continue;
+            }
+            let mut matches = std::mem::take(&mut self.routes[r].matches);
+            matches.sort_by_key(|m| m.0);
+            let evaluated_age = self.routes[r].evaluated_age;
+            for (_, raw_packet_id, first, last) in matches.into_iter().take(3) {
+                let row = [
+                    self.uuid().into(),
+                    self.ts(evaluated_age),
+                    self.ts(evaluated_age),
+                    self.routes[r].id.clone().into(),
+                    raw_packet_id.into(),
+                    Value::Int(Some(first)),
+                    Value::Int(Some(last)),
+                ];
+                self.out.push(Table::RouteRecentMatches, row)?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    /// What a node's telemetry decodes to: environment readings for sensors, power for the
+    /// rest; with the Cayenne LPP bytes they came from.
+    fn telemetry_data(&mut self, node: usize) -> (serde_json::Value, Vec<u8>) {
+        let battery = (self.rng.random_range(3.3..4.2_f64) * 100.0).round() / 100.0;
+        let mut lpp = Vec::new();
+        let mut data = serde_json::Map::new();
+        if self.nodes[node].adv_type == Some("sensor") || self.chance(0.2) {
+            let temperature = (self.rng.random_range(-5.0..32.0_f64) * 10.0).round() / 10.0;
+            let humidity = (self.rng.random_range(20.0..95.0_f64) * 2.0).round() / 2.0;
+            lpp.extend([1, 0x67]);
+            lpp.extend(((temperature * 10.0) as i16).to_be_bytes());
+            lpp.extend([2, 0x68, (humidity * 2.0) as u8]);
+            data.insert("temperature".into(), temperature.into());
+            data.insert("humidity".into(), humidity.into());
+            if self.chance(0.5) {
+                let pressure = (self.rng.random_range(980.0..1040.0_f64) * 10.0).round() / 10.0;
+                lpp.extend([3, 0x73]);
+                lpp.extend(((pressure * 10.0) as u16).to_be_bytes());
+                data.insert("pressure".into(), pressure.into());
+            }
+        }
+        lpp.extend([4, 0x02]);
+        lpp.extend(((battery * 100.0) as i16).to_be_bytes());
+        data.insert("battery".into(), battery.into());
+        if self.chance(0.3) {
+            let uptime = self.rng.random_range(60..3_000_000_i64);
+            data.insert("uptime".into(), uptime.into());
+        }
+        (serde_json::Value::Object(data), lpp)
+    }
+
+    fn telemetry(&mut self) -> Result<(), Stopped> {
+        let ages = self.event_ages(self.plan.telemetry);
+        let observations = self.observations(ages.len());
+        let mut ids = self.sorted_uuids(ages.len());
+        let mut hashes = self.sorted_hex(observations.iter().flatten().count(), 16);
+        let mut observer_ids =
+            self.sorted_uuids(observations.iter().flatten().map(|e| e + 1).sum());
+        for (age, observed) in ages.into_iter().zip(observations) {
+            let n = self.alive_node(age, |n| {
+                matches!(n.adv_type, Some("sensor") | Some("repeater"))
+            });
+            let observer = self.observer();
+            // 3% from nodes the hub has not stored (node_id NULL)
+            let node_id = self.chance(0.97).then(|| self.nodes[n].id.clone());
+            let (data, lpp) = self.telemetry_data(n);
+            let parsed = if self.chance(0.96) {
+                self.json(data)
+            } else {
+                Value::Json(None)
+            };
+            let lpp = self.chance(0.8).then_some(lpp);
+            let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
+            let created_age = (age - self.age_between(0, 2_000_000)).max(0);
+            let row = [
+                ids.next().expect("an id per record").into(),
+                self.nodes[observer].id.clone().into(),
+                Value::String(node_id),
+                self.nodes[n].public_key.clone().into(),
+                Value::Bytes(lpp),
+                parsed,
+                self.ts(age),
+                self.ts(created_age),
+                self.ts(created_age),
+                Value::String(event_hash.clone()),
+            ];
+            self.out.push(Table::Telemetry, row)?;
+            if let (Some(hash), Some(extra)) = (event_hash, observed) {
+                let path_len = self.rng.random_range(0..5);
+                self.observe(
+                    "telemetry",
+                    &hash,
+                    observer,
+                    age,
+                    path_len,
+                    extra,
+                    &mut observer_ids,
+                )?;
+            }
+        }
+        self.out.flush_all()
+    }
+
+    fn trace_paths(&mut self) -> Result<(), Stopped> {
+        let ages = self.event_ages(self.plan.trace_paths);
+        let observations = self.observations(ages.len());
+        let mut ids = self.sorted_uuids(ages.len());
+        let mut hashes = self.sorted_hex(observations.iter().flatten().count(), 16);
+        let mut observer_ids =
+            self.sorted_uuids(observations.iter().flatten().map(|e| e + 1).sum());
+        for (age, observed) in ages.into_iter().zip(observations) {
+            let observer = self.observer();
+            // Tags are 32-bit on the radio; a few collectors stored them widened.
+            let initiator_tag = if self.chance(0.05) {
+                (1_i64 << 32) + self.rng.random_range(0..1_000_i64)
+            } else {
+                self.rng.random_range(0..=i64::from(u32::MAX))
+            };
+            let bytes = [1, 2, 3][self.weighted([75, 18, 7])];
+            let hop_count = [1, 2, 3, 4, 5, 6][self.weighted([15, 25, 25, 15, 12, 8])];
+            let hops: Vec<String> = (0..hop_count).map(|_| self.random_hop(bytes)).collect();
+            // Some collectors stored whole SNRs as integers: served as floats all the same.
+            let whole = self.chance(0.1);
+            let snrs: Vec<serde_json::Value> = (0..hop_count)
+                .map(|_| {
+                    let snr = self.snr();
+                    if whole {
+                        (snr.round() as i64).into()
+                    } else {
+                        snr.into()
+                    }
+                })
+                .collect();
+            let known = self.chance(0.95);
+            let (path_hashes, snr_values, hop_count) = if known {
+                (
+                    self.json(serde_json::Value::from(hops)),
+                    self.json(serde_json::Value::Array(snrs)),
+                    Some(hop_count),
+                )
+            } else {
+                (Value::Json(None), Value::Json(None), None)
+            };
+            let event_hash = observed.map(|_| hashes.next().expect("a hash per event"));
+            let created_age = (age - self.age_between(0, 2_000_000)).max(0);
+            let row = [
+                ids.next().expect("an id per trace").into(),
+                self.nodes[observer].id.clone().into(),
+                Value::BigInt(Some(initiator_tag)),
+                Value::Int(hop_count.map(|h| h * bytes as i32)),
+                Value::Int(Some(bytes as i32 - 1)),
+                Value::Int(Some(self.rng.random_range(0..65_536))),
+                path_hashes,
+                snr_values,
+                Value::Int(hop_count),
+                self.ts(age),
+                self.ts(created_age),
+                self.ts(created_age),
+                Value::String(event_hash.clone()),
+            ];
+            self.out.push(Table::TracePaths, row)?;
+            if let (Some(hash), Some(extra)) = (event_hash, observed) {
+                let path_len = hop_count.unwrap_or(0);
+                self.observe(
+                    "trace",
+                    &hash,
+                    observer,
+                    age,
+                    path_len,
+                    extra,
+                    &mut observer_ids,
+                )?;
+            }
+        }
+        self.out.flush_all()
+    }
+}
+
+/// Where the route matcher (API-2.md §5.8) finds `expected` in `hops`: the greedy leftmost
+/// subsequence, forwards, else backwards for a reversible route; `(first, last)` hop indices.
+fn match_span(
+    hops: &[String],
+    expected: &[String],
+    reversible: bool,
+    max_hop_span: Option<i32>,
+    max_path_length: Option<i32>,
+) -> Option<(usize, usize)> {
+    if max_path_length.is_some_and(|max| hops.len() > max.max(0) as usize) {
+        return None;
+    }
+    let subsequence = |order: &mut dyn Iterator<Item = &String>| {
+        let (mut at, mut first, mut last) = (0, None, 0);
+        for e in order {
+            let found = (at..hops.len()).find(|&i| hops[i].starts_with(e.as_str()))?;
+            first.get_or_insert(found);
+            last = found;
+            at = found + 1;
+        }
+        let first = first?;
+        if max_hop_span.is_some_and(|span| (last - first) as i64 > i64::from(span)) {
+            return None;
+        }
+        Some((first, last))
+    };
+    subsequence(&mut expected.iter()).or_else(|| {
+        (reversible && expected.len() > 1)
+            .then(|| subsequence(&mut expected.iter().rev()))
+            .flatten()
+    })
+}
+
+/// One packet as sent, heard by one or more observers.
+struct Transmission {
+    age: i64,
+    /// Index into [`EVENT_TYPES`].
+    event: usize,
+    path_hash_bytes: Option<i32>,
+    receptions: Vec<Reception>,
+    /// The route it was generated for, and whether it carries the whole route.
+    route: Option<(usize, bool)>,
+}
+
+/// One observer's raw packet row of a transmission.
+struct Reception {
+    observer: usize,
+    age: i64,
+    /// Hops in its path (rows in packet_path_hops when the hash width is known).
+    path_len: usize,
+    /// The hops, when they were chosen to cross a route.
+    route_hops: Option<Vec<String>>,
 }

@@ -5,9 +5,11 @@
 //! differs only by that shift. The network covers what the API computes (API.md section 2):
 //! nodes with tags and adopters, observers and their event_observers rows, adverts of every
 //! route type, channel and contact messages on channels of every visibility level, on the
-//! Public channel and on indices without a channel row, spam scores, raw packets, profiles
-//! with roles (some holding `test`), and routes with results and daily history, spread over
-//! the last 60 days.
+//! Public channel and on indices without a channel row, spam scores, raw packets heard by
+//! several observers with their path hops (decodable, channel-encrypted and undecodable
+//! payloads), telemetry, trace paths, profiles with roles (some holding `test`), and routes
+//! with path nodes, observers, results, daily history and recent matches whose packets really
+//! carry the route's hops, spread over the last 60 days.
 //!
 //! Speed: rows are written as multi-row INSERTs in one transaction, generated on a blocking
 //! thread while the previous chunk is inserted. On SQLite a dedicated connection with
@@ -15,6 +17,7 @@
 //! settings), and the secondary indexes of the big tables are rebuilt once at the end.
 
 pub mod generate;
+pub mod pyjson;
 pub mod tables;
 
 use chrono::{NaiveDateTime, SubsecRound};
@@ -37,16 +40,18 @@ pub const DEFAULT_SEED: u64 = 20_261_126;
 #[derive(clap::Args, Debug, Clone)]
 pub struct SeedArgs {
     /// Size of the network: small (demo, tests), medium, or large (benchmarks: about 2,000
-    /// nodes, 200,000 adverts, 500,000 messages, 1,000,000 raw packets).
+    /// nodes, 200,000 adverts, 500,000 messages, 1,000,000 raw packets with their path hops,
+    /// 50,000 telemetry records, 20,000 trace paths).
     #[arg(long, value_enum, default_value_t = Scale::Small)]
     pub scale: Scale,
     /// RNG seed: the same seed (and anchor) always gives the same rows.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Seed even though the database already has data: first delete every row of the seeded
-    /// tables (nodes, node_tags, channels, user_profiles, user_profile_nodes, routes,
-    /// route_results, route_result_history, advertisements, messages, event_observers,
-    /// raw_packets).
+    /// tables (route_recent_matches, trace_paths, telemetry, packet_path_hops, raw_packets,
+    /// event_observers, messages, advertisements, route_result_history, route_results,
+    /// route_observers, route_nodes, routes, user_profile_nodes, user_profiles, channels,
+    /// node_tags, nodes).
     #[arg(long)]
     pub force: bool,
     /// The "now" of the generated network (UTC, e.g. 2026-11-26T05:00:00Z); default: the
@@ -93,6 +98,9 @@ impl Scale {
                 adverts: 2_000,
                 messages: 3_000,
                 raw_packets: 6_000,
+                hop_days: None,
+                telemetry: 400,
+                trace_paths: 200,
                 profiles: 16,
                 routes: 12,
             },
@@ -102,6 +110,9 @@ impl Scale {
                 adverts: 20_000,
                 messages: 50_000,
                 raw_packets: 100_000,
+                hop_days: None,
+                telemetry: 5_000,
+                trace_paths: 2_000,
                 profiles: 60,
                 routes: 24,
             },
@@ -111,6 +122,9 @@ impl Scale {
                 adverts: 200_000,
                 messages: 500_000,
                 raw_packets: 1_000_000,
+                hop_days: Some(7),
+                telemetry: 50_000,
+                trace_paths: 20_000,
                 profiles: 200,
                 routes: 48,
             },
@@ -139,8 +153,18 @@ pub struct Plan {
     pub adverts: usize,
     /// Messages (channel and contact).
     pub messages: usize,
-    /// Raw packets.
+    /// Raw packets (receptions: several rows share a packet_hash when several observers
+    /// heard the packet).
     pub raw_packets: usize,
+    /// Only raw packets received within this many days carry packet_path_hops rows (all of
+    /// them when `None`): at `large`, hops for all 60 days would be the biggest table and
+    /// double the seed time, while route evaluation and packet pages look at recent days.
+    /// Older packets then read as ingested before the hub recorded paths.
+    pub hop_days: Option<i64>,
+    /// Telemetry records.
+    pub telemetry: usize,
+    /// Trace paths.
+    pub trace_paths: usize,
     /// User profiles.
     pub profiles: usize,
     /// Routes.
@@ -363,11 +387,14 @@ async fn write_chunks(
 }
 
 /// The tables big enough that rebuilding their indexes beats maintaining them row by row.
-const BULK_TABLES: [Table; 4] = [
+const BULK_TABLES: [Table; 7] = [
     Table::Advertisements,
     Table::Messages,
     Table::EventObservers,
     Table::RawPackets,
+    Table::PacketPathHops,
+    Table::Telemetry,
+    Table::TracePaths,
 ];
 
 /// Drops the explicitly created indexes of [`BULK_TABLES`] and returns their `CREATE INDEX`
@@ -495,8 +522,13 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
     fn new(plan: &Plan, scale: Scale) -> Self {
-        // The bar counts the main tables; the small ones and event_observers ride along.
-        let total = (plan.nodes + plan.adverts + plan.messages + plan.raw_packets) as u64;
+        // The bar counts the main tables; the small ones, event_observers and hops ride along.
+        let total = (plan.nodes
+            + plan.adverts
+            + plan.messages
+            + plan.raw_packets
+            + plan.telemetry
+            + plan.trace_paths) as u64;
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(
@@ -521,7 +553,12 @@ impl Progress {
     fn counts_toward_total(table: Table) -> bool {
         matches!(
             table,
-            Table::Nodes | Table::Advertisements | Table::Messages | Table::RawPackets
+            Table::Nodes
+                | Table::Advertisements
+                | Table::Messages
+                | Table::RawPackets
+                | Table::Telemetry
+                | Table::TracePaths
         )
     }
 

@@ -27,6 +27,10 @@ pub enum Table {
     UserProfileNodes,
     /// `routes`
     Routes,
+    /// `route_nodes`
+    RouteNodes,
+    /// `route_observers`
+    RouteObservers,
     /// `route_results`
     RouteResults,
     /// `route_result_history`
@@ -39,23 +43,37 @@ pub enum Table {
     EventObservers,
     /// `raw_packets`
     RawPackets,
+    /// `packet_path_hops`
+    PacketPathHops,
+    /// `telemetry`
+    Telemetry,
+    /// `trace_paths`
+    TracePaths,
+    /// `route_recent_matches` (references raw packets)
+    RouteRecentMatches,
 }
 
 impl Table {
     /// Every seeded table, parents first.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 18] = [
         Table::Nodes,
         Table::NodeTags,
         Table::Channels,
         Table::UserProfiles,
         Table::UserProfileNodes,
         Table::Routes,
+        Table::RouteNodes,
+        Table::RouteObservers,
         Table::RouteResults,
         Table::RouteResultHistory,
         Table::Advertisements,
         Table::Messages,
         Table::EventObservers,
         Table::RawPackets,
+        Table::PacketPathHops,
+        Table::Telemetry,
+        Table::TracePaths,
+        Table::RouteRecentMatches,
     ];
 
     /// Position in [`Table::ALL`], for per-table arrays.
@@ -72,12 +90,18 @@ impl Table {
             Table::UserProfiles => "user_profiles",
             Table::UserProfileNodes => "user_profile_nodes",
             Table::Routes => "routes",
+            Table::RouteNodes => "route_nodes",
+            Table::RouteObservers => "route_observers",
             Table::RouteResults => "route_results",
             Table::RouteResultHistory => "route_result_history",
             Table::Advertisements => "advertisements",
             Table::Messages => "messages",
             Table::EventObservers => "event_observers",
             Table::RawPackets => "raw_packets",
+            Table::PacketPathHops => "packet_path_hops",
+            Table::Telemetry => "telemetry",
+            Table::TracePaths => "trace_paths",
+            Table::RouteRecentMatches => "route_recent_matches",
         }
     }
 
@@ -150,6 +174,16 @@ impl Table {
                 "created_at",
                 "updated_at",
             ],
+            Table::RouteNodes => &[
+                "id",
+                "created_at",
+                "updated_at",
+                "route_id",
+                "node_id",
+                "position",
+                "expected_hash",
+            ],
+            Table::RouteObservers => &["id", "created_at", "updated_at", "route_id", "node_id"],
             Table::RouteResults => &[
                 "id",
                 "route_id",
@@ -242,6 +276,63 @@ impl Table {
                 "path_hash_bytes",
                 "event_hash",
             ],
+            Table::PacketPathHops => &[
+                "id",
+                "created_at",
+                "updated_at",
+                "raw_packet_id",
+                "position",
+                "node_hash",
+                "packet_hash",
+                "event_hash",
+                "received_at",
+                "observer_node_id",
+            ],
+            Table::Telemetry => &[
+                "id",
+                "observer_node_id",
+                "node_id",
+                "node_public_key",
+                "lpp_data",
+                "parsed_data",
+                "received_at",
+                "created_at",
+                "updated_at",
+                "event_hash",
+            ],
+            Table::TracePaths => &[
+                "id",
+                "observer_node_id",
+                "initiator_tag",
+                "path_len",
+                "flags",
+                "auth",
+                "path_hashes",
+                "snr_values",
+                "hop_count",
+                "received_at",
+                "created_at",
+                "updated_at",
+                "event_hash",
+            ],
+            Table::RouteRecentMatches => &[
+                "id",
+                "created_at",
+                "updated_at",
+                "route_id",
+                "raw_packet_id",
+                "first_position",
+                "last_position",
+            ],
+        }
+    }
+
+    /// The table whose rows this table's rows reference while both are being generated
+    /// together: a chunk of this table may only be inserted once its parent rows are.
+    pub fn parent(self) -> Option<Table> {
+        match self {
+            Table::PacketPathHops => Some(Table::RawPackets),
+            _ => None,
         }
     }
 
@@ -325,12 +416,18 @@ mod tests {
             entity_columns::<entity::user_profiles::Entity>(),
             entity_columns::<entity::user_profile_nodes::Entity>(),
             entity_columns::<entity::routes::Entity>(),
+            entity_columns::<entity::route_nodes::Entity>(),
+            entity_columns::<entity::route_observers::Entity>(),
             entity_columns::<entity::route_results::Entity>(),
             entity_columns::<entity::route_result_history::Entity>(),
             entity_columns::<entity::advertisements::Entity>(),
             entity_columns::<entity::messages::Entity>(),
             entity_columns::<entity::event_observers::Entity>(),
             entity_columns::<entity::raw_packets::Entity>(),
+            entity_columns::<entity::packet_path_hops::Entity>(),
+            entity_columns::<entity::telemetry::Entity>(),
+            entity_columns::<entity::trace_paths::Entity>(),
+            entity_columns::<entity::route_recent_matches::Entity>(),
         ];
         for (table, (name, columns)) in Table::ALL.iter().zip(entities) {
             assert_eq!(table.name(), name);
