@@ -1,7 +1,10 @@
 //! API keys (API.md section 1): bearer tokens compared in constant time.
 
-use crate::error::detail_response;
+use crate::caller::Identity;
+use crate::error::{ApiError, detail_response};
+use hub_core::roles::role_names;
 use hub_core::settings::AuthSettings;
+use poem::http::Method;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use subtle::ConstantTimeEq;
@@ -86,6 +89,52 @@ pub fn check_admin(keys: &AuthSettings, token: Option<&str>) -> Result<Access, D
     }
 }
 
+/// Paths whose writes check the admin key in the handler (RequireAdmin): a wrong token
+/// there is 403 `Admin access required`, not the read check's 401 `Invalid API key`.
+const ADMIN_WRITE_PATHS: &[&str] = &["/api/v1/channels"];
+
+/// Whether the read-key middleware leaves `req` to its handler's own key check.
+fn handler_checks_key(method: &Method, path: &str) -> bool {
+    let write = *method != Method::GET && *method != Method::HEAD;
+    write
+        && ADMIN_WRITE_PATHS
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// RequireAdmin for a write handler: the admin key rules of [`check_admin`].
+pub fn require_admin_key(keys: &AuthSettings, req: &Request) -> Result<(), ApiError> {
+    check_admin(keys, bearer_token(req))?;
+    Ok(())
+}
+
+/// RequireUserOwner after the key check: the caller's `X-User-Id`, else 401
+/// `User identity required`.
+pub fn require_user(identity: &Identity) -> Result<&str, ApiError> {
+    identity
+        .user_id
+        .as_deref()
+        .ok_or(ApiError::Unauthorized("User identity required"))
+}
+
+/// RequireOperatorOrAdmin after the key check: [`require_user`], then `operator` or `admin`
+/// among the `X-User-Roles` entries, else 403 `Operator or admin role required`.
+pub fn require_operator_or_admin(identity: &Identity) -> Result<&str, ApiError> {
+    let user_id = require_user(identity)?;
+    if has_role(identity, "operator") || has_role(identity, "admin") {
+        Ok(user_id)
+    } else {
+        Err(ApiError::forbidden("Operator or admin role required"))
+    }
+}
+
+/// Whether `role` is among the caller's `X-User-Roles` entries (split on `,`, trimmed, exact).
+pub fn has_role(identity: &Identity, role: &str) -> bool {
+    role_names(identity.roles.as_deref())
+        .iter()
+        .any(|r| r == role)
+}
+
 /// Operations that need no key even when keys are configured: MeshCore Hub's web server
 /// calls `/user/profile/me` at login, before it holds a session, and it identifies the user
 /// by the identity headers alone (API-2.md section 6).
@@ -117,7 +166,10 @@ impl<E: Endpoint> Endpoint for RequireReadKeyEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let path = req.uri().path();
-        if !path.starts_with("/api/v1") || KEYLESS_PATHS.contains(&path.trim_end_matches('/')) {
+        if !path.starts_with("/api/v1")
+            || KEYLESS_PATHS.contains(&path.trim_end_matches('/'))
+            || handler_checks_key(req.method(), path)
+        {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         match check_read(&self.keys, bearer_token(&req)) {

@@ -30,6 +30,22 @@ pub enum ApiError {
     /// 404 with `{"detail": "<what> not found"}`.
     #[error("{0}")]
     NotFound(&'static str),
+    /// A refused API key (401 with `WWW-Authenticate: Bearer`, or 403 on admin endpoints).
+    #[error("{0:?}")]
+    Key(crate::auth::Denied),
+    /// `{"detail": text}` with any 4xx status: 403, 404 and 409 texts built from the
+    /// request, and the string-detail 422 of node tag values (API-2.md section 0.3).
+    #[error("{text}")]
+    Detail {
+        /// The status code.
+        status: StatusCode,
+        /// The detail text.
+        text: String,
+    },
+    /// A request body that failed validation: 422 with FastAPI's list of entries
+    /// (`type`, `loc`, `msg`, `input`, `ctx`; API-2.md section 0.2).
+    #[error("invalid body")]
+    Body(Vec<serde_json::Value>),
     /// The database failed: 500 with a generic detail; the cause is logged, not sent.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -47,12 +63,50 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 403 with `text`.
+    pub fn forbidden(text: impl Into<String>) -> Self {
+        Self::detail(StatusCode::FORBIDDEN, text)
+    }
+
+    /// 404 with `text` (for texts built from the request).
+    pub fn not_found(text: impl Into<String>) -> Self {
+        Self::detail(StatusCode::NOT_FOUND, text)
+    }
+
+    /// 409 with `text`.
+    pub fn conflict(text: impl Into<String>) -> Self {
+        Self::detail(StatusCode::CONFLICT, text)
+    }
+
+    /// 422 with a string `detail` (a handler's domain check, not body validation).
+    pub fn unprocessable(text: impl Into<String>) -> Self {
+        Self::detail(StatusCode::UNPROCESSABLE_ENTITY, text)
+    }
+
+    fn detail(status: StatusCode, text: impl Into<String>) -> Self {
+        ApiError::Detail {
+            status,
+            text: text.into(),
+        }
+    }
+}
+
+impl From<crate::auth::Denied> for ApiError {
+    fn from(denied: crate::auth::Denied) -> Self {
+        ApiError::Key(denied)
+    }
+}
+
 impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Key(denied) => denied.response().status(),
+            ApiError::Detail { status, .. } => *status,
+            ApiError::Body(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +121,12 @@ impl poem::error::ResponseError for ApiError {
             } => validation_response(location, name, msg, kind),
             ApiError::Unauthorized(text) => detail_response(StatusCode::UNAUTHORIZED, text),
             ApiError::NotFound(what) => detail_response(StatusCode::NOT_FOUND, what),
+            ApiError::Key(denied) => denied.response(),
+            ApiError::Detail { status, text } => detail_response(*status, text),
+            ApiError::Body(entries) => json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({ "detail": entries }),
+            ),
             ApiError::Database(err) => {
                 tracing::error!(error = %err, "database error");
                 detail_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

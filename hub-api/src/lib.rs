@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod caller;
 pub mod error;
 pub mod metrics;

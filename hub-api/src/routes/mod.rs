@@ -1,5 +1,6 @@
 //! One module per route group of API.md section 2, plus health.
 
+pub mod adoptions;
 pub mod advertisements;
 pub mod channels;
 pub mod dashboard;
@@ -44,8 +45,8 @@ pub enum ApiTags {
     Routes,
 }
 
-/// Every API group, in the order the docs list them.
-pub fn all() -> (
+/// The type of [`all`]: every API group.
+pub type AllApis = (
     health::HealthApi,
     nodes::NodesApi,
     advertisements::AdvertisementsApi,
@@ -58,7 +59,11 @@ pub fn all() -> (
     telemetry::TelemetryApi,
     trace_paths::TracePathsApi,
     mesh_routes::RoutesApi,
-) {
+    adoptions::AdoptionsApi,
+);
+
+/// Every API group, in the order the docs list them.
+pub fn all() -> AllApis {
     (
         health::HealthApi,
         nodes::NodesApi,
@@ -72,5 +77,6 @@ pub fn all() -> (
         telemetry::TelemetryApi,
         trace_paths::TracePathsApi,
         mesh_routes::RoutesApi,
+        adoptions::AdoptionsApi,
     )
 }

@@ -1,17 +1,25 @@
-//! `/api/v1/channels`: the channels a caller may see.
+//! `/api/v1/channels`: the channels a caller may see, and the admin's channel writes
+//! (API-2.md sections 7.1-7.3).
 
 mod query;
 
+use crate::auth::require_admin_key;
+use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Caller;
 use crate::caller::role_key;
+use crate::error::ApiError;
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::channels;
 use hub_core::time::rfc3339;
 use hub_macros::{cached, cached_api};
+use poem::Request;
 use poem::web::Data;
+use poem_openapi::ApiResponse;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use serde_json::{Map, Value};
 
 /// A channel as the API shows it.
 #[derive(Debug, Clone, Object)]
@@ -44,6 +52,156 @@ pub struct ChannelList {
     pub items: Vec<ChannelRead>,
     /// Number of items.
     pub total: u64,
+}
+
+/// The visibility names a channel may have.
+const VISIBILITIES: [&str; 4] = ["community", "member", "operator", "admin"];
+
+/// Body of `POST /channels`.
+#[derive(Debug, Clone, Object)]
+pub struct ChannelCreate {
+    /// Unique name, 1-100 characters (exact, case-sensitive).
+    pub name: String,
+    /// The key as 32 or 64 hex characters; stored trimmed and uppercased.
+    pub key_hex: String,
+    /// community (default), member, operator or admin.
+    pub visibility: Option<String>,
+    /// Whether the collector decodes the channel (default true).
+    pub enabled: Option<bool>,
+}
+
+/// Body of `PUT /channels/{channel_id}`: null or absent leaves a field unchanged. The name
+/// cannot change (a `name` key is ignored).
+#[derive(Debug, Clone, Object)]
+pub struct ChannelUpdate {
+    /// A new key: 32 or 64 hex characters; the channel hash is recomputed.
+    pub key_hex: Option<String>,
+    /// community, member, operator or admin.
+    pub visibility: Option<String>,
+    /// Whether the collector decodes the channel.
+    pub enabled: Option<bool>,
+}
+
+/// Responses of `POST /channels`.
+#[derive(ApiResponse)]
+pub enum ChannelCreated {
+    /// The new channel.
+    #[oai(status = 201)]
+    Created(Json<ChannelRead>),
+    /// `Authentication required`: an admin key is configured and no token was sent.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Admin access required`: the token is not the admin key.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Channel '<name>' already exists` or `Key already in use by another channel`.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorText>),
+    /// The body is not a valid `ChannelCreate`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `PUT /channels/{channel_id}`.
+#[derive(ApiResponse)]
+pub enum ChannelUpdated {
+    /// The channel after the change.
+    #[oai(status = 200)]
+    Ok(Json<ChannelRead>),
+    /// `Authentication required`: an admin key is configured and no token was sent.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Admin access required`: the token is not the admin key.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Channel not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+    /// `Key already in use by another channel`.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorText>),
+    /// The body is not a valid `ChannelUpdate`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `DELETE /channels/{channel_id}`.
+#[derive(ApiResponse)]
+pub enum ChannelDeleted {
+    /// Deleted: no body.
+    #[oai(status = 204)]
+    NoContent,
+    /// `Authentication required`: an admin key is configured and no token was sent.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Admin access required`: the token is not the admin key.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Channel not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+}
+
+/// Validates `key_hex` after its raw length check: trimmed and uppercased, it must be hex
+/// (checked first) of exactly 32 or 64 chars.
+fn key_hex(fields: &mut Fields, raw: Field<String>) -> Field<String> {
+    let Field::Value(raw) = raw else {
+        return raw;
+    };
+    let key = raw.trim().to_uppercase();
+    let input = Value::String(raw);
+    if !key.chars().all(|c| c.is_ascii_hexdigit()) {
+        fields.value_error(
+            "key_hex",
+            "key_hex must contain only hexadecimal characters",
+            &input,
+        );
+        return Field::Absent;
+    }
+    if key.len() != 32 && key.len() != 64 {
+        fields.value_error("key_hex", "key_hex must be 32 or 64 hex characters", &input);
+        return Field::Absent;
+    }
+    Field::Value(key)
+}
+
+fn parse_create(body: &Map<String, Value>) -> Result<query::NewChannel, ApiError> {
+    let mut fields = Fields::new(body);
+    let name = fields.required_str("name", 1, 100);
+    let raw_key = match fields.required_str("key_hex", 32, 64) {
+        Some(k) => Field::Value(k),
+        None => Field::Absent,
+    };
+    let key = key_hex(&mut fields, raw_key);
+    let visibility = fields.literal("visibility", &VISIBILITIES, Some("community"), false);
+    let enabled = fields.bool("enabled", Some(true), false);
+    fields.finish()?;
+    match (name, key, visibility, enabled) {
+        (Some(name), Field::Value(key_hex), Field::Value(visibility), Field::Value(enabled)) => {
+            Ok(query::NewChannel {
+                name,
+                key_hex,
+                visibility,
+                enabled,
+            })
+        }
+        // Every invalid field recorded an error, so finish() returned it above.
+        _ => Err(ApiError::unprocessable("Invalid channel")),
+    }
+}
+
+fn parse_update(body: &Map<String, Value>) -> Result<query::ChannelChanges, ApiError> {
+    let mut fields = Fields::new(body);
+    let raw_key = fields.optional_str("key_hex", 32, 64, true);
+    let key = key_hex(&mut fields, raw_key);
+    let visibility = fields.literal("visibility", &VISIBILITIES, None, true);
+    let enabled = fields.bool("enabled", None, true);
+    fields.finish()?;
+    Ok(query::ChannelChanges {
+        key_hex: key.value(),
+        visibility: visibility.value(),
+        enabled: enabled.value(),
+    })
 }
 
 /// First 4 + `...` + last 4 chars, or the whole key when it has 8 chars or fewer.
@@ -95,6 +253,66 @@ impl ChannelsApi {
             total: items.len() as u64,
             items,
         }))
+    }
+
+    /// Create a channel
+    ///
+    /// Admin key. The name must be new (exact match) and the key unused by any channel
+    /// (compared case-insensitively). The channel hash is the first byte of SHA-256 over
+    /// the key bytes.
+    ///
+    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
+    #[oai(path = "/channels", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: JsonBody<ChannelCreate>,
+    ) -> poem::Result<ChannelCreated> {
+        require_admin_key(&state.auth, req)?;
+        let new = parse_create(&body.object()?)?;
+        Ok(ChannelCreated::Created(Json(
+            query::create(&state.db, new).await?,
+        )))
+    }
+
+    /// Update a channel
+    ///
+    /// Admin key. Only the fields given (not null) change; a new key recomputes the
+    /// channel hash. `updated_at` moves only when a value actually changes.
+    ///
+    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
+    #[oai(path = "/channels/:channel_id", method = "put")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        channel_id: Path<String>,
+        body: JsonBody<ChannelUpdate>,
+    ) -> poem::Result<ChannelUpdated> {
+        require_admin_key(&state.auth, req)?;
+        let changes = parse_update(&body.object()?)?;
+        Ok(ChannelUpdated::Ok(Json(
+            query::update(&state.db, &channel_id, changes).await?,
+        )))
+    }
+
+    /// Delete a channel
+    ///
+    /// Admin key. Messages keep their channel index; unless another channel shares the
+    /// hash (or it is 17), they become hidden from every role.
+    ///
+    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
+    #[oai(path = "/channels/:channel_id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        channel_id: Path<String>,
+    ) -> poem::Result<ChannelDeleted> {
+        require_admin_key(&state.auth, req)?;
+        query::delete(&state.db, &channel_id).await?;
+        Ok(ChannelDeleted::NoContent)
     }
 }
 

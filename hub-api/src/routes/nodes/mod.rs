@@ -1,6 +1,14 @@
-//! `/api/v1/nodes`: the node list, single nodes and their tags.
+//! `/api/v1/nodes`: the node list, single nodes and their tags, and the tag writes of
+//! operators and admins (API-2.md sections 7.4-7.6).
 
 mod query;
+
+use crate::auth::{has_role, require_operator_or_admin};
+use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
+use crate::caller::Identity;
+use crate::error::ApiError;
+use poem_openapi::ApiResponse;
+use serde_json::{Map, Value};
 
 use crate::page::Page;
 use crate::params::{Order, lowercase, non_blank, parse_bool};
@@ -43,6 +51,116 @@ pub struct NodeRead {
     pub tags: Vec<NodeTagRead>,
     /// The profile that adopted the node, if any.
     pub adopted_by: Option<AdoptedBy>,
+}
+
+/// The declared types a tag value may have.
+const VALUE_TYPES: [&str; 3] = ["string", "number", "boolean"];
+
+/// Body of `POST /nodes/{public_key}/tags`.
+#[derive(Debug, Clone, Object)]
+pub struct NodeTagCreate {
+    /// Tag name, 1-100 characters.
+    pub key: String,
+    /// The value (a JSON string) or null (default).
+    pub value: Option<String>,
+    /// string (default), number or boolean. Numbers are stored as sent; booleans become
+    /// `true`/`false` (from true/yes/1 and false/no/0).
+    pub value_type: Option<String>,
+}
+
+/// Body of `PUT /nodes/{public_key}/tags/{key}`: null or absent leaves a field unchanged.
+#[derive(Debug, Clone, Object)]
+pub struct NodeTagUpdate {
+    /// The new value.
+    pub value: Option<String>,
+    /// string, number or boolean.
+    pub value_type: Option<String>,
+}
+
+/// Responses of `POST /nodes/{public_key}/tags`.
+#[derive(ApiResponse)]
+pub enum TagCreated {
+    /// The new tag.
+    #[oai(status = 201)]
+    Created(Json<NodeTagRead>),
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required`, or `You can only edit tags on nodes you have adopted`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Node not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+    /// `Tag already exists`.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorText>),
+    /// The body is invalid (a list), or the value does not fit its type (a string detail).
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `PUT /nodes/{public_key}/tags/{key}`.
+#[derive(ApiResponse)]
+pub enum TagUpdated {
+    /// The tag after the change.
+    #[oai(status = 200)]
+    Ok(Json<NodeTagRead>),
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required`, or `You can only edit tags on nodes you have adopted`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Node not found` or `Tag not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+    /// The body is invalid (a list), or the value does not fit its type (a string detail).
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `DELETE /nodes/{public_key}/tags/{key}`.
+#[derive(ApiResponse)]
+pub enum TagDeleted {
+    /// Deleted: no body.
+    #[oai(status = 204)]
+    NoContent,
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required`, or `You can only edit tags on nodes you have adopted`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Node not found` or `Tag not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+}
+
+fn parse_tag_create(body: &Map<String, Value>) -> Result<(String, query::TagInput), ApiError> {
+    let mut fields = Fields::new(body);
+    let key = fields.required_str("key", 1, 100);
+    let value = fields.optional_str("value", 0, usize::MAX, true);
+    let value_type = fields.literal("value_type", &VALUE_TYPES, Some("string"), false);
+    fields.finish()?;
+    match (key, value_type) {
+        (Some(key), Field::Value(value_type)) => Ok((
+            key,
+            query::TagInput {
+                value: value.value(),
+                value_type,
+            },
+        )),
+        // Every invalid field recorded an error, so finish() returned it above.
+        _ => Err(ApiError::unprocessable("Invalid tag")),
+    }
+}
+
+/// The caller of a tag write: the user id (after the RequireOperatorOrAdmin checks) and
+/// whether `admin` is among the roles.
+fn tag_writer(identity: &Identity) -> Result<(&str, bool), ApiError> {
+    let user_id = require_operator_or_admin(identity)?;
+    Ok((user_id, has_role(identity, "admin")))
 }
 
 /// Node endpoints.
@@ -137,5 +255,77 @@ impl NodesApi {
         public_key: Path<String>,
     ) -> poem::Result<Json<Vec<NodeTagRead>>> {
         Ok(Json(query::tags(&state.db, &public_key).await?))
+    }
+
+    /// Add a tag to a node
+    ///
+    /// Operator or admin (`X-User-Roles`); an operator only on a node their profile
+    /// adopted. The value is checked against `value_type`.
+    ///
+    /// Invalidates: nodes, advertisements, messages, dashboard.
+    #[oai(path = "/nodes/:public_key/tags", method = "post")]
+    async fn add_tag(
+        &self,
+        state: Data<&AppState>,
+        identity: Identity,
+        public_key: Path<String>,
+        body: JsonBody<NodeTagCreate>,
+    ) -> poem::Result<TagCreated> {
+        let writer = tag_writer(&identity)?;
+        let (key, input) = parse_tag_create(&body.object()?)?;
+        Ok(TagCreated::Created(Json(
+            query::add_tag(&state.db, &public_key, writer, key, input).await?,
+        )))
+    }
+
+    /// Change a node's tag
+    ///
+    /// Same access as adding. Null fields stay unchanged; the resulting value must fit the
+    /// resulting type, but changing only the type keeps the stored value as it is.
+    ///
+    /// Invalidates: nodes, advertisements, messages, dashboard.
+    #[oai(path = "/nodes/:public_key/tags/:key", method = "put")]
+    async fn update_tag(
+        &self,
+        state: Data<&AppState>,
+        identity: Identity,
+        public_key: Path<String>,
+        key: Path<String>,
+        body: JsonBody<NodeTagUpdate>,
+    ) -> poem::Result<TagUpdated> {
+        let writer = tag_writer(&identity)?;
+        let body = body.object()?;
+        let mut fields = Fields::new(&body);
+        let value = fields.optional_str("value", 0, usize::MAX, true);
+        let value_type = fields.literal("value_type", &VALUE_TYPES, None, true);
+        fields.finish()?;
+        let tag = query::update_tag(
+            &state.db,
+            &public_key,
+            writer,
+            &key,
+            value.value(),
+            value_type.value(),
+        )
+        .await?;
+        Ok(TagUpdated::Ok(Json(tag)))
+    }
+
+    /// Delete a node's tag
+    ///
+    /// Same access as adding.
+    ///
+    /// Invalidates: nodes, advertisements, messages, dashboard.
+    #[oai(path = "/nodes/:public_key/tags/:key", method = "delete")]
+    async fn delete_tag(
+        &self,
+        state: Data<&AppState>,
+        identity: Identity,
+        public_key: Path<String>,
+        key: Path<String>,
+    ) -> poem::Result<TagDeleted> {
+        let writer = tag_writer(&identity)?;
+        query::delete_tag(&state.db, &public_key, writer, &key).await?;
+        Ok(TagDeleted::NoContent)
     }
 }
