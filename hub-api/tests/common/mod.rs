@@ -242,3 +242,21 @@ pub async fn assert_422(resp: TestResponse, name: &str) {
         "{body}"
     );
 }
+
+/// A Redis-backed response cache on `127.0.0.1:port` with prefix `hub` and a 30 s TTL.
+pub fn redis_response_cache(port: u16) -> ResponseCache {
+    use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
+    let backend: Arc<dyn CacheBackend> =
+        Arc::new(RedisCache::new(RedisOptions::local(port)).expect("redis options"));
+    ResponseCache::new(backend, Duration::from_secs(30), Duration::from_secs(30))
+}
+
+/// The `X-Cache` header of `resp` (empty when absent).
+pub fn x_cache_of(resp: &TestResponse) -> String {
+    resp.0
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -9,7 +9,7 @@ use crate::caller::Identity;
 use crate::routes::ApiTags;
 use crate::routes::profiles::AdoptedNode;
 use crate::state::AppState;
-use hub_macros::cached_api;
+use hub_macros::{cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -76,6 +76,7 @@ impl AdoptionsApi {
     ///
     /// Invalidates: nodes, profiles, advertisements, dashboard.
     #[oai(path = "/adoptions", method = "post")]
+    #[invalidates("nodes", "profiles", "advertisements", "routes", "dashboard")]
     async fn adopt(
         &self,
         state: Data<&AppState>,
@@ -103,6 +104,7 @@ impl AdoptionsApi {
     ///
     /// Invalidates: nodes, profiles, advertisements, dashboard.
     #[oai(path = "/adoptions/:public_key", method = "delete")]
+    #[invalidates("nodes", "profiles", "advertisements", "routes", "dashboard")]
     async fn release(
         &self,
         state: Data<&AppState>,

@@ -12,7 +12,7 @@ use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::channels;
 use hub_core::time::rfc3339;
-use hub_macros::{cached, cached_api};
+use hub_macros::{cached, cached_api, invalidates};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::ApiResponse;
@@ -263,6 +263,7 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels", method = "post")]
+    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -283,6 +284,7 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "put")]
+    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -304,6 +306,7 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "delete")]
+    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
     async fn delete(
         &self,
         state: Data<&AppState>,

@@ -16,7 +16,7 @@ use crate::query::list::PageRequest;
 use crate::query::lookups::{AdoptedBy, NodeTagRead};
 use crate::routes::ApiTags;
 use crate::state::AppState;
-use hub_macros::{cached, cached_api};
+use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -264,6 +264,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags", method = "post")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
     async fn add_tag(
         &self,
         state: Data<&AppState>,
@@ -285,6 +286,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "put")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
     async fn update_tag(
         &self,
         state: Data<&AppState>,
@@ -317,6 +319,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "delete")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
     async fn delete_tag(
         &self,
         state: Data<&AppState>,
