@@ -4,6 +4,8 @@
 
 mod query;
 
+use crate::auth::{has_role, require_user};
+use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -11,11 +13,12 @@ use crate::params::parse_bool;
 use crate::query::list::PageRequest;
 use crate::routes::ApiTags;
 use crate::state::AppState;
-use hub_macros::{cached, cached_api};
+use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::{Map, Value, json};
 
 /// A node adopted by a profile.
 #[derive(Debug, Clone, Object)]
@@ -101,6 +104,163 @@ pub struct OwnProfileRead {
     pub nodes: Vec<AdoptedNode>,
 }
 
+/// A profile as its owner edits it: the answer of `PUT /user/profile/{id}` (no nodes).
+#[derive(Debug, Clone, Object)]
+pub struct UserProfileRead {
+    /// Profile id.
+    pub id: String,
+    /// The identity provider's user id.
+    pub user_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Radio callsign.
+    pub callsign: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// A link the member chose.
+    pub url: Option<String>,
+    /// Row creation time.
+    pub created_at: String,
+    /// Row update time.
+    pub updated_at: String,
+}
+
+/// The body of `PUT /user/profile/{id}`: only the keys present are applied. `name` is
+/// trimmed and `null` leaves it as it is; `null` clears the other fields. `roles` and
+/// `user_id` are not fields (ignored when sent).
+#[derive(Debug, Clone, Object)]
+pub struct UserProfileUpdate {
+    /// 1-255 characters, stored trimmed.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: Option<String>,
+    /// At most 20 characters.
+    #[oai(validator(max_length = 20))]
+    pub callsign: Option<String>,
+    /// At most 500 characters.
+    #[oai(validator(max_length = 500))]
+    pub description: Option<String>,
+    /// An absolute URL (any scheme), stored normalised; at most 2048 characters.
+    pub url: Option<String>,
+}
+
+/// Responses of `PUT /user/profile/{id}`.
+#[derive(ApiResponse)]
+pub enum ProfileUpdated {
+    /// The profile after the change.
+    #[oai(status = 200)]
+    Ok(Json<UserProfileRead>),
+    /// `User identity required` (no `X-User-Id`), or a missing/invalid API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Access denied: cannot modify another user's profile`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Profile not found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+    /// The body is not a valid `UserProfileUpdate`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Longest stored `url`, counted after normalisation.
+const MAX_URL_LENGTH: usize = 2048;
+
+/// The changes of a profile edit: `None` leaves a column as it is, `Some(None)` clears it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// New (trimmed) name.
+    pub name: Option<String>,
+    /// New callsign or cleared.
+    pub callsign: Option<Option<String>>,
+    /// New description or cleared.
+    pub description: Option<Option<String>>,
+    /// New (normalised) url or cleared.
+    pub url: Option<Option<String>>,
+}
+
+/// Validates a profile edit body into the changes to apply.
+fn parse_profile_update(body: &Map<String, Value>) -> Result<ProfileChanges, ApiError> {
+    let mut fields = Fields::new(body);
+    let name = fields.optional_str("name", 1, 255, true);
+    let callsign = fields.optional_str("callsign", 0, 20, true);
+    let description = fields.optional_str("description", 0, 500, true);
+    // Absent: unchanged; null: cleared; invalid: recorded (the request then fails).
+    let url = match body.get("url") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(value) => normalized_url(&mut fields, value).map(Some),
+    };
+    fields.finish()?;
+    let cleared = |field: Field<String>| match field {
+        Field::Absent => None,
+        Field::Null => Some(None),
+        Field::Value(v) => Some(Some(v)),
+    };
+    Ok(ProfileChanges {
+        name: name.value().map(|n| n.trim().to_string()),
+        callsign: cleared(callsign),
+        description: cleared(description),
+        url,
+    })
+}
+
+/// The url as stored: parsed as an absolute URL and serialised in normal form (scheme and
+/// host lowercased, `/` path for web schemes, IDN hosts in punycode), as Pydantic does.
+fn normalized_url(fields: &mut Fields<'_>, value: &Value) -> Option<String> {
+    let Value::String(text) = value else {
+        fields.error(
+            "url",
+            "url_type",
+            "URL input should be a string or URL",
+            value,
+            None,
+        );
+        return None;
+    };
+    match url::Url::parse(text) {
+        Ok(parsed) => {
+            let normal = parsed.to_string();
+            let length = normal.chars().count();
+            if length > MAX_URL_LENGTH {
+                fields.error(
+                    "url",
+                    "too_long",
+                    &format!(
+                        "Value should have at most {MAX_URL_LENGTH} items after validation, not {length}"
+                    ),
+                    value,
+                    Some(json!({
+                        "field_type": "Value",
+                        "max_length": MAX_URL_LENGTH,
+                        "actual_length": length,
+                    })),
+                );
+                return None;
+            }
+            Some(normal)
+        }
+        Err(err) => {
+            let reason = match err {
+                url::ParseError::RelativeUrlWithoutBase => {
+                    "relative URL without a base".to_string()
+                }
+                other => other.to_string(),
+            };
+            fields.error(
+                "url",
+                "url_parsing",
+                &format!("Input should be a valid URL, {reason}"),
+                value,
+                Some(json!({ "error": reason })),
+            );
+            None
+        }
+    }
+}
+
 /// Profile endpoints.
 pub struct ProfilesApi;
 
@@ -163,6 +323,30 @@ impl ProfilesApi {
             )
             .await?,
         ))
+    }
+
+    /// Edit a profile
+    ///
+    /// The owner (`X-User-Id` equal to the profile's user id) or an admin (`admin` in
+    /// `X-User-Roles`) may edit it. Only the keys present in the body change; `updated_at`
+    /// moves only when a value actually changes. Roles are not editable here.
+    ///
+    /// Invalidates: profiles, nodes (adopters' names), routes (owners' names), dashboard.
+    #[oai(path = "/user/profile/:id", method = "put")]
+    #[invalidates("profiles", "nodes", "routes", "dashboard")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        identity: Identity,
+        id: Path<String>,
+        body: JsonBody<UserProfileUpdate>,
+    ) -> poem::Result<ProfileUpdated> {
+        let user_id = require_user(&identity)?;
+        let changes = parse_profile_update(&body.object()?)?;
+        let is_admin = has_role(&identity, "admin");
+        Ok(ProfileUpdated::Ok(Json(
+            query::update(&state.db, &id, user_id, is_admin, changes).await?,
+        )))
     }
 
     /// Get a profile

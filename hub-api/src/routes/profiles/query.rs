@@ -1,6 +1,9 @@
 //! SQL of the profile endpoints.
 
-use super::{AdoptedNode, OwnProfileRead, ProfileRead, ProfileSummary};
+use super::{
+    AdoptedNode, OwnProfileRead, ProfileChanges, ProfileRead, ProfileSummary, UserProfileRead,
+};
+use crate::body::db_time;
 use crate::error::ApiError;
 use crate::params::Order;
 use crate::query::list::{PageRequest, SortKey, fetch_page};
@@ -9,8 +12,8 @@ use hub_core::roles::{TEST_ROLE, role_names};
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -141,6 +144,75 @@ pub async fn me(
         created_at: rfc3339(profile.created_at),
         updated_at: rfc3339(profile.updated_at),
         nodes,
+    })
+}
+
+/// Applies `changes` to the profile `id` in one transaction, for the caller `user_id`
+/// (`is_admin` when `admin` is among their roles): 404 `Profile not found`, 403 unless the
+/// caller owns the profile or is an admin. `updated_at` moves only when a value changes.
+pub async fn update(
+    db: &DatabaseConnection,
+    id: &str,
+    user_id: &str,
+    is_admin: bool,
+    changes: ProfileChanges,
+) -> Result<UserProfileRead, ApiError> {
+    let txn = db.begin().await?;
+    let current = user_profiles::Entity::find_by_id(id.to_string())
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("Profile not found"))?;
+    if current.user_id != user_id && !is_admin {
+        return Err(ApiError::forbidden(
+            "Access denied: cannot modify another user's profile",
+        ));
+    }
+    let mut update = user_profiles::Entity::update_many().filter(user_profiles::Column::Id.eq(id));
+    let mut changed = false;
+    if let Some(name) = changes.name.filter(|n| current.name.as_deref() != Some(n)) {
+        update = update.col_expr(user_profiles::Column::Name, Expr::value(name));
+        changed = true;
+    }
+    for (column, value, now) in [
+        (
+            user_profiles::Column::Callsign,
+            changes.callsign,
+            &current.callsign,
+        ),
+        (
+            user_profiles::Column::Description,
+            changes.description,
+            &current.description,
+        ),
+        (user_profiles::Column::Url, changes.url, &current.url),
+    ] {
+        if let Some(value) = value.filter(|v| v != now) {
+            update = update.col_expr(column, Expr::value(value));
+            changed = true;
+        }
+    }
+    if changed {
+        let now = db_time(txn.get_database_backend(), Timestamp::now());
+        update
+            .col_expr(user_profiles::Column::UpdatedAt, Expr::value(now))
+            .exec(&txn)
+            .await?;
+    }
+    let profile = user_profiles::Entity::find_by_id(id.to_string())
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("Profile not found"))?;
+    txn.commit().await?;
+    Ok(UserProfileRead {
+        roles: role_names(profile.roles.as_deref()),
+        id: profile.id,
+        user_id: profile.user_id,
+        name: profile.name,
+        callsign: profile.callsign,
+        description: profile.description,
+        url: profile.url,
+        created_at: rfc3339(profile.created_at),
+        updated_at: rfc3339(profile.updated_at),
     })
 }
 
