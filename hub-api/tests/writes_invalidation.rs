@@ -102,7 +102,19 @@ async fn tag_writes_invalidate_nodes_and_adverts() {
     let nodes_uri = "/api/v1/nodes?role=gateway";
     let before = cached(&app, nodes_uri, "").await;
     assert_eq!(before["total"], 0);
+    // Everything that shows node tags (names via the `name` tag), for each role (adverts
+    // are not role-sensitive: one entry serves every role).
     cached(&app, "/api/v1/advertisements", "").await;
+    let affected = [
+        "/api/v1/messages",
+        "/api/v1/packets",
+        "/api/v1/dashboard/recent-activity",
+    ];
+    for role in ["", "operator", "admin"] {
+        for uri in affected {
+            cached(&app, uri, role).await;
+        }
+    }
     let tagged = post(&app, &format!("/api/v1/nodes/{CHARLIE}/tags"))
         .user("pw-admin", "admin")
         .json(json!({"key": "role", "value": "gateway"}))
@@ -113,6 +125,11 @@ async fn tag_writes_invalidate_nodes_and_adverts() {
     assert_eq!(after["total"], 1);
     assert_eq!(after["items"][0]["public_key"], CHARLIE);
     after_write(&app, "/api/v1/advertisements", "").await;
+    for role in ["", "operator", "admin"] {
+        for uri in affected {
+            after_write(&app, uri, role).await;
+        }
+    }
 
     assert_hit(&app, nodes_uri, "").await;
     let removed = delete(&app, &format!("/api/v1/nodes/{CHARLIE}/tags/role"))
@@ -137,6 +154,13 @@ async fn adoption_writes_invalidate_nodes_and_profiles() {
     };
     let before = cached(&app, "/api/v1/user/profiles?exclude_test=false", "").await;
     cached(&app, "/api/v1/nodes", "").await;
+    cached(&app, "/api/v1/advertisements", "").await;
+    let affected = ["/api/v1/routes", "/api/v1/dashboard/stats"];
+    for role in ["", "admin"] {
+        for uri in affected {
+            cached(&app, uri, role).await;
+        }
+    }
     let adopted = post(&app, "/api/v1/adoptions")
         .user("op-north", "operator")
         .json(json!({"public_key": CHARLIE}))
@@ -153,6 +177,12 @@ async fn adoption_writes_invalidate_nodes_and_profiles() {
         .find(|n| n["public_key"] == CHARLIE)
         .expect("charlie listed");
     assert_eq!(charlie["adopted_by"]["user_id"], "op-north");
+    after_write(&app, "/api/v1/advertisements", "").await;
+    for role in ["", "admin"] {
+        for uri in affected {
+            after_write(&app, uri, role).await;
+        }
+    }
 }
 
 #[tokio::test]
