@@ -676,3 +676,135 @@ async fn route_writes_invalidate_the_cached_list() {
     let list: Value = after.json().await.value().deserialize();
     assert_eq!(list["total"], 2);
 }
+
+#[tokio::test]
+async fn preview_needs_the_read_key_when_one_is_set() {
+    let app = fixture_app_with(hub_core::settings::AuthSettings {
+        read_key: Some("r".to_string()),
+        admin_key: Some("a".to_string()),
+    })
+    .await;
+    let body = json!({"node_public_keys": [key("a1fa"), key("b2b0")]});
+    let answer = post(&app, "/api/v1/routes/preview")
+        .json(body.clone())
+        .send()
+        .await;
+    assert_detail(&answer, StatusCode::UNAUTHORIZED, "Authentication required");
+    let answer = post(&app, "/api/v1/routes/preview")
+        .header("Authorization", "Bearer r")
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+}
+
+/// The same writes on MeshCore Hub's PostgreSQL dump (schema `meshcorehub`): create with
+/// evaluation, preview, edit, delete.
+#[tokio::test]
+async fn writes_work_on_postgres() {
+    use hub_core::db::{self, DatabaseTarget};
+    let pg = hub_core::test_support::PostgresServer::start();
+    pg.create_database("meshcore");
+    pg.run_sql_file(
+        "meshcore",
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/meshcore-hub-postgres.sql"),
+    );
+    let target = DatabaseTarget::url(format!(
+        "{}?options=-csearch_path%3Dmeshcorehub",
+        pg.url_of("meshcore")
+    ));
+    let app = app_over(db::connect_to(&target).await.unwrap());
+
+    let created = create_as(&app, "pg-op", "operator", route_body("PG From", "PG To")).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["owner"]["user_id"], "pg-op");
+    assert_eq!(created["route_result"]["threshold"], 3);
+    assert!(created["route_result"]["state"].is_string());
+
+    let answer = post(&app, "/api/v1/routes/preview")
+        .json(json!({"node_public_keys": [key("a1fa"), key("b2b0")], "match_width": 2}))
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+    // The dump has its own ids: the collisions name the created route's path nodes.
+    let path: Vec<&str> = created["route_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(path.len(), 2);
+    assert_eq!(answer.2["collisions"], json!({path[0]: 1, path[1]: 1}));
+
+    let answer = put(&app, &format!("/api/v1/routes/{id}"))
+        .user("pg-op", "operator")
+        .json(json!({"to_label": "PG To 2", "observer_public_keys": [key("aa01")]}))
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+    assert_eq!(answer.2["to_label"], "PG To 2");
+    assert_eq!(answer.2["route_observers"][0]["name"], "North Observer 1");
+    let legacy = app.json("/api/v1/routes").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = put(&app, &format!("/api/v1/routes/{legacy}"))
+        .user("pg-admin", "admin")
+        .json(json!({"description": "claimed"}))
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+    assert_eq!(answer.2["created_by"], "pg-admin");
+
+    let answer = delete(&app, &format!("/api/v1/routes/{id}"))
+        .user("pg-op", "operator")
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::NO_CONTENT);
+    app.get(&format!("/api/v1/routes/{id}"))
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
+
+/// Over 5000 candidates (counted per end, so packets holding both ends count twice) the
+/// preview gives up without loading any hop.
+#[tokio::test]
+async fn preview_truncates_over_5000_candidates() {
+    let app = fixture_app().await;
+    // 2600 packets whose path holds C3C0 then D4D0: 5200 candidates both ways, 2600 one way.
+    app.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2600) \
+         INSERT INTO raw_packets (id, received_at, created_at, updated_at) \
+         SELECT 'bulk-' || i, '{t}', '{t}', '{t}' FROM n; \
+         INSERT INTO packet_path_hops (id, raw_packet_id, position, node_hash, packet_hash, received_at) \
+         SELECT 'hop-a-' || id, id, 0, 'C3C0', id, received_at FROM raw_packets WHERE id LIKE 'bulk-%'; \
+         INSERT INTO packet_path_hops (id, raw_packet_id, position, node_hash, packet_hash, received_at) \
+         SELECT 'hop-b-' || id, id, 1, 'D4D0', id, received_at FROM raw_packets WHERE id LIKE 'bulk-%';",
+        t = ago(0, 1)
+    ))
+    .await;
+    let body = |reversible: bool| {
+        json!({
+            "node_public_keys": [key("c3c0"), key("d4d0")],
+            "match_width": 2,
+            "reversible": reversible,
+        })
+    };
+    let answer = post(&app, "/api/v1/routes/preview")
+        .json(body(true))
+        .send()
+        .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+    assert_eq!(
+        answer.2,
+        json!({"matched_count":null,"quality":null,"state":null,"contributing_observers":{},"collisions":{},"truncated":true,"candidate_count":5200})
+    );
+    let answer = post(&app, "/api/v1/routes/preview")
+        .json(body(false))
+        .send()
+        .await;
+    assert_eq!(answer.2["truncated"], false, "{}", answer.2);
+    assert_eq!(answer.2["matched_count"], 2600);
+    assert_eq!(answer.2["quality"], "clear");
+}

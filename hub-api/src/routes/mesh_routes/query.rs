@@ -385,7 +385,7 @@ pub async fn route_by_id<C: ConnectionTrait>(
 /// the preview's collision count.
 pub async fn count_key_prefix<C: ConnectionTrait>(db: &C, hash: &str) -> Result<i64, DbErr> {
     let backend = db.get_database_backend();
-    let length = i64::try_from(hash.chars().count()).unwrap_or(0);
+    let length = i32::try_from(hash.chars().count()).unwrap_or(0);
     let count = nodes::Entity::find()
         .filter(sql(
             backend,
