@@ -648,11 +648,20 @@ async fn app_get(app: &TestApp, uri: &str, user: &str) -> Value {
 async fn route_writes_invalidate_the_cached_list() {
     let redis = RedisServer::start();
     let app = fixture_app_cached(redis_response_cache(redis.port())).await;
-    let first = app.get_as("/api/v1/routes", "operator").await;
-    assert_eq!(x_cache_of(&first), "MISS");
-    let second = app.get_as("/api/v1/routes", "operator").await;
-    assert_eq!(x_cache_of(&second), "HIT");
+    let alpha = format!("/api/v1/routes/{ALPHA}");
+    let others = ["/api/v1/dashboard/routes-overview", alpha.as_str()];
+    for uri in ["/api/v1/routes"].iter().chain(&others) {
+        let first = app.get_as(uri, "operator").await;
+        assert_eq!(x_cache_of(&first), "MISS", "{uri}");
+        let second = app.get_as(uri, "operator").await;
+        assert_eq!(x_cache_of(&second), "HIT", "{uri}");
+    }
     let created = create_as(&app, "op-1", "operator", route_body("Cached", "Route")).await;
+    for uri in others {
+        let after = app.get_as(uri, "operator").await;
+        after.assert_status_is_ok();
+        assert_eq!(x_cache_of(&after), "MISS", "{uri}");
+    }
     let after = app.get_as("/api/v1/routes", "operator").await;
     assert_eq!(x_cache_of(&after), "MISS");
     let list: Value = after.json().await.value().deserialize();

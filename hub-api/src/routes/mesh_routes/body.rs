@@ -102,52 +102,89 @@ pub struct RoutePreviewRequest {
 /// A valid `RouteCreate`.
 #[derive(Debug, Clone)]
 pub struct NewRoute {
+    /// Label of the start site.
     pub from_label: String,
+    /// Label of the end site.
     pub to_label: String,
+    /// Free text.
     pub description: Option<String>,
+    /// community, member, operator or admin.
     pub visibility: String,
+    /// Bytes of each key matched against hop hashes, 1-3.
     pub match_width: i32,
+    /// Length of the evaluation window, in hours.
     pub window_hours: i32,
+    /// Distinct matching packets needed to be healthy.
     pub packet_count_threshold: i32,
+    /// Distinct matching packets for `clear`; null or 0 means 3 x the threshold.
     pub clear_threshold: Option<i32>,
+    /// Most positions between the first and last matched hop; null is unlimited.
     pub max_hop_span: Option<i32>,
+    /// Packets with a longer path never match; null is unlimited.
     pub max_path_length: Option<i32>,
+    /// Whether the route is evaluated.
     pub enabled: bool,
+    /// Whether the path may match in reverse.
     pub reversible: bool,
+    /// Path node keys as sent (resolved later).
     pub node_public_keys: Vec<String>,
+    /// Observer keys as sent (resolved later); empty means every observer.
     pub observer_public_keys: Vec<String>,
 }
 
 /// A valid `RouteUpdate`: `None` leaves a field unchanged.
 #[derive(Debug, Clone, Default)]
 pub struct RouteChanges {
+    /// New value; None leaves it unchanged. Label of the start site.
     pub from_label: Option<String>,
+    /// New value; None leaves it unchanged. Label of the end site.
     pub to_label: Option<String>,
+    /// New value; None leaves it unchanged. Free text.
     pub description: Option<String>,
+    /// New value; None leaves it unchanged. community, member, operator or admin.
     pub visibility: Option<String>,
+    /// New value; None leaves it unchanged. Bytes of each key matched against hop hashes, 1-3.
     pub match_width: Option<i32>,
+    /// New value; None leaves it unchanged. Length of the evaluation window, in hours.
     pub window_hours: Option<i32>,
+    /// New value; None leaves it unchanged. Distinct matching packets needed to be healthy.
     pub packet_count_threshold: Option<i32>,
+    /// New value; None leaves it unchanged. Distinct matching packets for `clear`; null or 0 means 3 x the threshold.
     pub clear_threshold: Option<i32>,
+    /// New value; None leaves it unchanged. Most positions between the first and last matched hop; null is unlimited.
     pub max_hop_span: Option<i32>,
+    /// New value; None leaves it unchanged. Packets with a longer path never match; null is unlimited.
     pub max_path_length: Option<i32>,
+    /// New value; None leaves it unchanged. Whether the route is evaluated.
     pub enabled: Option<bool>,
+    /// New value; None leaves it unchanged. Whether the path may match in reverse.
     pub reversible: Option<bool>,
+    /// New value; None leaves it unchanged. Path node keys as sent (resolved later).
     pub node_public_keys: Option<Vec<String>>,
+    /// New value; None leaves it unchanged. Observer keys as sent (resolved later); empty means every observer.
     pub observer_public_keys: Option<Vec<String>>,
 }
 
 /// A valid `RoutePreviewRequest`.
 #[derive(Debug, Clone)]
 pub struct PreviewConfig {
+    /// Path node keys as sent (resolved later).
     pub node_public_keys: Vec<String>,
+    /// Bytes of each key matched against hop hashes, 1-3.
     pub match_width: i32,
+    /// Length of the evaluation window, in hours.
     pub window_hours: i32,
+    /// Distinct matching packets needed to be healthy.
     pub packet_count_threshold: i32,
+    /// Distinct matching packets for `clear`; null or 0 means 3 x the threshold.
     pub clear_threshold: Option<i32>,
+    /// Most positions between the first and last matched hop; null is unlimited.
     pub max_hop_span: Option<i32>,
+    /// Packets with a longer path never match; null is unlimited.
     pub max_path_length: Option<i32>,
+    /// Observer keys as sent (resolved later); empty means every observer.
     pub observer_public_keys: Vec<String>,
+    /// Whether the path may match in reverse.
     pub reversible: bool,
 }
 

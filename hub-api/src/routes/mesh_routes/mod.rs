@@ -1,9 +1,12 @@
-//! `/api/v1/routes`: monitored routes between sites, read side (API-2.md section 5).
+//! `/api/v1/routes`: monitored routes between sites (API-2.md section 5).
 //!
 //! A route's health is computed by MeshCore Hub's collector and stored in `route_results`,
-//! `route_result_history` and `route_recent_matches`; these endpoints read those tables. Only
+//! `route_result_history` and `route_recent_matches`; the reads serve those tables. Only
 //! when a route has no stored recent matches does the detail compute them live with
-//! [`hub_core::route_matching`], without writing anything.
+//! [`hub_core::route_matching`], without writing anything. The writes (create, update,
+//! delete) run in one transaction each, together with the synchronous evaluation of an
+//! enabled route; the preview runs the matcher over an unsaved configuration and writes
+//! nothing.
 //!
 //! Visibility: a route above the caller's level (community 0, member 1, operator 2, admin 3;
 //! unknown names count as 0) is left out of the list and answered 404 by id, exactly like a
