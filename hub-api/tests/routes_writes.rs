@@ -18,6 +18,24 @@ const ALPHA_NODE: &str = "eeaea9ce-281c-449b-aac4-cb79ac8f60af";
 const BRAVO_NODE: &str = "73969d02-aa6c-4e33-a86e-32eefbd23857";
 const NORTH_OBSERVER_1: &str = "2efec766-82ed-43b7-946d-56d004101145";
 
+/// The sample database with its packets moved by whole days, so that they are as old now as
+/// they were on the fixture's date (2026-11-28) and the 720-hour windows below hold them.
+async fn fixture() -> TestApp {
+    let app = fixture_app().await;
+    let fixture_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid date");
+    let days = (chrono::Utc::now().date_naive() - fixture_date).num_days();
+    if days > 0 {
+        for table in ["raw_packets", "packet_path_hops"] {
+            app.exec(&format!(
+                "UPDATE {table} SET received_at = \
+                 datetime(received_at, '+{days} days') || substr(received_at, 20)"
+            ))
+            .await;
+        }
+    }
+    app
+}
+
 fn key(stem: &str) -> String {
     pk(stem)
 }
@@ -51,7 +69,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn operator_creates_an_evaluated_route_and_gets_a_profile() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let body = json!({
         "from_label": "North",
         "to_label": "South",
@@ -142,7 +160,7 @@ async fn operator_creates_an_evaluated_route_and_gets_a_profile() {
 
 #[tokio::test]
 async fn disabled_route_is_not_evaluated_and_admin_may_use_admin_visibility() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let mut body = route_body("Admin A", "Admin B");
     body["enabled"] = json!(false);
     body["visibility"] = json!("admin");
@@ -166,7 +184,7 @@ async fn disabled_route_is_not_evaluated_and_admin_may_use_admin_visibility() {
 
 #[tokio::test]
 async fn failed_creates_change_nothing() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let routes_before = count(&app, "SELECT count(*) FROM routes").await;
     // Tier check.
     let mut body = route_body("X", "Y");
@@ -229,7 +247,7 @@ async fn failed_creates_change_nothing() {
 
 #[tokio::test]
 async fn auth_comes_before_body_validation() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let answer = post(&app, "/api/v1/routes")
         .raw("{broken", Some("application/json"))
         .send()
@@ -249,7 +267,7 @@ async fn auth_comes_before_body_validation() {
 
 #[tokio::test]
 async fn body_422s_follow_pydantic() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let send = |body: Value| {
         let app = &app;
         async move {
@@ -322,7 +340,7 @@ async fn body_422s_follow_pydantic() {
 
 #[tokio::test]
 async fn owner_edits_and_null_means_unchanged() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let route = create_as(&app, "op-1", "operator", route_body("N1", "S1")).await;
     let id = route["id"].as_str().unwrap();
     let answer = put(&app, &format!("/api/v1/routes/{id}"))
@@ -389,7 +407,7 @@ async fn owner_edits_and_null_means_unchanged() {
 
 #[tokio::test]
 async fn legacy_routes_are_admin_only_and_claimed_by_the_admin() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let answer = put(&app, &format!("/api/v1/routes/{ALPHA}"))
         .user("op-1", "operator")
         .json(json!({"description": "mine"}))
@@ -422,7 +440,7 @@ async fn legacy_routes_are_admin_only_and_claimed_by_the_admin() {
 
 #[tokio::test]
 async fn hidden_routes_answer_404_and_deletes_cascade() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let admin_route = {
         let mut body = route_body("Hidden", "Route");
         body["visibility"] = json!("admin");
@@ -485,7 +503,7 @@ async fn hidden_routes_answer_404_and_deletes_cascade() {
 
 #[tokio::test]
 async fn preview_answers_without_identity_and_writes_nothing() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let rows_before = count(&app, "SELECT count(*) FROM route_results").await;
     let answer = post(&app, "/api/v1/routes/preview")
         .json(json!({
@@ -553,7 +571,7 @@ async fn preview_answers_without_identity_and_writes_nothing() {
 
 #[tokio::test]
 async fn preview_counts_collisions_by_expected_hash() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     // A second node whose key shares Alpha's first byte.
     insert_node(&app, "alpha-twin", &key("a1bb"), Some("Twin"), None).await;
     let answer = post(&app, "/api/v1/routes/preview")
@@ -570,7 +588,7 @@ async fn preview_counts_collisions_by_expected_hash() {
 /// The dashboard's route editor (API-2.md section 10): create, list, detail, edit, delete.
 #[tokio::test]
 async fn route_editor_flow() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     let mut body = route_body("Editor From", "Editor To");
     body["description"] = Value::Null;
     body["max_path_length"] = Value::Null;
@@ -780,7 +798,7 @@ async fn writes_work_on_postgres() {
 /// preview gives up without loading any hop.
 #[tokio::test]
 async fn preview_truncates_over_5000_candidates() {
-    let app = fixture_app().await;
+    let app = fixture().await;
     // 2600 packets whose path holds C3C0 then D4D0: 5200 candidates both ways, 2600 one way.
     app.exec(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2600) \
