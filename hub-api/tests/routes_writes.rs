@@ -373,6 +373,15 @@ async fn owner_edits_and_null_means_unchanged() {
     assert_eq!(edited["route_result"]["effective_clear"], 2);
     assert_eq!(edited["route_result"]["quality"], "clear");
 
+    // Repeating the current values leaves updated_at alone (section 0.5).
+    let again = put(&app, &format!("/api/v1/routes/{id}"))
+        .user("op-1", "operator")
+        .json(json!({"description": "edited", "to_label": "S2", "max_hop_span": 8}))
+        .send()
+        .await;
+    assert_eq!(again.0, StatusCode::OK, "{}", again.2);
+    assert_eq!(again.2["updated_at"], edited["updated_at"]);
+
     // A label pair taken by another route.
     let answer = put(&app, &format!("/api/v1/routes/{id}"))
         .user("op-1", "operator")
