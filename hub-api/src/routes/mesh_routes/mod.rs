@@ -1,17 +1,24 @@
-//! `/api/v1/routes`: monitored routes between sites, read side (API-2.md section 5).
+//! `/api/v1/routes`: monitored routes between sites (API-2.md section 5).
 //!
 //! A route's health is computed by MeshCore Hub's collector and stored in `route_results`,
-//! `route_result_history` and `route_recent_matches`; these endpoints read those tables. Only
+//! `route_result_history` and `route_recent_matches`; the reads serve those tables. Only
 //! when a route has no stored recent matches does the detail compute them live with
-//! [`hub_core::route_matching`], without writing anything.
+//! [`hub_core::route_matching`], without writing anything. The writes (create, update,
+//! delete) run in one transaction each, together with the synchronous evaluation of an
+//! enabled route; the preview runs the matcher over an unsaved configuration and writes
+//! nothing.
 //!
 //! Visibility: a route above the caller's level (community 0, member 1, operator 2, admin 3;
 //! unknown names count as 0) is left out of the list and answered 404 by id, exactly like a
 //! missing one.
 
+pub mod body;
 pub mod query;
+mod write;
 
-use crate::caller::{Caller, role_key};
+use crate::auth::{has_role, require_operator_or_admin};
+use crate::body::{BodyErrors, ErrorText, JsonBody};
+use crate::caller::{Caller, Identity, role_key};
 use crate::error::ApiError;
 use crate::params::parse_bool;
 use crate::query::lookups::{AdoptedBy, profiles_by_user_id};
@@ -21,16 +28,17 @@ use crate::state::AppState;
 use chrono::NaiveDate;
 use hub_core::entity::{route_results, routes};
 use hub_core::route_matching::{
-    Hop, MatchRules, PathNode, RECENT_MATCH_LIMIT, expected_hashes, recent_matches,
+    Hop, MatchRules, PathNode, RECENT_MATCH_LIMIT, Thresholds, expected_hash, expected_hashes,
+    needs_reverse_fetch, preview, preview_truncated, recent_matches,
 };
 use hub_core::time::rfc3339;
-use hub_macros::{cached, cached_api};
+use hub_macros::{cached, cached_api, invalidates};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -365,6 +373,103 @@ pub enum RouteHistoryResponse {
     Invalid(Json<ValidationErrors>),
 }
 
+/// What a preview of an unsaved route found.
+#[derive(Debug, Clone, Object)]
+pub struct RoutePreviewResponse {
+    /// Distinct matching packets in the window; null when truncated.
+    pub matched_count: Option<i64>,
+    /// `clear`, `marginal`, `failing` or `unknown`; null when truncated.
+    pub quality: Option<String>,
+    /// `healthy`, `unhealthy` or `no_coverage`; null when truncated.
+    pub state: Option<String>,
+    /// `{observer node id: matching receptions}`, in first-appearance order.
+    pub contributing_observers: serde_json::Value,
+    /// `{path node id: nodes sharing its expected hash}`, in path order.
+    pub collisions: serde_json::Value,
+    /// Whether there were too many candidate packets (over 5000) to examine.
+    pub truncated: bool,
+    /// The candidate count, when truncated.
+    pub candidate_count: Option<i64>,
+}
+
+/// Responses of `POST /routes`.
+#[derive(ApiResponse)]
+pub enum RouteCreated {
+    /// The new route; `quality_avg` is always null here.
+    #[oai(status = 201)]
+    Created(Json<Box<RouteRead>>),
+    /// `Could not resolve >= 2 path nodes`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorText>),
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required` or `Cannot set route visibility above your own role`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Route '<from>' -> '<to>' already exists`.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorText>),
+    /// The body is not a valid `RouteCreate`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `PUT /routes/{route_id}`.
+#[derive(ApiResponse)]
+pub enum RouteUpdated {
+    /// The route after the change.
+    #[oai(status = 200)]
+    Ok(Json<Box<RouteRead>>),
+    /// `Could not resolve >= 2 path nodes`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorText>),
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required`, `You can only modify routes you created` or
+    /// `Cannot set route visibility above your own role`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Route not found`: no such route, or one above the caller's role.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+    /// `Route '<from>' -> '<to>' already exists`.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorText>),
+    /// The body is not a valid `RouteUpdate`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
+/// Responses of `DELETE /routes/{route_id}`.
+#[derive(ApiResponse)]
+pub enum RouteDeleted {
+    /// Deleted: no body.
+    #[oai(status = 204)]
+    NoContent,
+    /// `User identity required`, or a missing or wrong API key.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorText>),
+    /// `Operator or admin role required` or `You can only modify routes you created`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorText>),
+    /// `Route not found`: no such route, or one above the caller's role.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorText>),
+}
+
+/// Responses of `POST /routes/preview`.
+#[derive(ApiResponse)]
+pub enum RoutePreviewed {
+    /// What the configuration would match now.
+    #[oai(status = 200)]
+    Ok(Json<Box<RoutePreviewResponse>>),
+    /// The body is not a valid `RoutePreviewRequest`.
+    #[oai(status = 422)]
+    Invalid(Json<BodyErrors>),
+}
+
 /// Route endpoints.
 pub struct RoutesApi;
 
@@ -530,6 +635,206 @@ impl RoutesApi {
             data,
         })))
     }
+
+    /// Create a route
+    ///
+    /// Operator or admin; the visibility may not exceed the caller's role. Path nodes are
+    /// resolved by public key (trimmed, lowercased; unknown ones dropped, at least 2 must
+    /// remain). An enabled route is evaluated at once. Creates the caller's profile when
+    /// missing, in the same transaction: a failed request changes nothing.
+    ///
+    /// Invalidates: routes, dashboard/routes-overview.
+    #[oai(path = "/routes", method = "post")]
+    #[invalidates("routes", "dashboard/routes-overview")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        identity: Identity,
+        body: JsonBody<body::RouteCreate>,
+    ) -> poem::Result<RouteCreated> {
+        let user_id = require_operator_or_admin(&identity)?;
+        let new = body::parse_create(&body.object()?)?;
+        let writer = writer(&identity, user_id, caller);
+        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        let id = write::create(&txn, &writer, new).await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        let mut read = read_route(&state.db, &id).await?;
+        read.quality_avg = None;
+        Ok(RouteCreated::Created(Json(Box::new(read))))
+    }
+
+    /// Preview a route
+    ///
+    /// A dry run of the matcher over an unsaved configuration; nothing is written and no
+    /// identity is needed. Over 5000 candidate packets the answer is `truncated`.
+    #[oai(path = "/routes/preview", method = "post")]
+    async fn preview(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<body::RoutePreviewRequest>,
+    ) -> poem::Result<RoutePreviewed> {
+        let config = body::parse_preview(&body.object()?)?;
+        Ok(RoutePreviewed::Ok(Json(Box::new(
+            preview_route(&state.db, config).await?,
+        ))))
+    }
+
+    /// Update a route
+    ///
+    /// Operator or admin; a non-admin only their own routes (legacy routes without a
+    /// creator are admin-only, and an admin editing one becomes its creator). Null or
+    /// absent fields stay unchanged. An enabled route is re-evaluated at once.
+    ///
+    /// Invalidates: routes, dashboard/routes-overview.
+    #[oai(path = "/routes/:route_id", method = "put")]
+    #[invalidates("routes", "dashboard/routes-overview")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        identity: Identity,
+        /// The route id.
+        route_id: Path<String>,
+        body: JsonBody<body::RouteUpdate>,
+    ) -> poem::Result<RouteUpdated> {
+        let user_id = require_operator_or_admin(&identity)?;
+        let changes = body::parse_update(&body.object()?)?;
+        let writer = writer(&identity, user_id, caller);
+        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        write::update(&txn, &writer, &route_id, changes).await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(RouteUpdated::Ok(Json(Box::new(
+            read_route(&state.db, &route_id).await?,
+        ))))
+    }
+
+    /// Delete a route
+    ///
+    /// Operator or admin; a non-admin only their own routes. Its nodes, observers, results,
+    /// history and recent matches go with it.
+    ///
+    /// Invalidates: routes, dashboard/routes-overview.
+    #[oai(path = "/routes/:route_id", method = "delete")]
+    #[invalidates("routes", "dashboard/routes-overview")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        identity: Identity,
+        /// The route id.
+        route_id: Path<String>,
+    ) -> poem::Result<RouteDeleted> {
+        let user_id = require_operator_or_admin(&identity)?;
+        let writer = writer(&identity, user_id, caller);
+        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        write::delete(&txn, &writer, &route_id).await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(RouteDeleted::NoContent)
+    }
+}
+
+/// The writer of a route write request.
+fn writer<'a>(identity: &'a Identity, user_id: &'a str, caller: Caller) -> write::Writer<'a> {
+    write::Writer {
+        user_id,
+        user_name: identity.user_name.as_deref(),
+        roles: identity.roles.as_deref(),
+        max_level: caller.role.max_visibility(),
+        is_admin: has_role(identity, "admin"),
+    }
+}
+
+/// The route `id` as `RouteRead`, with its persisted quality_avg.
+async fn read_route(db: &DatabaseConnection, id: &str) -> Result<RouteRead, ApiError> {
+    let route = query::route_by_id(db, id)
+        .await?
+        .ok_or(ApiError::NotFound("Route not found"))?;
+    let parts = RouteParts::load(db, std::slice::from_ref(&route)).await?;
+    Ok(parts.read(route))
+}
+
+/// The preview of an unsaved configuration (API-2.md sections 5.7 and 5.8).
+async fn preview_route(
+    db: &DatabaseConnection,
+    config: body::PreviewConfig,
+) -> Result<RoutePreviewResponse, ApiError> {
+    let empty = || serde_json::Value::Object(serde_json::Map::new());
+    let path = write::resolve_nodes(db, &config.node_public_keys).await?;
+    if path.len() < 2 {
+        return Ok(RoutePreviewResponse {
+            matched_count: Some(0),
+            quality: Some("unknown".to_string()),
+            state: Some("no_coverage".to_string()),
+            contributing_observers: empty(),
+            collisions: empty(),
+            truncated: false,
+            candidate_count: None,
+        });
+    }
+    let observers: Vec<String> = write::resolve_nodes(db, &config.observer_public_keys)
+        .await?
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let expected: Vec<String> = path
+        .iter()
+        .map(|n| expected_hash(&n.public_key, config.match_width))
+        .collect();
+    let window = query::Window {
+        since: hub_core::time::now() - chrono::Duration::hours(i64::from(config.window_hours)),
+        until: None,
+        observers: &observers,
+    };
+    let mut candidate_count = query::count_candidates(db, &expected[0], &window).await?;
+    if needs_reverse_fetch(&expected, config.reversible)
+        && let Some(last) = expected.last()
+    {
+        candidate_count += query::count_candidates(db, last, &window).await?;
+    }
+    if preview_truncated(candidate_count) {
+        return Ok(RoutePreviewResponse {
+            matched_count: None,
+            quality: None,
+            state: None,
+            contributing_observers: empty(),
+            collisions: empty(),
+            truncated: true,
+            candidate_count: Some(candidate_count),
+        });
+    }
+    let candidates = query::candidates_both_ways(db, &expected, config.reversible, &window).await?;
+    let coverage = query::has_coverage(db, &window).await?;
+    let rules = MatchRules {
+        max_hop_span: config.max_hop_span,
+        max_path_length: config.max_path_length,
+        reversible: config.reversible,
+    };
+    let thresholds = Thresholds {
+        packet_count_threshold: config.packet_count_threshold,
+        clear_threshold: config.clear_threshold,
+    };
+    let found = preview(&expected, &candidates, &rules, &thresholds, || coverage);
+    let mut contributing = serde_json::Map::new();
+    for (observer, count) in found.contributing_observers {
+        contributing.insert(observer, count.into());
+    }
+    let mut collisions = serde_json::Map::new();
+    for (node, hash) in path.iter().zip(&expected) {
+        if !collisions.contains_key(&node.id) {
+            let count = query::count_key_prefix(db, hash).await?.max(1);
+            collisions.insert(node.id.clone(), count.into());
+        }
+    }
+    Ok(RoutePreviewResponse {
+        matched_count: Some(found.evaluation.matched_count),
+        quality: Some(found.evaluation.quality.as_str().to_string()),
+        state: Some(found.evaluation.state.as_str().to_string()),
+        contributing_observers: serde_json::Value::Object(contributing),
+        collisions: serde_json::Value::Object(collisions),
+        truncated: false,
+        candidate_count: None,
+    })
 }
 
 /// The route `id`, or 404 when it is missing or above the caller's level.

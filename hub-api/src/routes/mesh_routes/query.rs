@@ -13,8 +13,8 @@ use hub_core::entity::{
 };
 use hub_core::route_matching::{Candidate, Hop, merge_candidates, needs_reverse_fetch, prefix_end};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -75,8 +75,8 @@ fn prefix_range(backend: DbBackend, prefix: &str) -> Condition {
 }
 
 /// Ids of the packets with a hop in `prefix`'s range inside `window`, ascending (bytewise).
-async fn candidate_ids(
-    db: &DatabaseConnection,
+async fn candidate_ids<C: ConnectionTrait>(
+    db: &C,
     prefix: &str,
     window: &Window<'_>,
 ) -> Result<Vec<String>, DbErr> {
@@ -96,8 +96,8 @@ async fn candidate_ids(
 
 /// Number of distinct packets with a hop in `prefix`'s range inside `window` (the preview's
 /// truncation count).
-pub async fn count_candidates(
-    db: &DatabaseConnection,
+pub async fn count_candidates<C: ConnectionTrait>(
+    db: &C,
     prefix: &str,
     window: &Window<'_>,
 ) -> Result<i64, DbErr> {
@@ -114,8 +114,8 @@ pub async fn count_candidates(
 }
 
 /// Every hop of each packet in `ids`, by packet id (bytewise) and position.
-pub async fn hops_of(
-    db: &DatabaseConnection,
+pub async fn hops_of<C: ConnectionTrait>(
+    db: &C,
     ids: &[String],
 ) -> Result<BTreeMap<String, Vec<Hop>>, DbErr> {
     let mut by_packet: BTreeMap<String, Vec<Hop>> = BTreeMap::new();
@@ -145,8 +145,8 @@ pub async fn hops_of(
 
 /// The candidates for `prefix`: packets with a hop in its range inside `window`, each with
 /// all its hops, in ascending packet id order.
-pub async fn candidates(
-    db: &DatabaseConnection,
+pub async fn candidates<C: ConnectionTrait>(
+    db: &C,
     prefix: &str,
     window: &Window<'_>,
 ) -> Result<Vec<Candidate>, DbErr> {
@@ -163,8 +163,8 @@ pub async fn candidates(
 
 /// The candidates of a route: those for its first expected hash, then (reversible routes
 /// whose ends differ) those for its last hash not already present.
-pub async fn candidates_both_ways(
-    db: &DatabaseConnection,
+pub async fn candidates_both_ways<C: ConnectionTrait>(
+    db: &C,
     expected: &[String],
     reversible: bool,
     window: &Window<'_>,
@@ -182,7 +182,7 @@ pub async fn candidates_both_ways(
 }
 
 /// Whether any hop at all was heard inside `window` (coverage, for unhealthy vs no_coverage).
-pub async fn has_coverage(db: &DatabaseConnection, window: &Window<'_>) -> Result<bool, DbErr> {
+pub async fn has_coverage<C: ConnectionTrait>(db: &C, window: &Window<'_>) -> Result<bool, DbErr> {
     let backend = db.get_database_backend();
     Ok(packet_path_hops::Entity::find()
         .select_only()
@@ -218,8 +218,8 @@ pub struct ObserverRow {
 }
 
 /// Node name and public key of each node id.
-pub async fn node_keys(
-    db: &DatabaseConnection,
+pub async fn node_keys<C: ConnectionTrait>(
+    db: &C,
     ids: impl Iterator<Item = String>,
 ) -> Result<HashMap<String, (Option<String>, String)>, DbErr> {
     let ids: Vec<String> = ids
@@ -240,8 +240,8 @@ pub async fn node_keys(
 }
 
 /// The path nodes of each route id, in position order.
-pub async fn path_nodes(
-    db: &DatabaseConnection,
+pub async fn path_nodes<C: ConnectionTrait>(
+    db: &C,
     route_ids: &[String],
 ) -> Result<HashMap<String, Vec<PathNodeRow>>, DbErr> {
     let mut rows = Vec::new();
@@ -273,8 +273,8 @@ pub async fn path_nodes(
 }
 
 /// The observers of each route id, in insertion order (creation time, then id).
-pub async fn observers(
-    db: &DatabaseConnection,
+pub async fn observers<C: ConnectionTrait>(
+    db: &C,
     route_ids: &[String],
 ) -> Result<HashMap<String, Vec<ObserverRow>>, DbErr> {
     let mut rows = Vec::new();
@@ -374,9 +374,28 @@ pub async fn all_routes(db: &DatabaseConnection) -> Result<Vec<routes::Model>, D
 }
 
 /// The route with this id, if any.
-pub async fn route_by_id(
-    db: &DatabaseConnection,
+pub async fn route_by_id<C: ConnectionTrait>(
+    db: &C,
     id: &str,
 ) -> Result<Option<routes::Model>, DbErr> {
     routes::Entity::find_by_id(id.to_string()).one(db).await
+}
+
+/// Number of nodes whose public key starts with `hash` ignoring case (`upper(substr(...))`),
+/// the preview's collision count.
+pub async fn count_key_prefix<C: ConnectionTrait>(db: &C, hash: &str) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let length = i32::try_from(hash.chars().count()).unwrap_or(0);
+    let count = nodes::Entity::find()
+        .filter(sql(
+            backend,
+            "upper(substr(nodes.public_key, 1, ?)) = ?",
+            [
+                sea_orm::Value::from(length),
+                sea_orm::Value::from(hash.to_string()),
+            ],
+        ))
+        .count(db)
+        .await?;
+    Ok(i64::try_from(count).unwrap_or(i64::MAX))
 }
