@@ -6,6 +6,7 @@
 //! - [`filters`]: WHERE conditions shared by lists and dashboards.
 //! - [`list`]: the time window, sorting with a unique tie-break, and one page with its total.
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
+//! - [`profiles`]: the caller's profile kept by writes, and adopted nodes.
 //! - [`json`]: JSON columns read as text and checked for shape.
 //! - [`raw_packets`]: raw packet rows and the redaction rule of packets and packet groups.
 //! - [`route_history`]: a route's latest evaluation and daily history.
@@ -14,5 +15,6 @@ pub mod filters;
 pub mod json;
 pub mod list;
 pub mod lookups;
+pub mod profiles;
 pub mod raw_packets;
 pub mod route_history;

@@ -6,8 +6,8 @@ mod query;
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::query::profiles::AdoptedNode;
 use crate::routes::ApiTags;
-use crate::routes::profiles::AdoptedNode;
 use crate::state::AppState;
 use hub_macros::{cached_api, invalidates};
 use poem::web::Data;
@@ -88,12 +88,13 @@ impl AdoptionsApi {
         let mut fields = Fields::new(&body);
         let public_key = fields.required_str("public_key", 0, 64);
         fields.finish()?;
-        let who = query::Adopter {
+        let node = query::adopt(
+            &state.db,
             user_id,
-            user_name: identity.user_name.as_deref(),
-            roles: identity.roles.as_deref(),
-        };
-        let node = query::adopt(&state.db, who, &public_key.unwrap_or_default()).await?;
+            &identity,
+            &public_key.unwrap_or_default(),
+        )
+        .await?;
         Ok(Adopted::Created(Json(node)))
     }
 

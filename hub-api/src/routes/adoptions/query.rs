@@ -3,84 +3,33 @@
 //! profile first).
 
 use crate::body::db_time;
+use crate::caller::Identity;
 use crate::error::ApiError;
-use crate::routes::profiles::AdoptedNode;
+use crate::query::profiles::{AdoptedNode, ensure_profile};
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::time::{Timestamp, rfc3339};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     TransactionTrait,
 };
 
-/// Who adopts: `X-User-Id`, `X-User-Name` and the raw `X-User-Roles`.
-pub struct Adopter<'a> {
-    /// The identity provider's user id.
-    pub user_id: &'a str,
-    /// The name a new profile gets.
-    pub user_name: Option<&'a str>,
-    /// The roles stored on the profile (NULL when absent or blank).
-    pub roles: Option<&'a str>,
-}
-
-/// The profile id of `who`, created when missing, with its roles set from the header
-/// (as `GET /user/profile/me` does).
-async fn profile_of<C: ConnectionTrait>(db: &C, who: &Adopter<'_>) -> Result<String, ApiError> {
-    let roles = who
-        .roles
-        .filter(|r| !r.trim().is_empty())
-        .map(str::to_string);
-    let now = db_time(db.get_database_backend(), Timestamp::now());
-    let existing = user_profiles::Entity::find()
-        .filter(user_profiles::Column::UserId.eq(who.user_id))
-        .one(db)
-        .await?;
-    if let Some(profile) = existing {
-        if profile.roles != roles {
-            user_profiles::Entity::update_many()
-                .filter(user_profiles::Column::Id.eq(&profile.id))
-                .col_expr(user_profiles::Column::Roles, Expr::value(roles))
-                .col_expr(user_profiles::Column::UpdatedAt, Expr::value(now))
-                .exec(db)
-                .await?;
-        }
-        return Ok(profile.id);
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let name = who.user_name.filter(|n| !n.is_empty()).map(str::to_string);
-    let insert = Query::insert()
-        .into_table(user_profiles::Entity)
-        .columns([
-            user_profiles::Column::Id,
-            user_profiles::Column::UserId,
-            user_profiles::Column::Name,
-            user_profiles::Column::Roles,
-            user_profiles::Column::CreatedAt,
-            user_profiles::Column::UpdatedAt,
-        ])
-        .values([
-            id.clone().into(),
-            who.user_id.into(),
-            name.into(),
-            roles.into(),
-            now.clone().into(),
-            now.into(),
-        ])
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .to_owned();
-    db.execute(&insert).await?;
-    Ok(id)
-}
-
 /// Adopts the node with `public_key` (lowercased) for `who` (API-2.md section 7.7).
 pub async fn adopt(
     db: &DatabaseConnection,
-    who: Adopter<'_>,
+    user_id: &str,
+    identity: &Identity,
     public_key: &str,
 ) -> Result<AdoptedNode, ApiError> {
     let public_key = public_key.to_lowercase();
     let txn = db.begin().await?;
-    let profile_id = profile_of(&txn, &who).await?;
+    let profile_id = ensure_profile(
+        &txn,
+        user_id,
+        identity.user_name.as_deref(),
+        identity.roles.as_deref(),
+    )
+    .await?;
     let node = nodes::Entity::find()
         .filter(nodes::Column::PublicKey.eq(&public_key))
         .one(&txn)

@@ -6,10 +6,11 @@ use super::body::{NewRoute, RouteChanges};
 use super::query::{self, Window};
 use crate::body::db_time;
 use crate::error::ApiError;
+use crate::query::profiles::ensure_profile;
 use chrono::{Duration, NaiveDateTime};
 use hub_core::entity::{
     nodes, route_nodes, route_observers, route_recent_matches, route_result_history, route_results,
-    routes, user_profiles,
+    routes,
 };
 use hub_core::roles::visibility_level;
 use hub_core::route_matching::{
@@ -58,63 +59,6 @@ async fn execute<C: ConnectionTrait>(
     let insert = insert.map_err(|e| DbErr::Custom(e.to_string()))?.to_owned();
     db.execute(&insert).await?;
     Ok(())
-}
-
-/// Creates the profile of `writer` when missing and stores the `X-User-Roles` on it (as
-/// `GET /user/profile/me` does).
-async fn ensure_profile<C: ConnectionTrait>(
-    db: &C,
-    writer: &Writer<'_>,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
-    let roles = writer
-        .roles
-        .filter(|r| !r.trim().is_empty())
-        .map(str::to_string);
-    let existing = user_profiles::Entity::find()
-        .filter(user_profiles::Column::UserId.eq(writer.user_id))
-        .one(db)
-        .await?;
-    if let Some(profile) = existing {
-        if profile.roles != roles {
-            user_profiles::Entity::update_many()
-                .filter(user_profiles::Column::Id.eq(&profile.id))
-                .col_expr(user_profiles::Column::Roles, Expr::value(roles))
-                .col_expr(
-                    user_profiles::Column::UpdatedAt,
-                    Expr::value(now_value(db, now)),
-                )
-                .exec(db)
-                .await?;
-        }
-        return Ok(());
-    }
-    let name = writer
-        .user_name
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
-    execute(
-        db,
-        Query::insert()
-            .into_table(user_profiles::Entity)
-            .columns([
-                user_profiles::Column::Id,
-                user_profiles::Column::UserId,
-                user_profiles::Column::Name,
-                user_profiles::Column::Roles,
-                user_profiles::Column::CreatedAt,
-                user_profiles::Column::UpdatedAt,
-            ])
-            .values([
-                uuid::Uuid::new_v4().to_string().into(),
-                writer.user_id.into(),
-                name.into(),
-                roles.into(),
-                now_value(db, now).into(),
-                now_value(db, now).into(),
-            ]),
-    )
-    .await
 }
 
 /// 409 when another route (not `except`) has exactly this label pair.
@@ -265,7 +209,7 @@ pub async fn create<C: ConnectionTrait>(
     new: NewRoute,
 ) -> Result<String, ApiError> {
     let now = hub_core::time::now();
-    ensure_profile(db, writer, now).await?;
+    ensure_profile(db, writer.user_id, writer.user_name, writer.roles).await?;
     tier_check(writer, &new.visibility)?;
     check_duplicate(db, &new.from_label, &new.to_label, None).await?;
     let path = resolve_path(db, &new.node_public_keys).await?;

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::parse_bool;
 use crate::query::list::PageRequest;
+pub use crate::query::profiles::AdoptedNode;
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api, invalidates};
@@ -19,21 +20,6 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value, json};
-
-/// A node adopted by a profile.
-#[derive(Debug, Clone, Object)]
-pub struct AdoptedNode {
-    /// The node's public key.
-    pub public_key: String,
-    /// The node's advertised name.
-    pub name: Option<String>,
-    /// The node's advertised type.
-    pub adv_type: Option<String>,
-    /// When the profile adopted it (RFC 3339, UTC).
-    pub adopted_at: String,
-    /// When the node was last heard.
-    pub last_seen: Option<String>,
-}
 
 /// A profile in the list.
 #[derive(Debug, Clone, Object)]

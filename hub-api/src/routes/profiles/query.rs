@@ -7,13 +7,14 @@ use crate::body::db_time;
 use crate::error::ApiError;
 use crate::params::Order;
 use crate::query::list::{PageRequest, SortKey, fetch_page};
+use crate::query::profiles::ensure_profile;
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::roles::{TEST_ROLE, role_names};
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -97,37 +98,12 @@ pub async fn me(
     user_name: Option<&str>,
     roles: Option<&str>,
 ) -> Result<OwnProfileRead, ApiError> {
-    let roles = roles.filter(|r| !r.trim().is_empty()).map(str::to_string);
-    let now = Timestamp::now();
     let txn = db.begin().await?;
-    let existing = user_profiles::Entity::find()
-        .filter(user_profiles::Column::UserId.eq(user_id))
+    let id = ensure_profile(&txn, user_id, user_name, roles).await?;
+    let profile = user_profiles::Entity::find_by_id(id)
         .one(&txn)
-        .await?;
-    let profile = match existing {
-        Some(profile) if profile.roles == roles => profile,
-        Some(profile) => {
-            let mut active: user_profiles::ActiveModel = profile.into();
-            active.roles = ActiveValue::Set(roles);
-            active.updated_at = ActiveValue::Set(now);
-            active.update(&txn).await?
-        }
-        None => {
-            user_profiles::ActiveModel {
-                id: ActiveValue::Set(uuid::Uuid::new_v4().to_string()),
-                user_id: ActiveValue::Set(user_id.to_string()),
-                name: ActiveValue::Set(user_name.filter(|n| !n.is_empty()).map(str::to_string)),
-                callsign: ActiveValue::Set(None),
-                roles: ActiveValue::Set(roles),
-                description: ActiveValue::Set(None),
-                url: ActiveValue::Set(None),
-                created_at: ActiveValue::Set(now),
-                updated_at: ActiveValue::Set(now),
-            }
-            .insert(&txn)
-            .await?
-        }
-    };
+        .await?
+        .ok_or(ApiError::NotFound("Profile not found"))?;
     txn.commit().await?;
     let nodes = adopted_nodes(db, std::slice::from_ref(&profile.id))
         .await?

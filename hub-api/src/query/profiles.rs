@@ -1,0 +1,80 @@
+//! The caller's profile as writes and `GET /user/profile/me` keep it (API-2.md section 6),
+//! and the adopted-node shape that profiles and adoptions both answer with.
+
+use crate::body::db_time;
+use hub_core::entity::user_profiles;
+use hub_core::time::Timestamp;
+use poem_openapi::Object;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+/// A node adopted by a profile.
+#[derive(Debug, Clone, Object)]
+pub struct AdoptedNode {
+    /// The node's public key.
+    pub public_key: String,
+    /// The node's advertised name.
+    pub name: Option<String>,
+    /// The node's advertised type.
+    pub adv_type: Option<String>,
+    /// When the profile adopted it (RFC 3339, UTC).
+    pub adopted_at: String,
+    /// When the node was last heard.
+    pub last_seen: Option<String>,
+}
+
+/// The id of the profile of `user_id`, created when missing (named `user_name`, the
+/// `X-User-Name`), with its roles set to the raw `roles` (the `X-User-Roles`; NULL when
+/// absent or blank).
+///
+/// Runs on `db`, normally the write's own transaction, so a request that fails later leaves
+/// no profile behind (a Decision of API-2.md; MeshCore Hub commits the profile first). An
+/// existing profile keeps its name; `updated_at` moves only when the roles change.
+pub async fn ensure_profile<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    user_name: Option<&str>,
+    roles: Option<&str>,
+) -> Result<String, DbErr> {
+    let roles = roles.filter(|r| !r.trim().is_empty()).map(str::to_string);
+    let now = db_time(db.get_database_backend(), Timestamp::now());
+    let existing = user_profiles::Entity::find()
+        .filter(user_profiles::Column::UserId.eq(user_id))
+        .one(db)
+        .await?;
+    if let Some(profile) = existing {
+        if profile.roles != roles {
+            user_profiles::Entity::update_many()
+                .filter(user_profiles::Column::Id.eq(&profile.id))
+                .col_expr(user_profiles::Column::Roles, Expr::value(roles))
+                .col_expr(user_profiles::Column::UpdatedAt, Expr::value(now))
+                .exec(db)
+                .await?;
+        }
+        return Ok(profile.id);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let name = user_name.filter(|n| !n.is_empty()).map(str::to_string);
+    let insert = Query::insert()
+        .into_table(user_profiles::Entity)
+        .columns([
+            user_profiles::Column::Id,
+            user_profiles::Column::UserId,
+            user_profiles::Column::Name,
+            user_profiles::Column::Roles,
+            user_profiles::Column::CreatedAt,
+            user_profiles::Column::UpdatedAt,
+        ])
+        .values([
+            id.clone().into(),
+            user_id.into(),
+            name.into(),
+            roles.into(),
+            now.clone().into(),
+            now.into(),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(id)
+}
