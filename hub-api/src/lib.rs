@@ -1,12 +1,13 @@
 //! hub-api: the HTTP server of hub.
 //!
-//! [`app::build`] assembles the poem application; the `hub-api` binary adds the command
-//! line (`serve`, `migrate`, `seed`). Integration tests build the same application.
+//! [`app::build`] assembles the poem application; [`cli`] is the command line of the
+//! `hub-api` binary (`serve`, `migrate`, `seed`). Integration tests build the same application.
 
 pub mod app;
 pub mod auth;
 pub mod body;
 pub mod caller;
+pub mod cli;
 pub mod error;
 pub mod metrics;
 pub mod page;

@@ -1,67 +1,16 @@
-//! The `hub-api` command: `serve`, `migrate` and `seed`.
+//! The `hub-api` command: `serve`, `migrate` and `seed` (flags in [`hub_api::cli`]).
 
-use clap::{Parser, Subcommand};
-use hub_api::seed::{self, SeedArgs};
+use clap::Parser;
+use hub_api::cli::{Cli, Command};
+use hub_api::seed;
 use hub_api::state::AppState;
-use hub_core::cache::CacheSettings;
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::{self, SchemaState};
-use hub_core::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SettingError,
-    SpamSettings,
-};
+use hub_core::settings::{DatabaseSettings, RuntimeSettings, SettingError};
 use poem::Server;
 use poem::listener::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// hub: the MeshCore Hub API server.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Serve the API (creates and migrates a new database on first start).
-    Serve {
-        #[command(flatten)]
-        server: ServerSettings,
-        #[command(flatten)]
-        database: DatabaseSettings,
-        #[command(flatten)]
-        auth: AuthSettings,
-        #[command(flatten)]
-        runtime: RuntimeSettings,
-        #[command(flatten)]
-        cache: CacheSettings,
-        #[command(flatten)]
-        http: HttpSettings,
-        #[command(flatten)]
-        spam: SpamSettings,
-        /// Fill an empty database with the `small` demo network before serving.
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Apply pending migrations and exit.
-    Migrate {
-        #[command(flatten)]
-        database: DatabaseSettings,
-        #[command(flatten)]
-        runtime: RuntimeSettings,
-    },
-    /// Fill the database with a deterministic synthetic mesh network.
-    Seed {
-        #[command(flatten)]
-        database: DatabaseSettings,
-        #[command(flatten)]
-        runtime: RuntimeSettings,
-        #[command(flatten)]
-        seed: SeedArgs,
-    },
-}
 
 fn main() -> ExitCode {
     // `.env` fills only what the environment does not set: CLI > environment > .env > default.

@@ -1,0 +1,176 @@
+//! Every setting the `hub-api` binary accepts is documented with its real default: walks the
+//! clap command and checks `.env.example` and `docs/configuration.md` against it, both ways.
+
+#[path = "support/cli_settings.rs"]
+mod cli_settings;
+
+use cli_settings::{env_defaults, flags, repo_file};
+use std::collections::BTreeMap;
+
+/// `NAME=value` lines of `.env.example`, commented out (`# NAME=value`) or not.
+fn env_example_assignments() -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in repo_file(".env.example").lines() {
+        let line = line.trim_start_matches('#').trim();
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        if !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            found
+                .entry(name.to_string())
+                .or_default()
+                .push(value.trim().to_string());
+        }
+    }
+    found
+}
+
+/// Rows of the settings tables of `docs/configuration.md` (`| env | CLI | default | meaning |`),
+/// by environment variable.
+fn configuration_rows() -> BTreeMap<String, Vec<String>> {
+    let mut rows = BTreeMap::new();
+    for line in repo_file("docs/configuration.md").lines() {
+        let cells: Vec<String> = line
+            .trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect();
+        if cells.len() < 4 {
+            continue;
+        }
+        let first = &cells[0];
+        let is_env = first.len() > 2
+            && first.starts_with('`')
+            && first.ends_with('`')
+            && first[1..first.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if is_env {
+            rows.insert(first[1..first.len() - 1].to_string(), cells);
+        }
+    }
+    rows
+}
+
+#[test]
+fn every_setting_is_in_env_example_with_its_default() {
+    let assignments = env_example_assignments();
+    let mut problems = Vec::new();
+    for (env, default) in env_defaults() {
+        let expected = default.clone().unwrap_or_default();
+        match assignments.get(&env).map(Vec::as_slice) {
+            None => problems.push(format!("{env} is missing")),
+            Some([value]) if *value == expected => {}
+            Some([value]) => {
+                problems.push(format!("{env}={value}, but the default is {expected:?}"))
+            }
+            Some(values) => problems.push(format!("{env} is assigned {} times", values.len())),
+        }
+    }
+    assert!(problems.is_empty(), ".env.example: {problems:#?}");
+}
+
+#[test]
+fn env_example_names_only_real_settings() {
+    let defaults = env_defaults();
+    let unknown: Vec<String> = env_example_assignments()
+        .into_keys()
+        .filter(|name| !defaults.contains_key(name))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        ".env.example assigns variables hub-api does not read: {unknown:?}"
+    );
+}
+
+#[test]
+fn every_setting_is_in_configuration_md_with_its_flag_and_default() {
+    let rows = configuration_rows();
+    let mut problems = Vec::new();
+    let mut checked = std::collections::BTreeSet::new();
+    for flag in flags() {
+        let Some(env) = &flag.env else { continue };
+        // `migrate` and `seed` share the database flags of `serve`: one report each.
+        if !checked.insert(env.clone()) {
+            continue;
+        }
+        let Some(row) = rows.get(env) else {
+            problems.push(format!("{env} has no row"));
+            continue;
+        };
+        if !row[1].contains(&format!("`--{}`", flag.long)) {
+            problems.push(format!(
+                "{env}: CLI cell {:?} lacks `--{}`",
+                row[1], flag.long
+            ));
+        }
+        let default_cell = &row[2];
+        match &flag.default {
+            Some(value) if !default_cell.contains(&format!("`{value}`")) => problems.push(format!(
+                "{env}: default cell {default_cell:?}, but the default is `{value}`"
+            )),
+            None if !default_cell.starts_with("unset") => problems.push(format!(
+                "{env}: default cell {default_cell:?}, but it has no default (say \"unset\")"
+            )),
+            _ => {}
+        }
+    }
+    assert!(problems.is_empty(), "docs/configuration.md: {problems:#?}");
+}
+
+#[test]
+fn configuration_md_names_only_real_settings() {
+    let defaults = env_defaults();
+    let unknown: Vec<String> = configuration_rows()
+        .into_keys()
+        .filter(|name| !defaults.contains_key(name))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/configuration.md documents variables hub-api does not read: {unknown:?}"
+    );
+}
+
+#[test]
+fn every_flag_without_an_environment_variable_is_in_configuration_md() {
+    let text = repo_file("docs/configuration.md");
+    let missing: Vec<String> = flags()
+        .into_iter()
+        .filter(|f| f.env.is_none())
+        .filter(|f| !text.contains(&format!("`--{}", f.long)))
+        .map(|f| format!("{} --{}", f.subcommand, f.long))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not mention {missing:?}"
+    );
+}
+
+#[test]
+fn the_walk_sees_every_subcommand_and_the_settings_groups() {
+    // Guards the test itself: a walk that found nothing would pass every check above.
+    let flags = flags();
+    for (subcommand, long) in [
+        ("serve", "port"),
+        ("serve", "redis-cache-ttl"),
+        ("serve", "demo"),
+        ("migrate", "database-url"),
+        ("seed", "scale"),
+    ] {
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.subcommand == subcommand && f.long == long),
+            "{subcommand} --{long} not found"
+        );
+    }
+    let defaults = env_defaults();
+    assert_eq!(defaults["REDIS_CACHE_TTL"].as_deref(), Some("30"));
+    assert_eq!(defaults["DATABASE_PORT"].as_deref(), Some("5432"));
+    assert_eq!(defaults["DATABASE_SCHEMA"], None);
+}
