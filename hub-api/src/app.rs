@@ -87,7 +87,7 @@ fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Rout
     RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
 }
 
-/// The `Cache-Control` a response to `method` on `path` gets (CACHING.md section 4):
+/// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):
 /// `no-store` on writes and `/health*` (probes must never see a stored answer),
 /// `private, no-cache` on `/api/*` reads (they vary by role and may be invalidated
 /// server-side, so clients revalidate with `If-None-Match`), nothing elsewhere.

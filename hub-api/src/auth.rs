@@ -1,4 +1,4 @@
-//! API keys (API.md section 1): bearer tokens compared in constant time.
+//! API keys (docs/contract/api.md section 1): bearer tokens compared in constant time.
 
 use crate::caller::Identity;
 use crate::error::{ApiError, detail_response};
@@ -137,7 +137,7 @@ pub fn has_role(identity: &Identity, role: &str) -> bool {
 
 /// Operations that need no key even when keys are configured: MeshCore Hub's web server
 /// calls `/user/profile/me` at login, before it holds a session, and it identifies the user
-/// by the identity headers alone (API-2.md section 6).
+/// by the identity headers alone (docs/contract/api-2.md section 6).
 const KEYLESS_PATHS: &[&str] = &["/api/v1/user/profile/me"];
 
 /// Middleware that applies the read-key rules to the data routes (`/api/v1/...`); health

@@ -1,6 +1,6 @@
 //! JSON request bodies of the write endpoints, validated by hand.
 //!
-//! MeshCore Hub answers a bad body with FastAPI's 422 list (API-2.md section 0.2): one entry
+//! MeshCore Hub answers a bad body with FastAPI's 422 list (docs/contract/api-2.md section 0.2): one entry
 //! per failing field with an exact `type`, `loc`, `msg`, `input` and `ctx`, lax coercion of
 //! ints and bools, unknown keys ignored. poem-openapi's `Json<T>` has its own error shape and
 //! would also parse the body before the handler's auth checks, while the contract checks

@@ -3,7 +3,7 @@
 use hub_core::roles::Role;
 use poem::{FromRequest, Request, RequestBody};
 
-/// The caller's identity, extracted from `X-User-Roles` (API.md section 1).
+/// The caller's identity, extracted from `X-User-Roles` (docs/contract/api.md section 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     /// The highest role in `X-User-Roles`, or anonymous.

@@ -1,4 +1,4 @@
-//! Error responses: the JSON shapes of API.md section 0.
+//! Error responses: the JSON shapes of docs/contract/api.md section 0.
 //!
 //! Handlers return [`ApiError`] for domain errors (404, 401, 403, 409) and for parameter
 //! values that parse but are not acceptable (422). [`json_error`] turns every other error
@@ -34,7 +34,7 @@ pub enum ApiError {
     #[error("{0:?}")]
     Key(crate::auth::Denied),
     /// `{"detail": text}` with any 4xx status: 403, 404 and 409 texts built from the
-    /// request, and the string-detail 422 of node tag values (API-2.md section 0.3).
+    /// request, and the string-detail 422 of node tag values (docs/contract/api-2.md section 0.3).
     #[error("{text}")]
     Detail {
         /// The status code.
@@ -43,7 +43,7 @@ pub enum ApiError {
         text: String,
     },
     /// A request body that failed validation: 422 with FastAPI's list of entries
-    /// (`type`, `loc`, `msg`, `input`, `ctx`; API-2.md section 0.2).
+    /// (`type`, `loc`, `msg`, `input`, `ctx`; docs/contract/api-2.md section 0.2).
     #[error("invalid body")]
     Body(Vec<serde_json::Value>),
     /// The database failed: 500 with a generic detail; the cause is logged, not sent.

@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use chrono::NaiveDateTime;
 
-/// Sort direction; anything other than `asc` is descending (API.md section 0).
+/// Sort direction; anything other than `asc` is descending (docs/contract/api.md section 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
     /// Ascending.

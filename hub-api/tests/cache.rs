@@ -1,5 +1,5 @@
 //! Response caching end to end: the real app, a real SQLite file and a real redis-server
-//! that each test starts on a free loopback port (CACHING.md section 9).
+//! that each test starts on a free loopback port (docs/contract/cache-design.md section 9).
 
 mod common;
 

@@ -1025,28 +1025,6 @@ async fn lists_are_cached_per_role_and_details_are_not() {
 // ---------------------------------------------------------------------------------------
 // PostgreSQL
 
-/// Copies every row of `E` from one database to the other through the sea-orm entity.
-async fn copy<E>(from: &sea_orm::DatabaseConnection, to: &sea_orm::DatabaseConnection)
-where
-    E: sea_orm::EntityTrait,
-    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
-    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
-{
-    use sea_orm::IntoActiveModel;
-    let rows = E::find().all(from).await.expect("read rows");
-    for chunk in rows.chunks(200) {
-        E::insert_many(
-            chunk
-                .iter()
-                .cloned()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec_without_returning(to)
-        .await
-        .expect("insert into PostgreSQL");
-    }
-}
-
 #[tokio::test]
 async fn postgres_answers_like_sqlite() {
     use hub_core::entity::*;
@@ -1096,14 +1074,14 @@ async fn postgres_answers_like_sqlite() {
             k = pk("a1fa")
         ))
         .await;
-    copy::<nodes::Entity>(&sqlite.db, &db).await;
-    copy::<node_tags::Entity>(&sqlite.db, &db).await;
-    copy::<channels::Entity>(&sqlite.db, &db).await;
-    copy::<event_observers::Entity>(&sqlite.db, &db).await;
-    copy::<raw_packets::Entity>(&sqlite.db, &db).await;
-    copy::<packet_path_hops::Entity>(&sqlite.db, &db).await;
-    copy::<telemetry::Entity>(&sqlite.db, &db).await;
-    copy::<trace_paths::Entity>(&sqlite.db, &db).await;
+    copy_rows::<nodes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<node_tags::Entity>(&sqlite.db, &db).await;
+    copy_rows::<channels::Entity>(&sqlite.db, &db).await;
+    copy_rows::<event_observers::Entity>(&sqlite.db, &db).await;
+    copy_rows::<raw_packets::Entity>(&sqlite.db, &db).await;
+    copy_rows::<packet_path_hops::Entity>(&sqlite.db, &db).await;
+    copy_rows::<telemetry::Entity>(&sqlite.db, &db).await;
+    copy_rows::<trace_paths::Entity>(&sqlite.db, &db).await;
     let postgres = app_over(db);
 
     let observer = pk("aa01");

@@ -12,27 +12,6 @@ use sea_orm::{
     Statement,
 };
 
-/// Copies every row of `E` from one database to the other through the sea-orm entity.
-async fn copy<E>(from: &DatabaseConnection, to: &DatabaseConnection)
-where
-    E: EntityTrait,
-    E::Model: IntoActiveModel<E::ActiveModel>,
-    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
-{
-    let rows = E::find().all(from).await.expect("read fixture rows");
-    for chunk in rows.chunks(200) {
-        E::insert_many(
-            chunk
-                .iter()
-                .cloned()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec_without_returning(to)
-        .await
-        .expect("insert into PostgreSQL");
-    }
-}
-
 /// Moves every datetime and date of the SQLite sample (made on 2026-11-26) forward by whole
 /// days to yesterday, so the 7-day windows and the daily series (which end yesterday) hold
 /// its rows whenever the test runs; whole days keep datetimes and dates on the same day
@@ -119,18 +98,18 @@ async fn postgres_migrates_and_answers_like_sqlite() {
 
     let sqlite = fixture_app().await;
     shift_sample_to_yesterday(&sqlite).await;
-    copy::<nodes::Entity>(&sqlite.db, &db).await;
-    copy::<node_tags::Entity>(&sqlite.db, &db).await;
-    copy::<advertisements::Entity>(&sqlite.db, &db).await;
-    copy::<messages::Entity>(&sqlite.db, &db).await;
-    copy::<channels::Entity>(&sqlite.db, &db).await;
-    copy::<user_profiles::Entity>(&sqlite.db, &db).await;
-    copy::<user_profile_nodes::Entity>(&sqlite.db, &db).await;
-    copy::<event_observers::Entity>(&sqlite.db, &db).await;
-    copy::<routes::Entity>(&sqlite.db, &db).await;
-    copy::<route_results::Entity>(&sqlite.db, &db).await;
-    copy::<route_result_history::Entity>(&sqlite.db, &db).await;
-    copy::<raw_packets::Entity>(&sqlite.db, &db).await;
+    copy_rows::<nodes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<node_tags::Entity>(&sqlite.db, &db).await;
+    copy_rows::<advertisements::Entity>(&sqlite.db, &db).await;
+    copy_rows::<messages::Entity>(&sqlite.db, &db).await;
+    copy_rows::<channels::Entity>(&sqlite.db, &db).await;
+    copy_rows::<user_profiles::Entity>(&sqlite.db, &db).await;
+    copy_rows::<user_profile_nodes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<event_observers::Entity>(&sqlite.db, &db).await;
+    copy_rows::<routes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_results::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_result_history::Entity>(&sqlite.db, &db).await;
+    copy_rows::<raw_packets::Entity>(&sqlite.db, &db).await;
 
     let postgres = app_over(db);
     for uri in URIS {

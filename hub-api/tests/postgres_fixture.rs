@@ -266,6 +266,25 @@ fn requests() -> Vec<(String, Option<&'static str>)> {
         format!("/api/v1/messages?observed_by={observer}"),
         "/api/v1/messages?pubkey_prefix=a1fa00000000".to_string(),
     ]);
+    // The endpoints of docs/contract/api-2.md (packets, groups, telemetry, trace paths, routes).
+    let route = "48e0ce30-8161-4a75-823b-11828f79f0e6";
+    uris.extend([
+        "/api/v1/packets".to_string(),
+        "/api/v1/packets?sort=snr&order=asc".to_string(),
+        "/api/v1/packets?sort=event_type&decryptable=false".to_string(),
+        "/api/v1/packets?redacted=false&limit=5&offset=2".to_string(),
+        "/api/v1/packets/db86ff6b-9475-4eed-9f21-472ea5c37da2".to_string(),
+        "/api/v1/packet-groups".to_string(),
+        "/api/v1/packet-groups?sort=reception_count&order=desc".to_string(),
+        "/api/v1/packet-groups?sort=event_type&order=asc&path_hash_bytes=2".to_string(),
+        "/api/v1/packet-groups/ad010000000000000000000000000000".to_string(),
+        "/api/v1/telemetry".to_string(),
+        "/api/v1/trace-paths".to_string(),
+        "/api/v1/routes".to_string(),
+        format!("/api/v1/routes/{route}"),
+        format!("/api/v1/routes/{route}/history"),
+        format!("/api/v1/routes/{route}/history?days=3"),
+    ]);
     let mut requests: Vec<(String, Option<&'static str>)> =
         uris.into_iter().map(|uri| (uri, None)).collect();
     for roles in ["member", "operator", "admin", "operator,member"] {
@@ -278,6 +297,9 @@ fn requests() -> Vec<(String, Option<&'static str>)> {
             "/api/v1/dashboard/message-activity",
             "/api/v1/dashboard/routes-overview",
             "/api/v1/channels",
+            "/api/v1/packets",
+            "/api/v1/packet-groups",
+            "/api/v1/routes",
         ] {
             requests.push((uri.to_string(), Some(roles)));
         }

@@ -717,28 +717,6 @@ async fn cached_mine_list_is_per_user() {
     assert_eq!(serde_json::from_slice::<Value>(&all).unwrap()["total"], 2);
 }
 
-/// Copies every row of `E` from one database to the other through the sea-orm entity.
-async fn copy<E>(from: &sea_orm::DatabaseConnection, to: &sea_orm::DatabaseConnection)
-where
-    E: sea_orm::EntityTrait,
-    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
-    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
-{
-    use sea_orm::IntoActiveModel;
-    let rows = E::find().all(from).await.expect("read fixture rows");
-    for chunk in rows.chunks(200) {
-        E::insert_many(
-            chunk
-                .iter()
-                .cloned()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec_without_returning(to)
-        .await
-        .expect("insert into PostgreSQL");
-    }
-}
-
 #[tokio::test]
 async fn postgres_answers_like_sqlite() {
     use hub_core::entity::*;
@@ -746,16 +724,16 @@ async fn postgres_answers_like_sqlite() {
     let db = hub_core::db::connect(&pg.url()).await.expect("connect");
     hub_core::db::prepare_schema(&db).await.expect("schema");
     let sqlite = fixture_app().await;
-    copy::<nodes::Entity>(&sqlite.db, &db).await;
-    copy::<user_profiles::Entity>(&sqlite.db, &db).await;
-    copy::<raw_packets::Entity>(&sqlite.db, &db).await;
-    copy::<packet_path_hops::Entity>(&sqlite.db, &db).await;
-    copy::<routes::Entity>(&sqlite.db, &db).await;
-    copy::<route_nodes::Entity>(&sqlite.db, &db).await;
-    copy::<route_observers::Entity>(&sqlite.db, &db).await;
-    copy::<route_results::Entity>(&sqlite.db, &db).await;
-    copy::<route_result_history::Entity>(&sqlite.db, &db).await;
-    copy::<route_recent_matches::Entity>(&sqlite.db, &db).await;
+    copy_rows::<nodes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<user_profiles::Entity>(&sqlite.db, &db).await;
+    copy_rows::<raw_packets::Entity>(&sqlite.db, &db).await;
+    copy_rows::<packet_path_hops::Entity>(&sqlite.db, &db).await;
+    copy_rows::<routes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_nodes::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_observers::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_results::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_result_history::Entity>(&sqlite.db, &db).await;
+    copy_rows::<route_recent_matches::Entity>(&sqlite.db, &db).await;
     let postgres = app_over(db);
 
     let uris = [

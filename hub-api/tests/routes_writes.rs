@@ -1,4 +1,4 @@
-//! Route writes and preview (API-2.md sections 5.2, 5.5-5.8) over a copy of MeshCore Hub's
+//! Route writes and preview (docs/contract/api-2.md sections 5.2, 5.5-5.8) over a copy of MeshCore Hub's
 //! sample database: "Alpha Site"->"Bravo Site" (community, legacy: no creator) and
 //! "Op North"->"Op South" (operator, created by `pw-operator`). The sample's packets were
 //! received about two days before the fixture's date, so tests use a 720-hour window.
@@ -594,7 +594,7 @@ async fn preview_counts_collisions_by_expected_hash() {
     );
 }
 
-/// The dashboard's route editor (API-2.md section 10): create, list, detail, edit, delete.
+/// The dashboard's route editor (docs/contract/api-2.md section 10): create, list, detail, edit, delete.
 #[tokio::test]
 async fn route_editor_flow() {
     let app = fixture().await;

@@ -498,7 +498,7 @@ async fn the_api_serves_the_seeded_network() {
     assert_eq!(app.json_as("/api/v1/channels", "admin").await["total"], 8);
 }
 
-/// Where the route matcher (API-2.md §5.8) finds `expected` in `hops`: greedy leftmost
+/// Where the route matcher (docs/contract/api-2.md §5.8) finds `expected` in `hops`: greedy leftmost
 /// subsequence, forwards, else backwards for a reversible route.
 fn match_span(
     hops: &[String],

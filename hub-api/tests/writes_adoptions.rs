@@ -1,4 +1,4 @@
-//! Adoptions (API-2.md sections 7.7-7.8) and the dashboard's adopt/release flow (section 10).
+//! Adoptions (docs/contract/api-2.md sections 7.7-7.8) and the dashboard's adopt/release flow (section 10).
 
 mod common;
 mod writes_support;

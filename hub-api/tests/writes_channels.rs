@@ -1,4 +1,4 @@
-//! Channel writes (API-2.md sections 7.1-7.3) and the dashboard's channel flow (section 10).
+//! Channel writes (docs/contract/api-2.md sections 7.1-7.3) and the dashboard's channel flow (section 10).
 
 mod common;
 mod writes_support;

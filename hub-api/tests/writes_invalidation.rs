@@ -1,4 +1,4 @@
-//! Writes invalidate the cached reads they change (API-2.md "Decisions", CACHING.md section 7):
+//! Writes invalidate the cached reads they change (docs/contract/api-2.md "Decisions", docs/contract/cache-design.md section 7):
 //! with Redis on, GET (MISS), GET (HIT), the write, then GET shows the write.
 
 mod common;

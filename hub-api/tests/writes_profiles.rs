@@ -1,4 +1,4 @@
-//! Profile edits (API-2.md section 7.9) and the dashboard's profile page flows (section 10).
+//! Profile edits (docs/contract/api-2.md section 7.9) and the dashboard's profile page flows (section 10).
 
 mod common;
 mod writes_support;

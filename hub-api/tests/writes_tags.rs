@@ -1,4 +1,4 @@
-//! Node tag writes (API-2.md sections 7.4-7.6) and the dashboard's tag flow (section 10).
+//! Node tag writes (docs/contract/api-2.md sections 7.4-7.6) and the dashboard's tag flow (section 10).
 
 mod common;
 mod writes_support;

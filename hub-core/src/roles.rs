@@ -1,4 +1,4 @@
-//! Caller roles and channel visibility (API.md section 1).
+//! Caller roles and channel visibility (docs/contract/api.md section 1).
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;

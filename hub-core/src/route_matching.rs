@@ -1,4 +1,4 @@
-//! The route matching engine (API-2.md section 5.8): pure functions over packets already
+//! The route matching engine (docs/contract/api-2.md section 5.8): pure functions over packets already
 //! fetched from `packet_path_hops`, so that the read endpoints (live recent matches), the
 //! writes (synchronous evaluation on create and update) and the preview share one set of
 //! rules. Nothing here touches the database; the SQL candidate fetch lives with its callers.

@@ -291,7 +291,7 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
-/// Optional API keys (API.md section 1).
+/// Optional API keys (docs/contract/api.md section 1).
 #[derive(Args, Clone, Default)]
 pub struct AuthSettings {
     /// Bearer token that grants read access; unset leaves read endpoints open.
@@ -377,7 +377,7 @@ impl RuntimeSettings {
     }
 }
 
-/// HTTP caching headers (CACHING.md section 4).
+/// HTTP caching headers (docs/contract/cache-design.md section 4).
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Send `Cache-Control` headers: `private, no-cache` on `/api/*` reads, `no-store` on

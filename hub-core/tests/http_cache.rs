@@ -1,5 +1,5 @@
 //! HTTP-level caching behaviour of the runtime inside a real `#[OpenApi]` service, written the
-//! way `#[cached]` expands (CACHING.md sections 4 and 6): `ETag`, `If-None-Match` -> `304`,
+//! way `#[cached]` expands (docs/contract/cache-design.md sections 4 and 6): `ETag`, `If-None-Match` -> `304`,
 //! `Cache-Status`, the OpenAPI document, and single-flight coalescing of concurrent misses
 //! (with a slow, counting handler).
 

@@ -1,4 +1,4 @@
-//! Invalidation by generations against a real redis-server (CACHING.md section 7), through a
+//! Invalidation by generations against a real redis-server (docs/contract/cache-design.md section 7), through a
 //! real `#[OpenApi]` service written the way `#[cached]` and `#[invalidates]` expand: a write
 //! makes every entry of its names (and of the names below them) a MISS; a write that fails
 //! invalidates nothing; a slow miss that started before a write is never served after it;

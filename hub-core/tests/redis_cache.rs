@@ -1,5 +1,5 @@
 //! `RedisCache` against a real redis-server: storage, TTL, prefixes, and the latency and
-//! recovery promises of CACHING.md section 9 when the server is killed, paused or absent.
+//! recovery promises of docs/contract/cache-design.md section 9 when the server is killed, paused or absent.
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! `#[OpenApi]` impl block, [`macro@cached`] on its GET operations and
 //! [`macro@invalidates`] on its writes.
 //!
-//! The design, the key layout and the headers are described in `CACHING.md` (section 1 for
+//! The design, the key layout and the headers are described in `docs/contract/cache-design.md` (section 1 for
 //! these macros). The generated code calls `::hub_core::cache::runtime`, so a crate using the
 //! macros depends on `hub-core` and `poem`.
 //!

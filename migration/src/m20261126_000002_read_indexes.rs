@@ -16,7 +16,7 @@ impl MigrationName for Migration {
     }
 }
 
-/// (name, table, columns): each backs a filter or sort of API.md section 2.
+/// (name, table, columns): each backs a filter or sort of docs/contract/api.md section 2.
 pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
     // dashboard node-count series and the "name" tag lookups
     ("hub_ix_nodes_created_at", "nodes", &["created_at"]),

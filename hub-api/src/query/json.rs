@@ -1,5 +1,5 @@
 //! JSON columns (`decoded`, `parsed_data`, `path_hashes`, `snr_values`) read as their stored
-//! text and checked for shape (API-2.md section 0.6, correction 8).
+//! text and checked for shape (docs/contract/api-2.md section 0.6, correction 8).
 
 use sea_orm::sea_query::Expr;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! What every paginated list shares: a received-time window, sorting that always ends with a
-//! unique tie-break, and one page with the total before limit/offset (API.md section 0).
+//! unique tie-break, and one page with the total before limit/offset (docs/contract/api.md section 0).
 
 use crate::error::ApiError;
 use crate::page::Page;

@@ -1,4 +1,4 @@
-//! The caller's profile as writes and `GET /user/profile/me` keep it (API-2.md section 6),
+//! The caller's profile as writes and `GET /user/profile/me` keep it (docs/contract/api-2.md section 6),
 //! and the adopted-node shape that profiles and adoptions both answer with.
 
 use crate::body::db_time;
@@ -28,7 +28,7 @@ pub struct AdoptedNode {
 /// absent or blank).
 ///
 /// Runs on `db`, normally the write's own transaction, so a request that fails later leaves
-/// no profile behind (a Decision of API-2.md; MeshCore Hub commits the profile first). An
+/// no profile behind (a Decision of docs/contract/api-2.md; MeshCore Hub commits the profile first). An
 /// existing profile keeps its name; `updated_at` moves only when the roles change.
 pub async fn ensure_profile<C: ConnectionTrait>(
     db: &C,

@@ -1,5 +1,5 @@
 //! Raw packet rows as the packet and packet-group endpoints read them, and the redaction rule
-//! (API-2.md section 1.1) they share.
+//! (docs/contract/api-2.md section 1.1) they share.
 
 use crate::query::json::json_text;
 use hub_core::entity::raw_packets;

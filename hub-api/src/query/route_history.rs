@@ -1,5 +1,5 @@
 //! A route's latest evaluation and daily history, as the dashboard's routes overview and the
-//! route history endpoint both show them (API.md section 2, API-2.md section 5.4).
+//! route history endpoint both show them (docs/contract/api.md section 2, docs/contract/api-2.md section 5.4).
 //!
 //! hub only reads what MeshCore Hub's route evaluator wrote: the latest result per route
 //! (`route_results`) and one row per route and completed UTC day (`route_result_history`).

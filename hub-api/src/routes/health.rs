@@ -1,4 +1,4 @@
-//! `/health` and `/health/ready` (API.md section 3).
+//! `/health` and `/health/ready` (docs/contract/api.md section 3).
 
 use crate::state::AppState;
 use poem::web::Data;

@@ -1,4 +1,4 @@
-//! One module per route group of API.md section 2, plus health.
+//! One module per route group of docs/contract/api.md section 2, plus health.
 
 pub mod adoptions;
 pub mod advertisements;

@@ -1991,7 +1991,7 @@ impl Gen {
     }
 }
 
-/// Where the route matcher (API-2.md §5.8) finds `expected` in `hops`: the greedy leftmost
+/// Where the route matcher (docs/contract/api-2.md §5.8) finds `expected` in `hops`: the greedy leftmost
 /// subsequence, forwards, else backwards for a reversible route; `(first, last)` hop indices.
 fn match_span(
     hops: &[String],

@@ -2,7 +2,7 @@
 //!
 //! One seeded RNG draws every row (see [`generate`]), so the same `--seed` and `--anchor`
 //! give an identical database; without `--anchor` the data is placed relative to now and
-//! differs only by that shift. The network covers what the API computes (API.md section 2):
+//! differs only by that shift. The network covers what the API computes (docs/contract/api.md section 2):
 //! nodes with tags and adopters, observers and their event_observers rows, adverts of every
 //! route type, channel and contact messages on channels of every visibility level, on the
 //! Public channel and on indices without a channel row, spam scores, raw packets heard by

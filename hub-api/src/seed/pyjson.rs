@@ -2,7 +2,7 @@
 //! defaults, i.e. `", "` and `": "` separators and `ensure_ascii` (every non-ASCII character
 //! as a `\uXXXX` escape, UTF-16 surrogate pairs beyond the BMP).
 //!
-//! The API parses these columns (API-2.md §0.6) and the `decryptable` filter matches on the
+//! The API parses these columns (docs/contract/api-2.md §0.6) and the `decryptable` filter matches on the
 //! text (`"decrypted": null`), so the seed must write the same spelling as the collector.
 
 use serde_json::Value;

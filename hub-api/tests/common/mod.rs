@@ -260,3 +260,26 @@ pub fn x_cache_of(resp: &TestResponse) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Copies every row of `E` from one database to the other through the sea-orm entity (the
+/// SQLite fixture into PostgreSQL, for the differential tests).
+pub async fn copy_rows<E>(from: &DatabaseConnection, to: &DatabaseConnection)
+where
+    E: sea_orm::EntityTrait,
+    E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    use sea_orm::IntoActiveModel;
+    let rows = E::find().all(from).await.expect("read rows");
+    for chunk in rows.chunks(200) {
+        E::insert_many(
+            chunk
+                .iter()
+                .cloned()
+                .map(IntoActiveModel::into_active_model),
+        )
+        .exec_without_returning(to)
+        .await
+        .expect("insert rows");
+    }
+}

@@ -1,4 +1,4 @@
-//! The cache backend abstraction and the disabled backend (CACHING.md section 5).
+//! The cache backend abstraction and the disabled backend (docs/contract/cache-design.md section 5).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,7 +71,7 @@ pub trait CacheBackend: Send + Sync + 'static {
 
     /// Reads `key` together with the current invalidation generations of `names` (a name
     /// never invalidated is generation 0), in ONE round trip so that the entry and the
-    /// generations it is compared with are seen at the same moment (CACHING.md section 7).
+    /// generations it is compared with are seen at the same moment (docs/contract/cache-design.md section 7).
     ///
     /// The default reads `key` alone and reports every generation as 0: a backend without
     /// generations never detects an invalidation this way and must drop entries in

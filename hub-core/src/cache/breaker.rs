@@ -1,4 +1,4 @@
-//! Circuit breaker for the cache backend (CACHING.md section 5).
+//! Circuit breaker for the cache backend (docs/contract/cache-design.md section 5).
 //!
 //! A pure state machine: it does no I/O and reads time only through a [`Clock`], so tests can
 //! drive it deterministically. Callers ask [`CircuitBreaker::admit`] before each backend call
@@ -23,7 +23,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Consecutive failures that open the breaker (CACHING.md section 5).
+/// Consecutive failures that open the breaker (docs/contract/cache-design.md section 5).
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 /// How long an open breaker bypasses the backend before probing.
 pub const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(5);

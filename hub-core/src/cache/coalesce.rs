@@ -1,4 +1,4 @@
-//! Single-flight coalescing of concurrent misses (CACHING.md section 6).
+//! Single-flight coalescing of concurrent misses (docs/contract/cache-design.md section 6).
 //!
 //! The first request to miss a key becomes its *leader* and runs the handler; requests that
 //! miss the same key while the leader runs become *waiters* and await the leader's response

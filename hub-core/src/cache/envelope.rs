@@ -1,4 +1,4 @@
-//! The stored form of a cached response (CACHING.md section 3).
+//! The stored form of a cached response (docs/contract/cache-design.md section 3).
 //!
 //! Layout (all integers big-endian), chosen so a HIT never parses JSON:
 //!

@@ -1,4 +1,4 @@
-//! Cache key building (CACHING.md section 2).
+//! Cache key building (docs/contract/cache-design.md section 2).
 //!
 //! A key is `{name}:{variant}:{query}` (the backend adds `{prefix}:`). Only the query
 //! parameters a handler declares take part, so parameters it ignores (cache-busters, `utm_*`)

@@ -1,4 +1,4 @@
-//! Response caching (see `CACHING.md`).
+//! Response caching (see `docs/contract/cache-design.md`).
 //!
 //! - [`runtime`]: what `#[cached]` handlers call ([`runtime::serve`], [`runtime::Cached`]).
 //! - [`CacheBackend`]: the store abstraction, with [`RedisCache`] and [`NullCache`].

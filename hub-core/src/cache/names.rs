@@ -1,4 +1,4 @@
-//! The cache names of the hub API and the generation rule of invalidation (CACHING.md
+//! The cache names of the hub API and the generation rule of invalidation (docs/contract/cache-design.md
 //! section 7).
 //!
 //! # Generation rule

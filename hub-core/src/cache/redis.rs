@@ -1,4 +1,4 @@
-//! Redis cache backend (CACHING.md section 5).
+//! Redis cache backend (docs/contract/cache-design.md section 5).
 //!
 //! Latency guarantees, checked against redis 1.8.1's `ConnectionManager`:
 //! - The manager is created lazily (`new_lazy_with_config`), so a dead Redis at startup costs

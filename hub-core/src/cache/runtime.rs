@@ -1,4 +1,4 @@
-//! What `#[cached]` handlers call at run time (CACHING.md sections 1-4 and 6).
+//! What `#[cached]` handlers call at run time (docs/contract/cache-design.md sections 1-4 and 6).
 //!
 //! The `hub-macros` expansion of a cached handler is, in essence:
 //!
@@ -37,7 +37,7 @@
 //! becomes a `304` when `If-None-Match` matches. Concurrent misses of one key run the handler
 //! once (see `coalesce.rs`). `Cache-Control` is not set here but by `hub-api`'s middleware.
 //!
-//! Invalidation (CACHING.md section 7): a read fetches the entry and the current generations
+//! Invalidation (docs/contract/cache-design.md section 7): a read fetches the entry and the current generations
 //! of the names it depends on ([`super::names::generation_names`]) in one round trip, and
 //! serves the entry only if it was stored under exactly those generations; a miss stores the
 //! generations read BEFORE the handler ran. A write marked `#[invalidates(...)]` runs through
@@ -186,7 +186,7 @@ impl ResponseCache {
         self
     }
 
-    /// Whether concurrent misses of one key run the handler once (CACHING.md section 6).
+    /// Whether concurrent misses of one key run the handler once (docs/contract/cache-design.md section 6).
     pub fn coalescing(&self) -> bool {
         self.flights.is_some()
     }
@@ -413,7 +413,7 @@ fn string_header(name: &str, description: &str, required: bool, values: &[&str])
     }
 }
 
-/// The headers every response of a cached operation carries (CACHING.md section 4).
+/// The headers every response of a cached operation carries (docs/contract/cache-design.md section 4).
 fn cache_headers() -> Vec<MetaHeader> {
     vec![
         string_header(

@@ -1,4 +1,4 @@
-//! Cache settings (CACHING.md section 8), meant to be flattened into the server's settings:
+//! Cache settings (docs/contract/cache-design.md section 8), meant to be flattened into the server's settings:
 //!
 //! ```
 //! use clap::Parser;

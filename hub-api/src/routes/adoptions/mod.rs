@@ -1,5 +1,5 @@
 //! `/api/v1/adoptions`: operators and admins adopt nodes for their profile and release
-//! them (API-2.md sections 7.7-7.8).
+//! them (docs/contract/api-2.md sections 7.7-7.8).
 
 mod query;
 

@@ -1,5 +1,5 @@
 //! SQL of the adoption endpoints. Each write runs in one transaction: a failed adoption
-//! leaves the caller's profile untouched (a Decision of API-2.md; MeshCore Hub commits the
+//! leaves the caller's profile untouched (a Decision of docs/contract/api-2.md; MeshCore Hub commits the
 //! profile first).
 
 use crate::body::db_time;
@@ -14,7 +14,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-/// Adopts the node with `public_key` (lowercased) for `who` (API-2.md section 7.7).
+/// Adopts the node with `public_key` (lowercased) for `who` (docs/contract/api-2.md section 7.7).
 pub async fn adopt(
     db: &DatabaseConnection,
     user_id: &str,
@@ -75,7 +75,7 @@ pub async fn adopt(
     })
 }
 
-/// Releases the node with `public_key` (API-2.md section 7.8): only its adopter or an admin.
+/// Releases the node with `public_key` (docs/contract/api-2.md section 7.8): only its adopter or an admin.
 pub async fn release(
     db: &DatabaseConnection,
     user_id: &str,

@@ -1,5 +1,5 @@
 //! `/api/v1/channels`: the channels a caller may see, and the admin's channel writes
-//! (API-2.md sections 7.1-7.3).
+//! (docs/contract/api-2.md sections 7.1-7.3).
 
 mod query;
 

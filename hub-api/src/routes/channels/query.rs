@@ -53,7 +53,7 @@ pub struct ChannelChanges {
 
 /// `Key already in use by another channel` when a channel other than `except` holds `key_hex`.
 ///
-/// Compared case-insensitively (a Decision of API-2.md): MeshCore Hub seeds lowercase keys
+/// Compared case-insensitively (a Decision of docs/contract/api-2.md): MeshCore Hub seeds lowercase keys
 /// while the API stores uppercase ones, and the same key in either case is the same channel.
 async fn check_key_free<C: ConnectionTrait>(
     db: &C,

@@ -1,4 +1,4 @@
-//! `/api/v1/dashboard/*`: aggregates for the web dashboard (API.md section 2, Dashboard).
+//! `/api/v1/dashboard/*`: aggregates for the web dashboard (docs/contract/api.md section 2, Dashboard).
 //!
 //! The handlers here only read parameters and the caller; each endpoint's queries live in a
 //! submodule. Every count is an aggregate query bounded by an indexed column (`received_at`,

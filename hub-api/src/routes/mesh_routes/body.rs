@@ -1,4 +1,4 @@
-//! The bodies of the route writes and the preview (API-2.md sections 5.2, 5.5, 5.7),
+//! The bodies of the route writes and the preview (docs/contract/api-2.md sections 5.2, 5.5, 5.7),
 //! validated like Pydantic: field errors in field order, then (only when every field is
 //! valid) the model validator, whose error has loc `["body"]`.
 

@@ -1,4 +1,4 @@
-//! `/api/v1/routes`: monitored routes between sites (API-2.md section 5).
+//! `/api/v1/routes`: monitored routes between sites (docs/contract/api-2.md section 5).
 //!
 //! A route's health is computed by MeshCore Hub's collector and stored in `route_results`,
 //! `route_result_history` and `route_recent_matches`; the reads serve those tables. Only
@@ -754,7 +754,7 @@ async fn read_route(db: &DatabaseConnection, id: &str) -> Result<RouteRead, ApiE
     Ok(parts.read(route))
 }
 
-/// The preview of an unsaved configuration (API-2.md sections 5.7 and 5.8).
+/// The preview of an unsaved configuration (docs/contract/api-2.md sections 5.7 and 5.8).
 async fn preview_route(
     db: &DatabaseConnection,
     config: body::PreviewConfig,

@@ -1,7 +1,7 @@
 //! The SQL side of the routes group: candidate packets for the matching engine, and the
 //! rows a route is shown with. Everything here works on SQLite and PostgreSQL alike.
 //!
-//! Text ids and hash ranges are compared in byte order on both backends (API-2.md
+//! Text ids and hash ranges are compared in byte order on both backends (docs/contract/api-2.md
 //! correction 15): SQLite's default collation already is; PostgreSQL gets `COLLATE "C"` on
 //! the range, and candidate order is decided in Rust, where `String` ordering is bytewise.
 

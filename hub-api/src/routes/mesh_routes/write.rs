@@ -1,4 +1,4 @@
-//! SQL of the route writes (API-2.md sections 5.2, 5.5, 5.6, 5.8). Each write, its
+//! SQL of the route writes (docs/contract/api-2.md sections 5.2, 5.5, 5.6, 5.8). Each write, its
 //! synchronous evaluation and the caller's profile run in one transaction: a request that
 //! fails changes nothing.
 
@@ -202,7 +202,7 @@ async fn insert_observers<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Creates a route (API-2.md section 5.2) and evaluates it when enabled; returns its id.
+/// Creates a route (docs/contract/api-2.md section 5.2) and evaluates it when enabled; returns its id.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
@@ -287,7 +287,7 @@ async fn modifiable<C: ConnectionTrait>(
     Ok(route)
 }
 
-/// Updates a route (API-2.md section 5.5) and re-evaluates it when enabled.
+/// Updates a route (docs/contract/api-2.md section 5.5) and re-evaluates it when enabled.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
@@ -393,7 +393,7 @@ pub async fn update<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Deletes a route and its dependent rows (API-2.md section 5.6).
+/// Deletes a route and its dependent rows (docs/contract/api-2.md section 5.6).
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
@@ -426,7 +426,7 @@ pub async fn delete<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The synchronous evaluation of a saved route (API-2.md section 5.8): judge it, persist
+/// The synchronous evaluation of a saved route (docs/contract/api-2.md section 5.8): judge it, persist
 /// its recent matches, and upsert its route_results row with quality_avg from history.
 async fn evaluate_and_store<C: ConnectionTrait>(
     db: &C,

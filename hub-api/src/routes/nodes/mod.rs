@@ -1,5 +1,5 @@
 //! `/api/v1/nodes`: the node list, single nodes and their tags, and the tag writes of
-//! operators and admins (API-2.md sections 7.4-7.6).
+//! operators and admins (docs/contract/api-2.md sections 7.4-7.6).
 
 mod query;
 

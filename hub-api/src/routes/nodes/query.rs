@@ -346,7 +346,7 @@ async fn find_tag<C: ConnectionTrait>(
         .await?)
 }
 
-/// Adds tag `key` to a node (steps of API-2.md section 7.4), in one transaction.
+/// Adds tag `key` to a node (steps of docs/contract/api-2.md section 7.4), in one transaction.
 pub async fn add_tag(
     db: &DatabaseConnection,
     public_key: &str,
@@ -393,7 +393,7 @@ pub async fn add_tag(
     Ok(tag.into())
 }
 
-/// Changes tag `key` (API-2.md section 7.5): null fields stay; the effective value is
+/// Changes tag `key` (docs/contract/api-2.md section 7.5): null fields stay; the effective value is
 /// validated against the effective type, but a type-only change keeps the stored value.
 pub async fn update_tag(
     db: &DatabaseConnection,
@@ -436,7 +436,7 @@ pub async fn update_tag(
     Ok(tag.into())
 }
 
-/// Deletes tag `key` of a node (API-2.md section 7.6).
+/// Deletes tag `key` of a node (docs/contract/api-2.md section 7.6).
 pub async fn delete_tag(
     db: &DatabaseConnection,
     public_key: &str,

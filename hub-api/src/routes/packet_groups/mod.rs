@@ -1,5 +1,5 @@
 //! `/api/v1/packet-groups`: raw packets grouped by `packet_hash`, one reception per
-//! (observer, path) row (API-2.md section 2).
+//! (observer, path) row (docs/contract/api-2.md section 2).
 //!
 //! The list counts only the rows its filters keep (and, without `since`, only the last 7
 //! days), while each group's display fields come from its oldest row overall, as MeshCore

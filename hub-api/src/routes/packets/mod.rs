@@ -1,4 +1,4 @@
-//! `/api/v1/packets`: raw packets as observers captured them (API-2.md section 1).
+//! `/api/v1/packets`: raw packets as observers captured them (docs/contract/api-2.md section 1).
 //!
 //! Packets are never hidden by channel visibility; a row on a channel the caller may not
 //! read is listed *redacted*: its `raw_hex`, `source_pubkey_prefix` and `decoded` are null

@@ -1,4 +1,4 @@
-//! `/api/v1/telemetry`: sensor telemetry nodes reported (API-2.md section 3). Not
+//! `/api/v1/telemetry`: sensor telemetry nodes reported (docs/contract/api-2.md section 3). Not
 //! role-sensitive and not cached.
 
 mod query;

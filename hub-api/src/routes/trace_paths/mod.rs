@@ -1,4 +1,4 @@
-//! `/api/v1/trace-paths`: trace results with their path hashes and per-hop SNR (API-2.md
+//! `/api/v1/trace-paths`: trace results with their path hashes and per-hop SNR (docs/contract/api-2.md
 //! section 4). Not role-sensitive and not cached.
 
 mod query;
