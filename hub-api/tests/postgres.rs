@@ -7,10 +7,7 @@ use common::*;
 use hub_core::db::SchemaState;
 use hub_core::entity::*;
 use hub_core::test_support::PostgresServer;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 /// Moves every datetime and date of the SQLite sample (made on 2026-11-26) forward by whole
 /// days to yesterday, so the 7-day windows and the daily series (which end yesterday) hold
