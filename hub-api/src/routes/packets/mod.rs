@@ -9,10 +9,9 @@ pub(crate) mod query;
 use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
 use crate::page::Page;
-use crate::params::{
-    MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool, parse_datetime,
-};
+use crate::params::{MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool};
 use crate::query::json::json_object;
+use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::{observer_names, visible_channels};
 use crate::query::raw_packets::{PacketRow, is_redacted};
 use crate::routes::ApiTags;
@@ -219,9 +218,9 @@ impl PacketsApi {
         offset: Query<i64>,
     ) -> poem::Result<Json<Page<RawPacketRead>>> {
         let search = lowercase(search.as_deref());
-        let mut since = parse_datetime("since", since.as_deref())?;
-        if search.is_some() && since.is_none() {
-            since = Some(hub_core::time::now() - chrono::Duration::days(SEARCH_WINDOW_DAYS));
+        let mut window = TimeWindow::parse(since.as_deref(), until.as_deref())?;
+        if search.is_some() && window.since.is_none() {
+            window.since = Some(hub_core::time::now() - chrono::Duration::days(SEARCH_WINDOW_DAYS));
         }
         let source_prefix =
             lowercase(public_key.as_deref()).or(lowercase(pubkey_prefix.as_deref()));
@@ -240,8 +239,11 @@ impl PacketsApi {
             min_path_len: min_path_len.0,
             max_path_len: max_path_len.0,
             redacted: parse_bool("redacted", redacted.as_deref())?,
-            since,
-            until: parse_datetime("until", until.as_deref())?,
+            window,
+        };
+        let page = PageRequest {
+            limit: limit.0,
+            offset: offset.0,
         };
         let db = &state.db;
         let visible = visible_channels(db, caller.role)
@@ -253,16 +255,12 @@ impl PacketsApi {
             &visible,
             PacketSort::parse(sort.as_deref()),
             Order::parse(order.as_deref()),
-            limit.0 as u64,
-            offset.0 as u64,
+            page,
         )
         .await?;
-        Ok(Json(Page {
-            items: packet_reads(db, rows, &visible).await?,
-            total,
-            limit: limit.0,
-            offset: offset.0,
-        }))
+        Ok(Json(
+            page.page(packet_reads(db, rows, &visible).await?, total),
+        ))
     }
 
     /// Get a raw packet by id

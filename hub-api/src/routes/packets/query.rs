@@ -1,15 +1,14 @@
 //! SQL of `/api/v1/packets`.
 
 use crate::error::ApiError;
-use crate::params::{Bound, Order, datetime_bound, sql};
-use crate::query::list::{sqlite_nulls, text_order};
+use crate::params::{Order, sql};
+use crate::query::list::{
+    PageRequest, SortKey, TimeWindow, fetch_page_as, sqlite_nulls, text_order,
+};
 use crate::query::raw_packets::{PacketRow, packet_columns, redacted_rows, unredacted_rows};
 use hub_core::entity::raw_packets;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
 use std::collections::BTreeSet;
 
 /// Filters of the packet list, already parsed and validated.
@@ -31,8 +30,8 @@ pub(super) struct PacketFilters {
     pub min_path_len: Option<i64>,
     pub max_path_len: Option<i64>,
     pub redacted: Option<bool>,
-    pub since: Option<chrono::NaiveDateTime>,
-    pub until: Option<chrono::NaiveDateTime>,
+    /// The received_at window (`since` defaults to 7 days back when searching).
+    pub window: TimeWindow,
 }
 
 /// Sort column of the packet list.
@@ -170,12 +169,7 @@ pub(super) fn packet_condition(
         Some(false) => cond = cond.add(unredacted_rows(visible)),
         None => {}
     }
-    if let Some(since) = filters.since {
-        cond = cond.add(C::ReceivedAt.gte(datetime_bound(backend, since, Bound::Lower)));
-    }
-    if let Some(until) = filters.until {
-        cond = cond.add(C::ReceivedAt.lte(datetime_bound(backend, until, Bound::Upper)));
-    }
+    cond = cond.add(filters.window.condition(backend, C::ReceivedAt));
     cond
 }
 
@@ -186,14 +180,10 @@ pub(super) async fn list_packets(
     visible: &BTreeSet<i32>,
     sort: PacketSort,
     order: Order,
-    limit: u64,
-    offset: u64,
+    page: PageRequest,
 ) -> Result<(Vec<PacketRow>, u64), ApiError> {
     let backend = db.get_database_backend();
     let query = raw_packets::Entity::find().filter(packet_condition(backend, filters, visible));
-    let total = query.clone().count(db).await?;
-
-    let mut select = packet_columns(query).limit(limit).offset(offset);
     let column = match sort {
         PacketSort::Time => "raw_packets.received_at",
         PacketSort::EventType => "raw_packets.event_type",
@@ -206,11 +196,17 @@ pub(super) async fn list_packets(
     } else {
         Expr::cust(column.to_string())
     };
-    QueryTrait::query(&mut select)
-        .order_by_expr_with_nulls(key, order.sea(), sqlite_nulls(order))
-        .order_by_expr(text_order(backend, "raw_packets.id"), order.sea());
-    let rows = select.into_model::<PacketRow>().all(db).await?;
-    Ok((rows, total))
+    let keys = vec![SortKey::with_nulls(key, sqlite_nulls(order))];
+    Ok(fetch_page_as(
+        db,
+        query,
+        packet_columns,
+        keys,
+        raw_packets::Column::Id,
+        order,
+        page,
+    )
+    .await?)
 }
 
 /// The packet with this id, if any.
