@@ -222,12 +222,20 @@ pub struct ObserverRead {
     pub observed_at: String,
 }
 
-/// `event_observers` rows of `event_type` for each event hash, oldest first.
-pub async fn observers_by_event(
+/// `event_observers` rows of `event_type` for each of the (possibly repeated, possibly
+/// absent) event hashes of a page of rows, oldest first.
+pub async fn observers_by_event<'a>(
     db: &DatabaseConnection,
     event_type: &str,
-    event_hashes: &[String],
+    event_hashes: impl IntoIterator<Item = &'a Option<String>>,
 ) -> Result<HashMap<String, Vec<ObserverRead>>, DbErr> {
+    let event_hashes: Vec<String> = event_hashes
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut rows = Vec::new();
     for chunk in event_hashes.chunks(CHUNK) {
         rows.extend(

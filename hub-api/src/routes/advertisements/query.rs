@@ -195,13 +195,8 @@ async fn advertisement_reads(
         .into_iter()
         .collect();
     let names = names_by_node_id(db, &node_ids).await?;
-    let hashes: Vec<String> = rows
-        .iter()
-        .filter_map(|a| a.event_hash.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut observers = observers_by_event(db, "advertisement", &hashes).await?;
+    let mut observers =
+        observers_by_event(db, "advertisement", rows.iter().map(|r| &r.event_hash)).await?;
 
     let none = NodeNames::default();
     Ok(rows

@@ -94,11 +94,8 @@ async fn recent_adverts(db: &DatabaseConnection) -> Result<Vec<RecentAdvertiseme
         .into_iter()
         .collect();
     let advertised = names_by_public_key(db, &keys).await?;
-    let hashes: Vec<String> = adverts
-        .iter()
-        .filter_map(|a| a.event_hash.clone())
-        .collect();
-    let mut observers = observers_by_event(db, "advertisement", &hashes).await?;
+    let mut observers =
+        observers_by_event(db, "advertisement", adverts.iter().map(|r| &r.event_hash)).await?;
     let observer_ids: Vec<String> = adverts
         .iter()
         .filter_map(|a| a.observer_node_id.clone())

@@ -138,14 +138,8 @@ async fn message_reads(
         .into_iter()
         .collect();
     let senders = senders_by_prefix(db, &prefixes).await?;
-    let hashes: Vec<String> = rows
-        .iter()
-        .filter_map(|m| m.event_hash.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let mut observers: HashMap<String, Vec<ObserverRead>> =
-        observers_by_event(db, "message", &hashes).await?;
+        observers_by_event(db, "message", rows.iter().map(|r| &r.event_hash)).await?;
 
     Ok(rows
         .into_iter()

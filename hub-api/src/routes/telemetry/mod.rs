@@ -19,7 +19,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use query::{TelemetryFilters, TelemetryRow};
 use sea_orm::DatabaseConnection;
-use std::collections::BTreeSet;
 
 /// A telemetry record.
 #[derive(Debug, Clone, Object)]
@@ -116,13 +115,8 @@ async fn telemetry_reads(
     let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
         .await
         .map_err(ApiError::from)?;
-    let hashes: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.event_hash.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut observers = observers_by_event(db, "telemetry", &hashes).await?;
+    let mut observers =
+        observers_by_event(db, "telemetry", rows.iter().map(|r| &r.event_hash)).await?;
     Ok(rows
         .into_iter()
         .map(|row| TelemetryRead {
