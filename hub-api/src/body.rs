@@ -47,18 +47,6 @@ pub struct BodyErrors {
     pub detail: Vec<BodyIssue>,
 }
 
-/// A datetime as a write stores it: on SQLite MeshCore Hub's text form
-/// `YYYY-MM-DD HH:MM:SS.ffffff` with always six digits (sqlx would drop trailing zero
-/// groups), a naive timestamp on PostgreSQL.
-pub fn db_time(backend: sea_orm::DbBackend, at: hub_core::time::Timestamp) -> sea_orm::Value {
-    match backend {
-        sea_orm::DbBackend::Sqlite => {
-            sea_orm::Value::from(at.0.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
-        }
-        _ => sea_orm::Value::from(at),
-    }
-}
-
 /// The raw body of a JSON write, documented in OpenAPI as `T`.
 pub struct JsonBody<T> {
     content_type: Option<String>,

@@ -165,17 +165,10 @@ pub fn datetime_bound(
     } else {
         truncated
     };
-    match backend {
-        sea_orm::DbBackend::Sqlite => {
-            let text = if bound == Bound::Lower && dt.nanosecond() == 0 {
-                dt.format("%Y-%m-%d %H:%M:%S").to_string()
-            } else {
-                dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
-            };
-            text.into()
-        }
-        _ => dt.into(),
+    if backend == sea_orm::DbBackend::Sqlite && bound == Bound::Lower && dt.nanosecond() == 0 {
+        return dt.format("%Y-%m-%d %H:%M:%S").to_string().into();
     }
+    hub_core::time::db_time(backend, hub_core::time::Timestamp(dt))
 }
 
 /// A custom SQL expression with `?` placeholders bound to `values`, for `backend`.

@@ -41,6 +41,29 @@ pub fn rfc3339_opt<T: Into<NaiveDateTime>>(dt: Option<T>) -> Option<String> {
     dt.map(rfc3339)
 }
 
+/// `at` as a value to store in, or compare with, a datetime column: on SQLite MeshCore Hub's
+/// text form `YYYY-MM-DD HH:MM:SS.ffffff` with always six fraction digits (sqlx's own
+/// encoding drops trailing zero groups, which would sort differently), on PostgreSQL the
+/// naive datetime (converted by the session time zone, which is UTC).
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use hub_core::time::{Timestamp, db_time};
+/// let at = Timestamp(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap().and_hms_opt(5, 0, 0).unwrap());
+/// assert_eq!(
+///     db_time(sea_orm::DbBackend::Sqlite, at),
+///     sea_orm::Value::from("2026-11-26 05:00:00.000000")
+/// );
+/// ```
+pub fn db_time(backend: sea_orm::DbBackend, at: Timestamp) -> sea_orm::Value {
+    match backend {
+        sea_orm::DbBackend::Sqlite => {
+            sea_orm::Value::from(at.0.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        }
+        _ => sea_orm::Value::from(at),
+    }
+}
+
 /// A datetime column as the API reads it: naive UTC on either backend.
 ///
 /// MeshCore Hub stores naive UTC text on SQLite but `timestamp with time zone` on PostgreSQL,

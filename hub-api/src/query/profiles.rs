@@ -1,9 +1,9 @@
 //! The caller's profile as writes and `GET /user/profile/me` keep it (docs/contract/api-2.md section 6),
 //! and the adopted-node shape that profiles and adoptions both answer with.
 
-use crate::body::db_time;
 use hub_core::entity::user_profiles;
 use hub_core::time::Timestamp;
+use hub_core::time::db_time;
 use poem_openapi::Object;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};

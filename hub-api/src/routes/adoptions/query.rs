@@ -2,11 +2,11 @@
 //! leaves the caller's profile untouched (a Decision of docs/contract/api-2.md; MeshCore Hub commits the
 //! profile first).
 
-use crate::body::db_time;
 use crate::caller::Identity;
 use crate::error::ApiError;
 use crate::query::profiles::{AdoptedNode, ensure_profile};
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
+use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339};
 use sea_orm::sea_query::Query;
 use sea_orm::{

@@ -2,11 +2,11 @@
 //! changes nothing.
 
 use super::ChannelRead;
-use crate::body::db_time;
 use crate::error::ApiError;
 use hub_core::entity::channels;
 use hub_core::roles::{Role, channel_hash};
 use hub_core::time::Timestamp;
+use hub_core::time::db_time;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,

@@ -4,7 +4,6 @@
 
 use super::body::{NewRoute, RouteChanges};
 use super::query::{self, Window};
-use crate::body::db_time;
 use crate::error::ApiError;
 use crate::query::profiles::ensure_profile;
 use chrono::{Duration, NaiveDateTime};
@@ -18,6 +17,7 @@ use hub_core::route_matching::{
     quality_avg, recent_matches,
 };
 use hub_core::time::Timestamp;
+use hub_core::time::db_time;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,

@@ -1,13 +1,13 @@
 //! SQL of the node endpoints.
 
 use super::NodeRead;
-use crate::body::db_time;
 use crate::error::ApiError;
 use crate::params::Order;
 use crate::params::{contains_pattern, prefix_pattern, sql};
 use crate::query::list::{PageRequest, SortKey, fetch_page};
 use crate::query::lookups::{NodeTagRead, adopters_by_node, tags_by_node};
 use hub_core::entity::{node_tags, nodes, user_profile_nodes, user_profiles};
+use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{

@@ -3,13 +3,13 @@
 use super::{
     AdoptedNode, OwnProfileRead, ProfileChanges, ProfileRead, ProfileSummary, UserProfileRead,
 };
-use crate::body::db_time;
 use crate::error::ApiError;
 use crate::params::Order;
 use crate::query::list::{PageRequest, SortKey, fetch_page};
 use crate::query::profiles::ensure_profile;
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
