@@ -96,7 +96,21 @@ pub struct CacheSettings {
         allow_negative_numbers = true
     )]
     pub redis_timeout_ms: i64,
+
+    /// Longest, in milliseconds, a request waits for a concurrent identical request that is
+    /// already computing the response; past it, it computes the response itself.
+    #[arg(
+        long = "cache-coalesce-wait-ms",
+        env = "CACHE_COALESCE_WAIT_MS",
+        default_value_t = 10_000,
+        allow_negative_numbers = true
+    )]
+    pub cache_coalesce_wait_ms: i64,
 }
+
+/// Largest accepted `CACHE_COALESCE_WAIT_MS`: a waiter held longer than this is a hung
+/// request, whatever its leader does.
+const MAX_COALESCE_WAIT_MS: i64 = 600_000;
 
 impl Default for CacheSettings {
     fn default() -> Self {
@@ -111,6 +125,7 @@ impl Default for CacheSettings {
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
             redis_timeout_ms: 150,
+            cache_coalesce_wait_ms: 10_000,
         }
     }
 }
@@ -204,6 +219,16 @@ impl CacheSettings {
                 ),
             ));
         }
+        if !(1..=MAX_COALESCE_WAIT_MS).contains(&self.cache_coalesce_wait_ms) {
+            return Err(invalid(
+                "CACHE_COALESCE_WAIT_MS",
+                "--cache-coalesce-wait-ms",
+                format!(
+                    "must be between 1 and {MAX_COALESCE_WAIT_MS} milliseconds, got {}",
+                    self.cache_coalesce_wait_ms
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -222,6 +247,11 @@ impl CacheSettings {
         Duration::from_millis(self.redis_timeout_ms.max(1).unsigned_abs())
     }
 
+    /// `CACHE_COALESCE_WAIT_MS` as a duration (at least 1 ms even if unvalidated).
+    pub fn coalesce_wait(&self) -> Duration {
+        Duration::from_millis(self.cache_coalesce_wait_ms.max(1).unsigned_abs())
+    }
+
     /// The startup banner line: every setting, the password only as `set`/`unset`.
     pub fn banner(&self) -> String {
         self.to_string()
@@ -233,7 +263,7 @@ impl fmt::Display for CacheSettings {
         write!(
             f,
             "redis: enabled={} host={} port={} db={} password={} key_prefix={} \
-             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms",
+             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms coalesce_wait={}ms",
             self.enabled(),
             self.redis_host,
             self.redis_port,
@@ -251,6 +281,7 @@ impl fmt::Display for CacheSettings {
             self.redis_cache_ttl,
             self.redis_cache_ttl_dashboard,
             self.redis_timeout_ms,
+            self.cache_coalesce_wait_ms,
         )
     }
 }
@@ -270,6 +301,7 @@ impl fmt::Debug for CacheSettings {
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("cache_coalesce_wait_ms", &self.cache_coalesce_wait_ms)
             .finish()
     }
 }
@@ -309,6 +341,8 @@ mod tests {
             "30",
             "--redis-timeout-ms",
             "150",
+            "--cache-coalesce-wait-ms",
+            "10000",
         ]
     }
 
@@ -324,6 +358,7 @@ mod tests {
         assert_eq!(d.ttl_default(), Duration::from_secs(30));
         assert_eq!(d.ttl_dashboard(), Duration::from_secs(30));
         assert_eq!(d.timeout(), Duration::from_millis(150));
+        assert_eq!(d.coalesce_wait(), Duration::from_secs(10));
         d.validate().unwrap();
     }
 
@@ -358,6 +393,8 @@ mod tests {
             "60",
             "--redis-timeout-ms",
             "75",
+            "--cache-coalesce-wait-ms",
+            "250",
         ]);
         assert_eq!(s.redis_host, "cache.internal");
         assert_eq!(s.redis_port, 6380);
@@ -367,6 +404,7 @@ mod tests {
         assert_eq!(s.ttl_default(), Duration::from_secs(10));
         assert_eq!(s.ttl_dashboard(), Duration::from_secs(60));
         assert_eq!(s.timeout(), Duration::from_millis(75));
+        assert_eq!(s.coalesce_wait(), Duration::from_millis(250));
         s.validate().unwrap();
     }
 
@@ -392,6 +430,7 @@ mod tests {
             ("redis-cache-ttl", "REDIS_CACHE_TTL"),
             ("redis-cache-ttl-dashboard", "REDIS_CACHE_TTL_DASHBOARD"),
             ("redis-timeout-ms", "REDIS_TIMEOUT_MS"),
+            ("cache-coalesce-wait-ms", "CACHE_COALESCE_WAIT_MS"),
         ] {
             assert!(
                 envs.contains(&(flag.to_string(), env.to_string())),
@@ -463,6 +502,16 @@ mod tests {
             })
             .contains("REDIS_TIMEOUT_MS")
         );
+        for wait in [0, -1, MAX_COALESCE_WAIT_MS + 1] {
+            assert!(
+                err(CacheSettings {
+                    cache_coalesce_wait_ms: wait,
+                    ..base()
+                })
+                .contains("CACHE_COALESCE_WAIT_MS"),
+                "{wait}"
+            );
+        }
         assert!(
             err(CacheSettings {
                 redis_db: -1,
@@ -499,6 +548,7 @@ mod tests {
             "cache_ttl=30s",
             "cache_ttl_dashboard=30s",
             "timeout=150ms",
+            "coalesce_wait=10000ms",
         ] {
             assert!(b.contains(part), "{part} missing from {b}");
         }
