@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::settings::{
     AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SpamSettings,
+    TimeoutSettings,
 };
 
 /// hub: the MeshCore Hub API server.
@@ -46,6 +47,9 @@ pub enum Command {
         /// Spam filtering of messages.
         #[command(flatten)]
         spam: SpamSettings,
+        /// Client and database timeouts.
+        #[command(flatten)]
+        timeouts: TimeoutSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,
