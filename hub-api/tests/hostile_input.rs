@@ -6,12 +6,9 @@
 mod common;
 
 use common::*;
-use hub_core::cache::runtime::ResponseCache;
-use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
 use hub_core::test_support::{PostgresServer, RedisServer};
 use poem::http::StatusCode;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A GET operation of the OpenAPI document: its path and query parameter names.
@@ -228,12 +225,7 @@ fn barrage() -> Vec<(String, Vec<(&'static str, String)>)> {
 #[tokio::test]
 async fn a_barrage_of_hostile_requests_gets_json_answers_and_bounded_redis_keys() {
     let redis = RedisServer::start();
-    let options = RedisOptions {
-        prefix: "hostile".into(),
-        ..RedisOptions::local(redis.port())
-    };
-    let backend: Arc<dyn CacheBackend> = Arc::new(RedisCache::new(options).unwrap());
-    let cache = ResponseCache::new(backend, Duration::from_secs(60), Duration::from_secs(60));
+    let cache = redis_response_cache(redis.port());
     let app = fixture_app_cached(cache).await;
     let mut ok = 0;
     for (uri, headers) in barrage() {
