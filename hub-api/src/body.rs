@@ -47,6 +47,10 @@ pub struct BodyErrors {
     pub detail: Vec<BodyIssue>,
 }
 
+/// Largest JSON write body accepted (1 MiB); the largest real one, a route with its
+/// patterns, is a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// The raw body of a JSON write, documented in OpenAPI as `T`.
 pub struct JsonBody<T> {
     content_type: Option<String>,
@@ -230,7 +234,9 @@ impl<'a, T: Type> ApiExtractor<'a> for JsonBody<T> {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let bytes = match body.take() {
-            Ok(body) => body.into_vec().await?,
+            // A 413 past the limit: without it, one request could make the server buffer
+            // as much memory as the client cares to send.
+            Ok(body) => body.into_bytes_limit(MAX_BODY_BYTES).await?.to_vec(),
             Err(_) => Vec::new(),
         };
         Ok(JsonBody {

@@ -126,6 +126,22 @@ async fn nul_bytes_in_path_parameters_and_bodies_are_422_naming_them() {
 }
 
 #[tokio::test]
+async fn an_oversized_write_body_is_a_413_json_error() {
+    let app = fixture_app().await;
+    let name = "x".repeat(hub_api::body::MAX_BODY_BYTES);
+    let resp = app
+        .client
+        .post("/api/v1/channels")
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name": "{name}"}}"#))
+        .send()
+        .await;
+    resp.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.value().deserialize();
+    assert!(body["detail"].is_string(), "{body}");
+}
+
+#[tokio::test]
 async fn nul_bytes_get_the_same_422_on_postgresql() {
     let pg = PostgresServer::start();
     let db = hub_core::db::connect(&pg.url()).await.unwrap();
@@ -267,6 +283,59 @@ async fn a_barrage_of_hostile_requests_gets_json_answers_and_bounded_redis_keys(
     );
     let longest = keys.iter().map(String::len).max().unwrap_or(0);
     assert!(longest <= 200, "a Redis key of {longest} bytes");
+}
+
+#[tokio::test]
+async fn the_barrage_over_tcp_always_gets_an_answer() {
+    let app = fixture_app().await;
+    let timeouts = hub_api::server::ClientTimeouts {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+    };
+    let address = serve_on_loopback(default_state(app.db.clone()), timeouts).await;
+    let mut requests: Vec<(Vec<u8>, bool)> = barrage()
+        .into_iter()
+        .map(|(uri, headers)| {
+            let mut head = format!("GET {uri} HTTP/1.1\r\nHost: hub\r\n").into_bytes();
+            let mut valid = true;
+            for (name, value) in headers {
+                valid &= poem::http::HeaderValue::from_bytes(value.as_bytes()).is_ok();
+                head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            }
+            (head, valid)
+        })
+        .collect();
+    // Raw bytes that are not valid in a request line or header: the HTTP parser may refuse
+    // them with its own bare 400 before the app sees them.
+    for raw in [
+        &b"GET /api/v1/nodes?search=\xff\xfe HTTP/1.1\r\nHost: hub\r\n"[..],
+        b"GET /api/v1/nodes/\xc3\x28 HTTP/1.1\r\nHost: hub\r\n",
+        b"GET /api/v1/messages HTTP/1.1\r\nHost: hub\r\nX-User-Roles: adm\xffin\r\n",
+        b"GET /api/v1/messages HTTP/1.1\r\nHost: hub\r\nX-User-Roles: a\x01b\r\n",
+    ] {
+        requests.push((raw.to_vec(), false));
+    }
+    for (mut head, app_must_answer) in requests {
+        head.extend_from_slice(b"Connection: close\r\n\r\n");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream.write_all(&head).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+            .await
+            .expect("an answer in time")
+            .ok();
+        let text = String::from_utf8_lossy(&response);
+        let short: String = String::from_utf8_lossy(&head).chars().take(80).collect();
+        let status: u16 = text
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("{short}: no answer (connection dropped)"));
+        assert!((200..500).contains(&status), "{short}: {status}");
+        if app_must_answer && status >= 400 {
+            assert!(text.contains("application/json"), "{short}: {text}");
+        }
+    }
 }
 
 /// Every key of the Redis on `port` (`KEYS *` over RESP: a handful of keys in a test).

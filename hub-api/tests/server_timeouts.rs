@@ -5,8 +5,7 @@
 mod common;
 
 use common::*;
-use hub_api::server::{ClientTimeouts, serve};
-use poem::listener::{Acceptor, Listener, TcpListener};
+use hub_api::server::ClientTimeouts;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,18 +19,7 @@ const TIMEOUTS: ClientTimeouts = ClientTimeouts {
 /// Serves the app over an empty database on a free loopback port with [`TIMEOUTS`].
 async fn start() -> (SocketAddr, TestApp) {
     let app = empty_app().await;
-    let state = default_state(app.db.clone());
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .unwrap();
-    let address = *acceptor.local_addr()[0].as_socket_addr().unwrap();
-    tokio::spawn(serve(
-        acceptor,
-        hub_api::app::build(state),
-        TIMEOUTS,
-        std::future::pending(),
-    ));
+    let address = serve_on_loopback(default_state(app.db.clone()), TIMEOUTS).await;
     (address, app)
 }
 
