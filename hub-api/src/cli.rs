@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 /// The subcommands of `hub-api`.
+// Parsed once at startup and matched once: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API (creates and migrates a new database on first start).
