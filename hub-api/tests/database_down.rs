@@ -47,6 +47,15 @@ async fn assert_unavailable(resp: TestResponse) {
         .await;
 }
 
+/// `GET /user/profile/me` as user `u1`: it writes the caller's profile.
+async fn own_profile(app: &TestApp) -> TestResponse {
+    app.client
+        .get("/api/v1/user/profile/me")
+        .header("X-User-Id", "u1")
+        .send()
+        .await
+}
+
 #[tokio::test]
 async fn a_locked_sqlite_file_is_a_503_within_the_busy_timeout_and_then_resumes() {
     let redis = RedisServer::start();
@@ -64,14 +73,9 @@ async fn a_locked_sqlite_file_is_a_503_within_the_busy_timeout_and_then_resumes(
         .await
         .unwrap();
 
-    // `/user/profile/me` writes the caller's profile: it cannot get the lock.
+    // The profile write cannot get the lock.
     let started = Instant::now();
-    let resp = app
-        .client
-        .get("/api/v1/user/profile/me")
-        .header("X-User-Id", "u1")
-        .send()
-        .await;
+    let resp = own_profile(&app).await;
     let took = started.elapsed();
     assert_unavailable(resp).await;
     assert!(took <= TIMEOUT + SLACK, "the write waited {took:?}");
@@ -81,13 +85,7 @@ async fn a_locked_sqlite_file_is_a_503_within_the_busy_timeout_and_then_resumes(
     assert_eq!(x_cache_of(&hit), "HIT");
 
     lock.rollback().await.unwrap();
-    let resp = app
-        .client
-        .get("/api/v1/user/profile/me")
-        .header("X-User-Id", "u1")
-        .send()
-        .await;
-    resp.assert_status_is_ok();
+    own_profile(&app).await.assert_status_is_ok();
 }
 
 #[tokio::test]

@@ -419,6 +419,11 @@ impl HttpSettings {
     }
 }
 
+/// Default `API_HEADER_READ_TIMEOUT`, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default `API_IDLE_TIMEOUT`, in seconds.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+
 /// How long a client and the database may take (`hub-api serve` only: `migrate` and `seed`
 /// run long statements on purpose). Whole seconds, 1-3600.
 #[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,19 +433,23 @@ pub struct TimeoutSettings {
     #[arg(
         long = "header-read-timeout",
         env = "API_HEADER_READ_TIMEOUT",
-        default_value_t = 10
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS
     )]
     pub header_read_timeout: u64,
     /// Seconds a connection may stay without traffic either way (keep-alive between requests)
     /// before it is closed.
-    #[arg(long = "idle-timeout", env = "API_IDLE_TIMEOUT", default_value_t = 60)]
+    #[arg(
+        long = "idle-timeout",
+        env = "API_IDLE_TIMEOUT",
+        default_value_t = DEFAULT_IDLE_TIMEOUT_SECS
+    )]
     pub idle_timeout: u64,
     /// Seconds a request may wait for the database: PostgreSQL's statement_timeout, SQLite's
     /// busy timeout and the wait for a pooled connection; past it the request gets a 503.
     #[arg(
         long = "database-statement-timeout",
         env = "DATABASE_STATEMENT_TIMEOUT",
-        default_value_t = 10
+        default_value_t = crate::db::DEFAULT_STATEMENT_TIMEOUT.as_secs()
     )]
     pub database_statement_timeout: u64,
 }
@@ -448,9 +457,9 @@ pub struct TimeoutSettings {
 impl Default for TimeoutSettings {
     fn default() -> Self {
         Self {
-            header_read_timeout: 10,
-            idle_timeout: 60,
-            database_statement_timeout: 10,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT_SECS,
+            database_statement_timeout: crate::db::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
         }
     }
 }
