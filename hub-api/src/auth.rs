@@ -114,6 +114,20 @@ pub fn identity_trusted(keys: &AuthSettings, token: Option<&str>) -> bool {
     }
 }
 
+/// Which requests [`identity_trusted`] believes, in words for the startup banner.
+///
+/// ```
+/// use hub_core::settings::AuthSettings;
+/// assert_eq!(hub_api::auth::identity_rule(&AuthSettings::default()), "trusted from any caller");
+/// ```
+pub fn identity_rule(keys: &AuthSettings) -> &'static str {
+    match (&keys.admin_key, &keys.read_key) {
+        (Some(_), _) => "only beside the admin key",
+        (None, Some(_)) => "only beside the read key",
+        (None, None) => "trusted from any caller",
+    }
+}
+
 /// Paths whose writes check the admin key in the handler (RequireAdmin): a wrong token
 /// there is 403 `Admin access required`, not the read check's 401 `Invalid API key`.
 const ADMIN_WRITE_PATHS: &[&str] = &["/api/v1/channels"];

@@ -171,6 +171,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 database = %target.describe(),
                 read_key = state.auth.read_key.is_some(),
                 admin_key = state.auth.admin_key.is_some(),
+                identity_headers = hub_api::auth::identity_rule(&state.auth),
                 cache = %cache.banner(),
                 cache_control = http.cache_control(),
                 spam_detection = spam.spam_detection_enabled,
