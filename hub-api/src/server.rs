@@ -154,8 +154,11 @@ impl<Io> HeaderDeadline<Io> {
         }
     }
 
-    fn wrote(&mut self, written: usize) {
-        if written > 0 && self.phase == Phase::Message {
+    /// Follows the phase through `written` bytes that start with `start`: a response ends
+    /// the message, an interim `1xx` (`100 Continue`, sent before the body) does not.
+    fn wrote(&mut self, written: usize, start: &[u8]) {
+        let interim = start.starts_with(b"HTTP/1.1 1") || start.starts_with(b"HTTP/1.0 1");
+        if written > 0 && !interim && self.phase == Phase::Message {
             self.phase = Phase::BetweenRequests;
         }
     }
@@ -193,7 +196,7 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for HeaderDeadline<Io> {
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(written)) = result {
-            self.wrote(written);
+            self.wrote(written, buf);
         }
         result
     }
@@ -205,7 +208,11 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for HeaderDeadline<Io> {
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(written)) = result {
-            self.wrote(written);
+            let start = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            self.wrote(written, start);
         }
         result
     }
@@ -255,8 +262,11 @@ mod tests {
     #[tokio::test]
     async fn a_response_starts_the_next_head() {
         let mut stream = HeaderDeadline::new(tokio::io::empty(), Duration::from_secs(1));
-        stream.observe(b"GET / HTTP/1.1\r\n\r\n");
-        stream.wrote(10);
+        stream.observe(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+        stream.wrote(25, b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert_eq!(stream.phase, Phase::Message, "the body is still to come");
+        stream.observe(b"{\"a\":\n\n1}");
+        stream.wrote(10, b"HTTP/1.1 200 OK\r\n");
         assert_eq!(stream.phase, Phase::BetweenRequests);
         assert!(stream.deadline.is_none());
         stream.observe(b"G");
