@@ -88,13 +88,30 @@ async fn a_locked_sqlite_file_is_a_503_within_the_busy_timeout_and_then_resumes(
     own_profile(&app).await.assert_status_is_ok();
 }
 
+/// The `statement_timeout` a connection of `db` runs with.
+async fn statement_timeout(db: &sea_orm::DatabaseConnection) -> String {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0).unwrap()
+}
+
 #[tokio::test]
 async fn postgresql_statement_and_pool_timeouts_are_503s() {
     let pg = PostgresServer::start();
     let app = Arc::new(app_with_timeout(&pg.url(), None).await);
     app.get("/api/v1/nodes?limit=1").await.assert_status_is_ok();
 
+    // Set on every connection of `serve`'s pool; `migrate` and `seed` (plain `connect`)
+    // run long statements on purpose and get none.
+    assert_eq!(statement_timeout(&app.db).await, "1s");
     let other = hub_core::db::connect(&pg.url()).await.unwrap();
+    assert_eq!(statement_timeout(&other).await, "0");
     let lock = other.begin().await.unwrap();
     lock.execute_unprepared("LOCK TABLE nodes IN ACCESS EXCLUSIVE MODE")
         .await

@@ -13,9 +13,13 @@ use sea_orm::{
 use std::path::Path;
 use std::time::Duration;
 
-/// How long one statement may take by default (`DATABASE_STATEMENT_TIMEOUT`): PostgreSQL's
-/// `statement_timeout`, SQLite's busy timeout and the pool's acquire timeout.
+/// How long one statement of `serve` may take by default (`DATABASE_STATEMENT_TIMEOUT`):
+/// PostgreSQL's `statement_timeout`, SQLite's busy timeout and the pool's acquire timeout.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite connection opened without a statement timeout (`migrate`, `seed`)
+/// waits for a writer's lock before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Turns the accepted URL forms into one sqlx understands.
 ///
@@ -134,16 +138,25 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_to(&DatabaseTarget::url(url)).await
 }
 
-/// Opens a pool to `target` with the [`DEFAULT_STATEMENT_TIMEOUT`] ([`connect_with_timeout`]).
+/// Opens a pool to `target` without a statement timeout, for `migrate` and `seed`, whose
+/// statements (index builds, bulk inserts) are long on purpose; see [`open_pool`].
 pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
-    connect_with_timeout(target, DEFAULT_STATEMENT_TIMEOUT).await
+    open_pool(target, None).await
 }
 
 /// Opens a pool to `target` on which no request waits for the database longer than about
-/// `statement_timeout`: it bounds PostgreSQL statements (`statement_timeout` on every
-/// pooled connection), SQLite's wait for a lock (busy timeout) and the wait for a free
-/// pooled connection (acquire timeout). Each of these failures is
-/// [`unavailable`], which the API answers with a 503.
+/// `statement_timeout` (`serve`): it bounds PostgreSQL statements (`statement_timeout` on
+/// every pooled connection), SQLite's wait for a lock (busy timeout) and the wait for a free
+/// pooled connection (acquire timeout). Each of these failures is [`unavailable`], which the
+/// API answers with a 503. See [`open_pool`].
+pub async fn connect_with_timeout(
+    target: &DatabaseTarget,
+    statement_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    open_pool(target, Some(statement_timeout)).await
+}
+
+/// Opens a pool to `target`, with `statement_timeout` when given.
 ///
 /// Every PostgreSQL connection runs with `TimeZone=UTC` (naive datetimes that hub binds are
 /// compared with MeshCore Hub's `timestamptz` columns through the session time zone, and
@@ -151,9 +164,9 @@ pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, D
 /// `options=-c TimeZone=...` or a server default must not win) and, when the target names a
 /// schema, with that schema as its `search_path`. Both are startup options after the URL's
 /// own `options`, so they hold on every pooled connection and take precedence over it.
-pub async fn connect_with_timeout(
+async fn open_pool(
     target: &DatabaseTarget,
-    statement_timeout: Duration,
+    statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, DbErr> {
     let url = normalize_database_url(&target.url).map_err(DbErr::Custom)?;
     let mut options = ConnectOptions::new(url.clone());
@@ -184,7 +197,7 @@ pub async fn connect_with_timeout(
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(statement_timeout)
+                    .busy_timeout(statement_timeout.unwrap_or(SQLITE_BUSY_TIMEOUT))
                     .foreign_keys(true)
             });
     } else {
@@ -193,22 +206,23 @@ pub async fn connect_with_timeout(
             .max_connections(16)
             .min_connections(1)
             .map_sqlx_postgres_opts(move |opts: PgConnectOptions| {
-                let opts = opts.options([
-                    ("TimeZone", "UTC".to_string()),
-                    (
-                        "statement_timeout",
-                        statement_timeout.as_millis().to_string(),
-                    ),
-                ]);
+                let opts = opts.options([("TimeZone", "UTC")]);
+                let opts = match statement_timeout {
+                    Some(timeout) => {
+                        opts.options([("statement_timeout", timeout.as_millis().to_string())])
+                    }
+                    None => opts,
+                };
                 match &schema {
                     Some(schema) => opts.options([("search_path", schema.as_str())]),
                     None => opts,
                 }
             });
     }
-    options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(statement_timeout);
+    options.connect_timeout(Duration::from_secs(10));
+    if let Some(timeout) = statement_timeout {
+        options.acquire_timeout(timeout);
+    }
     Database::connect(options).await
 }
 
