@@ -1,7 +1,9 @@
 //! The poem application: routes, middleware and the OpenAPI document.
 
 use crate::auth::RequireReadKey;
+use crate::caller::TrustIdentityHeaders;
 use crate::error::json_error;
+use crate::input_guard::RejectNulBytes;
 use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests};
 use crate::routes;
 use crate::state::AppState;
@@ -53,6 +55,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();
+    let keys_for_identity = state.auth.clone();
+    let nul_guard = RejectNulBytes::new(openapi_paths(&api));
     Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
@@ -66,6 +70,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         )
         .data(state.cache.clone())
         .data(state)
+        .with(nul_guard)
+        .with(TrustIdentityHeaders(keys_for_identity))
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
@@ -77,14 +83,19 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
 /// The `route` label values of the request-duration histogram: every OpenAPI path, the
 /// OpenAPI JSON, `/metrics`, and the Swagger UI as one route.
 fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> RouteTemplates {
-    let spec: serde_json::Value =
-        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
-    let mut exact: Vec<String> = spec["paths"]
-        .as_object()
-        .map(|paths| paths.keys().cloned().collect())
-        .unwrap_or_default();
+    let mut exact = openapi_paths(api);
     exact.extend([OPENAPI_PATH.to_string(), METRICS_PATH.to_string()]);
     RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
+}
+
+/// The path templates of the OpenAPI document (`/api/v1/nodes/{public_key}`, ...).
+fn openapi_paths(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Vec<String> {
+    let spec: serde_json::Value =
+        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+    spec["paths"]
+        .as_object()
+        .map(|paths| paths.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):

@@ -89,6 +89,45 @@ pub fn check_admin(keys: &AuthSettings, token: Option<&str>) -> Result<Access, D
     }
 }
 
+/// Whether the identity headers (`X-User-Id`, `X-User-Name`, `X-User-Roles`) of a request
+/// bearing `token` are believed.
+///
+/// Only MeshCore Hub's web tier may speak for a user, and it sends the identity headers
+/// together with the most privileged key configured (its `API_KEY` is the admin key, else
+/// the read key). So with keys configured the headers count only beside that key; any other
+/// caller is anonymous. With no key at all nothing tells the web tier apart, and the
+/// headers are believed from anyone (the startup banner says so).
+///
+/// ```
+/// use hub_api::auth::identity_trusted;
+/// use hub_core::settings::AuthSettings;
+/// let keys = AuthSettings { read_key: Some("r".into()), admin_key: Some("a".into()) };
+/// assert!(identity_trusted(&keys, Some("a")));
+/// assert!(!identity_trusted(&keys, Some("r")));
+/// assert!(!identity_trusted(&keys, None));
+/// assert!(identity_trusted(&AuthSettings::default(), None));
+/// ```
+pub fn identity_trusted(keys: &AuthSettings, token: Option<&str>) -> bool {
+    match keys.admin_key.as_deref().or(keys.read_key.as_deref()) {
+        None => true,
+        Some(key) => token.is_some_and(|token| same(key, token)),
+    }
+}
+
+/// Which requests [`identity_trusted`] believes, in words for the startup banner.
+///
+/// ```
+/// use hub_core::settings::AuthSettings;
+/// assert_eq!(hub_api::auth::identity_rule(&AuthSettings::default()), "trusted from any caller");
+/// ```
+pub fn identity_rule(keys: &AuthSettings) -> &'static str {
+    match (&keys.admin_key, &keys.read_key) {
+        (Some(_), _) => "only beside the admin key",
+        (None, Some(_)) => "only beside the read key",
+        (None, None) => "trusted from any caller",
+    }
+}
+
 /// Paths whose writes check the admin key in the handler (RequireAdmin): a wrong token
 /// there is 403 `Admin access required`, not the read check's 401 `Invalid API key`.
 const ADMIN_WRITE_PATHS: &[&str] = &["/api/v1/channels"];
@@ -212,6 +251,17 @@ mod tests {
         assert_eq!(check_admin(&k, None), Err(Denied::Missing));
         assert_eq!(check_admin(&k, Some("r")), Err(Denied::NotAdmin));
         assert_eq!(check_admin(&k, Some("a")), Ok(Access::Admin));
+    }
+
+    #[test]
+    fn identity_follows_the_most_privileged_key() {
+        let read_only = keys(Some("r"), None);
+        assert!(identity_trusted(&read_only, Some("r")));
+        assert!(!identity_trusted(&read_only, Some("x")));
+        assert!(!identity_trusted(&read_only, None));
+        let admin_only = keys(None, Some("a"));
+        assert!(identity_trusted(&admin_only, Some("a")));
+        assert!(!identity_trusted(&admin_only, None));
     }
 
     #[test]

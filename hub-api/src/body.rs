@@ -47,6 +47,10 @@ pub struct BodyErrors {
     pub detail: Vec<BodyIssue>,
 }
 
+/// Largest JSON write body accepted (1 MiB); the largest real one, a route with its
+/// patterns, is a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// The raw body of a JSON write, documented in OpenAPI as `T`.
 pub struct JsonBody<T> {
     content_type: Option<String>,
@@ -81,7 +85,16 @@ impl<T> JsonBody<T> {
             Value::String(String::from_utf8_lossy(&self.bytes).into_owned())
         };
         match value {
-            Value::Object(map) => Ok(map),
+            Value::Object(map) => match nul_location(&map) {
+                // PostgreSQL cannot store a NUL in text (SQLite can): refused on both alike.
+                Some((loc, input)) => Err(body_error(json!({
+                    "type": crate::input_guard::NUL_KIND,
+                    "loc": loc,
+                    "msg": crate::input_guard::NUL_MESSAGE,
+                    "input": input,
+                }))),
+                None => Ok(map),
+            },
             Value::Null => Err(body_error(json!({
                 "type": "missing", "loc": ["body"], "msg": "Field required", "input": null
             }))),
@@ -154,6 +167,42 @@ fn char_offset(text: &str, line: usize, column: usize) -> usize {
     text.chars().count()
 }
 
+/// Where the first NUL character of `map` is (in a key or in a string at any depth), as a
+/// `loc` starting with `body`, and the value holding it.
+fn nul_location(map: &Map<String, Value>) -> Option<(Vec<Value>, Value)> {
+    fn in_value(value: &Value, loc: &mut Vec<Value>) -> Option<Value> {
+        match value {
+            Value::String(text) => text.contains('\0').then(|| value.clone()),
+            Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+                loc.push(index.into());
+                let found = in_value(item, loc);
+                if found.is_none() {
+                    loc.pop();
+                }
+                found
+            }),
+            Value::Object(map) => in_map(map, loc),
+            _ => None,
+        }
+    }
+    fn in_map(map: &Map<String, Value>, loc: &mut Vec<Value>) -> Option<Value> {
+        map.iter().find_map(|(key, item)| {
+            loc.push(key.clone().into());
+            if key.contains('\0') {
+                return Some(Value::String(key.clone()));
+            }
+            let found = in_value(item, loc);
+            if found.is_none() {
+                loc.pop();
+            }
+            found
+        })
+    }
+    let mut loc = vec![Value::from("body")];
+    let input = in_map(map, &mut loc)?;
+    Some((loc, input))
+}
+
 /// A 422 with one entry.
 fn body_error(entry: Value) -> ApiError {
     ApiError::Body(vec![entry])
@@ -185,7 +234,9 @@ impl<'a, T: Type> ApiExtractor<'a> for JsonBody<T> {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let bytes = match body.take() {
-            Ok(body) => body.into_vec().await?,
+            // A 413 past the limit: without it, one request could make the server buffer
+            // as much memory as the client cares to send.
+            Ok(body) => body.into_bytes_limit(MAX_BODY_BYTES).await?.to_vec(),
             Err(_) => Vec::new(),
         };
         Ok(JsonBody {
@@ -452,6 +503,22 @@ mod tests {
         assert_eq!(entry["type"], "json_invalid");
         assert_eq!(entry["loc"], json!(["body", 6]));
         assert_eq!(entry["ctx"]["error"], "Expecting value");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_they_are() {
+        let nested = JsonBody::<()>::new(None, r#"{"a": "ok", "b": [{"c": "x\u0000"}]}"#);
+        let entry = &errors(nested.object())[0];
+        assert_eq!(entry["type"], "string_nul");
+        assert_eq!(entry["loc"], json!(["body", "b", 0, "c"]));
+        assert_eq!(entry["input"], "x\u{0}");
+        let key = JsonBody::<()>::new(None, r#"{"k\u0000": 1}"#);
+        assert_eq!(errors(key.object())[0]["loc"], json!(["body", "k\u{0}"]));
+        assert!(
+            JsonBody::<()>::new(None, r#"{"a": "\\u0000"}"#)
+                .object()
+                .is_ok()
+        );
     }
 
     #[test]

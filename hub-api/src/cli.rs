@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::settings::{
     AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SpamSettings,
+    TimeoutSettings,
 };
 
 /// hub: the MeshCore Hub API server.
@@ -21,6 +22,8 @@ pub struct Cli {
 }
 
 /// The subcommands of `hub-api`.
+// Parsed once at startup and matched once: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API (creates and migrates a new database on first start).
@@ -46,6 +49,9 @@ pub enum Command {
         /// Spam filtering of messages.
         #[command(flatten)]
         spam: SpamSettings,
+        /// Client and database timeouts.
+        #[command(flatten)]
+        timeouts: TimeoutSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,

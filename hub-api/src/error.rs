@@ -46,7 +46,9 @@ pub enum ApiError {
     /// (`type`, `loc`, `msg`, `input`, `ctx`; docs/contract/api-2.md section 0.2).
     #[error("invalid body")]
     Body(Vec<serde_json::Value>),
-    /// The database failed: 500 with a generic detail; the cause is logged, not sent.
+    /// The database failed: 503 with `Retry-After` when it is unavailable
+    /// ([`hub_core::db::unavailable`]: down, locked, timed out), else 500; either way with a
+    /// generic detail, the cause logged and not sent.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -107,6 +109,9 @@ impl poem::error::ResponseError for ApiError {
             ApiError::Key(denied) => denied.response().status(),
             ApiError::Detail { status, .. } => *status,
             ApiError::Body(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Database(err) if hub_core::db::unavailable(err) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,12 +132,34 @@ impl poem::error::ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &json!({ "detail": entries }),
             ),
+            ApiError::Database(err) if hub_core::db::unavailable(err) => {
+                tracing::warn!(error = %err, "database unavailable");
+                database_unavailable_response()
+            }
             ApiError::Database(err) => {
                 tracing::error!(error = %err, "database error");
                 detail_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         }
     }
+}
+
+/// Seconds a client is asked to wait (`Retry-After`) when the database is unavailable:
+/// long enough for a lock to clear or a restarting server to come back, short enough that a
+/// client retrying on it sees service resume promptly.
+pub const DATABASE_RETRY_AFTER_SECS: u32 = 5;
+
+/// The detail of the 503 sent while the database is unavailable.
+pub const DATABASE_UNAVAILABLE: &str = "Database unavailable, retry later";
+
+/// 503 `{"detail": "Database unavailable, retry later"}` with `Retry-After`.
+pub fn database_unavailable_response() -> Response {
+    let mut response = detail_response(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE);
+    response.headers_mut().insert(
+        poem::http::header::RETRY_AFTER,
+        poem::http::HeaderValue::from(DATABASE_RETRY_AFTER_SECS),
+    );
+    response
 }
 
 /// `{"detail": text}` with `status`.

@@ -7,10 +7,8 @@ use hub_api::state::AppState;
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::{self, SchemaState};
 use hub_core::settings::{DatabaseSettings, RuntimeSettings, SettingError};
-use poem::Server;
-use poem::listener::TcpListener;
+use poem::listener::{Listener, TcpListener};
 use std::process::ExitCode;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     // `.env` fills only what the environment does not set: CLI > environment > .env > default.
@@ -85,12 +83,18 @@ fn init_tracing(runtime: &RuntimeSettings) {
         .init();
 }
 
+/// Opens and prepares the database; `serve` passes its statement timeout, `migrate` and
+/// `seed` (long statements on purpose) keep the default.
 async fn open_database(
     database: &DatabaseSettings,
     intent: db::Intent,
+    statement_timeout: Option<std::time::Duration>,
 ) -> Result<(sea_orm::DatabaseConnection, db::DatabaseTarget, SchemaState), Failure> {
     let target = database.resolve()?;
-    let conn = db::connect_to(&target).await?;
+    let conn = match statement_timeout {
+        Some(timeout) => db::connect_with_timeout(&target, timeout).await?,
+        None => db::connect_to(&target).await?,
+    };
     let schema = db::prepare(&conn, &target, intent).await?;
     match &schema {
         SchemaState::Migrated { applied } if *applied > 0 => {
@@ -109,7 +113,7 @@ async fn open_database(
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Migrate { database, .. } => {
-            let (_, _, schema) = open_database(&database, db::Intent::Migrate).await?;
+            let (_, _, schema) = open_database(&database, db::Intent::Migrate, None).await?;
             if schema == SchemaState::ExternallyManaged {
                 println!(
                     "MeshCore Hub database: its schema is managed by MeshCore Hub; nothing to do"
@@ -120,7 +124,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Seed { database, seed, .. } => {
-            let (conn, _, _) = open_database(&database, db::Intent::Migrate).await?;
+            let (conn, _, _) = open_database(&database, db::Intent::Migrate, None).await?;
             seed::run(&conn, &seed)
                 .await
                 .map_err(|e| Failure::Other(e.to_string()))
@@ -133,9 +137,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             cache,
             http,
             spam,
+            timeouts,
             demo,
         } => {
             server.validate()?;
+            timeouts.validate()?;
             cache.validate()?;
             spam.validate()?;
             let intent = if demo {
@@ -143,7 +149,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             } else {
                 db::Intent::Serve
             };
-            let (conn, target, _) = open_database(&database, intent).await?;
+            let (conn, target, _) =
+                open_database(&database, intent, Some(timeouts.statement())).await?;
             if demo {
                 seed::seed_demo_if_empty(&conn)
                     .await
@@ -164,17 +171,37 @@ async fn run(command: Command) -> Result<(), Failure> {
                 database = %target.describe(),
                 read_key = state.auth.read_key.is_some(),
                 admin_key = state.auth.admin_key.is_some(),
+                identity_headers = hub_api::auth::identity_rule(&state.auth),
                 cache = %cache.banner(),
                 cache_control = http.cache_control(),
                 spam_detection = spam.spam_detection_enabled,
+                header_read_timeout_s = timeouts.header_read_timeout,
+                idle_timeout_s = timeouts.idle_timeout,
+                statement_timeout_s = timeouts.database_statement_timeout,
                 "hub serving http://{address}/api/v1, docs at http://{address}{}",
                 hub_api::app::DOCS_PATH
             );
+            if state.auth.read_key.is_none() && state.auth.admin_key.is_none() {
+                tracing::warn!(
+                    "no API key configured: the API is open, and the identity headers \
+                     (X-User-Id, X-User-Name, X-User-Roles) are trusted from any caller; \
+                     set API_ADMIN_KEY (or API_READ_KEY) so that only the web tier holding \
+                     it can act for a user"
+                );
+            }
             let app = hub_api::app::build_with(state, http.clone());
-            Server::new(TcpListener::bind(address))
-                .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
+            let acceptor = TcpListener::bind(address)
+                .into_acceptor()
                 .await
                 .map_err(|e| Failure::Other(format!("server: {e}")))?;
+            hub_api::server::serve(
+                acceptor,
+                app,
+                hub_api::server::ClientTimeouts::from(&timeouts),
+                shutdown_signal(),
+            )
+            .await
+            .map_err(|e| Failure::Other(format!("server: {e}")))?;
             response_cache.backend().close().await;
             conn.close().await.ok();
             tracing::info!("hub stopped");

@@ -46,21 +46,49 @@ pub fn parse_bool(name: &'static str, value: Option<&str>) -> Result<Option<bool
     }
 }
 
-/// A datetime parameter in any form [`hub_core::time::parse_datetime_param`] accepts.
+/// Earliest year a datetime parameter may name.
+///
+/// Years 1..=9999 are what every layer handles: RFC 3339 and SQLite's text form have four
+/// year digits, PostgreSQL's timestamps span 4713 BC..294276 AD, and chrono's own limit
+/// (year 262142) is close enough that a microsecond's rounding overflows it.
+pub const MIN_DATETIME_YEAR: i32 = 1;
+/// Latest year a datetime parameter may name (see [`MIN_DATETIME_YEAR`]).
+pub const MAX_DATETIME_YEAR: i32 = 9999;
+
+/// A datetime parameter in any form [`hub_core::time::parse_datetime_param`] accepts, in UTC
+/// years [`MIN_DATETIME_YEAR`]..=[`MAX_DATETIME_YEAR`].
+///
+/// ```
+/// use hub_api::params::parse_datetime;
+/// assert!(parse_datetime("since", Some("2026-11-26T05:00:00Z")).unwrap().is_some());
+/// assert!(parse_datetime("since", Some("+262142-12-31T23:59:59.9999999")).is_err());
+/// assert!(parse_datetime("until", Some("0001-01-01T00:00:00+01:00")).is_err());
+/// ```
 pub fn parse_datetime(
     name: &'static str,
     value: Option<&str>,
 ) -> Result<Option<NaiveDateTime>, ApiError> {
+    use chrono::Datelike;
     let Some(value) = value else { return Ok(None) };
-    hub_core::time::parse_datetime_param(value)
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::invalid_query(
-                name,
-                format!("Input should be a valid datetime (RFC 3339, e.g. 2026-11-26T05:00:00Z), got {value:?}"),
-                "datetime_parsing",
-            )
-        })
+    let Some(dt) = hub_core::time::parse_datetime_param(value) else {
+        return Err(ApiError::invalid_query(
+            name,
+            format!(
+                "Input should be a valid datetime (RFC 3339, e.g. 2026-11-26T05:00:00Z), got {value:?}"
+            ),
+            "datetime_parsing",
+        ));
+    };
+    if !(MIN_DATETIME_YEAR..=MAX_DATETIME_YEAR).contains(&dt.year()) {
+        return Err(ApiError::invalid_query(
+            name,
+            format!(
+                "Input should be a datetime in the years {MIN_DATETIME_YEAR} to {MAX_DATETIME_YEAR} (UTC), got {value:?}"
+            ),
+            "datetime_out_of_range",
+        ));
+    }
+    Ok(Some(dt))
 }
 
 /// A trimmed, lowercased, non-empty text; `None` for absent or blank values.
@@ -105,31 +133,52 @@ pub fn prefix_pattern(text: &str) -> String {
 /// SQLite's parameter limit and turn a client mistake into a 500.
 pub const MAX_LIST_VALUES: usize = 100;
 
-/// Values of a repeatable or comma-list parameter: trimmed, lowercased, blanks dropped,
-/// duplicates removed (first occurrence kept). More than [`MAX_LIST_VALUES`] is a 422.
-pub fn lowercase_list(
+/// A 422 when a list parameter carries more than [`MAX_LIST_VALUES`] non-blank items.
+///
+/// Counted on the raw items, before any trimming, lowercasing or de-duplication, so that
+/// the refusal of a huge list costs one pass over its text and nothing else.
+pub fn check_list_count(
     name: &'static str,
-    values: impl IntoIterator<Item = impl AsRef<str>>,
-) -> Result<Vec<String>, ApiError> {
-    let mut list: Vec<String> = Vec::new();
-    for value in values {
-        if let Some(value) = lowercase(Some(value.as_ref()))
-            && !list.contains(&value)
-        {
-            list.push(value);
-        }
-    }
-    if list.len() > MAX_LIST_VALUES {
+    items: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<(), ApiError> {
+    let count = items
+        .into_iter()
+        .filter(|item| !item.as_ref().trim().is_empty())
+        .count();
+    if count > MAX_LIST_VALUES {
         return Err(ApiError::invalid_query(
             name,
-            format!(
-                "List should have at most {MAX_LIST_VALUES} items, not {}",
-                list.len()
-            ),
+            format!("List should have at most {MAX_LIST_VALUES} items, not {count}"),
             "too_long",
         ));
     }
-    Ok(list)
+    Ok(())
+}
+
+/// Values of a repeatable or comma-list parameter, each passed through `normalize` (`None`
+/// drops it), duplicates removed (first occurrence kept, in linear time). More than
+/// [`MAX_LIST_VALUES`] non-blank items is a 422 (see [`check_list_count`]).
+pub fn distinct_list<S: AsRef<str>>(
+    name: &'static str,
+    values: impl IntoIterator<Item = S> + Clone,
+    normalize: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, ApiError> {
+    check_list_count(name, values.clone())?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(values
+        .into_iter()
+        .filter_map(|value| normalize(value.as_ref()))
+        .filter(|value| seen.insert(value.clone()))
+        .collect())
+}
+
+/// Values of a repeatable or comma-list parameter: trimmed, lowercased, blanks dropped,
+/// duplicates removed (first occurrence kept). More than [`MAX_LIST_VALUES`] is a 422.
+pub fn lowercase_list<S: AsRef<str>>(
+    name: &'static str,
+    values: impl IntoIterator<Item = S> + Clone,
+) -> Result<Vec<String>, ApiError> {
+    distinct_list(name, values, |value| lowercase(Some(value)))
 }
 
 /// Which end of an inclusive range a datetime parameter bounds.
@@ -266,8 +315,11 @@ mod tests {
             vec!["ab".to_string(), "cd".to_string()]
         );
         let many: Vec<String> = (0..=MAX_LIST_VALUES).map(|i| i.to_string()).collect();
-        assert!(lowercase_list("observed_by", &many).is_err());
-        assert!(lowercase_list("observed_by", &many[1..]).is_ok());
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(lowercase_list("observed_by", many.iter().copied()).is_err());
+        assert!(lowercase_list("observed_by", many[1..].iter().copied()).is_ok());
+        // Counted before de-duplication: the refusal never depends on the items' values.
+        assert!(lowercase_list("observed_by", vec!["a"; MAX_LIST_VALUES + 1]).is_err());
     }
 
     #[test]

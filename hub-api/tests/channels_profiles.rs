@@ -287,13 +287,25 @@ async fn profile_me_creates_then_refreshes_roles_only() {
 }
 
 #[tokio::test]
-async fn profile_me_needs_no_api_key() {
+async fn profile_me_skips_the_read_key_check_but_its_identity_needs_the_admin_key() {
     let app = fixture_app_with(hub_core::settings::AuthSettings {
         read_key: Some("r".into()),
         admin_key: Some("a".into()),
     })
     .await;
+    // Not the key check's 401: the path is keyless, but without the admin key the
+    // identity headers do not count (docs/configuration.md#identity-headers).
     let resp = app.client.get(ME).header("X-User-Id", "u9").send().await;
+    resp.assert_status(StatusCode::UNAUTHORIZED);
+    resp.assert_json(serde_json::json!({"detail": "User identity required"}))
+        .await;
+    let resp = app
+        .client
+        .get(ME)
+        .header("X-User-Id", "u9")
+        .header("Authorization", "Bearer a")
+        .send()
+        .await;
     resp.assert_status_is_ok();
     // Other reads still need the key.
     app.get("/api/v1/user/profiles")

@@ -91,10 +91,11 @@ async fn readiness_is_503_when_the_database_is_gone() {
     resp.assert_status(StatusCode::SERVICE_UNAVAILABLE);
     resp.assert_json(serde_json::json!({"status": "not_ready", "database": "disconnected"}))
         .await;
-    // A list now fails with a JSON 500, never a panic or an empty body.
+    // A list now fails with a JSON 503 and Retry-After, never a panic or an empty body.
     let resp = app.get("/api/v1/nodes").await;
-    resp.assert_status(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.assert_json(serde_json::json!({"detail": "Internal server error"}))
+    resp.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    resp.assert_header("retry-after", "5");
+    resp.assert_json(serde_json::json!({"detail": "Database unavailable, retry later"}))
         .await;
 }
 

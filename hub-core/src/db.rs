@@ -13,7 +13,12 @@ use sea_orm::{
 use std::path::Path;
 use std::time::Duration;
 
-/// How long a SQLite connection waits for a writer's lock before failing.
+/// How long one statement of `serve` may take by default (`DATABASE_STATEMENT_TIMEOUT`):
+/// PostgreSQL's `statement_timeout`, SQLite's busy timeout and the pool's acquire timeout.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite connection opened without a statement timeout (`migrate`, `seed`)
+/// waits for a writer's lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Turns the accepted URL forms into one sqlx understands.
@@ -133,7 +138,25 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_to(&DatabaseTarget::url(url)).await
 }
 
-/// Opens a pool to `target`.
+/// Opens a pool to `target` without a statement timeout, for `migrate` and `seed`, whose
+/// statements (index builds, bulk inserts) are long on purpose; see [`open_pool`].
+pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
+    open_pool(target, None).await
+}
+
+/// Opens a pool to `target` on which no request waits for the database longer than about
+/// `statement_timeout` (`serve`): it bounds PostgreSQL statements (`statement_timeout` on
+/// every pooled connection), SQLite's wait for a lock (busy timeout) and the wait for a free
+/// pooled connection (acquire timeout). Each of these failures is [`unavailable`], which the
+/// API answers with a 503. See [`open_pool`].
+pub async fn connect_with_timeout(
+    target: &DatabaseTarget,
+    statement_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    open_pool(target, Some(statement_timeout)).await
+}
+
+/// Opens a pool to `target`, with `statement_timeout` when given.
 ///
 /// Every PostgreSQL connection runs with `TimeZone=UTC` (naive datetimes that hub binds are
 /// compared with MeshCore Hub's `timestamptz` columns through the session time zone, and
@@ -141,7 +164,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// `options=-c TimeZone=...` or a server default must not win) and, when the target names a
 /// schema, with that schema as its `search_path`. Both are startup options after the URL's
 /// own `options`, so they hold on every pooled connection and take precedence over it.
-pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
+async fn open_pool(
+    target: &DatabaseTarget,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, DbErr> {
     let url = normalize_database_url(&target.url).map_err(DbErr::Custom)?;
     let mut options = ConnectOptions::new(url.clone());
     options.sqlx_logging(false);
@@ -167,11 +193,11 @@ pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, D
             // a network connection can, and pinging it before every query costs a round trip
             // to sqlx's worker thread.
             .test_before_acquire(false)
-            .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+            .map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
                 opts.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .busy_timeout(statement_timeout.unwrap_or(SQLITE_BUSY_TIMEOUT))
                     .foreign_keys(true)
             });
     } else {
@@ -181,6 +207,12 @@ pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, D
             .min_connections(1)
             .map_sqlx_postgres_opts(move |opts: PgConnectOptions| {
                 let opts = opts.options([("TimeZone", "UTC")]);
+                let opts = match statement_timeout {
+                    Some(timeout) => {
+                        opts.options([("statement_timeout", timeout.as_millis().to_string())])
+                    }
+                    None => opts,
+                };
                 match &schema {
                     Some(schema) => opts.options([("search_path", schema.as_str())]),
                     None => opts,
@@ -188,6 +220,9 @@ pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, D
             });
     }
     options.connect_timeout(Duration::from_secs(10));
+    if let Some(timeout) = statement_timeout {
+        options.acquire_timeout(timeout);
+    }
     Database::connect(options).await
 }
 
@@ -426,6 +461,54 @@ pub async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, 
 }
 
 /// Checks that the database answers a trivial query.
+/// Whether `err` means the database cannot serve right now (and may later): a connection
+/// that fails or cannot be had within the timeout, a statement cancelled by the statement
+/// timeout, a SQLite file that is locked or cannot be opened or read, a PostgreSQL server
+/// that is shutting down, starting up or out of connections. Anything else (a bad
+/// statement, a constraint, a decoding error) is a fault of hub or its data.
+pub fn unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout | ConnAcquireErr::ConnectionClosed) => {
+            return true;
+        }
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db_err) => db_err.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// Whether a database error code is one of [`unavailable`]'s: PostgreSQL SQLSTATEs
+/// `57014` (statement timeout), `57P01`..`57P03` (shutdown, cannot connect now), class `08`
+/// (connection exception) and class `53` (insufficient resources); SQLite primary result
+/// codes `SQLITE_BUSY` (5), `SQLITE_LOCKED` (6), `SQLITE_IOERR` (10) and `SQLITE_CANTOPEN` (14),
+/// with or without extended bits.
+///
+/// ```
+/// use hub_core::db::unavailable_code;
+/// assert!(unavailable_code("57014") && unavailable_code("08006") && unavailable_code("517"));
+/// assert!(!unavailable_code("23505") && !unavailable_code("19"));
+/// ```
+pub fn unavailable_code(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<u32>()
+        && code.len() < 5
+    {
+        return matches!(sqlite & 0xff, 5 | 6 | 10 | 14);
+    }
+    matches!(code, "57014" | "57P01" | "57P02" | "57P03")
+        || code.starts_with("08")
+        || code.starts_with("53")
+}
+
+/// Whether the database answers a trivial query (`/health/ready`); bounded by the pool's
+/// acquire and statement timeouts.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
 }

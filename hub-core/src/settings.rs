@@ -419,6 +419,94 @@ impl HttpSettings {
     }
 }
 
+/// Default `API_HEADER_READ_TIMEOUT`, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default `API_IDLE_TIMEOUT`, in seconds.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+
+/// How long a client and the database may take (`hub-api serve` only: `migrate` and `seed`
+/// run long statements on purpose). Whole seconds, 1-3600.
+#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutSettings {
+    /// Seconds a client has to send a request's line and headers, from its first byte (or
+    /// from connecting); a slower client is disconnected.
+    #[arg(
+        long = "header-read-timeout",
+        env = "API_HEADER_READ_TIMEOUT",
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds a connection may stay without traffic either way (keep-alive between requests)
+    /// before it is closed.
+    #[arg(
+        long = "idle-timeout",
+        env = "API_IDLE_TIMEOUT",
+        default_value_t = DEFAULT_IDLE_TIMEOUT_SECS
+    )]
+    pub idle_timeout: u64,
+    /// Seconds a request may wait for the database: PostgreSQL's statement_timeout, SQLite's
+    /// busy timeout and the wait for a pooled connection; past it the request gets a 503.
+    #[arg(
+        long = "database-statement-timeout",
+        env = "DATABASE_STATEMENT_TIMEOUT",
+        default_value_t = crate::db::DEFAULT_STATEMENT_TIMEOUT.as_secs()
+    )]
+    pub database_statement_timeout: u64,
+}
+
+impl Default for TimeoutSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT_SECS,
+            database_statement_timeout: crate::db::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl TimeoutSettings {
+    /// Checks each timeout is 1-3600 seconds.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        for (value, env, flag) in [
+            (
+                self.header_read_timeout,
+                "API_HEADER_READ_TIMEOUT",
+                "header-read-timeout",
+            ),
+            (self.idle_timeout, "API_IDLE_TIMEOUT", "idle-timeout"),
+            (
+                self.database_statement_timeout,
+                "DATABASE_STATEMENT_TIMEOUT",
+                "database-statement-timeout",
+            ),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(SettingError::new(
+                    env,
+                    flag,
+                    format!("must be between 1 and 3600 seconds, got {value}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`header_read_timeout`](Self::header_read_timeout) as a duration.
+    pub fn header_read(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_read_timeout)
+    }
+
+    /// [`idle_timeout`](Self::idle_timeout) as a duration.
+    pub fn idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout)
+    }
+
+    /// [`database_statement_timeout`](Self::database_statement_timeout) as a duration.
+    pub fn statement(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database_statement_timeout)
+    }
+}
+
 /// MeshCore Hub's default SPAM_SCORE_THRESHOLD.
 pub const DEFAULT_SPAM_SCORE_THRESHOLD: f64 = 0.65;
 
@@ -510,6 +598,36 @@ mod tests {
         assert!(!parse(&["--api-cache-control", "--no-api-cache-control"]));
         assert!(HttpSettings::default().cache_control());
         assert!(!HttpSettings::with_cache_control(false).cache_control());
+    }
+
+    #[test]
+    fn timeouts_are_bounded_and_named() {
+        #[derive(Parser)]
+        struct TimeoutCli {
+            #[command(flatten)]
+            timeouts: TimeoutSettings,
+        }
+        let parsed = TimeoutCli::try_parse_from(["hub", "--header-read-timeout", "3"])
+            .unwrap()
+            .timeouts;
+        assert_eq!(parsed.header_read_timeout, 3);
+        assert!(TimeoutSettings::default().validate().is_ok());
+        let zero = TimeoutSettings {
+            database_statement_timeout: 0,
+            ..TimeoutSettings::default()
+        };
+        let err = zero.validate().unwrap_err().to_string();
+        assert!(err.contains("DATABASE_STATEMENT_TIMEOUT"), "{err}");
+        let long = TimeoutSettings {
+            idle_timeout: 3601,
+            ..TimeoutSettings::default()
+        };
+        assert!(
+            long.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--idle-timeout")
+        );
     }
 
     #[test]

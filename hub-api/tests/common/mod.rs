@@ -283,3 +283,26 @@ where
         .expect("insert rows");
     }
 }
+
+/// Serves the app over `state` with `timeouts` on a free loopback port, in the background
+/// for the rest of the test; returns its address.
+pub async fn serve_on_loopback(
+    state: AppState,
+    timeouts: hub_api::server::ClientTimeouts,
+) -> std::net::SocketAddr {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind a loopback port");
+    let address = *acceptor.local_addr()[0]
+        .as_socket_addr()
+        .expect("a TCP address");
+    tokio::spawn(hub_api::server::serve(
+        acceptor,
+        hub_api::app::build(state),
+        timeouts,
+        std::future::pending(),
+    ));
+    address
+}

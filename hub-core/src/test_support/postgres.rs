@@ -24,6 +24,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct PostgresServer {
     port: u16,
     bin: PathBuf,
+    data: PathBuf,
+    server_user: Option<(u32, u32)>,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
@@ -50,24 +52,49 @@ impl PostgresServer {
             run(Command::new("chmod").arg("755").arg(dir.path()));
             run(Command::new("chown").arg("postgres:postgres").arg(&data));
         }
-        // Set the ids directly (no `runuser` in between), so signals reach postgres itself.
-        let as_server_user = |program: &Path| {
-            let mut cmd = Command::new(program);
-            if let Some((uid, gid)) = server_user {
-                cmd.uid(uid).gid(gid);
-            }
-            cmd
-        };
-        run(as_server_user(&bin.join("initdb"))
+        run(server_command(&bin, server_user, "initdb")
             .args(["-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
             .arg(&data));
-        let port = free_port();
-        let child = as_server_user(&bin.join("postgres"))
+        let mut server = Self {
+            port: free_port(),
+            bin,
+            data,
+            server_user,
+            child: None,
+            _dir: dir,
+        };
+        server.resume();
+        server
+    }
+
+    /// Stops the server (fast shutdown: open connections are closed), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT is PostgreSQL's "fast shutdown".
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again after [`stop`](Self::stop), on the same port and data, and
+    /// waits until it accepts connections; does nothing when it runs.
+    pub fn resume(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
+        let child = server_command(&self.bin, self.server_user, "postgres")
             .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg(&self.data)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
             .arg("-c")
-            .arg(format!("unix_socket_directories={}", data.display()))
+            .arg(format!("unix_socket_directories={}", self.data.display()))
             .args([
                 "-c",
                 "fsync=off",
@@ -79,15 +106,9 @@ impl PostgresServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start postgres from {}: {e}", bin.display()));
-        let server = Self {
-            port,
-            bin: bin.clone(),
-            child: Some(child),
-            _dir: dir,
-        };
-        server.wait_until_ready(&bin);
-        server
+            .unwrap_or_else(|e| panic!("cannot start postgres from {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        self.wait_until_ready();
     }
 
     /// The TCP port the server listens on.
@@ -129,7 +150,8 @@ impl PostgresServer {
             .args(args));
     }
 
-    fn wait_until_ready(&self, bin: &Path) {
+    fn wait_until_ready(&self) {
+        let bin = &self.bin;
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             let accepting = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
@@ -153,14 +175,18 @@ impl PostgresServer {
 
 impl Drop for PostgresServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGINT is PostgreSQL's "fast shutdown".
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-            }
-            let _ = child.wait();
-        }
+        self.stop();
     }
+}
+
+/// `program` of the server binaries, run as `server_user` when set. The ids are set
+/// directly (no `runuser` in between), so signals reach postgres itself.
+fn server_command(bin: &Path, server_user: Option<(u32, u32)>, program: &str) -> Command {
+    let mut cmd = Command::new(bin.join(program));
+    if let Some((uid, gid)) = server_user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
 }
 
 /// Uid and gid of the `postgres` user that Debian's package creates.

@@ -9,7 +9,7 @@ pub(crate) mod query;
 use crate::caller::{Caller, role_key};
 use crate::error::ApiError;
 use crate::page::Page;
-use crate::params::{MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool};
+use crate::params::{Order, distinct_list, lowercase, lowercase_list, parse_bool};
 use crate::query::json::json_object;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::{observer_names, visible_channels};
@@ -80,25 +80,10 @@ fn default_limit() -> i64 {
 
 /// A comma list: trimmed, blanks dropped, duplicates removed, case kept; capped.
 fn comma_list(name: &'static str, value: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let mut list: Vec<String> = Vec::new();
-    for token in value.unwrap_or_default().split(',').map(str::trim) {
-        if !token.is_empty() && !list.iter().any(|t| t == token) {
-            list.push(token.to_string());
-        }
-    }
-    check_list_len(name, list.len())?;
-    Ok(list)
-}
-
-fn check_list_len(name: &'static str, len: usize) -> Result<(), ApiError> {
-    if len > MAX_LIST_VALUES {
-        return Err(ApiError::invalid_query(
-            name,
-            format!("List should have at most {MAX_LIST_VALUES} items, not {len}"),
-            "too_long",
-        ));
-    }
-    Ok(())
+    distinct_list(name, value.unwrap_or_default().split(','), |token| {
+        let token = token.trim();
+        (!token.is_empty()).then(|| token.to_string())
+    })
 }
 
 /// The `packet_type` comma list: each non-blank token must be an optional `-` followed by
@@ -137,15 +122,9 @@ fn route_types(value: Option<&str>) -> Result<Vec<String>, ApiError> {
 /// Observer public keys: trimmed and lowercased (keys are stored lowercase), duplicates
 /// removed, capped. A blank value is kept: it filters on the empty key and matches nothing.
 fn observer_keys(values: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut list: Vec<String> = Vec::new();
-    for value in values {
-        let key = value.trim().to_ascii_lowercase();
-        if !list.contains(&key) {
-            list.push(key);
-        }
-    }
-    check_list_len("observed_by", list.len())?;
-    Ok(list)
+    distinct_list("observed_by", values, |value| {
+        Some(value.trim().to_ascii_lowercase())
+    })
 }
 
 #[cached_api]

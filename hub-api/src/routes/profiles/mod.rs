@@ -290,7 +290,9 @@ impl ProfilesApi {
     ///
     /// Identified by `X-User-Id` (401 without it). A new profile takes its name from
     /// `X-User-Name`; every call stores the raw `X-User-Roles` as the profile's roles (NULL
-    /// when absent or empty). Needs no API key: the web server calls it at login.
+    /// when absent or empty). Needs no read key (the web server calls it at login), but with
+    /// keys configured the identity headers count only beside the admin key (the read key
+    /// when no admin key is set).
     #[oai(path = "/user/profile/me", method = "get")]
     async fn me(
         &self,

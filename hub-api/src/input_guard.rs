@@ -1,0 +1,116 @@
+//! Request inputs that no handler can use, refused before any handler runs.
+//!
+//! A NUL byte (`%00`) in a query or path parameter cannot be stored or compared by
+//! PostgreSQL (its text types refuse it, which would surface as a database error) while
+//! SQLite would accept it, so the two backends would answer the same request differently.
+//! Every parameter is text on the wire, so one check in front of the routes covers every
+//! endpoint and gives the same 422, naming the parameter, on both databases. JSON bodies are
+//! checked where they are parsed ([`crate::body::JsonBody::object`]).
+
+use crate::error::validation_response;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use std::sync::Arc;
+
+/// The message of every NUL-byte 422.
+pub const NUL_MESSAGE: &str = "Text must not contain NUL characters (\\u0000)";
+/// The `type` of every NUL-byte 422.
+pub const NUL_KIND: &str = "string_nul";
+
+/// Middleware refusing NUL bytes in query and path parameters with a 422.
+pub struct RejectNulBytes {
+    templates: Arc<Vec<Vec<String>>>,
+}
+
+impl RejectNulBytes {
+    /// A guard that names path parameters after `templates`, the OpenAPI paths
+    /// (`/api/v1/nodes/{public_key}`).
+    pub fn new(templates: impl IntoIterator<Item = String>) -> Self {
+        let templates = templates
+            .into_iter()
+            .map(|t| t.split('/').map(str::to_string).collect())
+            .collect();
+        RejectNulBytes {
+            templates: Arc::new(templates),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for RejectNulBytes {
+    type Output = RejectNulBytesEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RejectNulBytesEndpoint {
+            inner,
+            templates: self.templates.clone(),
+        }
+    }
+}
+
+/// The endpoint [`RejectNulBytes`] produces.
+pub struct RejectNulBytesEndpoint<E> {
+    inner: E,
+    templates: Arc<Vec<Vec<String>>>,
+}
+
+impl<E: Endpoint> Endpoint for RejectNulBytesEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if let Some(name) = nul_query_parameter(req.uri().query().unwrap_or("")) {
+            return Ok(validation_response("query", &name, NUL_MESSAGE, NUL_KIND));
+        }
+        if let Some(name) = nul_path_parameter(&self.templates, req.uri().path()) {
+            return Ok(validation_response("path", &name, NUL_MESSAGE, NUL_KIND));
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+/// The (decoded) name of the first query parameter whose name or value holds `%00`.
+///
+/// A raw NUL cannot reach here: it is not a valid URI byte and the HTTP parser refuses it.
+///
+/// ```
+/// use hub_api::input_guard::nul_query_parameter;
+/// assert_eq!(nul_query_parameter("limit=5&search=a%00b").as_deref(), Some("search"));
+/// assert_eq!(nul_query_parameter("search=a%2500"), None);
+/// ```
+pub fn nul_query_parameter(query: &str) -> Option<String> {
+    let pair = query.split('&').find(|pair| pair.contains("%00"))?;
+    let (name, _) = url::form_urlencoded::parse(pair.as_bytes()).next()?;
+    Some(name.into_owned())
+}
+
+/// The name of the path parameter holding `%00`, from the template the path matches; `None`
+/// when no segment holds one or no template matches (the router answers 404 then).
+///
+/// ```
+/// use hub_api::input_guard::nul_path_parameter;
+/// let templates = vec!["/api/v1/nodes/{public_key}".split('/').map(String::from).collect()];
+/// assert_eq!(nul_path_parameter(&templates, "/api/v1/nodes/ab%00").as_deref(), Some("public_key"));
+/// assert_eq!(nul_path_parameter(&templates, "/api/v1/nodes/ab"), None);
+/// ```
+pub fn nul_path_parameter(templates: &[Vec<String>], path: &str) -> Option<String> {
+    if !path.contains("%00") {
+        return None;
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let at = segments.iter().position(|s| s.contains("%00"))?;
+    templates
+        .iter()
+        .filter(|template| template.len() == segments.len())
+        .find(|template| {
+            template
+                .iter()
+                .zip(&segments)
+                .all(|(part, segment)| is_parameter(part) || part == segment)
+        })
+        .and_then(|template| {
+            let part = &template[at];
+            is_parameter(part).then(|| part[1..part.len() - 1].to_string())
+        })
+}
+
+fn is_parameter(part: &str) -> bool {
+    part.len() > 2 && part.starts_with('{') && part.ends_with('}')
+}
