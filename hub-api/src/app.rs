@@ -1,15 +1,18 @@
 //! The poem application: routes, middleware and the OpenAPI document.
 
 use crate::auth::RequireReadKey;
-use crate::error::json_error;
-use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests};
+use crate::error::{detail_response, json_error};
+use crate::metrics::{
+    METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests, path_shape,
+};
 use crate::routes;
 use crate::state::AppState;
 use hub_core::settings::HttpSettings;
-use poem::http::{HeaderValue, Method, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::{NormalizePath, TrailingSlash};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
 use poem_openapi::OpenApiService;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,6 +56,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();
+    let allowed = Arc::new(AllowedMethods::of(&api));
     Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
@@ -66,6 +70,9 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         )
         .data(state.cache.clone())
         .data(state)
+        // Inside the metrics observer, which turns errors into responses: the 405 error
+        // still carries the matched path pattern here.
+        .around(move |next, req| answer_method_not_allowed(allowed.clone(), next, req))
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
@@ -85,6 +92,66 @@ fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Rout
         .unwrap_or_default();
     exact.extend([OPENAPI_PATH.to_string(), METRICS_PATH.to_string()]);
     RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
+}
+
+/// The methods each OpenAPI path answers, for the `Allow` header of a 405 (RFC 9110 section
+/// 15.5.6 requires it).
+#[derive(Debug, Default)]
+pub struct AllowedMethods {
+    /// Path shape (parameters as `{}`, see [`path_shape`]) -> `Allow` value.
+    by_shape: HashMap<String, String>,
+}
+
+impl AllowedMethods {
+    /// The methods of every path of `api`'s document; HEAD wherever GET is, since poem
+    /// answers HEAD with the GET handler.
+    pub fn of(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Self {
+        let spec: serde_json::Value =
+            serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+        let mut by_shape = HashMap::new();
+        for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            by_shape.insert(path_shape(path), methods.join(", "));
+        }
+        AllowedMethods { by_shape }
+    }
+
+    /// The `Allow` value for a matched path pattern (poem's `:name` or OpenAPI's `{name}`).
+    pub fn allow(&self, pattern: &str) -> Option<&str> {
+        self.by_shape.get(&path_shape(pattern)).map(String::as_str)
+    }
+}
+
+/// Turns poem's bare 405 into the JSON error with `Allow` listing the path's methods.
+async fn answer_method_not_allowed<E: Endpoint>(
+    allowed: Arc<AllowedMethods>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    match next.call(req).await {
+        Ok(output) => Ok(output.into_response()),
+        Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = err
+                .data::<PathPattern>()
+                .and_then(|pattern| allowed.allow(&pattern.0))
+                .and_then(|allow| HeaderValue::from_str(allow).ok());
+            let mut response =
+                detail_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            Ok(response)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):

@@ -3,6 +3,7 @@
 
 mod query;
 
+use crate::responses::{DeleteErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Fields, JsonBody};
 use crate::caller::Identity;
@@ -82,7 +83,7 @@ impl AdoptionsApi {
         state: Data<&AppState>,
         identity: Identity,
         body: JsonBody<NodeAdoptRequest>,
-    ) -> poem::Result<Adopted> {
+    ) -> Reply<Adopted, WriteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let body = body.object()?;
         let mut fields = Fields::new(&body);
@@ -111,7 +112,7 @@ impl AdoptionsApi {
         state: Data<&AppState>,
         identity: Identity,
         public_key: Path<String>,
-    ) -> poem::Result<Released> {
+    ) -> Reply<Released, DeleteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let is_admin = has_role(&identity, "admin");
         query::release(&state.db, user_id, is_admin, &public_key).await?;

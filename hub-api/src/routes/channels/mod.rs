@@ -3,6 +3,7 @@
 
 mod query;
 
+use crate::responses::{DeleteErrors, ReadErrors, Reply, WriteErrors};
 use crate::auth::require_admin_key;
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Caller;
@@ -247,7 +248,7 @@ impl ChannelsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> poem::Result<Json<ChannelList>> {
+    ) -> Reply<Json<ChannelList>, ReadErrors> {
         let items = query::visible(&state.db, caller.role).await?;
         Ok(Json(ChannelList {
             total: items.len() as u64,
@@ -269,7 +270,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<ChannelCreate>,
-    ) -> poem::Result<ChannelCreated> {
+    ) -> Reply<ChannelCreated, WriteErrors> {
         require_admin_key(&state.auth, req)?;
         let new = parse_create(&body.object()?)?;
         Ok(ChannelCreated::Created(Json(
@@ -291,7 +292,7 @@ impl ChannelsApi {
         req: &Request,
         channel_id: Path<String>,
         body: JsonBody<ChannelUpdate>,
-    ) -> poem::Result<ChannelUpdated> {
+    ) -> Reply<ChannelUpdated, WriteErrors> {
         require_admin_key(&state.auth, req)?;
         let changes = parse_update(&body.object()?)?;
         Ok(ChannelUpdated::Ok(Json(
@@ -312,7 +313,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         req: &Request,
         channel_id: Path<String>,
-    ) -> poem::Result<ChannelDeleted> {
+    ) -> Reply<ChannelDeleted, DeleteErrors> {
         require_admin_key(&state.auth, req)?;
         query::delete(&state.db, &channel_id).await?;
         Ok(ChannelDeleted::NoContent)

@@ -3,6 +3,8 @@
 
 mod query;
 
+use crate::documented::BoolParam;
+use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
@@ -28,18 +30,24 @@ pub struct NodeRead {
     /// 64 lowercase hex chars.
     pub public_key: String,
     /// Advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Advertised type: chat, repeater, room, ...
+    #[oai(nullable)]
     pub adv_type: Option<String>,
     /// Advert flags.
+    #[oai(nullable)]
     pub flags: Option<i32>,
     /// First time the node was heard (RFC 3339, UTC).
     pub first_seen: String,
     /// Last time the node was heard.
+    #[oai(nullable)]
     pub last_seen: Option<String>,
     /// Latitude.
+    #[oai(nullable)]
     pub lat: Option<f64>,
     /// Longitude.
+    #[oai(nullable)]
     pub lon: Option<f64>,
     /// Whether the node is an observer feeding the hub.
     pub is_observer: bool,
@@ -50,6 +58,7 @@ pub struct NodeRead {
     /// Tags in insertion order.
     pub tags: Vec<NodeTagRead>,
     /// The profile that adopted the node, if any.
+    #[oai(nullable)]
     pub adopted_by: Option<AdoptedBy>,
 }
 
@@ -194,7 +203,7 @@ impl NodesApi {
         /// Exact value of the node's `role` tag.
         role: Query<Option<String>>,
         /// Only observers (true) or only non-observers (false).
-        observer: Query<Option<String>>,
+        observer: Query<Option<BoolParam>>,
         /// last_seen (default), name or public_key.
         sort: Query<Option<String>>,
         /// desc (default) or asc.
@@ -208,7 +217,7 @@ impl NodesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<NodeRead>>> {
+    ) -> Reply<Json<Page<NodeRead>>, ListErrors> {
         let filter = query::NodeFilter {
             search: lowercase(search.as_deref()),
             pubkey_prefix: lowercase(pubkey_prefix.as_deref()),
@@ -232,7 +241,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         public_key: Path<String>,
-    ) -> poem::Result<Json<NodeRead>> {
+    ) -> Reply<Json<NodeRead>, ItemErrors> {
         let node = query::by_key(&state.db, &public_key).await?;
         Ok(Json(query::one(&state.db, node).await?))
     }
@@ -243,7 +252,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         prefix: Path<String>,
-    ) -> poem::Result<Json<NodeRead>> {
+    ) -> Reply<Json<NodeRead>, ItemErrors> {
         Ok(Json(query::by_prefix(&state.db, &prefix).await?))
     }
 
@@ -253,7 +262,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         public_key: Path<String>,
-    ) -> poem::Result<Json<Vec<NodeTagRead>>> {
+    ) -> Reply<Json<Vec<NodeTagRead>>, ItemErrors> {
         Ok(Json(query::tags(&state.db, &public_key).await?))
     }
 
@@ -271,7 +280,7 @@ impl NodesApi {
         identity: Identity,
         public_key: Path<String>,
         body: JsonBody<NodeTagCreate>,
-    ) -> poem::Result<TagCreated> {
+    ) -> Reply<TagCreated, WriteErrors> {
         let writer = tag_writer(&identity)?;
         let (key, input) = parse_tag_create(&body.object()?)?;
         Ok(TagCreated::Created(Json(
@@ -294,7 +303,7 @@ impl NodesApi {
         public_key: Path<String>,
         key: Path<String>,
         body: JsonBody<NodeTagUpdate>,
-    ) -> poem::Result<TagUpdated> {
+    ) -> Reply<TagUpdated, WriteErrors> {
         let writer = tag_writer(&identity)?;
         let body = body.object()?;
         let mut fields = Fields::new(&body);
@@ -326,7 +335,7 @@ impl NodesApi {
         identity: Identity,
         public_key: Path<String>,
         key: Path<String>,
-    ) -> poem::Result<TagDeleted> {
+    ) -> Reply<TagDeleted, DeleteErrors> {
         let writer = tag_writer(&identity)?;
         query::delete_tag(&state.db, &public_key, writer, &key).await?;
         Ok(TagDeleted::NoContent)

@@ -4,6 +4,8 @@
 
 mod query;
 
+use crate::documented::BoolParam;
+use crate::responses::{ItemErrors, ListErrors, ReadErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_user};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
@@ -27,14 +29,18 @@ pub struct ProfileSummary {
     /// Profile id.
     pub id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Number of adopted nodes.
     pub node_count: u64,
@@ -48,14 +54,18 @@ pub struct ProfileRead {
     /// Profile id.
     pub id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -73,14 +83,18 @@ pub struct OwnProfileRead {
     /// The identity provider's user id (`X-User-Id`).
     pub user_id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names, as last sent in `X-User-Roles`.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -98,14 +112,18 @@ pub struct UserProfileRead {
     /// The identity provider's user id.
     pub user_id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -266,7 +284,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         /// Hide profiles holding the `test` role (default true).
-        exclude_test: Query<Option<String>>,
+        exclude_test: Query<Option<BoolParam>>,
         /// Page size, 1-500.
         #[oai(
             default = "default_limit",
@@ -276,7 +294,7 @@ impl ProfilesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<ProfileSummary>>> {
+    ) -> Reply<Json<Page<ProfileSummary>>, ListErrors> {
         let exclude_test = parse_bool("exclude_test", exclude_test.as_deref())?.unwrap_or(true);
         let page = PageRequest {
             limit: limit.0,
@@ -296,7 +314,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         identity: Identity,
-    ) -> poem::Result<Json<OwnProfileRead>> {
+    ) -> Reply<Json<OwnProfileRead>, ReadErrors> {
         let user_id = identity
             .user_id
             .ok_or(ApiError::Unauthorized("User identity required"))?;
@@ -326,7 +344,7 @@ impl ProfilesApi {
         identity: Identity,
         id: Path<String>,
         body: JsonBody<UserProfileUpdate>,
-    ) -> poem::Result<ProfileUpdated> {
+    ) -> Reply<ProfileUpdated, WriteErrors> {
         let user_id = require_user(&identity)?;
         let changes = parse_profile_update(&body.object()?)?;
         let is_admin = has_role(&identity, "admin");
@@ -341,7 +359,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         id: Path<String>,
-    ) -> poem::Result<Json<ProfileRead>> {
+    ) -> Reply<Json<ProfileRead>, ItemErrors> {
         Ok(Json(query::by_id(&state.db, &id).await?))
     }
 }
