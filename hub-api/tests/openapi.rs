@@ -28,7 +28,13 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 
 /// Records in `errors` every `null` in `value` (at JSON path `at`) whose schema does not
 /// declare `nullable: true`.
-fn undeclared_nulls(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+fn undeclared_nulls(
+    spec: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
     let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
     if value.is_null() {
         let target = resolve(spec, schema);
@@ -78,15 +84,35 @@ async fn item_uris(app: &TestApp) -> Vec<String> {
     };
     let mut uris = Vec::new();
     let lists = [
-        ("/api/v1/nodes", "public_key", vec!["/api/v1/nodes/{}", "/api/v1/nodes/{}/tags"]),
-        ("/api/v1/advertisements", "id", vec!["/api/v1/advertisements/{}"]),
+        (
+            "/api/v1/nodes",
+            "public_key",
+            vec!["/api/v1/nodes/{}", "/api/v1/nodes/{}/tags"],
+        ),
+        (
+            "/api/v1/advertisements",
+            "id",
+            vec!["/api/v1/advertisements/{}"],
+        ),
         ("/api/v1/messages", "id", vec!["/api/v1/messages/{}"]),
         ("/api/v1/packets", "id", vec!["/api/v1/packets/{}"]),
-        ("/api/v1/packet-groups", "packet_hash", vec!["/api/v1/packet-groups/{}"]),
+        (
+            "/api/v1/packet-groups",
+            "packet_hash",
+            vec!["/api/v1/packet-groups/{}"],
+        ),
         ("/api/v1/telemetry", "id", vec!["/api/v1/telemetry/{}"]),
         ("/api/v1/trace-paths", "id", vec!["/api/v1/trace-paths/{}"]),
-        ("/api/v1/routes", "id", vec!["/api/v1/routes/{}", "/api/v1/routes/{}/history"]),
-        ("/api/v1/user/profiles", "id", vec!["/api/v1/user/profile/{}"]),
+        (
+            "/api/v1/routes",
+            "id",
+            vec!["/api/v1/routes/{}", "/api/v1/routes/{}/history"],
+        ),
+        (
+            "/api/v1/user/profiles",
+            "id",
+            vec!["/api/v1/user/profile/{}"],
+        ),
     ];
     for (list, field, templates) in lists {
         let Some(id) = first(app.json_as(list, "admin").await, field) else {
@@ -135,9 +161,16 @@ async fn every_null_the_server_sends_is_declared_nullable() {
     uris.extend(item_uris(&app).await);
     // Wider windows reach more rows of the fixture, and with them more nulls.
     uris.extend(
-        ["activity", "packet-activity", "message-activity", "node-count", "packet-breakdown", "routes-overview"]
-            .iter()
-            .map(|d| format!("/api/v1/dashboard/{d}?days=3650")),
+        [
+            "activity",
+            "packet-activity",
+            "message-activity",
+            "node-count",
+            "packet-breakdown",
+            "routes-overview",
+        ]
+        .iter()
+        .map(|d| format!("/api/v1/dashboard/{d}?days=3650")),
     );
     let mut errors = Vec::new();
     let mut nulls_seen = 0;
@@ -157,8 +190,16 @@ async fn every_null_the_server_sends_is_declared_nullable() {
         undeclared_nulls(&spec, schema, &body, uri, &mut errors);
     }
     // The fixture has nulls to check (unknown names, positions, adopters...).
-    assert!(nulls_seen > 20, "only {nulls_seen} nulls in {} responses", uris.len());
-    assert!(errors.is_empty(), "nulls not declared nullable:\n{}", errors.join("\n"));
+    assert!(
+        nulls_seen > 20,
+        "only {nulls_seen} nulls in {} responses",
+        uris.len()
+    );
+    assert!(
+        errors.is_empty(),
+        "nulls not declared nullable:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -241,8 +282,12 @@ async fn every_405_carries_allow_with_the_path_methods_and_a_json_body() {
     ];
     let mut checked = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
-        let mut documented: BTreeSet<String> =
-            ops.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+        let mut documented: BTreeSet<String> = ops
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
         if documented.contains("GET") {
             documented.insert("HEAD".into());
         }
@@ -251,7 +296,10 @@ async fn every_405_carries_allow_with_the_path_methods_and_a_json_body() {
             .map(|s| if s.starts_with('{') { "x" } else { s })
             .collect::<Vec<_>>()
             .join("/");
-        for method in candidates.iter().filter(|m| !documented.contains(m.as_str())) {
+        for method in candidates
+            .iter()
+            .filter(|m| !documented.contains(m.as_str()))
+        {
             let resp = app.client.request(method.clone(), &uri).send().await;
             resp.assert_status(poem::http::StatusCode::METHOD_NOT_ALLOWED);
             let allow: BTreeSet<String> = resp

@@ -3,11 +3,11 @@
 
 mod query;
 
-use crate::responses::{DeleteErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Fields, JsonBody};
 use crate::caller::Identity;
 use crate::query::profiles::AdoptedNode;
+use crate::responses::{DeleteErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached_api, invalidates};
@@ -20,6 +20,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 #[derive(Debug, Clone, Object)]
 pub struct NodeAdoptRequest {
     /// The node's public key, at most 64 characters (any case).
+    #[oai(validator(max_length = 64))]
     pub public_key: String,
 }
 

@@ -3,13 +3,13 @@
 mod query;
 
 use crate::documented::DateTimeParam;
-use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, lowercase_list, non_blank};
 use crate::query::filters::FLOOD_ROUTE_TYPES;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::ObserverRead;
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api};

@@ -15,9 +15,9 @@ pub use routes_overview::{RouteOverviewEntry, RoutesOverview};
 pub use series::{DailyPoint, DailySeries, PacketBreakdown};
 pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
-use crate::responses::{ListErrors, ReadErrors, Reply};
 use crate::caller::{Caller, role_key};
 use crate::query::filters::{flood_only, visible_messages};
+use crate::responses::{ListErrors, ReadErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};

@@ -3,6 +3,7 @@
 //! valid) the model validator, whose error has loc `["body"]`.
 
 use crate::body::{Field, Fields};
+use crate::documented::{LaxBool, LaxI32, LaxInt};
 use crate::error::ApiError;
 use poem_openapi::Object;
 use serde_json::{Map, Value, json};
@@ -14,32 +15,41 @@ pub const VISIBILITIES: [&str; 4] = ["community", "member", "operator", "admin"]
 #[derive(Debug, Clone, Object)]
 pub struct RouteCreate {
     /// 1-255 characters, not trimmed.
+    #[oai(validator(min_length = 1, max_length = 255))]
     pub from_label: String,
     /// 1-255 characters, not trimmed.
+    #[oai(validator(min_length = 1, max_length = 255))]
     pub to_label: String,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// community (default), member, operator or admin; at most the caller's own role.
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
     pub visibility: Option<String>,
     /// 1-3 (default 1).
-    pub match_width: Option<i32>,
+    pub match_width: Option<LaxInt<1, 3>>,
     /// 1-720 (default 48).
-    pub window_hours: Option<i32>,
+    pub window_hours: Option<LaxInt<1, 720>>,
     /// 1-10000 (default 5).
-    pub packet_count_threshold: Option<i32>,
+    pub packet_count_threshold: Option<LaxInt<1, 10000>>,
     /// Greater than `packet_count_threshold` when given.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Default 8 when omitted; an explicit null is unlimited.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1; null is unlimited.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<LaxInt<1, { i32::MAX as i64 }>>,
     /// Default true.
-    pub enabled: Option<bool>,
+    pub enabled: Option<LaxBool>,
     /// Default true.
-    pub reversible: Option<bool>,
+    pub reversible: Option<LaxBool>,
     /// Public keys of the path nodes, in order: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
     pub node_public_keys: Vec<String>,
     /// Public keys of the observers; null or empty means every observer.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
 }
 
@@ -47,32 +57,50 @@ pub struct RouteCreate {
 #[derive(Debug, Clone, Object)]
 pub struct RouteUpdate {
     /// 1-255 characters.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable)]
     pub from_label: Option<String>,
     /// 1-255 characters.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable)]
     pub to_label: Option<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// community, member, operator or admin; at most the caller's own role.
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
+    #[oai(nullable)]
     pub visibility: Option<String>,
     /// 1-3.
-    pub match_width: Option<i32>,
+    #[oai(nullable)]
+    pub match_width: Option<LaxInt<1, 3>>,
     /// 1-720.
-    pub window_hours: Option<i32>,
+    #[oai(nullable)]
+    pub window_hours: Option<LaxInt<1, 720>>,
     /// 1-10000.
-    pub packet_count_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub packet_count_threshold: Option<LaxInt<1, 10000>>,
     /// Checked against `packet_count_threshold` only when both are given.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Most positions between the first and last matched hop.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<LaxInt<1, { i32::MAX as i64 }>>,
     /// Whether the route is evaluated.
-    pub enabled: Option<bool>,
+    #[oai(nullable)]
+    pub enabled: Option<LaxBool>,
     /// Whether the path may also be heard in reverse.
-    pub reversible: Option<bool>,
+    #[oai(nullable)]
+    pub reversible: Option<LaxBool>,
     /// Replaces the path nodes: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
+    #[oai(nullable)]
     pub node_public_keys: Option<Vec<String>>,
     /// Replaces the observers; `[]` clears them.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
 }
 
@@ -80,23 +108,28 @@ pub struct RouteUpdate {
 #[derive(Debug, Clone, Object)]
 pub struct RoutePreviewRequest {
     /// Public keys of the path nodes, in order: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
     pub node_public_keys: Vec<String>,
     /// 1-3 (default 1).
-    pub match_width: Option<i32>,
+    pub match_width: Option<LaxInt<1, 3>>,
     /// 1-720 (default 48).
-    pub window_hours: Option<i32>,
+    pub window_hours: Option<LaxInt<1, 720>>,
     /// 1-10000 (default 5).
-    pub packet_count_threshold: Option<i32>,
+    pub packet_count_threshold: Option<LaxInt<1, 10000>>,
     /// Not checked against the threshold; null or 0 means 3 x the threshold.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Default 8 when omitted; null is unlimited.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1; null is unlimited.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<LaxInt<1, { i32::MAX as i64 }>>,
     /// Public keys of the observers; null or empty means every observer.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
     /// Default true.
-    pub reversible: Option<bool>,
+    pub reversible: Option<LaxBool>,
 }
 
 /// A valid `RouteCreate`.

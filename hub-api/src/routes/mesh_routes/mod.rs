@@ -16,18 +16,18 @@ pub mod body;
 pub mod query;
 mod write;
 
-use crate::documented::BoolParam;
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, JsonBody};
 use crate::caller::{Caller, Identity, role_key};
+use crate::documented::BoolParam;
 use crate::error::ApiError;
 use crate::params::parse_bool;
 use crate::query::lookups::{AdoptedBy, profiles_by_user_id};
+use crate::query::route_history::{RouteDay, daily_series, history_rows, latest_results};
 use crate::responses::{
     DeleteErrors, InvalidParams, ReadErrors, Reply, Unauthorized, Unavailable, ValidationErrors,
     WriteErrors,
 };
-use crate::query::route_history::{RouteDay, daily_series, history_rows, latest_results};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use chrono::NaiveDate;

@@ -2,14 +2,14 @@
 
 mod query;
 
-use crate::documented::{BoolParam, DateTimeParam};
-use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::caller::{Caller, role_key};
+use crate::documented::{BoolParam, DateTimeParam, MessageTypeParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, lowercase_list, parse_bool};
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::ObserverRead;
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api};
@@ -112,7 +112,7 @@ impl MessagesApi {
         state: Data<&AppState>,
         caller: Caller,
         /// `contact` or `channel`.
-        message_type: Query<Option<String>>,
+        message_type: Query<Option<MessageTypeParam>>,
         /// Exact sender public key prefix (case-insensitive).
         pubkey_prefix: Query<Option<String>>,
         /// Channel index.

@@ -3,12 +3,12 @@
 
 mod query;
 
-use crate::documented::BoolParam;
-use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::documented::BoolParam;
 use crate::error::ApiError;
+use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};
 use poem_openapi::ApiResponse;
 use serde_json::{Map, Value};
 
@@ -69,11 +69,14 @@ const VALUE_TYPES: [&str; 3] = ["string", "number", "boolean"];
 #[derive(Debug, Clone, Object)]
 pub struct NodeTagCreate {
     /// Tag name, 1-100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub key: String,
     /// The value (a JSON string) or null (default).
+    #[oai(nullable)]
     pub value: Option<String>,
     /// string (default), number or boolean. Numbers are stored as sent; booleans become
     /// `true`/`false` (from true/yes/1 and false/no/0).
+    #[oai(validator(pattern = "^(string|number|boolean)$"))]
     pub value_type: Option<String>,
 }
 
@@ -81,8 +84,11 @@ pub struct NodeTagCreate {
 #[derive(Debug, Clone, Object)]
 pub struct NodeTagUpdate {
     /// The new value.
+    #[oai(nullable)]
     pub value: Option<String>,
     /// string, number or boolean.
+    #[oai(nullable)]
+    #[oai(validator(pattern = "^(string|number|boolean)$"))]
     pub value_type: Option<String>,
 }
 

@@ -7,9 +7,8 @@
 
 mod query;
 
-use crate::documented::DateTimeParam;
-use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::caller::{Caller, role_key};
+use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
@@ -17,6 +16,7 @@ use crate::query::json::json_object;
 use crate::query::lookups::observer_names;
 use crate::query::lookups::visible_channels;
 use crate::query::raw_packets::{PacketRow, is_redacted};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;

@@ -6,9 +6,8 @@
 
 pub(crate) mod query;
 
-use crate::documented::{BoolParam, DateTimeParam};
-use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::caller::{Caller, role_key};
+use crate::documented::{BoolParam, DateTimeParam, IntegerListParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{MAX_LIST_VALUES, Order, lowercase, lowercase_list, parse_bool};
@@ -16,6 +15,7 @@ use crate::query::json::json_object;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::{observer_names, visible_channels};
 use crate::query::raw_packets::{PacketRow, is_redacted};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -187,7 +187,7 @@ impl PacketsApi {
         /// Comma list of event types (exact, case-sensitive).
         event_type: Query<Option<String>>,
         /// Comma list of integer packet types; any other token is a 422.
-        packet_type: Query<Option<String>>,
+        packet_type: Query<Option<IntegerListParam>>,
         /// Exact packet hash.
         packet_hash: Query<Option<String>>,
         /// Channel index.

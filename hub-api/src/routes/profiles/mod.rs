@@ -4,16 +4,16 @@
 
 mod query;
 
-use crate::documented::BoolParam;
-use crate::responses::{ItemErrors, ListErrors, ReadErrors, Reply, WriteErrors};
 use crate::auth::{has_role, require_user};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::documented::BoolParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::parse_bool;
 use crate::query::list::PageRequest;
 pub use crate::query::profiles::AdoptedNode;
+use crate::responses::{ItemErrors, ListErrors, ReadErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api, invalidates};
@@ -137,15 +137,16 @@ pub struct UserProfileRead {
 #[derive(Debug, Clone, Object)]
 pub struct UserProfileUpdate {
     /// 1-255 characters, stored trimmed.
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable, validator(min_length = 1, max_length = 255))]
     pub name: Option<String>,
     /// At most 20 characters.
-    #[oai(validator(max_length = 20))]
+    #[oai(nullable, validator(max_length = 20))]
     pub callsign: Option<String>,
     /// At most 500 characters.
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub description: Option<String>,
     /// An absolute URL (any scheme), stored normalised; at most 2048 characters.
+    #[oai(nullable)]
     pub url: Option<String>,
 }
 

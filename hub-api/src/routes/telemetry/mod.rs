@@ -4,7 +4,6 @@
 mod query;
 
 use crate::documented::DateTimeParam;
-use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{lowercase, lowercase_list};
@@ -12,6 +11,7 @@ use crate::query::json::json_object;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::observer_names;
 use crate::query::lookups::{ObserverRead, observers_by_event};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
