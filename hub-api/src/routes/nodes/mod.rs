@@ -22,7 +22,7 @@ use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{Object, OpenApi, Union};
 
 /// A node with its tags and adopter.
 #[derive(Debug, Clone, Object)]
@@ -92,6 +92,16 @@ pub struct NodeTagUpdate {
     pub value_type: Option<String>,
 }
 
+/// The 422 of a tag write: Pydantic's list for an invalid body, or `{"detail": text}` when
+/// the value does not fit its type (docs/contract/api-2.md section 0.3).
+#[derive(Debug, Clone, Union)]
+pub enum TagInvalid {
+    /// An invalid body.
+    Body(BodyErrors),
+    /// A value that does not fit its type.
+    Text(ErrorText),
+}
+
 /// Responses of `POST /nodes/{public_key}/tags`.
 #[derive(ApiResponse)]
 pub enum TagCreated {
@@ -112,7 +122,7 @@ pub enum TagCreated {
     Conflict(Json<ErrorText>),
     /// The body is invalid (a list), or the value does not fit its type (a string detail).
     #[oai(status = 422)]
-    Invalid(Json<BodyErrors>),
+    Invalid(Json<TagInvalid>),
 }
 
 /// Responses of `PUT /nodes/{public_key}/tags/{key}`.
@@ -132,7 +142,7 @@ pub enum TagUpdated {
     NotFound(Json<ErrorText>),
     /// The body is invalid (a list), or the value does not fit its type (a string detail).
     #[oai(status = 422)]
-    Invalid(Json<BodyErrors>),
+    Invalid(Json<TagInvalid>),
 }
 
 /// Responses of `DELETE /nodes/{public_key}/tags/{key}`.
