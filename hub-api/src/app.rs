@@ -57,6 +57,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();
     let allowed = Arc::new(AllowedMethods::of(&api));
+    let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
@@ -73,6 +74,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         // Inside the metrics observer, which turns errors into responses: the 405 error
         // still carries the matched path pattern here.
         .around(move |next, req| answer_method_not_allowed(allowed.clone(), next, req))
+        .around(move |next, req| one_write_at_a_time(writes.clone(), next, req))
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
@@ -152,6 +154,37 @@ async fn answer_method_not_allowed<E: Endpoint>(
         }
         Err(err) => Err(err),
     }
+}
+
+/// Runs this process's writes one at a time on SQLite.
+///
+/// SQLite has one writer per database. Two write transactions of this process that overlap
+/// fail with `database is locked` (SQLITE_BUSY, or SQLITE_BUSY_SNAPSHOT when a transaction
+/// that read first tries to write, which no busy timeout waits out), so two concurrent
+/// writes would turn into a 500 for one of them. Waiting for the previous write costs little:
+/// SQLite would have serialized them anyway. PostgreSQL needs no gate.
+#[derive(Debug)]
+pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    /// A gate for `backend`: closed on SQLite, absent elsewhere.
+    pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
+        WriteGate((backend == sea_orm::DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())))
+    }
+}
+
+/// Holds the [`WriteGate`] for the whole of each request that is not a GET or HEAD.
+async fn one_write_at_a_time<E: Endpoint>(
+    gate: Arc<WriteGate>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let _turn = match (&gate.0, write) {
+        (Some(lock), true) => Some(lock.lock().await),
+        _ => None,
+    };
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):

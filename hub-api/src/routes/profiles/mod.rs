@@ -7,7 +7,7 @@ mod query;
 use crate::auth::{has_role, require_user};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
-use crate::documented::BoolParam;
+use crate::documented::{BodySchema, BodyValue, BoolParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::parse_bool;
@@ -20,6 +20,7 @@ use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::MetaSchema;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value, json};
 
@@ -147,7 +148,27 @@ pub struct UserProfileUpdate {
     pub description: Option<String>,
     /// An absolute URL (any scheme), stored normalised; at most 2048 characters.
     #[oai(nullable)]
-    pub url: Option<String>,
+    pub url: Option<UrlText>,
+}
+
+/// An absolute URL, as the handler parses it (the `url` crate, like Pydantic's `AnyUrl`).
+pub type UrlText = BodyValue<UrlSchema>;
+
+/// The schema of [`UrlText`]: a string in the `uri` format (an absolute URI: a scheme, then
+/// the rest; relative references are refused) of at most `MAX_URL_LENGTH` characters.
+pub struct UrlSchema;
+
+impl BodySchema for UrlSchema {
+    fn name() -> String {
+        "absolute_url".into()
+    }
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(MAX_URL_LENGTH),
+            ..MetaSchema::new_with_format("string", "uri")
+        }
+    }
 }
 
 /// Responses of `PUT /user/profile/{id}`.
