@@ -2,16 +2,19 @@
 
 use crate::auth::RequireReadKey;
 use crate::caller::TrustIdentityHeaders;
-use crate::error::json_error;
+use crate::error::{detail_response, json_error};
 use crate::input_guard::RejectNulBytes;
-use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests};
+use crate::metrics::{
+    METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests, path_shape,
+};
 use crate::routes;
 use crate::state::AppState;
 use hub_core::settings::HttpSettings;
-use poem::http::{HeaderValue, Method, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::{NormalizePath, TrailingSlash};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
 use poem_openapi::OpenApiService;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -57,6 +60,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let keys_for_metrics = state.auth.clone();
     let keys_for_identity = state.auth.clone();
     let nul_guard = RejectNulBytes::new(openapi_paths(&api));
+    let allowed = Arc::new(AllowedMethods::of(&api));
+    let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
@@ -72,6 +77,10 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         .data(state)
         .with(nul_guard)
         .with(TrustIdentityHeaders(keys_for_identity))
+        // Inside the metrics observer, which turns errors into responses: the 405 error
+        // still carries the matched path pattern here.
+        .around(move |next, req| answer_method_not_allowed(allowed.clone(), next, req))
+        .around(move |next, req| one_write_at_a_time(writes.clone(), next, req))
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .catch_all_error(json_error)
@@ -96,6 +105,97 @@ fn openapi_paths(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Vec<St
         .as_object()
         .map(|paths| paths.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// The methods each OpenAPI path answers, for the `Allow` header of a 405 (RFC 9110 section
+/// 15.5.6 requires it).
+#[derive(Debug, Default)]
+pub struct AllowedMethods {
+    /// Path shape (parameters as `{}`, see [`path_shape`]) -> `Allow` value.
+    by_shape: HashMap<String, String>,
+}
+
+impl AllowedMethods {
+    /// The methods of every path of `api`'s document; HEAD wherever GET is, since poem
+    /// answers HEAD with the GET handler.
+    pub fn of(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Self {
+        let spec: serde_json::Value =
+            serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+        let mut by_shape = HashMap::new();
+        for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            by_shape.insert(path_shape(path), methods.join(", "));
+        }
+        AllowedMethods { by_shape }
+    }
+
+    /// The `Allow` value for a matched path pattern (poem's `:name` or OpenAPI's `{name}`).
+    pub fn allow(&self, pattern: &str) -> Option<&str> {
+        self.by_shape.get(&path_shape(pattern)).map(String::as_str)
+    }
+}
+
+/// Turns poem's bare 405 into the JSON error with `Allow` listing the path's methods.
+async fn answer_method_not_allowed<E: Endpoint>(
+    allowed: Arc<AllowedMethods>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    match next.call(req).await {
+        Ok(output) => Ok(output.into_response()),
+        Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = err
+                .data::<PathPattern>()
+                .and_then(|pattern| allowed.allow(&pattern.0))
+                .and_then(|allow| HeaderValue::from_str(allow).ok());
+            let mut response =
+                detail_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            Ok(response)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Runs this process's writes one at a time on SQLite.
+///
+/// SQLite has one writer per database. Two write transactions of this process that overlap
+/// fail with `database is locked` (SQLITE_BUSY, or SQLITE_BUSY_SNAPSHOT when a transaction
+/// that read first tries to write, which no busy timeout waits out), so two concurrent
+/// writes would turn into a 500 for one of them. Waiting for the previous write costs little:
+/// SQLite would have serialized them anyway. PostgreSQL needs no gate.
+#[derive(Debug)]
+pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    /// A gate for `backend`: closed on SQLite, absent elsewhere.
+    pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
+        WriteGate((backend == sea_orm::DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())))
+    }
+}
+
+/// Holds the [`WriteGate`] for the whole of each request that is not a GET or HEAD.
+async fn one_write_at_a_time<E: Endpoint>(
+    gate: Arc<WriteGate>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let _turn = match (&gate.0, write) {
+        (Some(lock), true) => Some(lock.lock().await),
+        _ => None,
+    };
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):

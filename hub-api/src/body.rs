@@ -37,6 +37,7 @@ pub struct BodyIssue {
     /// The rejected value (the whole body for a missing field).
     pub input: Value,
     /// Limits or causes, e.g. `{"max_length": 100}`; absent for some kinds.
+    #[oai(nullable)]
     pub ctx: Option<Value>,
 }
 

@@ -267,7 +267,7 @@ impl RouteTemplates {
             .into_iter()
             .map(|t| {
                 let t = trim(t.as_ref()).to_string();
-                (shape(&t), braces(&t))
+                (path_shape(&t), braces(&t))
             })
             .collect();
         let prefixes = prefixes
@@ -283,7 +283,7 @@ impl RouteTemplates {
             return "other".to_string();
         };
         let pattern = trim(&pattern.0);
-        if let Some(template) = self.exact.get(&shape(pattern)) {
+        if let Some(template) = self.exact.get(&path_shape(pattern)) {
             return template.clone();
         }
         self.prefixes
@@ -305,8 +305,9 @@ fn is_param(segment: &str) -> bool {
     segment.starts_with(':') || (segment.starts_with('{') && segment.ends_with('}'))
 }
 
-/// `/a/{x}/b` and `/a/:y/b` both become `/a/{}/b`.
-fn shape(path: &str) -> String {
+/// `/a/{x}/b` and `/a/:y/b` both become `/a/{}/b`: a path template's shape, whatever the
+/// parameter syntax (poem reports `:name`, OpenAPI writes `{name}`).
+pub fn path_shape(path: &str) -> String {
     path.split('/')
         .map(|s| if is_param(s) { "{}" } else { s })
         .collect::<Vec<_>>()

@@ -19,6 +19,7 @@ pub struct NodeTagRead {
     /// Tag name, e.g. `name`, `role`.
     pub key: String,
     /// Tag value.
+    #[oai(nullable)]
     pub value: Option<String>,
     /// Declared type of the value (`string` unless set otherwise).
     pub value_type: String,
@@ -46,8 +47,10 @@ pub struct AdoptedBy {
     /// The profile's user id (from the identity provider).
     pub user_id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// The profile's id.
     pub profile_id: String,
@@ -209,14 +212,19 @@ pub struct ObserverRead {
     /// The observer's node id.
     pub node_id: String,
     /// The observer's public key.
+    #[oai(nullable)]
     pub public_key: Option<String>,
     /// The observer's advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The observer's `name` tag.
+    #[oai(nullable)]
     pub tag_name: Option<String>,
     /// Signal-to-noise ratio of the reception.
+    #[oai(nullable)]
     pub snr: Option<f64>,
     /// Hops the packet had taken.
+    #[oai(nullable)]
     pub path_len: Option<i32>,
     /// When this observer heard it (RFC 3339, UTC).
     pub observed_at: String,

@@ -14,12 +14,15 @@ pub struct AdoptedNode {
     /// The node's public key.
     pub public_key: String,
     /// The node's advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The node's advertised type.
+    #[oai(nullable)]
     pub adv_type: Option<String>,
     /// When the profile adopted it (RFC 3339, UTC).
     pub adopted_at: String,
     /// When the node was last heard.
+    #[oai(nullable)]
     pub last_seen: Option<String>,
 }
 

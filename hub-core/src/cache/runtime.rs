@@ -250,8 +250,8 @@ enum Outcome {
 /// Return type of a cached handler: a replayed entry (HIT), the handler's response (MISS), or
 /// the handler's error.
 ///
-/// Implements [`ApiResponse`] (metadata = `R`'s with the cache headers on every response, plus
-/// a `304` response, so typed body schemas are kept) and
+/// Implements [`ApiResponse`] (metadata = `R`'s with the cache headers on its 2xx responses,
+/// plus a `304` response, so typed body schemas and documented errors are kept) and
 /// [`IntoResult<Response>`](poem::error::IntoResult), which is what `#[OpenApi]` and
 /// `#[handler]` code calls. It deliberately does not implement `IntoResponse`: that would force
 /// handler errors to be rendered here instead of propagating as `Err(poem::Error)`, so error
@@ -482,7 +482,10 @@ impl<R: ApiResponse> ApiResponse for Cached<R> {
 
     fn meta() -> MetaResponses {
         let mut meta = R::meta();
-        for resp in &mut meta.responses {
+        // Only successful answers pass through the cache; errors propagate as `poem::Error`
+        // without these headers (see the type docs), so documenting them there would be false.
+        let successful = |resp: &MetaResponse| resp.status.is_some_and(|s| (200..300).contains(&s));
+        for resp in meta.responses.iter_mut().filter(|r| successful(r)) {
             for header in cache_headers() {
                 if !resp
                     .headers

@@ -7,6 +7,7 @@ use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Fields, JsonBody};
 use crate::caller::Identity;
 use crate::query::profiles::AdoptedNode;
+use crate::responses::{DeleteErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached_api, invalidates};
@@ -19,6 +20,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 #[derive(Debug, Clone, Object)]
 pub struct NodeAdoptRequest {
     /// The node's public key, at most 64 characters (any case).
+    #[oai(validator(max_length = 64))]
     pub public_key: String,
 }
 
@@ -82,7 +84,7 @@ impl AdoptionsApi {
         state: Data<&AppState>,
         identity: Identity,
         body: JsonBody<NodeAdoptRequest>,
-    ) -> poem::Result<Adopted> {
+    ) -> Reply<Adopted, WriteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let body = body.object()?;
         let mut fields = Fields::new(&body);
@@ -111,7 +113,7 @@ impl AdoptionsApi {
         state: Data<&AppState>,
         identity: Identity,
         public_key: Path<String>,
-    ) -> poem::Result<Released> {
+    ) -> Reply<Released, DeleteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let is_admin = has_role(&identity, "admin");
         query::release(&state.db, user_id, is_admin, &public_key).await?;

@@ -2,12 +2,14 @@
 
 mod query;
 
+use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, lowercase_list, non_blank};
 use crate::query::filters::FLOOD_ROUTE_TYPES;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::ObserverRead;
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api};
@@ -20,34 +22,46 @@ use poem_openapi::{Object, OpenApi};
 #[derive(Debug, Clone, Object)]
 pub struct AdvertisementRead {
     /// Public key of the observer that stored the advert (the primary observer).
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// The primary observer's advertised name.
+    #[oai(nullable)]
     pub observer_name: Option<String>,
     /// The primary observer's `name` tag.
+    #[oai(nullable)]
     pub observer_tag_name: Option<String>,
     /// Public key the advert announces.
     pub public_key: String,
     /// Name carried by the advert itself.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The source node's name (`nodes.name`).
+    #[oai(nullable)]
     pub node_name: Option<String>,
     /// The source node's `name` tag.
+    #[oai(nullable)]
     pub node_tag_name: Option<String>,
     /// The source node's `description` tag.
+    #[oai(nullable)]
     pub node_tag_description: Option<String>,
     /// The advert's type, else the source node's.
+    #[oai(nullable)]
     pub adv_type: Option<String>,
     /// Advert flags.
+    #[oai(nullable)]
     pub flags: Option<i32>,
     /// How the packet travelled: flood, transport_flood, direct, ...
+    #[oai(nullable)]
     pub route_type: Option<String>,
     /// The sender's own clock at sending (RFC 3339, UTC).
+    #[oai(nullable)]
     pub advert_timestamp: Option<String>,
     /// When the primary observer heard it.
     pub received_at: String,
     /// Row creation time.
     pub created_at: String,
     /// Hash of the raw packet.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// Every observer that heard this advert, oldest first (empty without an event hash).
     pub observers: Vec<ObserverRead>,
@@ -103,9 +117,9 @@ impl AdvertisementsApi {
         /// `flood,transport_flood`; `all`, `none` or empty keeps every route type.
         route_type: Query<Option<String>>,
         /// Only adverts received at or after this time (RFC 3339).
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only adverts received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// time (default, received_at), node_name or public_key.
         sort: Query<Option<String>>,
         /// desc (default) or asc.
@@ -119,7 +133,7 @@ impl AdvertisementsApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<AdvertisementRead>>> {
+    ) -> Reply<Json<Page<AdvertisementRead>>, ListErrors> {
         let filter = query::AdvertisementFilter {
             search: lowercase(search.as_deref()),
             public_key: lowercase(public_key.as_deref()),
@@ -143,7 +157,7 @@ impl AdvertisementsApi {
         &self,
         state: Data<&AppState>,
         id: Path<String>,
-    ) -> poem::Result<Json<AdvertisementRead>> {
+    ) -> Reply<Json<AdvertisementRead>, ItemErrors> {
         Ok(Json(query::by_id(&state.db, &id).await?))
     }
 }

@@ -7,7 +7,9 @@ use crate::auth::require_admin_key;
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Caller;
 use crate::caller::role_key;
+use crate::documented::LaxBool;
 use crate::error::ApiError;
+use crate::responses::{DeleteErrors, ReadErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::entity::channels;
@@ -61,13 +63,19 @@ const VISIBILITIES: [&str; 4] = ["community", "member", "operator", "admin"];
 #[derive(Debug, Clone, Object)]
 pub struct ChannelCreate {
     /// Unique name, 1-100 characters (exact, case-sensitive).
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// The key as 32 or 64 hex characters; stored trimmed and uppercased.
+    #[oai(validator(
+        max_length = 64,
+        pattern = "^[\\t\\n\\x0B\\x0C\\r ]*([0-9A-Fa-f]{32}|[0-9A-Fa-f]{64})[\\t\\n\\x0B\\x0C\\r ]*$"
+    ))]
     pub key_hex: String,
     /// community (default), member, operator or admin.
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
     pub visibility: Option<String>,
     /// Whether the collector decodes the channel (default true).
-    pub enabled: Option<bool>,
+    pub enabled: Option<LaxBool>,
 }
 
 /// Body of `PUT /channels/{channel_id}`: null or absent leaves a field unchanged. The name
@@ -75,11 +83,19 @@ pub struct ChannelCreate {
 #[derive(Debug, Clone, Object)]
 pub struct ChannelUpdate {
     /// A new key: 32 or 64 hex characters; the channel hash is recomputed.
+    #[oai(nullable)]
+    #[oai(validator(
+        max_length = 64,
+        pattern = "^[\\t\\n\\x0B\\x0C\\r ]*([0-9A-Fa-f]{32}|[0-9A-Fa-f]{64})[\\t\\n\\x0B\\x0C\\r ]*$"
+    ))]
     pub key_hex: Option<String>,
     /// community, member, operator or admin.
+    #[oai(nullable)]
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
     pub visibility: Option<String>,
     /// Whether the collector decodes the channel.
-    pub enabled: Option<bool>,
+    #[oai(nullable)]
+    pub enabled: Option<LaxBool>,
 }
 
 /// Responses of `POST /channels`.
@@ -247,7 +263,7 @@ impl ChannelsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> poem::Result<Json<ChannelList>> {
+    ) -> Reply<Json<ChannelList>, ReadErrors> {
         let items = query::visible(&state.db, caller.role).await?;
         Ok(Json(ChannelList {
             total: items.len() as u64,
@@ -269,7 +285,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         req: &Request,
         body: JsonBody<ChannelCreate>,
-    ) -> poem::Result<ChannelCreated> {
+    ) -> Reply<ChannelCreated, WriteErrors> {
         require_admin_key(&state.auth, req)?;
         let new = parse_create(&body.object()?)?;
         Ok(ChannelCreated::Created(Json(
@@ -291,7 +307,7 @@ impl ChannelsApi {
         req: &Request,
         channel_id: Path<String>,
         body: JsonBody<ChannelUpdate>,
-    ) -> poem::Result<ChannelUpdated> {
+    ) -> Reply<ChannelUpdated, WriteErrors> {
         require_admin_key(&state.auth, req)?;
         let changes = parse_update(&body.object()?)?;
         Ok(ChannelUpdated::Ok(Json(
@@ -312,7 +328,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         req: &Request,
         channel_id: Path<String>,
-    ) -> poem::Result<ChannelDeleted> {
+    ) -> Reply<ChannelDeleted, DeleteErrors> {
         require_admin_key(&state.auth, req)?;
         query::delete(&state.db, &channel_id).await?;
         Ok(ChannelDeleted::NoContent)

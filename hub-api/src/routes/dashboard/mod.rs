@@ -17,6 +17,7 @@ pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
 use crate::caller::{Caller, role_key};
 use crate::query::filters::{flood_only, visible_messages};
+use crate::responses::{ListErrors, ReadErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -65,7 +66,7 @@ impl DashboardApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> poem::Result<Json<DashboardStats>> {
+    ) -> Reply<Json<DashboardStats>, ReadErrors> {
         Ok(Json(stats::stats(&state.db, caller.role).await?))
     }
 
@@ -79,7 +80,7 @@ impl DashboardApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> poem::Result<Json<RecentActivity>> {
+    ) -> Reply<Json<RecentActivity>, ReadErrors> {
         Ok(Json(recent::recent_activity(&state.db, caller.role).await?))
     }
 
@@ -95,7 +96,7 @@ impl DashboardApi {
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
-    ) -> poem::Result<Json<DailySeries>> {
+    ) -> Reply<Json<DailySeries>, ListErrors> {
         Ok(Json(series::advert_activity(&state.db, days.0).await?))
     }
 
@@ -110,7 +111,7 @@ impl DashboardApi {
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
-    ) -> poem::Result<Json<DailySeries>> {
+    ) -> Reply<Json<DailySeries>, ListErrors> {
         Ok(Json(series::packet_activity(&state.db, days.0).await?))
     }
 
@@ -126,7 +127,7 @@ impl DashboardApi {
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
-    ) -> poem::Result<Json<DailySeries>> {
+    ) -> Reply<Json<DailySeries>, ListErrors> {
         Ok(Json(
             series::message_activity(&state.db, caller.role, days.0).await?,
         ))
@@ -144,7 +145,7 @@ impl DashboardApi {
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
-    ) -> poem::Result<Json<DailySeries>> {
+    ) -> Reply<Json<DailySeries>, ListErrors> {
         Ok(Json(series::node_count(&state.db, days.0).await?))
     }
 
@@ -160,7 +161,7 @@ impl DashboardApi {
         /// Days to include: clamped to 90; 0 or less counts nothing. Echoed as clamped.
         #[oai(default = "default_days_7")]
         days: Query<i64>,
-    ) -> poem::Result<Json<PacketBreakdown>> {
+    ) -> Reply<Json<PacketBreakdown>, ListErrors> {
         Ok(Json(series::packet_breakdown(&state.db, days.0).await?))
     }
 
@@ -177,7 +178,7 @@ impl DashboardApi {
         /// today only. Echoed as clamped.
         #[oai(default = "default_days_7")]
         days: Query<i64>,
-    ) -> poem::Result<Json<RoutesOverview>> {
+    ) -> Reply<Json<RoutesOverview>, ListErrors> {
         let days = days
             .0
             .clamp(0, MAX_DAYS.min(state.raw_packet_retention_days.max(0)));

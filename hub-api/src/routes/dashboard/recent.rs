@@ -26,18 +26,23 @@ pub struct RecentAdvertisement {
     /// The advertised public key.
     pub public_key: String,
     /// The advert's name, else the node's.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The node's `name` tag.
+    #[oai(nullable)]
     pub tag_name: Option<String>,
     /// The advert's type, else the node's.
+    #[oai(nullable)]
     pub adv_type: Option<String>,
     /// When it was received (RFC 3339, UTC).
     pub received_at: String,
     /// `flood`, `transport_flood` or null.
+    #[oai(nullable)]
     pub route_type: Option<String>,
     /// Every observer that heard it, oldest first.
     pub observers: Vec<ObserverRead>,
     /// Public key of the observer that stored it.
+    #[oai(nullable)]
     pub observed_by: Option<String>,
 }
 
@@ -47,10 +52,13 @@ pub struct ChannelMessage {
     /// Message text.
     pub text: String,
     /// Name of the node whose public key starts with `pubkey_prefix`.
+    #[oai(nullable)]
     pub sender_name: Option<String>,
     /// That node's `name` tag.
+    #[oai(nullable)]
     pub sender_tag_name: Option<String>,
     /// Sender public key prefix (12 hex chars).
+    #[oai(nullable)]
     pub pubkey_prefix: Option<String>,
     /// When it was received (RFC 3339, UTC).
     pub received_at: String,

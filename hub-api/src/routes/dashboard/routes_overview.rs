@@ -39,6 +39,7 @@ pub struct RouteOverviewEntry {
     /// Current quality; `disabled` for a disabled route, `no_coverage` when not evaluated.
     pub quality: String,
     /// Matching packets in the current evaluation; null when disabled or not evaluated.
+    #[oai(nullable)]
     pub matched_count: Option<i64>,
     /// `days` entries from today-`days` to yesterday, then today's.
     pub history: Vec<RouteDay>,

@@ -3,9 +3,29 @@
 //! valid) the model validator, whose error has loc `["body"]`.
 
 use crate::body::{Field, Fields};
+use crate::documented::{LaxBool, LaxI32, LaxInt};
 use crate::error::ApiError;
 use poem_openapi::Object;
 use serde_json::{Map, Value, json};
+
+/// The bounds of `match_width`: bytes of each key matched against hop hashes. Each bound
+/// below is both checked by the parsers and stated by the schema types, so they cannot drift.
+const MATCH_WIDTH: (i64, i64) = (1, 3);
+/// The bounds of `window_hours`.
+const WINDOW_HOURS: (i64, i64) = (1, 720);
+/// The bounds of `packet_count_threshold`.
+const PACKET_COUNT_THRESHOLD: (i64, i64) = (1, 10000);
+/// The least `max_path_length`.
+const MIN_PATH_LENGTH: i64 = 1;
+
+/// `match_width` as the schema states it.
+type MatchWidth = LaxInt<{ MATCH_WIDTH.0 }, { MATCH_WIDTH.1 }>;
+/// `window_hours` as the schema states it.
+type WindowHours = LaxInt<{ WINDOW_HOURS.0 }, { WINDOW_HOURS.1 }>;
+/// `packet_count_threshold` as the schema states it.
+type PacketCountThreshold = LaxInt<{ PACKET_COUNT_THRESHOLD.0 }, { PACKET_COUNT_THRESHOLD.1 }>;
+/// `max_path_length` as the schema states it.
+type MaxPathLength = LaxInt<MIN_PATH_LENGTH, { i32::MAX as i64 }>;
 
 /// The visibility names a route may have.
 pub const VISIBILITIES: [&str; 4] = ["community", "member", "operator", "admin"];
@@ -14,32 +34,41 @@ pub const VISIBILITIES: [&str; 4] = ["community", "member", "operator", "admin"]
 #[derive(Debug, Clone, Object)]
 pub struct RouteCreate {
     /// 1-255 characters, not trimmed.
+    #[oai(validator(min_length = 1, max_length = 255))]
     pub from_label: String,
     /// 1-255 characters, not trimmed.
+    #[oai(validator(min_length = 1, max_length = 255))]
     pub to_label: String,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// community (default), member, operator or admin; at most the caller's own role.
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
     pub visibility: Option<String>,
     /// 1-3 (default 1).
-    pub match_width: Option<i32>,
+    pub match_width: Option<MatchWidth>,
     /// 1-720 (default 48).
-    pub window_hours: Option<i32>,
+    pub window_hours: Option<WindowHours>,
     /// 1-10000 (default 5).
-    pub packet_count_threshold: Option<i32>,
+    pub packet_count_threshold: Option<PacketCountThreshold>,
     /// Greater than `packet_count_threshold` when given.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Default 8 when omitted; an explicit null is unlimited.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1; null is unlimited.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<MaxPathLength>,
     /// Default true.
-    pub enabled: Option<bool>,
+    pub enabled: Option<LaxBool>,
     /// Default true.
-    pub reversible: Option<bool>,
+    pub reversible: Option<LaxBool>,
     /// Public keys of the path nodes, in order: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
     pub node_public_keys: Vec<String>,
     /// Public keys of the observers; null or empty means every observer.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
 }
 
@@ -47,32 +76,50 @@ pub struct RouteCreate {
 #[derive(Debug, Clone, Object)]
 pub struct RouteUpdate {
     /// 1-255 characters.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable)]
     pub from_label: Option<String>,
     /// 1-255 characters.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable)]
     pub to_label: Option<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// community, member, operator or admin; at most the caller's own role.
+    #[oai(validator(pattern = "^(community|member|operator|admin)$"))]
+    #[oai(nullable)]
     pub visibility: Option<String>,
     /// 1-3.
-    pub match_width: Option<i32>,
+    #[oai(nullable)]
+    pub match_width: Option<MatchWidth>,
     /// 1-720.
-    pub window_hours: Option<i32>,
+    #[oai(nullable)]
+    pub window_hours: Option<WindowHours>,
     /// 1-10000.
-    pub packet_count_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub packet_count_threshold: Option<PacketCountThreshold>,
     /// Checked against `packet_count_threshold` only when both are given.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Most positions between the first and last matched hop.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<MaxPathLength>,
     /// Whether the route is evaluated.
-    pub enabled: Option<bool>,
+    #[oai(nullable)]
+    pub enabled: Option<LaxBool>,
     /// Whether the path may also be heard in reverse.
-    pub reversible: Option<bool>,
+    #[oai(nullable)]
+    pub reversible: Option<LaxBool>,
     /// Replaces the path nodes: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
+    #[oai(nullable)]
     pub node_public_keys: Option<Vec<String>>,
     /// Replaces the observers; `[]` clears them.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
 }
 
@@ -80,23 +127,28 @@ pub struct RouteUpdate {
 #[derive(Debug, Clone, Object)]
 pub struct RoutePreviewRequest {
     /// Public keys of the path nodes, in order: at least 2, distinct ignoring case.
+    #[oai(validator(min_items = 2, unique_items))]
     pub node_public_keys: Vec<String>,
     /// 1-3 (default 1).
-    pub match_width: Option<i32>,
+    pub match_width: Option<MatchWidth>,
     /// 1-720 (default 48).
-    pub window_hours: Option<i32>,
+    pub window_hours: Option<WindowHours>,
     /// 1-10000 (default 5).
-    pub packet_count_threshold: Option<i32>,
+    pub packet_count_threshold: Option<PacketCountThreshold>,
     /// Not checked against the threshold; null or 0 means 3 x the threshold.
-    pub clear_threshold: Option<i32>,
+    #[oai(nullable)]
+    pub clear_threshold: Option<LaxI32>,
     /// Default 8 when omitted; null is unlimited.
-    pub max_hop_span: Option<i32>,
+    #[oai(nullable)]
+    pub max_hop_span: Option<LaxI32>,
     /// At least 1; null is unlimited.
-    pub max_path_length: Option<i32>,
+    #[oai(nullable)]
+    pub max_path_length: Option<MaxPathLength>,
     /// Public keys of the observers; null or empty means every observer.
+    #[oai(nullable)]
     pub observer_public_keys: Option<Vec<String>>,
     /// Default true.
-    pub reversible: Option<bool>,
+    pub reversible: Option<LaxBool>,
 }
 
 /// A valid `RouteCreate`.
@@ -416,18 +468,36 @@ pub fn parse_create(body: &Map<String, Value>) -> Result<NewRoute, ApiError> {
     let description = c.with_fields(|f| f.optional_str("description", 0, usize::MAX, true));
     let visibility =
         c.with_fields(|f| f.literal("visibility", &VISIBILITIES, Some("community"), false));
-    let match_width = c.int("match_width", Field::Value(1), Some(1), Some(3), false);
-    let window_hours = c.int("window_hours", Field::Value(48), Some(1), Some(720), false);
+    let match_width = c.int(
+        "match_width",
+        Field::Value(1),
+        Some(MATCH_WIDTH.0),
+        Some(MATCH_WIDTH.1),
+        false,
+    );
+    let window_hours = c.int(
+        "window_hours",
+        Field::Value(48),
+        Some(WINDOW_HOURS.0),
+        Some(WINDOW_HOURS.1),
+        false,
+    );
     let threshold = c.int(
         "packet_count_threshold",
         Field::Value(5),
-        Some(1),
-        Some(10000),
+        Some(PACKET_COUNT_THRESHOLD.0),
+        Some(PACKET_COUNT_THRESHOLD.1),
         false,
     );
     let clear_threshold = c.int("clear_threshold", Field::Null, None, None, true);
     let max_hop_span = c.int("max_hop_span", Field::Value(8), None, None, true);
-    let max_path_length = c.int("max_path_length", Field::Null, Some(1), None, true);
+    let max_path_length = c.int(
+        "max_path_length",
+        Field::Null,
+        Some(MIN_PATH_LENGTH),
+        None,
+        true,
+    );
     let enabled = c.with_fields(|f| f.bool("enabled", Some(true), false));
     let reversible = c.with_fields(|f| f.bool("reversible", Some(true), false));
     let nodes = c.str_list("node_public_keys", true);
@@ -492,18 +562,36 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<RouteChanges, ApiError>
     let to_label = c.with_fields(|f| f.optional_str("to_label", 1, 255, true));
     let description = c.with_fields(|f| f.optional_str("description", 0, usize::MAX, true));
     let visibility = c.with_fields(|f| f.literal("visibility", &VISIBILITIES, None, true));
-    let match_width = c.int("match_width", Field::Absent, Some(1), Some(3), true);
-    let window_hours = c.int("window_hours", Field::Absent, Some(1), Some(720), true);
+    let match_width = c.int(
+        "match_width",
+        Field::Absent,
+        Some(MATCH_WIDTH.0),
+        Some(MATCH_WIDTH.1),
+        true,
+    );
+    let window_hours = c.int(
+        "window_hours",
+        Field::Absent,
+        Some(WINDOW_HOURS.0),
+        Some(WINDOW_HOURS.1),
+        true,
+    );
     let threshold = c.int(
         "packet_count_threshold",
         Field::Absent,
-        Some(1),
-        Some(10000),
+        Some(PACKET_COUNT_THRESHOLD.0),
+        Some(PACKET_COUNT_THRESHOLD.1),
         true,
     );
     let clear_threshold = c.int("clear_threshold", Field::Absent, None, None, true);
     let max_hop_span = c.int("max_hop_span", Field::Absent, None, None, true);
-    let max_path_length = c.int("max_path_length", Field::Absent, Some(1), None, true);
+    let max_path_length = c.int(
+        "max_path_length",
+        Field::Absent,
+        Some(MIN_PATH_LENGTH),
+        None,
+        true,
+    );
     let enabled = c.with_fields(|f| f.bool("enabled", None, true));
     let reversible = c.with_fields(|f| f.bool("reversible", None, true));
     let nodes = c.str_list("node_public_keys", false);
@@ -547,18 +635,36 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<RouteChanges, ApiError>
 pub fn parse_preview(body: &Map<String, Value>) -> Result<PreviewConfig, ApiError> {
     let mut c = Checks::new(body);
     let nodes = c.str_list("node_public_keys", true);
-    let match_width = c.int("match_width", Field::Value(1), Some(1), Some(3), false);
-    let window_hours = c.int("window_hours", Field::Value(48), Some(1), Some(720), false);
+    let match_width = c.int(
+        "match_width",
+        Field::Value(1),
+        Some(MATCH_WIDTH.0),
+        Some(MATCH_WIDTH.1),
+        false,
+    );
+    let window_hours = c.int(
+        "window_hours",
+        Field::Value(48),
+        Some(WINDOW_HOURS.0),
+        Some(WINDOW_HOURS.1),
+        false,
+    );
     let threshold = c.int(
         "packet_count_threshold",
         Field::Value(5),
-        Some(1),
-        Some(10000),
+        Some(PACKET_COUNT_THRESHOLD.0),
+        Some(PACKET_COUNT_THRESHOLD.1),
         false,
     );
     let clear_threshold = c.int("clear_threshold", Field::Null, None, None, true);
     let max_hop_span = c.int("max_hop_span", Field::Value(8), None, None, true);
-    let max_path_length = c.int("max_path_length", Field::Null, Some(1), None, true);
+    let max_path_length = c.int(
+        "max_path_length",
+        Field::Null,
+        Some(MIN_PATH_LENGTH),
+        None,
+        true,
+    );
     let observers = c.str_list("observer_public_keys", false);
     let reversible = c.with_fields(|f| f.bool("reversible", Some(true), false));
     if !c.errors.is_empty() {

@@ -19,10 +19,15 @@ mod write;
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, JsonBody};
 use crate::caller::{Caller, Identity, role_key};
+use crate::documented::BoolParam;
 use crate::error::ApiError;
 use crate::params::parse_bool;
 use crate::query::lookups::{AdoptedBy, profiles_by_user_id};
 use crate::query::route_history::{RouteDay, daily_series, history_rows, latest_results};
+use crate::responses::{
+    DeleteErrors, InvalidParams, ReadErrors, Reply, Unauthorized, Unavailable, ValidationErrors,
+    WriteErrors,
+};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use chrono::NaiveDate;
@@ -54,10 +59,13 @@ pub struct RouteNodeRead {
     /// 0-based position in the route.
     pub position: i32,
     /// The hop hash this node is matched by (uppercase hex, `2 x match_width` chars).
+    #[oai(nullable)]
     pub expected_hash: Option<String>,
     /// The node's advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The node's public key.
+    #[oai(nullable)]
     pub public_key: Option<String>,
 }
 
@@ -67,8 +75,10 @@ pub struct RouteObserverRead {
     /// The observer's node id.
     pub node_id: String,
     /// The observer's advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The observer's public key.
+    #[oai(nullable)]
     pub public_key: Option<String>,
 }
 
@@ -76,16 +86,22 @@ pub struct RouteObserverRead {
 #[derive(Debug, Clone, Object)]
 pub struct RouteResultSummary {
     /// `healthy`, `unhealthy` or `no_coverage`.
+    #[oai(nullable)]
     pub state: Option<String>,
     /// `clear`, `marginal`, `failing` or `unknown`.
+    #[oai(nullable)]
     pub quality: Option<String>,
     /// Distinct matching packets in the window (capped at `effective_clear`).
+    #[oai(nullable)]
     pub matched_count: Option<i32>,
     /// The packet count threshold it was judged by.
+    #[oai(nullable)]
     pub threshold: Option<i32>,
     /// The clear bar it was judged by.
+    #[oai(nullable)]
     pub effective_clear: Option<i32>,
     /// When it was evaluated (RFC 3339, UTC).
+    #[oai(nullable)]
     pub evaluated_at: Option<String>,
 }
 
@@ -112,6 +128,7 @@ pub struct RouteRead {
     /// Label of the site the route ends at.
     pub to_label: String,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// `community`, `member`, `operator` or `admin`: the lowest role that sees the route.
     pub visibility: String,
@@ -122,10 +139,13 @@ pub struct RouteRead {
     /// Distinct matching packets needed to be healthy.
     pub packet_count_threshold: i32,
     /// Distinct matching packets for `clear` quality; null (or 0) means 3 x the threshold.
+    #[oai(nullable)]
     pub clear_threshold: Option<i32>,
     /// Most positions between the first and last matched hop; null is unlimited.
+    #[oai(nullable)]
     pub max_hop_span: Option<i32>,
     /// Packets with a longer path never match; null is unlimited.
+    #[oai(nullable)]
     pub max_path_length: Option<i32>,
     /// Whether the route is evaluated.
     pub enabled: bool,
@@ -137,12 +157,16 @@ pub struct RouteRead {
     pub route_observers: Vec<RouteObserverRead>,
     /// The latest evaluation; null when the route was never evaluated. A disabled route keeps
     /// the result of its last evaluation.
+    #[oai(nullable)]
     pub route_result: Option<RouteResultSummary>,
     /// Average quality over the last days (`clear`, `marginal` or `failing`), when known.
+    #[oai(nullable)]
     pub quality_avg: Option<String>,
     /// User id of the creator; null for legacy routes.
+    #[oai(nullable)]
     pub created_by: Option<String>,
     /// The creator's profile, when there is one.
+    #[oai(nullable)]
     pub owner: Option<AdoptedBy>,
     /// Row creation time (RFC 3339, UTC).
     pub created_at: String,
@@ -158,12 +182,15 @@ pub struct RecentMatchHop {
     /// The hop's hash (uppercase hex).
     pub node_hash: String,
     /// The packet's hash.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// The packet's event hash.
+    #[oai(nullable)]
     pub event_hash: Option<String>,
     /// When the packet was received (RFC 3339, UTC).
     pub received_at: String,
     /// The observer that received it.
+    #[oai(nullable)]
     pub observer_node_id: Option<String>,
 }
 
@@ -184,12 +211,15 @@ impl From<Hop> for RecentMatchHop {
 #[derive(Debug, Clone, Object)]
 pub struct RecentMatchPath {
     /// The packet's hash.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// The matched part of the path, first to last matched hop, in packet order.
     pub hops: Vec<RecentMatchHop>,
     /// When the packet was received (RFC 3339, UTC).
+    #[oai(nullable)]
     pub received_at: Option<String>,
     /// The observer that received it.
+    #[oai(nullable)]
     pub observer_node_id: Option<String>,
 }
 
@@ -199,6 +229,7 @@ pub struct ContributingObserver {
     /// The observer's node id.
     pub node_id: String,
     /// The observer's advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// How many of the recent matches it heard.
     pub match_count: i64,
@@ -214,6 +245,7 @@ pub struct RouteDetail {
     /// Label of the site the route ends at.
     pub to_label: String,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// `community`, `member`, `operator` or `admin`: the lowest role that sees the route.
     pub visibility: String,
@@ -224,10 +256,13 @@ pub struct RouteDetail {
     /// Distinct matching packets needed to be healthy.
     pub packet_count_threshold: i32,
     /// Distinct matching packets for `clear` quality; null (or 0) means 3 x the threshold.
+    #[oai(nullable)]
     pub clear_threshold: Option<i32>,
     /// Most positions between the first and last matched hop; null is unlimited.
+    #[oai(nullable)]
     pub max_hop_span: Option<i32>,
     /// Packets with a longer path never match; null is unlimited.
+    #[oai(nullable)]
     pub max_path_length: Option<i32>,
     /// Whether the route is evaluated.
     pub enabled: bool,
@@ -238,8 +273,10 @@ pub struct RouteDetail {
     /// The observers the route is restricted to; empty means all.
     pub route_observers: Vec<RouteObserverRead>,
     /// The latest evaluation; null when the route was never evaluated.
+    #[oai(nullable)]
     pub route_result: Option<RouteResultSummary>,
     /// Average quality over the last days, when known.
+    #[oai(nullable)]
     pub quality_avg: Option<String>,
     /// Observers of `recent_matches`, with their counts, in first-appearance order.
     pub contributing_observers: Vec<ContributingObserver>,
@@ -247,8 +284,10 @@ pub struct RouteDetail {
     /// are stored and the route is enabled) computed now over the route's window.
     pub recent_matches: Vec<RecentMatchPath>,
     /// User id of the creator; null for legacy routes.
+    #[oai(nullable)]
     pub created_by: Option<String>,
     /// The creator's profile, when there is one.
+    #[oai(nullable)]
     pub owner: Option<AdoptedBy>,
     /// Row creation time (RFC 3339, UTC).
     pub created_at: String,
@@ -311,32 +350,6 @@ pub struct RouteHistory {
     pub data: Vec<RouteDay>,
 }
 
-/// A domain error: `{"detail": "<text>"}`.
-#[derive(Debug, Clone, Object)]
-pub struct ErrorDetail {
-    /// What went wrong.
-    pub detail: String,
-}
-
-/// One rejected parameter.
-#[derive(Debug, Clone, Object)]
-pub struct ValidationIssue {
-    /// Where: `["query", "<name>"]` or `["path", "<name>"]`.
-    pub loc: Vec<String>,
-    /// What is wrong.
-    pub msg: String,
-    /// Machine-readable kind, e.g. `bool_parsing`.
-    #[oai(rename = "type")]
-    pub kind: String,
-}
-
-/// A 422: `{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`.
-#[derive(Debug, Clone, Object)]
-pub struct ValidationErrors {
-    /// The rejected parameters.
-    pub detail: Vec<ValidationIssue>,
-}
-
 /// Responses of `GET /routes`.
 #[derive(ApiResponse)]
 pub enum RouteListResponse {
@@ -356,7 +369,7 @@ pub enum RouteDetailResponse {
     Ok(Json<Box<RouteDetail>>),
     /// `Route not found`: no such route, or one above the caller's role.
     #[oai(status = 404)]
-    NotFound(Json<ErrorDetail>),
+    NotFound(Json<ErrorText>),
 }
 
 /// Responses of `GET /routes/{route_id}/history`.
@@ -367,7 +380,7 @@ pub enum RouteHistoryResponse {
     Ok(Json<RouteHistory>),
     /// `Route not found`: no such route, or one above the caller's role.
     #[oai(status = 404)]
-    NotFound(Json<ErrorDetail>),
+    NotFound(Json<ErrorText>),
     /// `days` is not an integer.
     #[oai(status = 422)]
     Invalid(Json<ValidationErrors>),
@@ -377,10 +390,13 @@ pub enum RouteHistoryResponse {
 #[derive(Debug, Clone, Object)]
 pub struct RoutePreviewResponse {
     /// Distinct matching packets in the window; null when truncated.
+    #[oai(nullable)]
     pub matched_count: Option<i64>,
     /// `clear`, `marginal`, `failing` or `unknown`; null when truncated.
+    #[oai(nullable)]
     pub quality: Option<String>,
     /// `healthy`, `unhealthy` or `no_coverage`; null when truncated.
+    #[oai(nullable)]
     pub state: Option<String>,
     /// `{observer node id: matching receptions}`, in first-appearance order.
     pub contributing_observers: serde_json::Value,
@@ -389,6 +405,7 @@ pub struct RoutePreviewResponse {
     /// Whether there were too many candidate packets (over 5000) to examine.
     pub truncated: bool,
     /// The candidate count, when truncated.
+    #[oai(nullable)]
     pub candidate_count: Option<i64>,
 }
 
@@ -557,8 +574,8 @@ impl RoutesApi {
         req: &Request,
         caller: Caller,
         /// Only the caller's own routes (true/false/1/0/yes/no/on/off); default false.
-        mine: Query<Option<String>>,
-    ) -> poem::Result<RouteListResponse> {
+        mine: Query<Option<BoolParam>>,
+    ) -> Reply<RouteListResponse, ReadErrors> {
         let db = &state.db;
         let mine = parse_bool("mine", mine.as_deref())?.unwrap_or(false);
         let mut visible: Vec<routes::Model> = query::all_routes(db)
@@ -594,7 +611,7 @@ impl RoutesApi {
         caller: Caller,
         /// The route id.
         route_id: Path<String>,
-    ) -> poem::Result<RouteDetailResponse> {
+    ) -> Reply<RouteDetailResponse, (Unauthorized, InvalidParams, Unavailable)> {
         let db = &state.db;
         let route = visible_route(db, caller, &route_id).await?;
         let parts = RouteParts::load(db, std::slice::from_ref(&route)).await?;
@@ -623,7 +640,7 @@ impl RoutesApi {
         /// Past days before today (default 7).
         #[oai(default = "default_history_days")]
         days: Query<i64>,
-    ) -> poem::Result<RouteHistoryResponse> {
+    ) -> Reply<RouteHistoryResponse, ReadErrors> {
         let db = &state.db;
         let route = visible_route(db, caller, &route_id).await?;
         let days = days.0.min(state.raw_packet_retention_days).max(0);
@@ -652,7 +669,7 @@ impl RoutesApi {
         caller: Caller,
         identity: Identity,
         body: JsonBody<body::RouteCreate>,
-    ) -> poem::Result<RouteCreated> {
+    ) -> Reply<RouteCreated, WriteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let new = body::parse_create(&body.object()?)?;
         let writer = writer(&identity, user_id, caller);
@@ -673,7 +690,7 @@ impl RoutesApi {
         &self,
         state: Data<&AppState>,
         body: JsonBody<body::RoutePreviewRequest>,
-    ) -> poem::Result<RoutePreviewed> {
+    ) -> Reply<RoutePreviewed, ReadErrors> {
         let config = body::parse_preview(&body.object()?)?;
         Ok(RoutePreviewed::Ok(Json(Box::new(
             preview_route(&state.db, config).await?,
@@ -697,7 +714,7 @@ impl RoutesApi {
         /// The route id.
         route_id: Path<String>,
         body: JsonBody<body::RouteUpdate>,
-    ) -> poem::Result<RouteUpdated> {
+    ) -> Reply<RouteUpdated, WriteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let changes = body::parse_update(&body.object()?)?;
         let writer = writer(&identity, user_id, caller);
@@ -724,7 +741,7 @@ impl RoutesApi {
         identity: Identity,
         /// The route id.
         route_id: Path<String>,
-    ) -> poem::Result<RouteDeleted> {
+    ) -> Reply<RouteDeleted, DeleteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let writer = writer(&identity, user_id, caller);
         let txn = state.db.begin().await.map_err(ApiError::from)?;

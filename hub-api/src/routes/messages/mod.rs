@@ -3,11 +3,13 @@
 mod query;
 
 use crate::caller::{Caller, role_key};
+use crate::documented::{BoolParam, DateTimeParam, MessageTypeParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, lowercase_list, parse_bool};
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::ObserverRead;
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api};
@@ -20,40 +22,54 @@ use poem_openapi::{Object, OpenApi};
 #[derive(Debug, Clone, Object)]
 pub struct MessageRead {
     /// Public key of the observer that stored the message (the primary observer).
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// The primary observer's advertised name.
+    #[oai(nullable)]
     pub observer_name: Option<String>,
     /// The primary observer's `name` tag.
+    #[oai(nullable)]
     pub observer_tag_name: Option<String>,
     /// `contact` or `channel`.
     pub message_type: String,
     /// First bytes of the sender's public key, as hex (contact messages).
+    #[oai(nullable)]
     pub pubkey_prefix: Option<String>,
     /// Name of the node whose public key starts with `pubkey_prefix`.
+    #[oai(nullable)]
     pub sender_name: Option<String>,
     /// That node's `name` tag.
+    #[oai(nullable)]
     pub sender_tag_name: Option<String>,
     /// Channel index (channel messages).
+    #[oai(nullable)]
     pub channel_idx: Option<i32>,
     /// The message text.
     pub text: String,
     /// Hops the packet had taken.
+    #[oai(nullable)]
     pub path_len: Option<i32>,
     /// MeshCore text type.
+    #[oai(nullable)]
     pub txt_type: Option<i32>,
     /// Message signature, as hex.
+    #[oai(nullable)]
     pub signature: Option<String>,
     /// Signal-to-noise ratio at the primary observer.
+    #[oai(nullable)]
     pub snr: Option<f64>,
     /// The sender's own clock at sending (RFC 3339, UTC).
+    #[oai(nullable)]
     pub sender_timestamp: Option<String>,
     /// When the primary observer heard it.
     pub received_at: String,
     /// Row creation time.
     pub created_at: String,
     /// Hash of the raw packet.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// Spam likelihood, 0-1, when scored.
+    #[oai(nullable)]
     pub spam_score: Option<f64>,
     /// Every observer that heard this message, oldest first (empty without an event hash).
     pub observers: Vec<ObserverRead>,
@@ -96,7 +112,7 @@ impl MessagesApi {
         state: Data<&AppState>,
         caller: Caller,
         /// `contact` or `channel`.
-        message_type: Query<Option<String>>,
+        message_type: Query<Option<MessageTypeParam>>,
         /// Exact sender public key prefix (case-insensitive).
         pubkey_prefix: Query<Option<String>>,
         /// Channel index.
@@ -105,14 +121,14 @@ impl MessagesApi {
         #[oai(default)]
         observed_by: Query<Vec<String>>,
         /// Only messages received at or after this time (RFC 3339).
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only messages received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// Case-insensitive substring of the text.
         search: Query<Option<String>>,
         /// With spam detection on (SPAM_DETECTION_ENABLED), messages scoring at least
         /// SPAM_SCORE_THRESHOLD (default 0.65) are hidden unless this is true; default false.
-        include_spam: Query<Option<String>>,
+        include_spam: Query<Option<BoolParam>>,
         /// time (default, received_at), type, from (pubkey_prefix) or message (text).
         sort: Query<Option<String>>,
         /// desc (default) or asc.
@@ -126,7 +142,7 @@ impl MessagesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<MessageRead>>> {
+    ) -> Reply<Json<Page<MessageRead>>, ListErrors> {
         let include_spam = parse_bool("include_spam", include_spam.as_deref())?.unwrap_or(false);
         let filter = query::MessageFilter {
             message_type: parse_message_type(message_type.as_deref())?,
@@ -164,7 +180,7 @@ impl MessagesApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<String>,
-    ) -> poem::Result<Json<MessageRead>> {
+    ) -> Reply<Json<MessageRead>, ItemErrors> {
         Ok(Json(query::by_id(&state.db, caller.role, &id).await?))
     }
 }

@@ -6,7 +6,9 @@ mod query;
 use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::documented::BoolParam;
 use crate::error::ApiError;
+use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};
 use poem_openapi::ApiResponse;
 use serde_json::{Map, Value};
 
@@ -20,7 +22,7 @@ use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{Object, OpenApi, Union};
 
 /// A node with its tags and adopter.
 #[derive(Debug, Clone, Object)]
@@ -28,18 +30,24 @@ pub struct NodeRead {
     /// 64 lowercase hex chars.
     pub public_key: String,
     /// Advertised name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Advertised type: chat, repeater, room, ...
+    #[oai(nullable)]
     pub adv_type: Option<String>,
     /// Advert flags.
+    #[oai(nullable)]
     pub flags: Option<i32>,
     /// First time the node was heard (RFC 3339, UTC).
     pub first_seen: String,
     /// Last time the node was heard.
+    #[oai(nullable)]
     pub last_seen: Option<String>,
     /// Latitude.
+    #[oai(nullable)]
     pub lat: Option<f64>,
     /// Longitude.
+    #[oai(nullable)]
     pub lon: Option<f64>,
     /// Whether the node is an observer feeding the hub.
     pub is_observer: bool,
@@ -50,6 +58,7 @@ pub struct NodeRead {
     /// Tags in insertion order.
     pub tags: Vec<NodeTagRead>,
     /// The profile that adopted the node, if any.
+    #[oai(nullable)]
     pub adopted_by: Option<AdoptedBy>,
 }
 
@@ -60,11 +69,14 @@ const VALUE_TYPES: [&str; 3] = ["string", "number", "boolean"];
 #[derive(Debug, Clone, Object)]
 pub struct NodeTagCreate {
     /// Tag name, 1-100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub key: String,
     /// The value (a JSON string) or null (default).
+    #[oai(nullable)]
     pub value: Option<String>,
     /// string (default), number or boolean. Numbers are stored as sent; booleans become
     /// `true`/`false` (from true/yes/1 and false/no/0).
+    #[oai(validator(pattern = "^(string|number|boolean)$"))]
     pub value_type: Option<String>,
 }
 
@@ -72,9 +84,22 @@ pub struct NodeTagCreate {
 #[derive(Debug, Clone, Object)]
 pub struct NodeTagUpdate {
     /// The new value.
+    #[oai(nullable)]
     pub value: Option<String>,
     /// string, number or boolean.
+    #[oai(nullable)]
+    #[oai(validator(pattern = "^(string|number|boolean)$"))]
     pub value_type: Option<String>,
+}
+
+/// The 422 of a tag write: Pydantic's list for an invalid body, or `{"detail": text}` when
+/// the value does not fit its type (docs/contract/api-2.md section 0.3).
+#[derive(Debug, Clone, Union)]
+pub enum TagInvalid {
+    /// An invalid body.
+    Body(BodyErrors),
+    /// A value that does not fit its type.
+    Text(ErrorText),
 }
 
 /// Responses of `POST /nodes/{public_key}/tags`.
@@ -97,7 +122,7 @@ pub enum TagCreated {
     Conflict(Json<ErrorText>),
     /// The body is invalid (a list), or the value does not fit its type (a string detail).
     #[oai(status = 422)]
-    Invalid(Json<BodyErrors>),
+    Invalid(Json<TagInvalid>),
 }
 
 /// Responses of `PUT /nodes/{public_key}/tags/{key}`.
@@ -117,7 +142,7 @@ pub enum TagUpdated {
     NotFound(Json<ErrorText>),
     /// The body is invalid (a list), or the value does not fit its type (a string detail).
     #[oai(status = 422)]
-    Invalid(Json<BodyErrors>),
+    Invalid(Json<TagInvalid>),
 }
 
 /// Responses of `DELETE /nodes/{public_key}/tags/{key}`.
@@ -194,7 +219,7 @@ impl NodesApi {
         /// Exact value of the node's `role` tag.
         role: Query<Option<String>>,
         /// Only observers (true) or only non-observers (false).
-        observer: Query<Option<String>>,
+        observer: Query<Option<BoolParam>>,
         /// last_seen (default), name or public_key.
         sort: Query<Option<String>>,
         /// desc (default) or asc.
@@ -208,7 +233,7 @@ impl NodesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<NodeRead>>> {
+    ) -> Reply<Json<Page<NodeRead>>, ListErrors> {
         let filter = query::NodeFilter {
             search: lowercase(search.as_deref()),
             pubkey_prefix: lowercase(pubkey_prefix.as_deref()),
@@ -232,7 +257,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         public_key: Path<String>,
-    ) -> poem::Result<Json<NodeRead>> {
+    ) -> Reply<Json<NodeRead>, ItemErrors> {
         let node = query::by_key(&state.db, &public_key).await?;
         Ok(Json(query::one(&state.db, node).await?))
     }
@@ -243,7 +268,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         prefix: Path<String>,
-    ) -> poem::Result<Json<NodeRead>> {
+    ) -> Reply<Json<NodeRead>, ItemErrors> {
         Ok(Json(query::by_prefix(&state.db, &prefix).await?))
     }
 
@@ -253,7 +278,7 @@ impl NodesApi {
         &self,
         state: Data<&AppState>,
         public_key: Path<String>,
-    ) -> poem::Result<Json<Vec<NodeTagRead>>> {
+    ) -> Reply<Json<Vec<NodeTagRead>>, ItemErrors> {
         Ok(Json(query::tags(&state.db, &public_key).await?))
     }
 
@@ -271,7 +296,7 @@ impl NodesApi {
         identity: Identity,
         public_key: Path<String>,
         body: JsonBody<NodeTagCreate>,
-    ) -> poem::Result<TagCreated> {
+    ) -> Reply<TagCreated, WriteErrors> {
         let writer = tag_writer(&identity)?;
         let (key, input) = parse_tag_create(&body.object()?)?;
         Ok(TagCreated::Created(Json(
@@ -294,7 +319,7 @@ impl NodesApi {
         public_key: Path<String>,
         key: Path<String>,
         body: JsonBody<NodeTagUpdate>,
-    ) -> poem::Result<TagUpdated> {
+    ) -> Reply<TagUpdated, WriteErrors> {
         let writer = tag_writer(&identity)?;
         let body = body.object()?;
         let mut fields = Fields::new(&body);
@@ -326,7 +351,7 @@ impl NodesApi {
         identity: Identity,
         public_key: Path<String>,
         key: Path<String>,
-    ) -> poem::Result<TagDeleted> {
+    ) -> Reply<TagDeleted, DeleteErrors> {
         let writer = tag_writer(&identity)?;
         query::delete_tag(&state.db, &public_key, writer, &key).await?;
         Ok(TagDeleted::NoContent)

@@ -8,6 +8,7 @@
 mod query;
 
 use crate::caller::{Caller, role_key};
+use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
@@ -15,6 +16,7 @@ use crate::query::json::json_object;
 use crate::query::lookups::observer_names;
 use crate::query::lookups::visible_channels;
 use crate::query::raw_packets::{PacketRow, is_redacted};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -35,16 +37,22 @@ pub struct PacketReceptionInfo {
     /// The raw packet row's id.
     pub packet_id: String,
     /// Public key of the observer.
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// The observer's advertised name.
+    #[oai(nullable)]
     pub observer_name: Option<String>,
     /// The observer's `name` tag.
+    #[oai(nullable)]
     pub observer_tag_name: Option<String>,
     /// Signal-to-noise ratio at the observer.
+    #[oai(nullable)]
     pub snr: Option<f64>,
     /// Hops the packet had taken.
+    #[oai(nullable)]
     pub path_len: Option<i32>,
     /// Node hashes of the path, in order; null when redacted or when no hops were recorded.
+    #[oai(nullable)]
     pub path_hashes: Option<Vec<String>>,
     /// When the observer heard it (RFC 3339, UTC).
     pub received_at: String,
@@ -56,18 +64,25 @@ pub struct PacketReceptionInfo {
 #[derive(Debug, Clone, Object)]
 pub struct GroupedPacketRead {
     /// The shared packet hash.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// Event type of the oldest reception.
+    #[oai(nullable)]
     pub event_type: Option<String>,
     /// Channel index of the oldest reception.
+    #[oai(nullable)]
     pub channel_idx: Option<i32>,
     /// Packet type of the oldest reception.
+    #[oai(nullable)]
     pub packet_type: Option<i32>,
     /// Payload type of the oldest reception.
+    #[oai(nullable)]
     pub payload_type: Option<i32>,
     /// Route type of the oldest reception.
+    #[oai(nullable)]
     pub route_type: Option<String>,
     /// Sender public key prefix of the oldest reception; null when redacted.
+    #[oai(nullable)]
     pub source_pubkey_prefix: Option<String>,
     /// Receptions counted (list: those matching the filters; detail: all).
     pub reception_count: i64,
@@ -75,6 +90,7 @@ pub struct GroupedPacketRead {
     pub observer_count: i64,
     /// Widest path hash (bytes) among the counted receptions; null when redacted, and
     /// always null in the detail view.
+    #[oai(nullable)]
     pub path_hash_bytes: Option<i32>,
     /// The receptions, oldest first; always empty in the list.
     pub receptions: Vec<PacketReceptionInfo>,
@@ -84,8 +100,10 @@ pub struct GroupedPacketRead {
     /// every reception is).
     pub redacted: bool,
     /// Raw hex of the oldest reception the caller may read; always null in the list.
+    #[oai(nullable)]
     pub raw_hex: Option<String>,
     /// Decoded data of that reception; always null in the list.
+    #[oai(nullable)]
     pub decoded: Option<serde_json::Value>,
 }
 
@@ -122,9 +140,9 @@ impl PacketGroupsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "3")))]
         path_hash_bytes: Query<Option<i64>>,
         /// Only rows received at or after this time (RFC 3339); default 7 days ago.
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only rows received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// time (default, first reception), event_type or reception_count.
         sort: Query<Option<String>>,
         /// desc (default) or asc (exact).
@@ -138,7 +156,7 @@ impl PacketGroupsApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<GroupedPacketRead>>> {
+    ) -> Reply<Json<Page<GroupedPacketRead>>, ListErrors> {
         let since = parse_datetime("since", since.as_deref())?
             .unwrap_or_else(|| hub_core::time::now() - chrono::Duration::days(DEFAULT_WINDOW_DAYS));
         let filters = GroupFilters {
@@ -218,7 +236,7 @@ impl PacketGroupsApi {
         state: Data<&AppState>,
         caller: Caller,
         packet_hash: Path<String>,
-    ) -> poem::Result<Json<GroupedPacketRead>> {
+    ) -> Reply<Json<GroupedPacketRead>, ItemErrors> {
         let db = &state.db;
         let rows = query::rows_of_groups(db, std::slice::from_ref(&packet_hash.0)).await?;
         let Some(first) = rows.first().cloned() else {

@@ -7,6 +7,7 @@
 pub(crate) mod query;
 
 use crate::caller::{Caller, role_key};
+use crate::documented::{BoolParam, DateTimeParam, IntegerListParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, distinct_list, lowercase, lowercase_list, parse_bool};
@@ -14,6 +15,7 @@ use crate::query::json::json_object;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::{observer_names, visible_channels};
 use crate::query::raw_packets::{PacketRow, is_redacted};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -35,33 +37,47 @@ pub struct RawPacketRead {
     /// The packet row's id (UUID).
     pub id: String,
     /// Public key of the observer that captured it.
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// That observer's advertised name.
+    #[oai(nullable)]
     pub observer_name: Option<String>,
     /// That observer's `name` tag.
+    #[oai(nullable)]
     pub observer_tag_name: Option<String>,
     /// Hash identifying the packet across observers.
+    #[oai(nullable)]
     pub packet_hash: Option<String>,
     /// The packet bytes as hex; null when redacted.
+    #[oai(nullable)]
     pub raw_hex: Option<String>,
     /// MeshCore packet type.
+    #[oai(nullable)]
     pub packet_type: Option<i32>,
     /// MeshCore payload type.
+    #[oai(nullable)]
     pub payload_type: Option<i32>,
     /// The event the collector recorded, e.g. `advertisement`, `channel_msg_recv`.
+    #[oai(nullable)]
     pub event_type: Option<String>,
     /// Channel index of a channel packet.
+    #[oai(nullable)]
     pub channel_idx: Option<i32>,
     /// First bytes of the sender's public key, as hex; null when redacted.
+    #[oai(nullable)]
     pub source_pubkey_prefix: Option<String>,
     /// `flood`, `direct`, `transport_flood`, ...
+    #[oai(nullable)]
     pub route_type: Option<String>,
     /// Hops the packet had taken.
+    #[oai(nullable)]
     pub path_len: Option<i32>,
     /// Signal-to-noise ratio at the observer.
+    #[oai(nullable)]
     pub snr: Option<f64>,
     /// The decoded packet as the collector stored it (keys in stored order); null when
     /// redacted or not decoded.
+    #[oai(nullable)]
     pub decoded: Option<serde_json::Value>,
     /// Whether the packet is on a channel the caller may not read.
     pub redacted: bool,
@@ -150,7 +166,7 @@ impl PacketsApi {
         /// Comma list of event types (exact, case-sensitive).
         event_type: Query<Option<String>>,
         /// Comma list of integer packet types; any other token is a 422.
-        packet_type: Query<Option<String>>,
+        packet_type: Query<Option<IntegerListParam>>,
         /// Exact packet hash.
         packet_hash: Query<Option<String>>,
         /// Channel index.
@@ -167,7 +183,7 @@ impl PacketsApi {
         observed_by: Query<Vec<String>>,
         /// true: packets whose decoded data says they were decrypted; false: decoded
         /// packets that were not. Packets never decoded match neither.
-        decryptable: Query<Option<String>>,
+        decryptable: Query<Option<BoolParam>>,
         /// Minimum SNR.
         min_snr: Query<Option<f64>>,
         /// Maximum SNR.
@@ -177,11 +193,11 @@ impl PacketsApi {
         /// Maximum path length.
         max_path_len: Query<Option<i64>>,
         /// true: only redacted packets; false: only packets the caller may read.
-        redacted: Query<Option<String>>,
+        redacted: Query<Option<BoolParam>>,
         /// Only packets received at or after this time (RFC 3339).
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only packets received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// time (default, received_at), event_type, packet_type, snr or path_len.
         sort: Query<Option<String>>,
         /// desc (default) or asc.
@@ -195,7 +211,7 @@ impl PacketsApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<RawPacketRead>>> {
+    ) -> Reply<Json<Page<RawPacketRead>>, ListErrors> {
         let search = lowercase(search.as_deref());
         let mut window = TimeWindow::parse(since.as_deref(), until.as_deref())?;
         if search.is_some() && window.since.is_none() {
@@ -251,7 +267,7 @@ impl PacketsApi {
         state: Data<&AppState>,
         caller: Caller,
         packet_id: Path<String>,
-    ) -> poem::Result<Json<RawPacketRead>> {
+    ) -> Reply<Json<RawPacketRead>, ItemErrors> {
         const NOT_FOUND: &str = "Raw packet not found";
         let db = &state.db;
         let row = query::packet_by_id(db, packet_id.trim())

@@ -7,17 +7,20 @@ mod query;
 use crate::auth::{has_role, require_user};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::documented::{BodySchema, BodyValue, BoolParam};
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::parse_bool;
 use crate::query::list::PageRequest;
 pub use crate::query::profiles::AdoptedNode;
+use crate::responses::{ItemErrors, ListErrors, ReadErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::MetaSchema;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value, json};
 
@@ -27,14 +30,18 @@ pub struct ProfileSummary {
     /// Profile id.
     pub id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Number of adopted nodes.
     pub node_count: u64,
@@ -48,14 +55,18 @@ pub struct ProfileRead {
     /// Profile id.
     pub id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -73,14 +84,18 @@ pub struct OwnProfileRead {
     /// The identity provider's user id (`X-User-Id`).
     pub user_id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names, as last sent in `X-User-Roles`.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -98,14 +113,18 @@ pub struct UserProfileRead {
     /// The identity provider's user id.
     pub user_id: String,
     /// Display name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Radio callsign.
+    #[oai(nullable)]
     pub callsign: Option<String>,
     /// Role names.
     pub roles: Vec<String>,
     /// Free text.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// A link the member chose.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Row creation time.
     pub created_at: String,
@@ -119,16 +138,37 @@ pub struct UserProfileRead {
 #[derive(Debug, Clone, Object)]
 pub struct UserProfileUpdate {
     /// 1-255 characters, stored trimmed.
-    #[oai(validator(min_length = 1, max_length = 255))]
+    #[oai(nullable, validator(min_length = 1, max_length = 255))]
     pub name: Option<String>,
     /// At most 20 characters.
-    #[oai(validator(max_length = 20))]
+    #[oai(nullable, validator(max_length = 20))]
     pub callsign: Option<String>,
     /// At most 500 characters.
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub description: Option<String>,
     /// An absolute URL (any scheme), stored normalised; at most 2048 characters.
-    pub url: Option<String>,
+    #[oai(nullable)]
+    pub url: Option<UrlText>,
+}
+
+/// An absolute URL, as the handler parses it (the `url` crate, like Pydantic's `AnyUrl`).
+pub type UrlText = BodyValue<UrlSchema>;
+
+/// The schema of [`UrlText`]: a string in the `uri` format (an absolute URI: a scheme, then
+/// the rest; relative references are refused) of at most `MAX_URL_LENGTH` characters.
+pub struct UrlSchema;
+
+impl BodySchema for UrlSchema {
+    fn name() -> String {
+        "absolute_url".into()
+    }
+
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(MAX_URL_LENGTH),
+            ..MetaSchema::new_with_format("string", "uri")
+        }
+    }
 }
 
 /// Responses of `PUT /user/profile/{id}`.
@@ -266,7 +306,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         /// Hide profiles holding the `test` role (default true).
-        exclude_test: Query<Option<String>>,
+        exclude_test: Query<Option<BoolParam>>,
         /// Page size, 1-500.
         #[oai(
             default = "default_limit",
@@ -276,7 +316,7 @@ impl ProfilesApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<ProfileSummary>>> {
+    ) -> Reply<Json<Page<ProfileSummary>>, ListErrors> {
         let exclude_test = parse_bool("exclude_test", exclude_test.as_deref())?.unwrap_or(true);
         let page = PageRequest {
             limit: limit.0,
@@ -298,7 +338,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         identity: Identity,
-    ) -> poem::Result<Json<OwnProfileRead>> {
+    ) -> Reply<Json<OwnProfileRead>, ReadErrors> {
         let user_id = identity
             .user_id
             .ok_or(ApiError::Unauthorized("User identity required"))?;
@@ -328,7 +368,7 @@ impl ProfilesApi {
         identity: Identity,
         id: Path<String>,
         body: JsonBody<UserProfileUpdate>,
-    ) -> poem::Result<ProfileUpdated> {
+    ) -> Reply<ProfileUpdated, WriteErrors> {
         let user_id = require_user(&identity)?;
         let changes = parse_profile_update(&body.object()?)?;
         let is_admin = has_role(&identity, "admin");
@@ -343,7 +383,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         id: Path<String>,
-    ) -> poem::Result<Json<ProfileRead>> {
+    ) -> Reply<Json<ProfileRead>, ItemErrors> {
         Ok(Json(query::by_id(&state.db, &id).await?))
     }
 }

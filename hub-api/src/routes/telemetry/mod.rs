@@ -3,6 +3,7 @@
 
 mod query;
 
+use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{lowercase, lowercase_list};
@@ -10,6 +11,7 @@ use crate::query::json::json_object;
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::observer_names;
 use crate::query::lookups::{ObserverRead, observers_by_event};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -24,10 +26,12 @@ use sea_orm::DatabaseConnection;
 #[derive(Debug, Clone, Object)]
 pub struct TelemetryRead {
     /// Public key of the observer that stored it (the primary observer).
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// Public key of the reporting node.
     pub node_public_key: String,
     /// The decoded sensor values, as stored (keys in stored order).
+    #[oai(nullable)]
     pub parsed_data: Option<serde_json::Value>,
     /// When the primary observer heard it (RFC 3339, UTC).
     pub received_at: String,
@@ -60,9 +64,9 @@ impl TelemetryApi {
         #[oai(default)]
         observed_by: Query<Vec<String>>,
         /// Only records received at or after this time (RFC 3339).
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only records received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
             default = "default_limit",
@@ -72,7 +76,7 @@ impl TelemetryApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<TelemetryRead>>> {
+    ) -> Reply<Json<Page<TelemetryRead>>, ListErrors> {
         let filters = TelemetryFilters {
             node_public_key: lowercase(node_public_key.as_deref()),
             observed_by: lowercase_list("observed_by", observed_by.iter())?,
@@ -93,7 +97,7 @@ impl TelemetryApi {
         &self,
         state: Data<&AppState>,
         telemetry_id: Path<String>,
-    ) -> poem::Result<Json<TelemetryRead>> {
+    ) -> Reply<Json<TelemetryRead>, ItemErrors> {
         const NOT_FOUND: &str = "Telemetry record not found";
         let db = &state.db;
         let row = query::telemetry_by_id(db, telemetry_id.trim())

@@ -3,6 +3,7 @@
 
 mod query;
 
+use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::lowercase_list;
@@ -10,6 +11,7 @@ use crate::query::json::{json_number_list, json_string_list};
 use crate::query::list::{PageRequest, TimeWindow};
 use crate::query::lookups::observer_names;
 use crate::query::lookups::{ObserverRead, observers_by_event};
+use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 use hub_core::time::rfc3339;
@@ -24,20 +26,27 @@ use sea_orm::DatabaseConnection;
 #[derive(Debug, Clone, Object)]
 pub struct TracePathRead {
     /// Public key of the observer that stored it (the primary observer).
+    #[oai(nullable)]
     pub observed_by: Option<String>,
     /// The trace's tag chosen by its initiator (up to 32 bits, unsigned).
     pub initiator_tag: i64,
     /// Path length.
+    #[oai(nullable)]
     pub path_len: Option<i32>,
     /// Trace flags.
+    #[oai(nullable)]
     pub flags: Option<i32>,
     /// Trace auth code.
+    #[oai(nullable)]
     pub auth: Option<i32>,
     /// Node hashes along the path, as hex.
+    #[oai(nullable)]
     pub path_hashes: Option<Vec<String>>,
     /// SNR at each hop; a non-finite stored value is null.
+    #[oai(nullable)]
     pub snr_values: Option<Vec<Option<f64>>>,
     /// Hops traced.
+    #[oai(nullable)]
     pub hop_count: Option<i32>,
     /// When the primary observer heard it (RFC 3339, UTC).
     pub received_at: String,
@@ -67,9 +76,9 @@ impl TracePathsApi {
         #[oai(default)]
         observed_by: Query<Vec<String>>,
         /// Only traces received at or after this time (RFC 3339).
-        since: Query<Option<String>>,
+        since: Query<Option<DateTimeParam>>,
         /// Only traces received at or before this time (RFC 3339).
-        until: Query<Option<String>>,
+        until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
             default = "default_limit",
@@ -79,7 +88,7 @@ impl TracePathsApi {
         /// Items to skip.
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
-    ) -> poem::Result<Json<Page<TracePathRead>>> {
+    ) -> Reply<Json<Page<TracePathRead>>, ListErrors> {
         let filters = TracePathFilters {
             observed_by: lowercase_list("observed_by", observed_by.iter())?,
             window: TimeWindow::parse(since.as_deref(), until.as_deref())?,
@@ -99,7 +108,7 @@ impl TracePathsApi {
         &self,
         state: Data<&AppState>,
         trace_path_id: Path<String>,
-    ) -> poem::Result<Json<TracePathRead>> {
+    ) -> Reply<Json<TracePathRead>, ItemErrors> {
         const NOT_FOUND: &str = "Trace path not found";
         let db = &state.db;
         let row = query::trace_path_by_id(db, trace_path_id.trim())
