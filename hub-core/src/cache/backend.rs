@@ -58,6 +58,11 @@ pub trait CacheBackend: Send + Sync + 'static {
         None
     }
 
+    /// The near cache's counters, when the backend has one that is on (for metrics).
+    fn near_counts(&self) -> Option<super::near::NearCounts> {
+        None
+    }
+
     /// Reads a value; `Ok(None)` is a miss.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>>;
 

@@ -21,11 +21,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisResult};
+use redis::{
+    Client, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisResult,
+};
 
 use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations};
-use super::breaker::{BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR};
+use super::breaker::{
+    BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR, Permit,
+};
+use super::near::{Fill, NearCache, NearCounts};
 use super::settings::CacheSettings;
+use super::tracking::Tracker;
 
 /// Minimum interval between two WARN lines of the same kind, so a Redis outage under load
 /// produces a handful of log lines rather than one per request.
@@ -50,6 +56,8 @@ pub struct RedisOptions {
     pub breaker_threshold: u32,
     /// How long the open breaker bypasses Redis before probing.
     pub breaker_open_for: Duration,
+    /// Byte bound of the near cache; `None` turns it off.
+    pub near_max_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for RedisOptions {
@@ -63,6 +71,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("timeout", &self.timeout)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_open_for", &self.breaker_open_for)
+            .field("near_max_bytes", &self.near_max_bytes)
             .finish()
     }
 }
@@ -79,7 +88,14 @@ impl RedisOptions {
             timeout: Duration::from_millis(150),
             breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
             breaker_open_for: DEFAULT_OPEN_FOR,
+            near_max_bytes: None,
         }
+    }
+
+    /// The same options with a near cache of `max_bytes`.
+    pub fn with_near_cache(mut self, max_bytes: usize) -> Self {
+        self.near_max_bytes = Some(max_bytes);
+        self
     }
 
     /// Options from validated settings (breaker uses the design defaults).
@@ -94,6 +110,7 @@ impl RedisOptions {
             timeout: s.timeout(),
             breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
             breaker_open_for: DEFAULT_OPEN_FOR,
+            near_max_bytes: s.near_cache_bytes(),
         }
     }
 }
@@ -141,6 +158,8 @@ pub struct RedisCache {
     warn: WarnLimiter,
     /// `host:port/db` for log lines; deliberately without credentials.
     target: String,
+    /// The near cache and its tracking connection, when enabled.
+    tracker: Option<Arc<Tracker>>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -150,6 +169,7 @@ impl std::fmt::Debug for RedisCache {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("breaker", &self.breaker)
+            .field("near", &self.tracker)
             .finish()
     }
 }
@@ -168,8 +188,23 @@ impl RedisCache {
             .into_connection_info()
             .map_err(|e| CacheError::Backend(e.to_string()))?
             .set_redis_settings(redis_info);
+        let tracker = match opts.near_max_bytes {
+            Some(max) if tokio::runtime::Handle::try_current().is_ok() => {
+                // Invalidation pushes need RESP3 on the tracking connection.
+                let resp3 = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                let client = Client::open(info.clone().set_redis_settings(resp3))
+                    .map_err(|e| CacheError::Backend(e.to_string()))?;
+                let near = Arc::new(NearCache::new(max));
+                Some(Tracker::start(client, near, opts.timeout))
+            }
+            _ => None,
+        };
         let client = Client::open(info).map_err(|e| CacheError::Backend(e.to_string()))?;
         let this = Self {
+            tracker,
             client,
             conn: Mutex::new(None),
             target: format!("{}:{}/{}", opts.host, opts.port, opts.db),
@@ -243,19 +278,27 @@ impl RedisCache {
         }
     }
 
+    /// Whether the near cache is serving right now (tracking is up).
+    pub fn near_cache_usable(&self) -> bool {
+        self.tracker.as_ref().is_some_and(|t| t.near().is_usable())
+    }
+
+    /// The breaker's permission for one call, unless the backend was closed.
+    fn admit(&self) -> Result<Permit<'_>, CacheError> {
+        if self.conn_slot().is_none() {
+            // Closed: not the server's fault, so the breaker is left alone.
+            return Err(CacheError::Backend("cache closed".into()));
+        }
+        self.breaker.admit().ok_or(CacheError::CircuitOpen)
+    }
+
     /// Runs one Redis operation under the breaker and the hard timeout.
     async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        if self.conn_slot().is_none() {
-            // Closed: not the server's fault, so the breaker is left alone.
-            return Err(CacheError::Backend("cache closed".into()));
-        }
-        let Some(permit) = self.breaker.admit() else {
-            return Err(CacheError::CircuitOpen);
-        };
+        let permit = self.admit()?;
         let conn = {
             let mut slot = self.conn_slot();
             if permit.is_probe() && slot.is_some() {
@@ -270,7 +313,17 @@ impl RedisCache {
             permit.failure();
             return Err(CacheError::Backend("cache closed".into()));
         };
-        let result = match tokio::time::timeout(self.timeout, f(conn)).await {
+        self.guarded(op, permit, f(conn)).await
+    }
+
+    /// Bounds `call` by the hard timeout and reports its outcome to the breaker and the log.
+    async fn guarded<T>(
+        &self,
+        op: &'static str,
+        permit: Permit<'_>,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) if e.is_timeout() => Err(CacheError::Timeout(self.timeout)),
             Ok(Err(e)) => Err(CacheError::Backend(e.to_string())),
@@ -284,6 +337,69 @@ impl RedisCache {
             }
         }
         result
+    }
+}
+
+impl RedisCache {
+    /// One MGET: the entry and its generation counters are read atomically.
+    async fn read_entry_and_generations(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+        self.call("get", |mut c| async move {
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// The near cache missed: the same MGET on the tracking connection (so Redis tracks the
+    /// keys for us), plus the entry's remaining TTL, then a fill that an invalidation arriving
+    /// meanwhile cancels. Falls back to the plain read while tracking is down.
+    async fn read_tracked(
+        &self,
+        tracker: &Tracker,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+        let Some((mut conn, reservation)) = tracker.begin(&keys) else {
+            return self.read_entry_and_generations(keys).await;
+        };
+        let permit = match self.admit() {
+            Ok(p) => p,
+            Err(e) => {
+                tracker.near().abandon(reservation);
+                return Err(e);
+            }
+        };
+        let sent = Instant::now();
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET").arg(&keys).cmd("PTTL").arg(&keys[0]);
+        let read = pipe.query_async::<(Vec<Option<Vec<u8>>>, i64)>(&mut conn);
+        match self.guarded("get", permit, read).await {
+            Ok((values, pttl_ms)) => {
+                // Measured from before the request, so the local copy never outlives Redis'.
+                let entry_expires = u64::try_from(pttl_ms)
+                    .ok()
+                    .map(|ms| sent + Duration::from_millis(ms));
+                let fills = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Fill {
+                        value: v.clone(),
+                        expires: if i == 0 { entry_expires } else { None },
+                    })
+                    .collect();
+                tracker.near().fill(reservation, fills);
+                Ok(values)
+            }
+            Err(e) => {
+                tracker.near().abandon(reservation);
+                tracker.lost();
+                Err(e)
+            }
+        }
     }
 }
 
@@ -306,6 +422,10 @@ impl CacheBackend for RedisCache {
 
     fn breaker_state(&self) -> Option<BreakerState> {
         Some(self.breaker.state())
+    }
+
+    fn near_counts(&self) -> Option<NearCounts> {
+        self.tracker.as_ref().map(|t| t.near().counts())
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
@@ -350,18 +470,17 @@ impl CacheBackend for RedisCache {
         names: &'a [&'static str],
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move {
-            // One MGET: the entry and its generation counters are read atomically.
-            let mut cmd = redis::cmd("MGET");
-            cmd.arg(self.full_key(key));
-            for name in names {
-                cmd.arg(self.generation_key(name));
-            }
-            let mut values = self
-                .call("get", |mut c| async move {
-                    cmd.query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
-                })
-                .await?
-                .into_iter();
+            let mut keys = Vec::with_capacity(names.len() + 1);
+            keys.push(self.full_key(key));
+            keys.extend(names.iter().map(|name| self.generation_key(name)));
+            let values = match &self.tracker {
+                Some(tracker) => match tracker.near().lookup(&keys) {
+                    Some(held) => held.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
+                    None => self.read_tracked(tracker, keys).await?,
+                },
+                None => self.read_entry_and_generations(keys).await?,
+            };
+            let mut values = values.into_iter();
             let entry = values.next().flatten();
             let generations = values
                 .map(|v| parse_generation(v.as_deref()))
@@ -424,6 +543,9 @@ impl CacheBackend for RedisCache {
         Box::pin(async move {
             // Dropping the last manager clone aborts its connection task.
             self.conn_slot().take();
+            if let Some(tracker) = &self.tracker {
+                tracker.stop();
+            }
         })
     }
 }

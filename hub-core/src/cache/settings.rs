@@ -96,6 +96,30 @@ pub struct CacheSettings {
         allow_negative_numbers = true
     )]
     pub redis_timeout_ms: i64,
+
+    /// Keep a near cache of Redis values in process memory, kept coherent by Redis client
+    /// tracking (only used while Redis is enabled).
+    #[arg(
+        long = "cache-local",
+        env = "CACHE_LOCAL_ENABLED",
+        value_parser = BoolishValueParser::new(),
+        default_value_t = true,
+        overrides_with = "no_cache_local"
+    )]
+    pub cache_local: bool,
+
+    /// Turn the near cache off even when CACHE_LOCAL_ENABLED is set.
+    #[arg(long = "no-cache-local", overrides_with = "cache_local")]
+    pub no_cache_local: bool,
+
+    /// Upper bound of the near cache in MiB (keys, values and bookkeeping), 1-65536.
+    #[arg(
+        long = "cache-local-max-mb",
+        env = "CACHE_LOCAL_MAX_MB",
+        default_value_t = 64,
+        allow_negative_numbers = true
+    )]
+    pub cache_local_max_mb: i64,
 }
 
 impl Default for CacheSettings {
@@ -111,6 +135,9 @@ impl Default for CacheSettings {
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
             redis_timeout_ms: 150,
+            cache_local: true,
+            no_cache_local: false,
+            cache_local_max_mb: 64,
         }
     }
 }
@@ -204,7 +231,24 @@ impl CacheSettings {
                 ),
             ));
         }
+        if !(1..=65536).contains(&self.cache_local_max_mb) {
+            return Err(invalid(
+                "CACHE_LOCAL_MAX_MB",
+                "--cache-local-max-mb",
+                format!(
+                    "must be between 1 and 65536 (MiB), got {}",
+                    self.cache_local_max_mb
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The near cache's byte bound, `None` when it is off (or Redis is).
+    pub fn near_cache_bytes(&self) -> Option<usize> {
+        let on = self.enabled() && self.cache_local && !self.no_cache_local;
+        let mib = usize::try_from(self.cache_local_max_mb.clamp(1, 65536)).unwrap_or(64);
+        on.then_some(mib << 20)
     }
 
     /// `REDIS_CACHE_TTL` as a duration (at least 1 s even if unvalidated).
@@ -233,7 +277,7 @@ impl fmt::Display for CacheSettings {
         write!(
             f,
             "redis: enabled={} host={} port={} db={} password={} key_prefix={} \
-             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms",
+             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms near_cache={}",
             self.enabled(),
             self.redis_host,
             self.redis_port,
@@ -251,6 +295,10 @@ impl fmt::Display for CacheSettings {
             self.redis_cache_ttl,
             self.redis_cache_ttl_dashboard,
             self.redis_timeout_ms,
+            match self.near_cache_bytes() {
+                Some(bytes) => format!("{}MiB", bytes >> 20),
+                None => "off".to_owned(),
+            },
         )
     }
 }
@@ -270,6 +318,7 @@ impl fmt::Debug for CacheSettings {
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("near_cache_bytes", &self.near_cache_bytes())
             .finish()
     }
 }
