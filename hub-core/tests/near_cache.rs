@@ -267,3 +267,28 @@ async fn flushall_empties_every_near_cache() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reads_its_own_invalidation_at_once() {
+    let redis = RedisServer::start();
+    let cache = near_cache(redis.port()).await;
+    cache
+        .set("nodes::", b"v", Duration::from_secs(30))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(read(&cache, "nodes::", "nodes").await.1, vec![0]);
+    }
+    assert_eq!(hits(&cache), 1);
+    // No waiting for Redis' invalidation message: the very next read sees the bump.
+    cache.invalidate_many(&["nodes"]).await.unwrap();
+    assert_eq!(read(&cache, "nodes::", "nodes").await.1, vec![1]);
+    cache
+        .set("nodes::", b"w", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&cache, "nodes::", "nodes").await.0.as_deref(),
+        Some(&b"w"[..])
+    );
+}

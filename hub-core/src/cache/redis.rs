@@ -283,6 +283,16 @@ impl RedisCache {
         self.tracker.as_ref().is_some_and(|t| t.near().is_usable())
     }
 
+    /// Drops this process' near copies of keys it just wrote (or tried to), without waiting
+    /// for Redis' invalidation message: the writer's own next read must see its write, and a
+    /// read whose reply is still in flight must not fill the old value afterwards.
+    fn forget_locally(&self, keys: impl IntoIterator<Item = String>) {
+        if let Some(tracker) = &self.tracker {
+            let keys: Vec<String> = keys.into_iter().collect();
+            tracker.near().invalidate(keys.iter().map(String::as_str));
+        }
+    }
+
     /// The breaker's permission for one call, unless the backend was closed.
     fn admit(&self) -> Result<Permit<'_>, CacheError> {
         if self.conn_slot().is_none() {
@@ -451,16 +461,19 @@ impl CacheBackend for RedisCache {
             let full = self.full_key(key);
             // PX in whole milliseconds; never 0, which Redis rejects.
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            self.call("set", |mut c| async move {
-                redis::cmd("SET")
-                    .arg(&full)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ms)
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await
+            let stored = self
+                .call("set", |mut c| async move {
+                    redis::cmd("SET")
+                        .arg(&full)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+            self.forget_locally([self.full_key(key)]);
+            stored
         })
     }
 
@@ -505,27 +518,34 @@ impl CacheBackend for RedisCache {
                 return Ok(());
             }
             // A plain pipeline: one round trip, one INCR per name and nothing else.
+            let keys: Vec<String> = names.iter().map(|n| self.generation_key(n)).collect();
             let mut pipe = redis::pipe();
-            for name in names {
-                pipe.cmd("INCR").arg(self.generation_key(name)).ignore();
+            for key in &keys {
+                pipe.cmd("INCR").arg(key).ignore();
             }
-            self.call("invalidate", |mut c| async move {
-                pipe.query_async::<()>(&mut c).await
-            })
-            .await
+            let bumped = self
+                .call("invalidate", |mut c| async move {
+                    pipe.query_async::<()>(&mut c).await
+                })
+                .await;
+            self.forget_locally(keys);
+            bumped
         })
     }
 
     fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
             let full = self.generation_key(name);
-            self.call("invalidate", |mut c| async move {
-                redis::cmd("INCR")
-                    .arg(&full)
-                    .query_async::<u64>(&mut c)
-                    .await
-            })
-            .await
+            let bumped = self
+                .call("invalidate", |mut c| async move {
+                    redis::cmd("INCR")
+                        .arg(&full)
+                        .query_async::<u64>(&mut c)
+                        .await
+                })
+                .await;
+            self.forget_locally([self.generation_key(name)]);
+            bumped
         })
     }
 
