@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod breaker;
 mod coalesce;
+mod connection;
 pub mod envelope;
 pub mod key;
 pub mod names;

@@ -62,6 +62,16 @@ pub struct CacheSettings {
     )]
     pub redis_password: Option<String>,
 
+    /// Redis URL (`redis://[:password@]host[:port][/db]`, or `rediss://` for TLS); when set
+    /// it replaces REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD.
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Redis Cluster nodes as a comma list of host:port; when set the cache uses the cluster
+    /// (with REDIS_PASSWORD, if any) instead of one server.
+    #[arg(long = "redis-cluster-nodes", env = "REDIS_CLUSTER_NODES")]
+    pub redis_cluster_nodes: Option<String>,
+
     /// Key namespace, so several instances can share one Redis. No `:` allowed.
     #[arg(
         long = "redis-key-prefix",
@@ -131,6 +141,8 @@ impl Default for CacheSettings {
             redis_port: 6379,
             redis_db: 0,
             redis_password: None,
+            redis_url: None,
+            redis_cluster_nodes: None,
             redis_key_prefix: "hub".into(),
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
@@ -176,6 +188,67 @@ impl CacheSettings {
                 "--redis-host",
                 "must not be empty".into(),
             ));
+        }
+        if let Some(url) = self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    "must start with redis:// or rediss:// (TLS)".into(),
+                ));
+            }
+            // The crate's own parser decides; its message never repeats the URL (a password).
+            if let Err(e) = redis::IntoConnectionInfo::into_connection_info(url) {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    format!(
+                        "is not a usable Redis URL: {}",
+                        e.detail().unwrap_or("invalid")
+                    ),
+                ));
+            }
+            if self.redis_cluster_nodes.is_some() {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    "and REDIS_CLUSTER_NODES are alternatives: set only one".into(),
+                ));
+            }
+        }
+        if let Some(nodes) = &self.redis_cluster_nodes {
+            let parsed = self.cluster_nodes();
+            if parsed.is_empty() {
+                return Err(invalid(
+                    "REDIS_CLUSTER_NODES",
+                    "--redis-cluster-nodes",
+                    "must list at least one host:port".into(),
+                ));
+            }
+            for node in nodes.split(',').map(str::trim) {
+                let port_ok = node
+                    .rsplit_once(':')
+                    .filter(|(host, _)| !host.is_empty())
+                    .and_then(|(_, port)| port.parse::<u16>().ok())
+                    .is_some_and(|port| port > 0);
+                if !port_ok {
+                    return Err(invalid(
+                        "REDIS_CLUSTER_NODES",
+                        "--redis-cluster-nodes",
+                        format!("must be a comma list of host:port, got {node:?}"),
+                    ));
+                }
+            }
+            if self.redis_db != 0 {
+                return Err(invalid(
+                    "REDIS_DB",
+                    "--redis-db",
+                    format!(
+                        "must be 0 with REDIS_CLUSTER_NODES (a cluster has one database), got {}",
+                        self.redis_db
+                    ),
+                ));
+            }
         }
         if self.redis_key_prefix.is_empty() {
             return Err(invalid(
@@ -244,9 +317,25 @@ impl CacheSettings {
         Ok(())
     }
 
-    /// The near cache's byte bound, `None` when it is off (or Redis is).
+    /// `REDIS_CLUSTER_NODES` as a list (empty when unset).
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        self.redis_cluster_nodes
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The near cache's byte bound, `None` when it is off (or Redis is, or Redis is a
+    /// cluster: tracking would need a connection per master).
     pub fn near_cache_bytes(&self) -> Option<usize> {
-        let on = self.enabled() && self.cache_local && !self.no_cache_local;
+        let on = self.enabled()
+            && self.cache_local
+            && !self.no_cache_local
+            && self.cluster_nodes().is_empty();
         let mib = usize::try_from(self.cache_local_max_mb.clamp(1, 65536)).unwrap_or(64);
         on.then_some(mib << 20)
     }
@@ -266,9 +355,38 @@ impl CacheSettings {
         Duration::from_millis(self.redis_timeout_ms.max(1).unsigned_abs())
     }
 
+    /// Where Redis is, for the banner: the cluster nodes, the URL without its password, or
+    /// host, port and db.
+    fn target(&self) -> String {
+        let nodes = self.cluster_nodes();
+        if !nodes.is_empty() {
+            return format!("cluster={}", nodes.join(","));
+        }
+        match self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => format!("url={}", redact_url(url)),
+            None => format!(
+                "host={} port={} db={}",
+                self.redis_host, self.redis_port, self.redis_db
+            ),
+        }
+    }
+
     /// The startup banner line: every setting, the password only as `set`/`unset`.
     pub fn banner(&self) -> String {
         self.to_string()
+    }
+}
+
+/// A Redis URL for banners and logs: the password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
     }
 }
 
@@ -276,12 +394,10 @@ impl fmt::Display for CacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "redis: enabled={} host={} port={} db={} password={} key_prefix={} \
+            "redis: enabled={} {} password={} key_prefix={} \
              cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms near_cache={}",
             self.enabled(),
-            self.redis_host,
-            self.redis_port,
-            self.redis_db,
+            self.target(),
             if self
                 .redis_password
                 .as_deref()
@@ -314,6 +430,7 @@ impl fmt::Debug for CacheSettings {
                 "redis_password",
                 &self.redis_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("target", &self.target())
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
