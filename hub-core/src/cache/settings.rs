@@ -208,7 +208,7 @@ impl CacheSettings {
                     ),
                 ));
             }
-            if self.redis_cluster_nodes.is_some() {
+            if !self.cluster_nodes().is_empty() {
                 return Err(invalid(
                     "REDIS_URL",
                     "--redis-url",
@@ -216,16 +216,9 @@ impl CacheSettings {
                 ));
             }
         }
-        if let Some(nodes) = &self.redis_cluster_nodes {
-            let parsed = self.cluster_nodes();
-            if parsed.is_empty() {
-                return Err(invalid(
-                    "REDIS_CLUSTER_NODES",
-                    "--redis-cluster-nodes",
-                    "must list at least one host:port".into(),
-                ));
-            }
-            for node in nodes.split(',').map(str::trim) {
+        // Empty (as compose passes an unset variable) means one server.
+        if !self.cluster_nodes().is_empty() {
+            for node in self.cluster_nodes() {
                 let port_ok = node
                     .rsplit_once(':')
                     .filter(|(host, _)| !host.is_empty())
@@ -636,6 +629,111 @@ mod tests {
             })
             .contains("REDIS_DB")
         );
+    }
+
+    #[test]
+    fn url_cluster_and_near_cache_settings_are_validated_by_name() {
+        let base = CacheSettings::default;
+        for (bad, name) in [
+            (
+                CacheSettings {
+                    redis_url: Some("http://x".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_url: Some("redis://h:notaport/".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_url: Some("redis://h/".into()),
+                    redis_cluster_nodes: Some("a:1".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_cluster_nodes: Some("a:1,b".into()),
+                    ..base()
+                },
+                "REDIS_CLUSTER_NODES",
+            ),
+            (
+                CacheSettings {
+                    redis_cluster_nodes: Some("a:1".into()),
+                    redis_db: 2,
+                    ..base()
+                },
+                "REDIS_DB",
+            ),
+            (
+                CacheSettings {
+                    cache_local_max_mb: 0,
+                    ..base()
+                },
+                "CACHE_LOCAL_MAX_MB",
+            ),
+        ] {
+            assert!(
+                err(bad.clone()).contains(name),
+                "{bad:?}: {}",
+                err(bad.clone())
+            );
+        }
+        let fine = CacheSettings {
+            redis_url: Some("rediss://:pw@cache.example:6380/1".into()),
+            redis_cluster_nodes: Some(String::new()),
+            ..base()
+        };
+        fine.validate().unwrap();
+        let cluster = CacheSettings {
+            redis_cluster_nodes: Some(" a:7000, b:7001 ,".into()),
+            ..base()
+        };
+        cluster.validate().unwrap();
+        assert_eq!(cluster.cluster_nodes(), ["a:7000", "b:7001"]);
+    }
+
+    #[test]
+    fn the_near_cache_is_on_with_redis_on_one_server_only() {
+        let on = CacheSettings {
+            redis_enabled: true,
+            ..CacheSettings::default()
+        };
+        assert_eq!(on.near_cache_bytes(), Some(64 << 20));
+        let parsed = parse(&["--redis-enabled", "--no-cache-local"]);
+        assert_eq!(parsed.near_cache_bytes(), None);
+        let parsed = parse(&["--redis-enabled", "--cache-local-max-mb", "8"]);
+        assert_eq!(parsed.near_cache_bytes(), Some(8 << 20));
+        assert_eq!(
+            CacheSettings::default().near_cache_bytes(),
+            None,
+            "Redis off"
+        );
+        let cluster = CacheSettings {
+            redis_cluster_nodes: Some("a:7000".into()),
+            ..on
+        };
+        assert_eq!(cluster.near_cache_bytes(), None);
+    }
+
+    #[test]
+    fn the_banner_never_shows_a_url_password() {
+        let s = CacheSettings {
+            redis_enabled: true,
+            redis_url: Some("rediss://:hunter2@cache.example:6380/1".into()),
+            ..CacheSettings::default()
+        };
+        for text in [s.banner(), format!("{s:?}")] {
+            assert!(!text.contains("hunter2"), "password leaked: {text}");
+            assert!(text.contains("cache.example"), "{text}");
+        }
     }
 
     #[test]
