@@ -188,6 +188,11 @@ impl Drop for RedisServer {
     }
 }
 
+/// A free TCP port on 127.0.0.1, for servers a test starts with extra ports (TLS, cluster bus).
+pub fn free_port_for_tests() -> u16 {
+    free_port()
+}
+
 pub(crate) fn free_port() -> u16 {
     // Binding port 0 lets the OS pick; the tiny race until redis binds it is acceptable in tests.
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
