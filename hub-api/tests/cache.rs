@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
 use hub_core::test_support::RedisServer;
@@ -170,9 +171,11 @@ async fn keys_follow_declared_parameters_canonically() {
     let (a, b) = (pk("aa01"), pk("bb01"));
     let both = format!("/api/v1/advertisements?observed_by={a}&observed_by={b}");
     assert_eq!(fetch(&app, &both, "").await.0, "MISS");
-    // The same pairs in another order are the same key.
+    assert_eq!(fetch(&app, &both, "").await.0, "HIT");
+    // `observed_by` is a `Query<Vec<_>>`: the handler sees its values in request order, so
+    // another order is another key (only a set-typed parameter forgets the order).
     let swapped = format!("/api/v1/advertisements?observed_by={b}&observed_by={a}");
-    assert_eq!(fetch(&app, &swapped, "").await.0, "HIT");
+    assert_eq!(fetch(&app, &swapped, "").await.0, "MISS");
     // One of the repeated values is a different request.
     assert_eq!(
         fetch(&app, &format!("/api/v1/advertisements?observed_by={b}"), "")
@@ -195,12 +198,92 @@ async fn keys_follow_declared_parameters_canonically() {
         fetch(&app, "/api/v1/nodes?sort=name&limit=4", "").await.0,
         "MISS"
     );
-    // Errors are never stored.
-    app.get("/api/v1/nodes?limit=0")
-        .await
-        .assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
-    let again = app.get("/api/v1/nodes?limit=0").await;
-    again.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Item count of a `{"items": [...]}` list body.
+fn items(body: &[u8]) -> usize {
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    json["items"].as_array().expect("items").len()
+}
+
+#[tokio::test]
+async fn a_repeated_single_valued_parameter_is_keyed_by_the_value_the_handler_reads() {
+    let redis = RedisServer::start();
+    let app = fixture_app_cached(redis_cache(redis.port(), "hub", Duration::from_secs(30))).await;
+    // poem-openapi hands a single-valued parameter its first occurrence only.
+    let (first, one) = fetch(&app, "/api/v1/nodes?limit=1&limit=2", "").await;
+    assert_eq!((first.as_str(), items(&one)), ("MISS", 1));
+    // The same values the other way round are another request: the handler reads `limit=2`.
+    let (cache, two) = fetch(&app, "/api/v1/nodes?limit=2&limit=1", "").await;
+    assert_eq!(items(&two), 2, "served the entry of limit=1 for limit=2");
+    assert_eq!(cache, "MISS");
+    // Repeats after the first occurrence do not split the cache.
+    assert_eq!(fetch(&app, "/api/v1/nodes?limit=2", "").await.0, "HIT");
+    assert_eq!(
+        fetch(&app, "/api/v1/nodes?limit=1&limit=7", "").await.0,
+        "HIT"
+    );
+}
+
+/// Every cache event, as `event:name` (`lookup-miss:messages`, `stored:messages`, ...).
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<String>>);
+
+impl Events {
+    fn of(&self, name: &str) -> Vec<String> {
+        let events = self.0.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| e.ends_with(&format!(":{name}")))
+            .cloned()
+            .collect()
+    }
+}
+
+impl CacheObserver for Events {
+    fn lookup(&self, name: &'static str, outcome: Lookup) {
+        let event = format!("lookup-{}:{name}", outcome.as_str());
+        self.0.lock().unwrap().push(event);
+    }
+    fn stored(&self, name: &'static str) {
+        self.0.lock().unwrap().push(format!("stored:{name}"));
+    }
+}
+
+#[tokio::test]
+async fn errors_the_handler_returns_after_the_lookup_are_never_stored() {
+    let redis = RedisServer::start();
+    let events = Arc::new(Events::default());
+    let cache =
+        redis_cache(redis.port(), "hub", Duration::from_secs(30)).with_observer(events.clone());
+    let app = fixture_app_cached(cache).await;
+    // `since` is declared as a string and parsed by the handler itself, so this 422 comes
+    // from inside the cached operation, after the cache was consulted.
+    let uri = "/api/v1/messages?since=not-a-date";
+    for _ in 0..2 {
+        let resp = app.get(uri).await;
+        resp.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            x_cache(&resp),
+            "<none>",
+            "an error carries no cache headers"
+        );
+    }
+    // Writes are spawned: give one the time to land before checking that none was made.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        events.of("messages"),
+        ["lookup-miss:messages", "lookup-miss:messages"],
+        "both requests reached the cache, and neither stored its error"
+    );
+    // A valid request on the same operation is stored, so the check above could fail.
+    assert_eq!(fetch(&app, "/api/v1/messages", "").await.0, "MISS");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        events
+            .of("messages")
+            .contains(&"stored:messages".to_string())
+    );
 }
 
 #[tokio::test]
@@ -482,4 +565,29 @@ async fn the_openapi_document_lists_cache_headers_and_304_on_cached_operations()
     assert!(single["200"].is_object(), "{single}");
     assert!(single.get("304").is_none(), "{single}");
     assert!(single["200"]["headers"].get("ETag").is_none(), "{single}");
+}
+
+#[test]
+fn cache_names_are_unique_across_every_api_the_app_mounts() {
+    let names = hub_api::routes::cache_names();
+    let mut seen = std::collections::BTreeSet::new();
+    let repeated: Vec<&str> = names.iter().copied().filter(|n| !seen.insert(*n)).collect();
+    assert!(repeated.is_empty(), "cache names used twice: {repeated:?}");
+    // Every cached operation of the assembled app is in the list: those are the operations
+    // whose 200 response documents `X-Cache`.
+    let doc: serde_json::Value =
+        serde_json::from_str(&hub_api::app::openapi().spec()).expect("OpenAPI JSON");
+    let cached_operations = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter(|op| {
+            op["responses"]["200"]["headers"]
+                .as_object()
+                .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("x-cache")))
+        })
+        .count();
+    assert_eq!(names.len(), cached_operations, "{names:?}");
+    assert!(names.len() >= 15, "{names:?}");
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use hub_core::cache::backend::{BoxFuture, EntryWithGenerations};
 use hub_core::cache::envelope::etag_for;
 use hub_core::cache::observer::CacheObserver;
-use hub_core::cache::runtime::{CacheSpec, Cached, ResponseCache, Ttl, serve};
-use hub_core::cache::{NullCache, RedisCache, RedisOptions};
+use hub_core::cache::runtime::{CacheSpec, Cached, KeyParam, ResponseCache, Ttl, serve};
+use hub_core::cache::{CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::test_support::{FailingCacheForTests, RedisServer};
 use poem::endpoint::BoxEndpoint;
 use poem::http::{Method, StatusCode};
@@ -27,7 +28,7 @@ struct Api {
 #[OpenApi]
 impl Api {
     /// `sleep_ms`: how long the handler takes; `fail_first`: the first run answers 500;
-    /// `v`: part of the key and of the body.
+    /// `stall_first`: the first run takes 5 s instead; `v`: part of the key and of the body.
     #[oai(path = "/slow", method = "get")]
     async fn slow(
         &self,
@@ -35,18 +36,22 @@ impl Api {
         v: Query<Option<String>>,
         sleep_ms: Query<Option<u64>>,
         fail_first: Query<Option<bool>>,
+        stall_first: Query<Option<bool>>,
     ) -> Cached<poem::Result<Json<serde_json::Value>>> {
         static SPEC: CacheSpec = CacheSpec {
             depends: &[],
             name: "slow",
             ttl: Ttl::Seconds(30),
-            // `sleep_ms` is left out of the key on purpose: requests differing only in it coalesce.
-            params: &["v", "fail_first"],
+            // `sleep_ms` and `stall_first` are left out of the key on purpose: requests
+            // differing only in them coalesce.
+            params: &[KeyParam::first("v"), KeyParam::first("fail_first")],
         };
         let runs = self.runs.clone();
         serve(&SPEC, req, String::new(), async move {
             let run = runs.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(sleep_ms.0.unwrap_or(0))).await;
+            let stall = run == 0 && stall_first.0 == Some(true);
+            let sleep = if stall { 5000 } else { sleep_ms.0.unwrap_or(0) };
+            tokio::time::sleep(Duration::from_millis(sleep)).await;
             if run == 0 && fail_first.0 == Some(true) {
                 return Err(poem::Error::from_string(
                     "leader failed",
@@ -410,8 +415,8 @@ async fn a_failing_leader_does_not_fail_its_waiters() {
     );
     assert_eq!(
         h.runs(),
-        16,
-        "each waiter of a failed leader runs the handler itself"
+        2,
+        "one waiter of the failed leader leads in its place, the others wait on it"
     );
 }
 
@@ -439,5 +444,153 @@ async fn a_cancelled_leader_does_not_strand_its_waiters() {
             .unwrap();
         assert_eq!(r.status, StatusCode::OK);
     }
-    assert_eq!(h.runs(), 5);
+    assert_eq!(h.runs(), 2, "one waiter took over, the others waited on it");
+}
+
+#[tokio::test]
+async fn waiters_stop_waiting_for_a_stalled_leader_after_the_bound() {
+    let bound = Duration::from_millis(200);
+    let h = harness(Some(null_cache().with_coalesce_wait(bound)));
+    let uri = "/slow?v=stall&stall_first=true";
+    let leader = {
+        let app = h.app.clone();
+        tokio::spawn(async move { send(&app, uri, &[]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let waiters = h.concurrent(uri, 8).await;
+    let waited = started.elapsed();
+    assert!(waiters.iter().all(|r| r.status == StatusCode::OK));
+    assert!(
+        waited >= bound && waited < Duration::from_secs(2),
+        "waiters answered after {waited:?}, the leader stalls for 5 s"
+    );
+    assert_eq!(
+        h.runs(),
+        9,
+        "each waiter past the bound ran the handler itself"
+    );
+    leader.abort();
+}
+
+/// The options of a Redis whose calls may take up to 2 s: long enough that waiting for one
+/// shows in the response times below.
+fn slow_timeout_cache(server: &RedisServer) -> ResponseCache {
+    let options = RedisOptions {
+        timeout: Duration::from_secs(2),
+        ..RedisOptions::local(server.port())
+    };
+    ResponseCache::new(
+        Arc::new(RedisCache::new(options).unwrap()),
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    )
+}
+
+#[tokio::test]
+async fn neither_waiters_nor_the_leader_wait_for_the_store() {
+    let mut server = RedisServer::start();
+    let h = harness(Some(slow_timeout_cache(&server)));
+    // Warm the connection so that the lookups below are quick.
+    assert_eq!(h.get("/slow?v=warm").await.status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    let all = {
+        let requests = h.concurrent("/slow?v=frozen&sleep_ms=400", 8);
+        let freeze = async {
+            // The lookups are done; the SET of the leader will hit a frozen Redis.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            server.pause();
+        };
+        let (all, ()) = tokio::join!(requests, freeze);
+        all
+    };
+    let took = started.elapsed();
+    server.resume();
+    assert_eq!(h.runs(), 2, "the warm-up and one leader");
+    assert!(all.iter().all(|r| r.status == StatusCode::OK));
+    assert!(
+        took < Duration::from_millis(1500),
+        "answers took {took:?}: someone waited for the SET on a SIGSTOPped Redis"
+    );
+}
+
+/// A real Redis whose writes take `delay` longer: fault injection for the moment between a
+/// leader's answer and the end of its store.
+struct SlowWritesForTests {
+    redis: RedisCache,
+    delay: Duration,
+}
+
+impl CacheBackend for SlowWritesForTests {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
+        self.redis.get(key)
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.redis.set(key, value, ttl).await
+        })
+    }
+    fn get_with_generations<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
+        self.redis.get_with_generations(key, names)
+    }
+    fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
+        self.redis.invalidate(name)
+    }
+    fn ping(&self) -> BoxFuture<'_, bool> {
+        self.redis.ping()
+    }
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.redis.close()
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_misses_while_the_store_runs_gets_the_published_response() {
+    let server = RedisServer::start();
+    let backend = SlowWritesForTests {
+        redis: RedisCache::new(RedisOptions::local(server.port())).unwrap(),
+        delay: Duration::from_millis(600),
+    };
+    let h = harness(Some(ResponseCache::new(
+        Arc::new(backend),
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    )));
+    let started = std::time::Instant::now();
+    let first = h.get("/slow?v=p").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "the leader's answer waited for the store: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(first.cache_status, "hub; fwd=miss; stored");
+    // The entry is not in Redis yet; the flight still holds the response.
+    let second = h.get("/slow?v=p").await;
+    assert_eq!(h.runs(), 1);
+    assert_eq!(second.x_cache, "HIT");
+    assert!(
+        second.cache_status.starts_with("hub; hit; ttl="),
+        "{}",
+        second.cache_status
+    );
+    assert_eq!((&second.body, &second.etag), (&first.body, &first.etag));
+    assert!(second.content_type.starts_with("application/json"));
+    // Once stored, Redis serves it.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let third = h.get("/slow?v=p").await;
+    assert_eq!((third.x_cache.as_str(), h.runs()), ("HIT", 1));
+    assert_eq!(third.body, first.body);
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hub_core::cache::envelope::Envelope;
-use hub_core::cache::key::build_key;
+use hub_core::cache::key::{KeyParam, build_key};
 use hub_core::cache::observer::CacheObserver;
 use hub_core::cache::runtime::{
     CacheSpec, Cached, InvalidateSpec, Invalidated, ResponseCache, Ttl, invalidating, serve,
@@ -66,7 +66,7 @@ impl Api {
         static SPEC: CacheSpec = CacheSpec {
             name: "nodes",
             ttl: Ttl::Default,
-            params: &["page"],
+            params: &[KeyParam::first("page")],
             depends: &[],
         };
         let v = self.db.nodes.load(Ordering::SeqCst);
@@ -423,7 +423,10 @@ async fn write_commands(keys: u32) -> Vec<(String, u64)> {
     let mut pipe = redis::pipe();
     for page in 0..keys {
         let query = format!("page={page}");
-        let key = format!("hub:{}", build_key("nodes", "", &query, &["page"]));
+        let key = format!(
+            "hub:{}",
+            build_key("nodes", "", &query, |_| None, &[KeyParam::first("page")])
+        );
         let env = Envelope::new(200, "application/json", vec![0], b"\"old\"".to_vec());
         pipe.cmd("SET").arg(key).arg(env.encode().unwrap()).ignore();
     }

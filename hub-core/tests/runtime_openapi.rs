@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hub_core::cache::runtime::{CacheSpec, Cached, ResponseCache, Ttl, serve, variant};
+use hub_core::cache::runtime::{CacheSpec, Cached, KeyParam, ResponseCache, Ttl, serve, variant};
 use hub_core::cache::{CacheBackend, NullCache, RedisCache, RedisOptions};
 use hub_core::test_support::{FailingCacheForTests, RedisServer};
 use poem::endpoint::BoxEndpoint;
@@ -50,7 +50,7 @@ impl Api {
             depends: &[],
             name: "items",
             ttl: Ttl::Dashboard,
-            params: &["label", "seen_by"],
+            params: &[KeyParam::first("label"), KeyParam::all("seen_by")],
         };
         let runs = self.runs.clone();
         serve(&SPEC, req, variant(role_key, req), async move {
@@ -219,11 +219,19 @@ async fn equivalent_queries_share_an_entry_and_different_ones_do_not() {
         h.get("/items?label=x+y&seen_by=A&seen_by=B").await.x_cache,
         "MISS"
     );
+    // `seen_by` is a `Vec`: the handler sees the order, so the key keeps it.
     assert_eq!(
         h.get("/items?label=x+y&seen_by=B&seen_by=A").await.x_cache,
+        "MISS"
+    );
+    // `label` is single-valued: only its first occurrence is read, and keyed.
+    assert_eq!(
+        h.get("/items?label=x+y&seen_by=B&label=other&seen_by=A")
+            .await
+            .x_cache,
         "HIT"
     );
-    assert_eq!(h.runs(), 2);
+    assert_eq!(h.runs(), 3);
 }
 
 #[tokio::test]
@@ -451,6 +459,16 @@ impl RecordingObserver {
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+
+    /// [`Self::take`] once `n` events arrived (stores run after the response, in their own
+    /// task), or after 2 s with whatever there is.
+    async fn take_settled(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while self.0.lock().unwrap().len() < n && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.take()
+    }
 }
 
 #[tokio::test]
@@ -467,8 +485,11 @@ async fn the_observer_hears_every_hit_miss_bypass_store_and_error() {
 
     h.get("/items?label=a").await;
     // Every installed observer hears every event.
-    assert_eq!(second.take(), ["miss:items", "stored:items"]);
-    assert_eq!(observer.take(), ["miss:items", "stored:items"]);
+    assert_eq!(second.take_settled(2).await, ["miss:items", "stored:items"]);
+    assert_eq!(
+        observer.take_settled(2).await,
+        ["miss:items", "stored:items"]
+    );
     h.get("/items?label=a").await;
     assert_eq!(observer.take(), ["hit:items"]);
     h.send(Method::POST, "/touch", None).await;

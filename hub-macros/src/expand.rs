@@ -12,14 +12,48 @@ use syn::{
 use crate::{
     args::{self, CachedArgs, Ttl},
     errors::Errors,
-    oai::{self, Operation},
+    oai::{self, Multiplicity, Operation, ParamKind},
 };
 
 /// Everything the expansion needs to know about one `#[cached]` method, once validated.
 pub(crate) struct CachedMethod {
     pub args: CachedArgs,
-    /// Public names of the declared `Query<_>` parameters, in declaration order.
-    pub query_params: Vec<String>,
+    /// The declared `Query<_>` and `Path<_>` parameters, in declaration order.
+    pub key_params: Vec<KeyParamDecl>,
+}
+
+/// How the handler reads one parameter that enters the key (mirrors
+/// `hub_core::cache::key::ParamRead`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    QueryFirst,
+    QueryAll,
+    QuerySet,
+    Path,
+}
+
+/// One parameter that enters the key.
+pub(crate) struct KeyParamDecl {
+    pub name: String,
+    pub read: Read,
+    pub ignore_case: bool,
+}
+
+impl ToTokens for KeyParamDecl {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let rt = runtime();
+        let name = &self.name;
+        let read = match self.read {
+            Read::QueryFirst => quote!(QueryFirst),
+            Read::QueryAll => quote!(QueryAll),
+            Read::QuerySet => quote!(QuerySet),
+            Read::Path => quote!(Path),
+        };
+        let ignore_case = self.ignore_case;
+        tokens.extend(quote! {
+            #rt::KeyParam { name: #name, read: #rt::ParamRead::#read, ignore_case: #ignore_case }
+        });
+    }
 }
 
 /// `#[cached_api]`: validates every `#[cached]` method of the impl and rewrites the valid
@@ -36,8 +70,8 @@ pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut item_impl: ItemImpl = match syn::parse2(item.clone()) {
         Ok(item_impl) => item_impl,
         Err(_) => {
-            errors.push(syn::Error::new(
-                Span::call_site(),
+            errors.push(syn::Error::new_spanned(
+                item_header(&item),
                 "#[cached_api] applies to an `impl` block carrying #[OpenApi]",
             ));
             let compile_errors = errors.to_compile_error();
@@ -62,18 +96,52 @@ pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
                     .for_each(mark_processed);
             }
         }
-    } else {
-        rewrite_impl(&mut item_impl, &mut errors);
+        let compile_errors = errors.to_compile_error();
+        return quote!(#compile_errors #item_impl);
     }
-
+    let names = rewrite_impl(&mut item_impl, &mut errors);
+    let registry = cache_names_impl(&item_impl, &names);
     let compile_errors = errors.to_compile_error();
     quote! {
         #compile_errors
         #item_impl
+        #registry
     }
 }
 
-fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
+/// The tokens of an item up to its body (`struct Foo`, `fn f()`, ...), where an error about
+/// the item as a whole is shown without quoting all of it.
+fn item_header(item: &TokenStream) -> TokenStream {
+    let header: TokenStream = item
+        .clone()
+        .into_iter()
+        .take_while(|t| !matches!(t, proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace))
+        .collect();
+    if header.is_empty() {
+        item.clone()
+    } else {
+        header
+    }
+}
+
+/// `impl CachedApi for Self`, listing the cache names of the impl's `#[cached]` operations so
+/// that the app can check them for uniqueness across every API it mounts.
+fn cache_names_impl(item_impl: &ItemImpl, names: &[LitStr]) -> TokenStream {
+    let (impl_generics, _, where_clause) = item_impl.generics.split_for_impl();
+    let self_ty = &item_impl.self_ty;
+    let rt = runtime();
+    quote! {
+        impl #impl_generics #rt::CachedApi for #self_ty #where_clause {
+            const CACHE_NAMES: &'static [&'static str] = &[#(#names),*];
+        }
+    }
+}
+
+/// Rewrites the `#[cached]` and `#[invalidates]` methods of the impl; returns the cache names
+/// of the rewritten `#[cached]` methods, in order.
+fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<LitStr> {
+    let api_attrs = item_impl.attrs.clone();
+    let mut declared: Vec<LitStr> = Vec::new();
     // Cache name -> method that declared it first.
     let mut names: HashMap<String, Ident> = HashMap::new();
     for item in &mut item_impl.items {
@@ -81,7 +149,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
         let Some(attr) = take_cached_attr(method, errors) else {
             continue;
         };
-        let Some(cached) = validate_method(method, &attr, errors) else {
+        let Some(cached) = validate_method(method, &attr, &api_attrs, errors) else {
             continue;
         };
         let name = cached.args.name.value();
@@ -93,6 +161,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
             continue;
         }
         names.insert(name, method.sig.ident.clone());
+        declared.push(cached.args.name.clone());
         rewrite_method(method, &cached);
     }
     // Second pass, once every cache name of the impl is known: the writes.
@@ -107,6 +176,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) {
         };
         rewrite_write(method, &invalidated, &names);
     }
+    declared
 }
 
 /// The argument `#[cached_api]` leaves on the `#[cached]` attributes it has processed:
@@ -176,6 +246,7 @@ fn take_attr(
 fn validate_method(
     method: &ImplItemFn,
     attr: &Attribute,
+    api_attrs: &[Attribute],
     errors: &mut Errors,
 ) -> Option<CachedMethod> {
     let mut ok = true;
@@ -222,13 +293,83 @@ fn validate_method(
         }
     }
 
-    let query_params = oai::typed_params(&method.sig.inputs)
-        .filter_map(oai::query_param_name)
-        .collect();
-    match args {
-        Some(args) if ok => Some(CachedMethod { args, query_params }),
+    let has_key_fn = args.as_ref().is_some_and(|a| a.key.is_some());
+    let key_params = key_params(method, api_attrs, has_key_fn, errors);
+    ok &= key_params.is_some();
+    match (args, key_params) {
+        (Some(args), Some(key_params)) if ok => Some(CachedMethod { args, key_params }),
         _ => None,
     }
+}
+
+/// The parameters of `method` that enter the key, or `None` after recording why the key
+/// cannot cover every input: a header or cookie parameter without a `key` function, or two
+/// key parameters with one name (their values would be indistinguishable in the key).
+fn key_params(
+    method: &ImplItemFn,
+    api_attrs: &[Attribute],
+    has_key_fn: bool,
+    errors: &mut Errors,
+) -> Option<Vec<KeyParamDecl>> {
+    let mut ok = true;
+    let mut params: Vec<KeyParamDecl> = Vec::new();
+    let operation_ignore_case = oai::bool_option(&method.attrs, "ignore_case")
+        .or_else(|| oai::bool_option(api_attrs, "ignore_case"));
+    for param in oai::typed_params(&method.sig.inputs) {
+        let Some((kind, inner)) = oai::param_kind(&param.ty) else {
+            continue;
+        };
+        let read = match kind {
+            ParamKind::HeaderOrCookie if has_key_fn => continue,
+            ParamKind::HeaderOrCookie => {
+                errors.push(syn::Error::new_spanned(
+                    &param.ty,
+                    "the cache key is built from query and path parameters only, so a \
+                     #[cached] handler reading a header or cookie parameter needs \
+                     `key = <fn>` returning a variant that covers it",
+                ));
+                ok = false;
+                continue;
+            }
+            ParamKind::Path => Read::Path,
+            ParamKind::Query => {
+                // `explode = false` lists arrive as one comma-separated value: the first.
+                let exploded = oai::bool_option(&param.attrs, "explode").unwrap_or(true);
+                match inner.map_or(Multiplicity::One, oai::multiplicity) {
+                    Multiplicity::Sequence if exploded => Read::QueryAll,
+                    Multiplicity::Set if exploded => Read::QuerySet,
+                    _ => Read::QueryFirst,
+                }
+            }
+        };
+        // poem-openapi reports a parameter without a usable name itself.
+        let Some(name) = oai::param_name(param) else {
+            continue;
+        };
+        let ignore_case = read != Read::Path
+            && oai::bool_option(&param.attrs, "ignore_case")
+                .or(operation_ignore_case)
+                .unwrap_or(false);
+        if params.iter().any(|p| {
+            p.name == name || ((p.ignore_case || ignore_case) && p.name.eq_ignore_ascii_case(&name))
+        }) {
+            errors.push(syn::Error::new_spanned(
+                &param.pat,
+                format!(
+                    "two parameters of this #[cached] handler are named {name:?}; the cache \
+                     key could not tell their values apart: rename one with #[oai(name = ...)]"
+                ),
+            ));
+            ok = false;
+            continue;
+        }
+        params.push(KeyParamDecl {
+            name,
+            read,
+            ignore_case,
+        });
+    }
+    ok.then_some(params)
 }
 
 fn non_get(method: &LitStr) -> syn::Error {
@@ -273,7 +414,7 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
             quote!(#rt::Ttl::Seconds(#s))
         }
     };
-    let params = &cached.query_params;
+    let params = &cached.key_params;
     let depends = &cached.args.depends;
     // A `depends` name must be one writes can invalidate, else it is a silent no-op.
     let checks = depends.iter().map(|n| known_name_check(n, "`depends`"));
@@ -286,6 +427,17 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
     let var = Ident::new("__hub_variant", Span::mixed_site());
     let ret = Ident::new("__hub_ret", Span::mixed_site());
     let body = &method.block;
+    // Spanned on the return type, path included: a return type that is not an API response
+    // fails `serve`'s bounds, and that error then points at the user's type.
+    let call = quote_spanned! {ret_span=>
+        ::hub_core::cache::runtime::serve(&#spec, #req, #var, async move {
+            // The original body, typed as the original return type so that `?` and `return`
+            // inside it mean what they meant in the handler.
+            let #ret: #ret_ty = async move #body.await;
+            #ret
+        })
+        .await
+    };
     method.block = parse_quote! {{
         static #spec: #rt::CacheSpec = #rt::CacheSpec {
             name: #name,
@@ -295,13 +447,7 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
         };
         #(#checks)*
         let #var: ::std::string::String = #variant;
-        #rt::serve(&#spec, #req, #var, async move {
-            // The original body, typed as the original return type so that `?` and `return`
-            // inside it mean what they meant in the handler.
-            let #ret: #ret_ty = async move #body.await;
-            #ret
-        })
-        .await
+        #call
     }};
 }
 
@@ -470,7 +616,13 @@ fn marker(args: TokenStream, item: TokenStream, what: &str) -> TokenStream {
     }
     let error = syn::Error::new(
         Span::call_site(),
-        format!("{what} requires #[cached_api] above #[OpenApi] on the impl block"),
+        format!(
+            "{what} was not expanded by #[cached_api]: it requires #[cached_api] above \
+             #[OpenApi] on the impl block, and must be written `{name}` or \
+             `hub_macros::{name}` (a renamed import such as `use hub_macros::{name} as x` \
+             is not recognised)",
+            name = what.trim_start_matches("#[").trim_end_matches(']'),
+        ),
     )
     .to_compile_error();
     let mut out = error;
@@ -510,7 +662,15 @@ mod tests {
             out.contains(":: hub_core :: cache :: runtime :: Cached < Json < u32 > >"),
             "{out}"
         );
-        assert!(out.contains("params : & [\"type\" , \"limit\"]"), "{out}");
+        assert!(
+            out.contains(
+                "params : & [:: hub_core :: cache :: runtime :: KeyParam { name : \"type\" , \
+                 read : :: hub_core :: cache :: runtime :: ParamRead :: QueryFirst , \
+                 ignore_case : false } , :: hub_core :: cache :: runtime :: KeyParam { name : \
+                 \"limit\""
+            ),
+            "{out}"
+        );
         assert!(out.contains("Ttl :: Dashboard"), "{out}");
         assert!(out.contains("variant (role_key , __hub_req)"), "{out}");
         assert!(
@@ -639,6 +799,62 @@ mod tests {
         assert!(out.contains("must be placed above #[OpenApi]"), "{out}");
         assert!(!out.contains("cached (name"), "{out}");
         assert!(!out.contains("Cached <"), "{out}");
+    }
+
+    #[test]
+    fn key_covers_path_and_every_query_value_of_multi_valued_parameters() {
+        let out = expand(parse_quote! {
+            #[OpenApi(ignore_case)]
+            impl Api {
+                #[oai(path = "/r/:id", method = "get")]
+                #[cached(name = "r")]
+                async fn r(
+                    &self,
+                    id: Path<String>,
+                    seen: Query<Vec<String>>,
+                    #[oai(explode = false)] ids: Query<Vec<String>>,
+                    tags: Query<Option<HashSet<String>>>,
+                    #[oai(ignore_case = false)] exact: Query<Option<String>>,
+                ) -> Json<u32> { Json(1) }
+            }
+        });
+        assert!(!out.contains("compile_error"), "{out}");
+        let decl = |name: &str, read: &str, ignore_case: bool| {
+            format!(
+                "KeyParam {{ name : \"{name}\" , read : :: hub_core :: cache :: runtime :: \
+                 ParamRead :: {read} , ignore_case : {ignore_case} }}"
+            )
+        };
+        for d in [
+            decl("id", "Path", false),
+            decl("seen", "QueryAll", true),
+            decl("ids", "QueryFirst", true),
+            decl("tags", "QuerySet", true),
+            decl("exact", "QueryFirst", false),
+        ] {
+            assert!(out.contains(&d), "{d} in {out}");
+        }
+    }
+
+    #[test]
+    fn header_and_cookie_parameters_need_a_key_function_and_names_are_unique() {
+        let out = expand(parse_quote! {
+            #[OpenApi]
+            impl Api {
+                #[oai(path = "/a", method = "get")]
+                #[cached(name = "a")]
+                async fn a(&self, token: Header<String>) -> Json<u32> { Json(1) }
+                #[oai(path = "/b", method = "get")]
+                #[cached(name = "b", key = by_token)]
+                async fn b(&self, token: Header<String>, s: Cookie<String>) -> Json<u32> { Json(1) }
+                #[oai(path = "/c/:x", method = "get")]
+                #[cached(name = "c")]
+                async fn c(&self, x: Path<String>, #[oai(name = "x")] y: Query<String>) -> Json<u32> { Json(1) }
+            }
+        });
+        assert_eq!(out.matches("needs `key = <fn>`").count(), 1, "{out}");
+        assert!(out.contains("are named \\\"x\\\""), "{out}");
+        assert_eq!(out.matches("Cached <").count(), 1, "{out}");
     }
 
     #[test]

@@ -34,8 +34,19 @@ use proc_macro::TokenStream;
 /// - changes the return type `R` to `::hub_core::cache::runtime::Cached<R>`, which keeps `R`'s
 ///   responses in the OpenAPI document and adds the cache headers;
 /// - wraps the body in `::hub_core::cache::runtime::serve(...)` with a static `CacheSpec`
-///   (name, ttl, and the public names of the handler's `Query<_>` parameters, which make up
-///   the query part of the key) and the key variant.
+///   (name, ttl, and the handler's `Query<_>` and `Path<_>` parameters with how each is read,
+///   which make up the parameter part of the key) and the key variant;
+/// - implements `::hub_core::cache::runtime::CachedApi` for the type, listing its cache
+///   names, so that the app can check them for uniqueness across all its APIs.
+///
+/// The key covers every request input the handler declares: a path parameter by its value; a
+/// single-valued query parameter (`Query<T>`, `Query<Option<T>>`, lists with
+/// `explode = false`) by its first occurrence, the only one poem-openapi parses; a
+/// `Query<Vec<T>>` by all its occurrences in request order; a `Query<HashSet<T>>` or
+/// `Query<BTreeSet<T>>` by its distinct values. `Header<_>` and `Cookie<_>` parameters are a
+/// compile error unless `key = ...` is given (the variant must then cover them); so are two
+/// key parameters with one name. Other extractors (`Data<_>`, custom ones reading headers)
+/// are not seen: a response that depends on them needs `key = ...`.
 ///
 /// Methods without `#[cached]` are left untouched; all attributes other than `#[cached]`
 /// (`#[oai(...)]` on methods and parameters, doc comments) are kept for `#[OpenApi]`.
@@ -121,8 +132,9 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[cached]` has no effect of its own: `#[cached_api]`, placed above `#[OpenApi]`, rewrites
 /// the method and leaves the attribute inert (`#[cached(__processed_by_cached_api)]`, which
 /// also keeps the `use hub_macros::cached` import used). Expanded by itself (`#[cached_api]`
-/// missing, or below `#[OpenApi]`), it is the compile error
-/// `#[cached] requires #[cached_api] above #[OpenApi] on the impl block`.
+/// missing, or below `#[OpenApi]`, or the attribute written under a renamed import that
+/// `#[cached_api]` cannot recognise), it is the compile error
+/// `#[cached] was not expanded by #[cached_api]: ...`, naming these causes.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()
@@ -183,8 +195,8 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # let _ = poem_openapi::OpenApiService::new(ChannelsApi, "docs", "1").spec();
 /// ```
 ///
-/// Expanded on its own (`#[cached_api]` missing or below `#[OpenApi]`), it is the compile
-/// error `#[invalidates] requires #[cached_api] above #[OpenApi] on the impl block`.
+/// Expanded on its own (`#[cached_api]` missing or below `#[OpenApi]`, or a renamed import),
+/// it is the compile error `#[invalidates] was not expanded by #[cached_api]: ...`.
 #[proc_macro_attribute]
 pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::invalidates(args.into(), item.into()).into()

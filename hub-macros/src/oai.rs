@@ -5,8 +5,8 @@
 //! functions here just return "nothing found" and leave the diagnosis to `#[OpenApi]`.
 
 use syn::{
-    Attribute, Expr, ExprLit, FnArg, Ident, Lit, LitStr, Meta, Pat, PatType, Path, Token, Type,
-    TypePath, ext::IdentExt, punctuated::Punctuated,
+    Attribute, Expr, ExprLit, FnArg, GenericArgument, Ident, Lit, LitStr, Meta, Pat, PatType, Path,
+    PathArguments, Token, Type, TypePath, ext::IdentExt, punctuated::Punctuated,
 };
 
 fn last_segment_is(path: &Path, name: &str) -> bool {
@@ -100,23 +100,86 @@ fn param_ident(pat: &Pat) -> Option<&Ident> {
     }
 }
 
-/// `Query<T>` under any path (`Query<T>`, `param::Query<T>`, `poem_openapi::param::Query<T>`).
-pub(crate) fn is_query_type(ty: &Type) -> bool {
+/// The poem-openapi parameter extractors, by what of the request they read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParamKind {
+    Query,
+    Path,
+    /// `Header<T>`, `Cookie<T>`, `CookiePrivate<T>`, `CookieSigned<T>`: request inputs the
+    /// generated key cannot see.
+    HeaderOrCookie,
+}
+
+/// The extractor `ty` is, judged by the last segment of its path under any prefix
+/// (`Query<T>`, `param::Query<T>`, `poem_openapi::param::Query<T>`), with its type argument.
+pub(crate) fn param_kind(ty: &Type) -> Option<(ParamKind, Option<&Type>)> {
     match ty {
-        Type::Path(TypePath { qself: None, path }) => last_segment_is(path, "Query"),
-        Type::Group(g) => is_query_type(&g.elem),
-        Type::Paren(p) => is_query_type(&p.elem),
-        _ => false,
+        Type::Path(TypePath { qself: None, path }) => {
+            let last = path.segments.last()?;
+            let kind = match last.ident.to_string().as_str() {
+                "Query" => ParamKind::Query,
+                "Path" => ParamKind::Path,
+                "Header" | "Cookie" | "CookiePrivate" | "CookieSigned" => ParamKind::HeaderOrCookie,
+                _ => return None,
+            };
+            Some((kind, first_type_argument(&last.arguments)))
+        }
+        Type::Group(g) => param_kind(&g.elem),
+        Type::Paren(p) => param_kind(&p.elem),
+        _ => None,
     }
 }
 
-/// The public name of a `Query<T>` parameter, as poem-openapi computes it:
-/// `#[oai(name = "...")]` if present, else the identifier without `r#`.
-/// `None` when the parameter is not a `Query<T>` or has no usable identifier.
-pub(crate) fn query_param_name(param: &PatType) -> Option<String> {
-    if !is_query_type(&param.ty) {
-        return None;
+fn first_type_argument(args: &PathArguments) -> Option<&Type> {
+    match args {
+        PathArguments::AngleBracketed(a) => a.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
     }
+}
+
+/// How many occurrences of a query parameter poem-openapi parses for a `Query<T>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Multiplicity {
+    /// The first occurrence only.
+    One,
+    /// Every occurrence, in order (`Vec`, `VecDeque`, `LinkedList`, arrays, `IndexSet`).
+    Sequence,
+    /// Every occurrence, into a set that forgets order and repeats (`HashSet`, `BTreeSet`).
+    Set,
+}
+
+/// What poem-openapi parses of a query parameter of type `T` (from `Query<T>`): the
+/// collections it implements `ParseFromParameter` for, also inside `Option`, `Box`, `Arc`.
+/// Anything else parses the first occurrence only. A type alias of a collection is not
+/// recognised (it would be keyed by its first value): name the collection in the signature.
+pub(crate) fn multiplicity(ty: &Type) -> Multiplicity {
+    match ty {
+        Type::Path(TypePath { qself: None, path }) => {
+            let Some(last) = path.segments.last() else {
+                return Multiplicity::One;
+            };
+            match last.ident.to_string().as_str() {
+                "Option" | "Box" | "Arc" => {
+                    first_type_argument(&last.arguments).map_or(Multiplicity::One, multiplicity)
+                }
+                "Vec" | "VecDeque" | "LinkedList" | "IndexSet" => Multiplicity::Sequence,
+                "HashSet" | "BTreeSet" => Multiplicity::Set,
+                _ => Multiplicity::One,
+            }
+        }
+        Type::Array(_) | Type::Slice(_) => Multiplicity::Sequence,
+        Type::Group(g) => multiplicity(&g.elem),
+        Type::Paren(p) => multiplicity(&p.elem),
+        _ => Multiplicity::One,
+    }
+}
+
+/// The public name of a parameter, as poem-openapi computes it: `#[oai(name = "...")]` if
+/// present, else the identifier without `r#`. `None` without a usable identifier.
+pub(crate) fn param_name(param: &PatType) -> Option<String> {
     let renamed = oai_items(&param.attrs).and_then(|(_, items)| {
         items
             .iter()
@@ -124,6 +187,28 @@ pub(crate) fn query_param_name(param: &PatType) -> Option<String> {
             .map(LitStr::value)
     });
     renamed.or_else(|| param_ident(&param.pat).map(|i| i.unraw().to_string()))
+}
+
+/// The value of a boolean option (`flag`, `flag = true`, `flag = false`) in the `#[oai(...)]`
+/// (or `#[OpenApi(...)]`) attributes of `attrs`, `None` when not given.
+pub(crate) fn bool_option(attrs: &[Attribute], option: &str) -> Option<bool> {
+    let items = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("oai") || is_openapi_attr(a))
+        .find_map(|a| {
+            a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+                .ok()
+        })?;
+    items.iter().find_map(|m| match m {
+        Meta::Path(p) if p.is_ident(option) => Some(true),
+        Meta::NameValue(nv) if nv.path.is_ident(option) => match &nv.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Some(b.value),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// Whether `ty` is `&Request` (any path ending in `Request`, shared, no generics): the type
@@ -203,34 +288,65 @@ mod tests {
         assert!(matches!(operation(&f.attrs), Operation::Unreadable));
     }
 
-    fn name_of(f: ImplItemFn) -> Vec<Option<String>> {
-        typed_params(&f.sig.inputs).map(query_param_name).collect()
+    fn name_of(f: ImplItemFn) -> Vec<Option<(String, ParamKind, Multiplicity)>> {
+        typed_params(&f.sig.inputs)
+            .map(|p| {
+                let (kind, inner) = param_kind(&p.ty)?;
+                Some((
+                    param_name(p)?,
+                    kind,
+                    inner.map_or(Multiplicity::One, multiplicity),
+                ))
+            })
+            .collect()
     }
 
     #[test]
-    fn query_names() {
+    fn param_names_kinds_and_multiplicity() {
         let f: ImplItemFn = parse_quote! {
             async fn a(
                 &self,
                 limit: Query<Option<u32>>,
                 #[oai(name = "type", validator(maximum(value = "3")))] kind: param::Query<String>,
-                r#type: poem_openapi::param::Query<String>,
-                Query(search): Query<Option<String>>,
+                r#type: poem_openapi::param::Query<Vec<String>>,
+                Query(search): Query<Option<Vec<String>>>,
+                ids: Query<std::collections::BTreeSet<u32>>,
                 id: Path<String>,
+                token: Header<String>,
+                session: poem_openapi::param::Cookie<String>,
                 req: &Request,
             ) {}
         };
+        use Multiplicity::*;
+        let q = |n: &str, multi| Some((n.to_owned(), ParamKind::Query, multi));
         assert_eq!(
             name_of(f),
             [
-                Some("limit".into()),
-                Some("type".into()),
-                Some("type".into()),
-                Some("search".into()),
-                None,
+                q("limit", One),
+                q("type", One),
+                q("type", Sequence),
+                q("search", Sequence),
+                q("ids", Set),
+                Some(("id".into(), ParamKind::Path, One)),
+                Some(("token".into(), ParamKind::HeaderOrCookie, One)),
+                Some(("session".into(), ParamKind::HeaderOrCookie, One)),
                 None
             ]
         );
+    }
+
+    #[test]
+    fn bool_options() {
+        let f: ImplItemFn = parse_quote! {
+            #[oai(path = "/a", method = "get", ignore_case)]
+            async fn a(&self) {}
+        };
+        assert_eq!(bool_option(&f.attrs, "ignore_case"), Some(true));
+        assert_eq!(bool_option(&f.attrs, "explode"), None);
+        let a: Attribute = parse_quote!(#[oai(explode = false)]);
+        assert_eq!(bool_option(&[a], "explode"), Some(false));
+        let a: Attribute = parse_quote!(#[OpenApi(prefix_path = "/x", ignore_case = true)]);
+        assert_eq!(bool_option(&[a], "ignore_case"), Some(true));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use hub_macros::{cached, cached_api};
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Request, Route};
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, OpenApiService};
 
@@ -103,6 +103,14 @@ impl Api {
         }))
     }
 
+    /// One item per path; the path parameter must split the cache.
+    #[oai(path = "/items/:id", method = "get")]
+    #[cached(name = "items")]
+    async fn item(&self, id: Path<String>) -> Json<String> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Json(id.0)
+    }
+
     /// Reuses the handler's own request parameter.
     #[oai(path = "/echo", method = "get")]
     #[cached(name = "echo")]
@@ -161,6 +169,24 @@ async fn miss_then_hit_with_identical_bytes() {
     assert_eq!(x_cache(&second), "HIT");
     assert_eq!(body(second).await, first);
     assert_eq!(h.runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn each_path_is_its_own_entry() {
+    let h = harness();
+    for (id, cache) in [("a", "MISS"), ("b", "MISS"), ("a", "HIT"), ("b", "HIT")] {
+        let resp = h.client.get(format!("/items/{id}")).send().await;
+        resp.assert_status_is_ok();
+        assert_eq!(x_cache(&resp), cache, "/items/{id}");
+        assert_eq!(
+            body(resp).await,
+            format!("\"{id}\""),
+            "/items/{id} served another item"
+        );
+    }
+    assert_eq!(h.runs.load(Ordering::SeqCst), 2);
+    let keys = h.backend.set_keys.lock().unwrap().clone();
+    assert_eq!(keys, ["items::id=a", "items::id=b"]);
 }
 
 #[tokio::test]

@@ -62,6 +62,27 @@ pub type AllApis = (
     adoptions::AdoptionsApi,
 );
 
+/// The cache names of every `#[cached]` operation of [`all`], one entry per operation (so a
+/// name used twice appears twice). The groups without `#[cached_api]` (health, telemetry,
+/// trace paths) have none; `hub-api/tests/cache.rs` checks this list against the cached
+/// operations of the OpenAPI document, so a group missing here fails that test.
+pub fn cache_names() -> Vec<&'static str> {
+    use hub_core::cache::runtime::CachedApi;
+    [
+        nodes::NodesApi::CACHE_NAMES,
+        advertisements::AdvertisementsApi::CACHE_NAMES,
+        messages::MessagesApi::CACHE_NAMES,
+        channels::ChannelsApi::CACHE_NAMES,
+        dashboard::DashboardApi::CACHE_NAMES,
+        profiles::ProfilesApi::CACHE_NAMES,
+        packets::PacketsApi::CACHE_NAMES,
+        packet_groups::PacketGroupsApi::CACHE_NAMES,
+        mesh_routes::RoutesApi::CACHE_NAMES,
+        adoptions::AdoptionsApi::CACHE_NAMES,
+    ]
+    .concat()
+}
+
 /// Every API group, in the order the docs list them.
 pub fn all() -> AllApis {
     (

@@ -54,7 +54,8 @@ pub fn etag_for(body: &[u8]) -> String {
     format!("\"{}\"", &digest[..32])
 }
 
-fn unix_now() -> u64 {
+/// Unix time in seconds (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

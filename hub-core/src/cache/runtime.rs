@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! static SPEC: CacheSpec = CacheSpec {
-//!     name: "nodes", ttl: Ttl::Default, params: &["limit"], depends: &["profiles"],
+//!     name: "nodes", ttl: Ttl::Default, params: &[KeyParam::first("limit")],
+//!     depends: &["profiles"],
 //! };
 //! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move { /* body */ }).await
 //! ```
@@ -47,6 +48,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use poem::error::IntoResult;
@@ -59,9 +61,10 @@ use poem_openapi::registry::{
 };
 
 use super::backend::{CacheBackend, NullCache};
-use super::coalesce::{Flights, Join, Shared, wait};
-use super::envelope::{Envelope, etag_for};
+use super::coalesce::{Flight, Flights, Leader, Shared, Storing};
+use super::envelope::{Envelope, etag_for, unix_now};
 use super::key::build_key;
+pub use super::key::{KeyParam, ParamRead};
 use super::observer::{CacheObserver, Lookup, Observers};
 use super::redis::{RedisCache, RedisOptions};
 use super::settings::CacheSettings;
@@ -94,11 +97,20 @@ pub struct CacheSpec {
     pub name: &'static str,
     /// TTL selector.
     pub ttl: Ttl,
-    /// Public names of the query parameters the handler declares; only these enter the key.
-    pub params: &'static [&'static str],
+    /// The query and path parameters the handler declares, and how it reads each; only what
+    /// it reads of them enters the key (see [`super::key::canonical_params`]).
+    pub params: &'static [KeyParam],
     /// Other cache names whose invalidation must also invalidate this operation's entries
     /// (`#[cached(depends = [...])]`). The name itself and its ancestors are always included.
     pub depends: &'static [&'static str],
+}
+
+/// Implemented by `#[cached_api]` for every API type it expands: the cache names of the
+/// type's `#[cached]` operations, so that an app can check that no two operations of all the
+/// APIs it mounts share a name (names are only checked within one impl at compile time).
+pub trait CachedApi {
+    /// One entry per `#[cached]` operation, in declaration order.
+    const CACHE_NAMES: &'static [&'static str];
 }
 
 /// Compile-time description of a write operation, emitted by `#[invalidates(...)]`.
@@ -126,7 +138,12 @@ pub struct ResponseCache {
     observer: Observers,
     /// Misses in flight, for coalescing; `None` when coalescing is off.
     flights: Option<Arc<Flights>>,
+    /// Longest a coalesced waiter waits for its leader before running the handler itself.
+    coalesce_wait: Duration,
 }
+
+/// Default of [`ResponseCache::with_coalesce_wait`] (`CACHE_COALESCE_WAIT_MS`).
+pub const DEFAULT_COALESCE_WAIT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,6 +152,7 @@ impl std::fmt::Debug for ResponseCache {
             .field("ttl_default", &self.ttl_default)
             .field("ttl_dashboard", &self.ttl_dashboard)
             .field("coalescing", &self.coalescing())
+            .field("coalesce_wait", &self.coalesce_wait)
             .finish()
     }
 }
@@ -161,7 +179,7 @@ impl ResponseCache {
         } else {
             Arc::new(NullCache)
         };
-        Self::new(backend, s.ttl_default(), s.ttl_dashboard())
+        Self::new(backend, s.ttl_default(), s.ttl_dashboard()).with_coalesce_wait(s.coalesce_wait())
     }
 
     /// Wraps an existing backend.
@@ -176,7 +194,15 @@ impl ResponseCache {
             ttl_dashboard,
             observer: Observers::default(),
             flights: Some(Arc::default()),
+            coalesce_wait: DEFAULT_COALESCE_WAIT,
         }
+    }
+
+    /// The same cache with coalesced waiters waiting at most `wait` for their leader; past
+    /// it, a waiter runs the handler itself (docs/caching.md#coalescing).
+    pub fn with_coalesce_wait(mut self, wait: Duration) -> Self {
+        self.coalesce_wait = wait;
+        self
     }
 
     /// The same cache without coalescing of concurrent misses: every miss runs the handler.
@@ -528,21 +554,21 @@ where
     let inm = conditional.as_deref();
     let Some(cache) = req.data::<ResponseCache>() else {
         let fwd = if read { BYPASS_DISABLED } else { "method" };
-        return compute(None, spec, fwd, read, false, handler)
+        return compute(None, spec, fwd, read, false, None, handler)
             .await
-            .0
             .conditional(inm);
     };
     let observer = &cache.observer;
     if !read {
         // Writes are never looked up, stored or coalesced.
         observer.lookup(spec.name, Lookup::Bypass);
-        return compute(None, spec, "method", false, false, handler).await.0;
+        return compute(None, spec, "method", false, false, None, handler).await;
     }
     let key = build_key(
         spec.name,
         &variant,
         req.uri().query().unwrap_or(""),
+        |index| path_param(req, index),
         spec.params,
     );
 
@@ -591,40 +617,58 @@ where
 
     let is_get = *req.method() == Method::GET;
     let Some(flights) = &cache.flights else {
-        return compute(store, spec, fwd, true, is_get, handler)
+        return compute(store, spec, fwd, true, is_get, None, handler)
             .await
-            .0
             .conditional(inm);
     };
-    let fresh = match flights.join(&flight_key) {
-        Join::Leader(leader) => {
-            let (cached, shared) = compute(store, spec, fwd, true, is_get, handler).await;
-            if let Some(shared) = shared {
-                leader.publish(shared);
-            }
-            cached
+    let fresh = match flights.take_part(&flight_key, cache.coalesce_wait).await {
+        Flight::Lead(leader) => {
+            compute(store, spec, fwd, true, is_get, Some(leader), handler).await
         }
-        Join::Waiter(slot) => match wait(slot).await {
-            Some(shared) => {
-                observer.coalesced(spec.name);
-                let mut resp = Response::builder()
-                    .status(StatusCode::OK)
-                    .body(Body::from(shared.body.clone()));
-                *resp.headers_mut() = shared.headers.clone();
-                let etag = Some(shared.etag.clone());
-                return Cached {
-                    etag,
-                    ..Cached::miss(resp)
-                }
-                .status(format!("hub; fwd={fwd}; collapsed"))
-                .conditional(inm);
+        Flight::Alone => compute(store, spec, fwd, true, is_get, None, handler).await,
+        Flight::Collapsed(shared) => {
+            observer.coalesced(spec.name);
+            let mut resp = Response::builder()
+                .status(StatusCode::OK)
+                .body(Body::from(shared.body.clone()));
+            *resp.headers_mut() = shared.headers.clone();
+            let etag = Some(shared.etag.clone());
+            Cached {
+                etag,
+                ..Cached::miss(resp)
             }
-            // The leader failed, was cancelled or answered something other than 200: this
-            // request runs the handler itself, as if it had been alone.
-            None => compute(store, spec, fwd, true, is_get, handler).await.0,
-        },
+            .status(format!("hub; fwd={fwd}; collapsed"))
+        }
+        // The entry being stored, served as a stored one would be: this request missed only
+        // because the leader's write had not reached the store yet.
+        Flight::Published(shared) => {
+            observer.coalesced(spec.name);
+            let content_type = shared
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let env = Envelope {
+                status: 200,
+                content_type: content_type.to_owned(),
+                etag: shared.etag.clone(),
+                stored_at: shared.computed_at,
+                generations: Vec::new(),
+                body: shared.body.to_vec(),
+            };
+            let left = remaining_ttl(cache.ttl(spec.ttl), env.stored_at);
+            Cached::hit(env, format!("hub; hit; ttl={left}"))
+        }
     };
     fresh.conditional(inm)
+}
+
+/// The raw value of the handler's `index`th path parameter. poem-openapi routes path
+/// parameters under positional names (`param0`, `param1`, ...); should that ever change, the
+/// whole request path stands in, which still keys each path apart.
+fn path_param(req: &Request, index: usize) -> Option<&str> {
+    req.raw_path_param(&format!("param{index}"))
+        .or(Some(req.uri().path()))
 }
 
 /// `Cache-Status` forward reason when the cache is disabled (or absent).
@@ -639,17 +683,20 @@ struct Store<'a> {
     generations: Vec<u64>,
 }
 
-/// Runs the handler; for a 200 answer to a read, buffers the body, computes its ETag, stores it
-/// in `store` (GET only) and returns it for sharing with coalesced waiters. Sets
-/// `Cache-Status` to `hub; fwd=miss; stored` when stored, else `hub; fwd=<fwd>`.
+/// Runs the handler; for a 200 answer to a read, buffers the body, computes its ETag, hands
+/// the response to the waiters of `leader`, then stores it in `store` (GET only) in a spawned
+/// task, so that neither the waiters nor this request's client wait for the store's write.
+/// Sets `Cache-Status` to `hub; fwd=miss; stored` when the response is being stored, else
+/// `hub; fwd=<fwd>`.
 async fn compute<R, T, F>(
     store: Option<Store<'_>>,
     spec: &'static CacheSpec,
     fwd: &str,
     read: bool,
     get: bool,
+    leader: Option<Leader>,
     handler: F,
-) -> (Cached<R>, Option<Arc<Shared>>)
+) -> Cached<R>
 where
     R: IntoResult<T>,
     T: IntoResponse,
@@ -657,69 +704,90 @@ where
 {
     let resp = match handler.await.into_result() {
         Ok(v) => v.into_response(),
-        Err(e) => return (Cached::error(e), None),
+        Err(e) => return Cached::error(e),
     };
     if !read || resp.status() != StatusCode::OK {
-        return (Cached::miss(resp).status(format!("hub; fwd={fwd}")), None);
+        return Cached::miss(resp).status(format!("hub; fwd={fwd}"));
     }
     let (parts, body) = resp.into_parts();
     let body = match body.into_bytes().await {
         Ok(b) => b,
         // The body is gone; report the read failure as the response would have failed anyway.
-        Err(e) => return (Cached::error(poem::Error::from(e)), None),
+        Err(e) => return Cached::error(poem::Error::from(e)),
     };
-    let mut stored = false;
-    let etag = match store.filter(|_| get && body.len() <= MAX_STORED_BODY_BYTES) {
-        Some(Store {
-            cache,
-            key,
-            generations,
-        }) => {
-            let content_type = parts
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let env = Envelope::new(200, content_type, generations, body.to_vec());
-            if let Some(encoded) = env.encode() {
-                // Errors are already logged (rate-limited) by the backend; a failed store is
-                // a MISS.
-                match cache.backend.set(key, &encoded, cache.ttl(spec.ttl)).await {
-                    Ok(()) => {
-                        stored = true;
-                        cache.observer.stored(spec.name);
-                    }
-                    Err(_) => cache.observer.error(spec.name),
-                }
-            }
-            env.etag
-        }
-        None => etag_for(&body),
-    };
-    let shared = Arc::new(Shared {
-        headers: parts.headers.clone(),
-        body: body.clone(),
-        etag: etag.clone(),
+    let store = store.filter(|_| get && body.len() <= MAX_STORED_BODY_BYTES);
+    let envelope = store.as_ref().map(|s| {
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Envelope::new(200, content_type, s.generations.clone(), body.to_vec())
     });
-    let status = if stored {
-        "hub; fwd=miss; stored".to_owned()
-    } else {
-        format!("hub; fwd={fwd}")
+    let (etag, computed_at) = match &envelope {
+        Some(env) => (env.etag.clone(), env.stored_at),
+        None => (etag_for(&body), unix_now()),
+    };
+    let storing = leader.map(|leader| {
+        leader.publish(Arc::new(Shared {
+            headers: parts.headers.clone(),
+            body: body.clone(),
+            etag: etag.clone(),
+            computed_at,
+        }))
+    });
+    let encoded = envelope.as_ref().and_then(Envelope::encode);
+    let status = match (store, encoded) {
+        (Some(store), Some(encoded)) => {
+            store.spawn_write(spec, encoded, storing);
+            "hub; fwd=miss; stored".to_owned()
+        }
+        _ => format!("hub; fwd={fwd}"),
     };
     let cached = Cached {
         etag: Some(etag),
         ..Cached::miss(Response::from_parts(parts, Body::from(body)))
     };
-    (cached.status(status), Some(shared))
+    cached.status(status)
+}
+
+impl Store<'_> {
+    /// Writes `encoded` under the key in a task of its own; `storing` (the published flight,
+    /// if any) ends when the write does, so requests that miss meanwhile get the published
+    /// response instead of running the handler again.
+    fn spawn_write(self, spec: &'static CacheSpec, encoded: Vec<u8>, storing: Option<Storing>) {
+        let cache = self.cache.clone();
+        let key = self.key.to_owned();
+        let write = async move {
+            // Errors are already logged (rate-limited) by the backend; a failed store only
+            // means the next request misses.
+            match cache.backend.set(&key, &encoded, cache.ttl(spec.ttl)).await {
+                Ok(()) => cache.observer.stored(spec.name),
+                Err(_) => cache.observer.error(spec.name),
+            }
+            drop(storing);
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Outside a runtime nothing could drive the write; skipping the store is a miss
+            // next time, never a failure now.
+            tracing::debug!(target: "hub::cache", "no runtime; response not stored");
+            return;
+        };
+        // One poll here, before this request answers, queues the SET on the connection
+        // without waiting for its reply: a lookup this client sends after the answer then
+        // reaches Redis after the SET and is a HIT, instead of racing the spawned task.
+        let mut write = Box::pin(write);
+        let mut cx = Context::from_waker(Waker::noop());
+        if write.as_mut().poll(&mut cx).is_pending() {
+            runtime.spawn(write);
+        }
+    }
 }
 
 /// Seconds an entry stored at `stored_at` (Unix seconds) has left of `ttl`, never negative.
 fn remaining_ttl(ttl: Duration, stored_at: u64) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    ttl.as_secs().saturating_sub(now.saturating_sub(stored_at))
+    ttl.as_secs()
+        .saturating_sub(unix_now().saturating_sub(stored_at))
 }
 
 /// All `If-None-Match` field lines of a request, joined as one list.

@@ -130,7 +130,20 @@ pub struct CacheSettings {
         allow_negative_numbers = true
     )]
     pub cache_local_max_mb: i64,
+    /// Longest, in milliseconds, a request waits for a concurrent identical request that is
+    /// already computing the response; past it, it computes the response itself.
+    #[arg(
+        long = "cache-coalesce-wait-ms",
+        env = "CACHE_COALESCE_WAIT_MS",
+        default_value_t = 10_000,
+        allow_negative_numbers = true
+    )]
+    pub cache_coalesce_wait_ms: i64,
 }
+
+/// Largest accepted `CACHE_COALESCE_WAIT_MS`: a waiter held longer than this is a hung
+/// request, whatever its leader does.
+const MAX_COALESCE_WAIT_MS: i64 = 600_000;
 
 impl Default for CacheSettings {
     fn default() -> Self {
@@ -150,6 +163,7 @@ impl Default for CacheSettings {
             cache_local: true,
             no_cache_local: false,
             cache_local_max_mb: 64,
+            cache_coalesce_wait_ms: 10_000,
         }
     }
 }
@@ -307,6 +321,16 @@ impl CacheSettings {
                 ),
             ));
         }
+        if !(1..=MAX_COALESCE_WAIT_MS).contains(&self.cache_coalesce_wait_ms) {
+            return Err(invalid(
+                "CACHE_COALESCE_WAIT_MS",
+                "--cache-coalesce-wait-ms",
+                format!(
+                    "must be between 1 and {MAX_COALESCE_WAIT_MS} milliseconds, got {}",
+                    self.cache_coalesce_wait_ms
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -364,6 +388,11 @@ impl CacheSettings {
         }
     }
 
+    /// `CACHE_COALESCE_WAIT_MS` as a duration (at least 1 ms even if unvalidated).
+    pub fn coalesce_wait(&self) -> Duration {
+        Duration::from_millis(self.cache_coalesce_wait_ms.max(1).unsigned_abs())
+    }
+
     /// The startup banner line: every setting, the password only as `set`/`unset`.
     pub fn banner(&self) -> String {
         self.to_string()
@@ -388,7 +417,8 @@ impl fmt::Display for CacheSettings {
         write!(
             f,
             "redis: enabled={} {} password={} key_prefix={} \
-             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms near_cache={}",
+             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms near_cache={} \
+             coalesce_wait={}ms",
             self.enabled(),
             self.target(),
             if self
@@ -408,6 +438,7 @@ impl fmt::Display for CacheSettings {
                 Some(bytes) => format!("{}MiB", bytes >> 20),
                 None => "off".to_owned(),
             },
+            self.cache_coalesce_wait_ms,
         )
     }
 }
@@ -429,6 +460,7 @@ impl fmt::Debug for CacheSettings {
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("near_cache_bytes", &self.near_cache_bytes())
+            .field("cache_coalesce_wait_ms", &self.cache_coalesce_wait_ms)
             .finish()
     }
 }
@@ -468,6 +500,8 @@ mod tests {
             "30",
             "--redis-timeout-ms",
             "150",
+            "--cache-coalesce-wait-ms",
+            "10000",
         ]
     }
 
@@ -483,6 +517,7 @@ mod tests {
         assert_eq!(d.ttl_default(), Duration::from_secs(30));
         assert_eq!(d.ttl_dashboard(), Duration::from_secs(30));
         assert_eq!(d.timeout(), Duration::from_millis(150));
+        assert_eq!(d.coalesce_wait(), Duration::from_secs(10));
         d.validate().unwrap();
     }
 
@@ -517,6 +552,8 @@ mod tests {
             "60",
             "--redis-timeout-ms",
             "75",
+            "--cache-coalesce-wait-ms",
+            "250",
         ]);
         assert_eq!(s.redis_host, "cache.internal");
         assert_eq!(s.redis_port, 6380);
@@ -526,6 +563,7 @@ mod tests {
         assert_eq!(s.ttl_default(), Duration::from_secs(10));
         assert_eq!(s.ttl_dashboard(), Duration::from_secs(60));
         assert_eq!(s.timeout(), Duration::from_millis(75));
+        assert_eq!(s.coalesce_wait(), Duration::from_millis(250));
         s.validate().unwrap();
     }
 
@@ -551,6 +589,7 @@ mod tests {
             ("redis-cache-ttl", "REDIS_CACHE_TTL"),
             ("redis-cache-ttl-dashboard", "REDIS_CACHE_TTL_DASHBOARD"),
             ("redis-timeout-ms", "REDIS_TIMEOUT_MS"),
+            ("cache-coalesce-wait-ms", "CACHE_COALESCE_WAIT_MS"),
         ] {
             assert!(
                 envs.contains(&(flag.to_string(), env.to_string())),
@@ -622,6 +661,16 @@ mod tests {
             })
             .contains("REDIS_TIMEOUT_MS")
         );
+        for wait in [0, -1, MAX_COALESCE_WAIT_MS + 1] {
+            assert!(
+                err(CacheSettings {
+                    cache_coalesce_wait_ms: wait,
+                    ..base()
+                })
+                .contains("CACHE_COALESCE_WAIT_MS"),
+                "{wait}"
+            );
+        }
         assert!(
             err(CacheSettings {
                 redis_db: -1,
@@ -763,6 +812,7 @@ mod tests {
             "cache_ttl=30s",
             "cache_ttl_dashboard=30s",
             "timeout=150ms",
+            "coalesce_wait=10000ms",
         ] {
             assert!(b.contains(part), "{part} missing from {b}");
         }
