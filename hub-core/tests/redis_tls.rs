@@ -57,11 +57,7 @@ fn certificates(dir: &Path) {
             "/CN=localhost",
         ],
     );
-    std::fs::write(
-        dir.join("ext"),
-        "subjectAltName=DNS:localhost\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
     openssl(
         dir,
         &[

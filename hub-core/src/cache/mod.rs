@@ -18,11 +18,12 @@ pub mod names;
 pub mod near;
 pub mod observer;
 pub mod redis;
+pub mod refresh;
 pub mod runtime;
 pub mod settings;
 mod tracking;
 
-pub use backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, NullCache};
+pub use backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, Found, NullCache};
 pub use breaker::BreakerState;
 pub use redis::{RedisCache, RedisOptions};
 pub use runtime::{CacheSpec, Cached, InvalidateSpec, Invalidated, ResponseCache, Ttl};

@@ -114,7 +114,7 @@ pub struct Reservation {
 /// assert!(near.lookup(&keys).is_none());
 /// let r = near.reserve(&keys).unwrap();
 /// near.fill(r, vec![Fill::lasting(Some(b"entry".to_vec()))]);
-/// assert_eq!(near.lookup(&keys).unwrap()[0].as_deref(), Some(&b"entry"[..]));
+/// assert_eq!(near.lookup(&keys).unwrap().0[0].as_deref(), Some(&b"entry"[..]));
 /// near.invalidate(["hub:nodes::"]);
 /// assert!(near.lookup(&keys).is_none());
 /// ```
@@ -158,13 +158,15 @@ impl NearCache {
         self.slots().usable
     }
 
-    /// The values of all `keys`, in order, when every one is held; otherwise `None` (counted
-    /// as a miss). A hit refreshes the keys' recency.
-    pub fn lookup(&self, keys: &[String]) -> Option<Vec<NearValue>> {
+    /// The values of all `keys`, in order, and the earliest Redis expiry among them, when
+    /// every one is held; otherwise `None` (counted as a miss). A hit refreshes the keys'
+    /// recency.
+    pub fn lookup(&self, keys: &[String]) -> Option<(Vec<NearValue>, Option<Instant>)> {
         let mut slots = self.slots();
         let now = Instant::now();
         let found = if slots.usable {
             let mut values = Vec::with_capacity(keys.len());
+            let mut expires: Option<Instant> = None;
             for key in keys {
                 match slots.map.to_back(key.as_str()) {
                     Some(Slot::Ready(_, Some(deadline))) if *deadline <= now => {
@@ -173,11 +175,17 @@ impl NearCache {
                         }
                         break;
                     }
-                    Some(Slot::Ready(v, _)) => values.push(v.clone()),
+                    Some(Slot::Ready(v, deadline)) => {
+                        values.push(v.clone());
+                        expires = match (expires, *deadline) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
                     _ => break,
                 }
             }
-            (values.len() == keys.len()).then_some(values)
+            (values.len() == keys.len()).then_some((values, expires))
         } else {
             None
         };
@@ -335,7 +343,7 @@ mod tests {
             r,
             lasting(vec![Some(b"body".to_vec()), Some(b"3".to_vec()), None]),
         );
-        let got = near.lookup(&ks).unwrap();
+        let got = near.lookup(&ks).unwrap().0;
         assert_eq!(got[0].as_deref(), Some(&b"body"[..]));
         assert_eq!(got[1].as_deref(), Some(&b"3"[..]));
         assert_eq!(got[2], None);
@@ -371,7 +379,7 @@ mod tests {
         let new = near.reserve(&ks).unwrap();
         near.fill(new, lasting(vec![Some(b"2".to_vec())]));
         near.fill(old, lasting(vec![Some(b"1".to_vec())]));
-        assert_eq!(near.lookup(&ks).unwrap()[0].as_deref(), Some(&b"2"[..]));
+        assert_eq!(near.lookup(&ks).unwrap().0[0].as_deref(), Some(&b"2"[..]));
     }
 
     #[test]

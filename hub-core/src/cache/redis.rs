@@ -25,7 +25,7 @@ use redis::{
     Client, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisResult,
 };
 
-use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations};
+use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, Found};
 use super::breaker::{
     BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR, Permit,
 };
@@ -395,18 +395,21 @@ impl RedisCache {
 }
 
 impl RedisCache {
-    /// One MGET: the entry and its generation counters are read atomically.
-    async fn read_entry_and_generations(
-        &self,
-        keys: Vec<String>,
-    ) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
-        self.call("get", |mut c| async move {
-            redis::cmd("MGET")
-                .arg(keys)
-                .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
-                .await
-        })
-        .await
+    /// One MGET, so the entry and its generation counters are read atomically, and the
+    /// entry's PTTL in the same round trip.
+    async fn read_entry_and_generations(&self, keys: Vec<String>) -> Result<Values, CacheError> {
+        let (values, pttl_ms) = self
+            .call("get", |mut c| async move {
+                redis::pipe()
+                    .cmd("MGET")
+                    .arg(&keys)
+                    .cmd("PTTL")
+                    .arg(&keys[0])
+                    .query_async::<(Vec<Option<Vec<u8>>>, i64)>(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((values, expires_in(pttl_ms)))
     }
 
     /// The near cache missed: the same MGET on the tracking connection (so Redis tracks the
@@ -416,7 +419,7 @@ impl RedisCache {
         &self,
         tracker: &Tracker,
         keys: Vec<String>,
-    ) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+    ) -> Result<Values, CacheError> {
         let Some((mut conn, reservation)) = tracker.begin(&keys) else {
             return self.read_entry_and_generations(keys).await;
         };
@@ -438,9 +441,8 @@ impl RedisCache {
         match self.guarded("get", permit, read).await {
             Ok((values, pttl_ms)) => {
                 // Measured from before the request, so the local copy never outlives Redis'.
-                let entry_expires = u64::try_from(pttl_ms)
-                    .ok()
-                    .map(|ms| sent + Duration::from_millis(ms));
+                let left = expires_in(pttl_ms);
+                let entry_expires = left.map(|left| sent + left);
                 let fills = values
                     .iter()
                     .enumerate()
@@ -450,7 +452,7 @@ impl RedisCache {
                     })
                     .collect();
                 tracker.near().fill(reservation, fills);
-                Ok(values)
+                Ok((values, left))
             }
             Err(e) => {
                 tracker.near().abandon(reservation);
@@ -526,6 +528,15 @@ impl KeyLayout {
     }
 }
 
+/// The values an MGET returned, and the entry's remaining time in Redis.
+type Values = (Vec<Option<Vec<u8>>>, Option<Duration>);
+
+/// A `PTTL` answer as a remaining time: `None` for a missing key (-2) or one without a TTL
+/// (-1).
+fn expires_in(pttl_ms: i64) -> Option<Duration> {
+    u64::try_from(pttl_ms).ok().map(Duration::from_millis)
+}
+
 /// A generation counter as stored by INCR: absent is 0, anything but a decimal `u64` is an
 /// error (a bypass), never a silently matching value.
 fn parse_generation(value: Option<&[u8]>) -> Result<u64, CacheError> {
@@ -596,17 +607,30 @@ impl CacheBackend for RedisCache {
         names: &'a [&'static str],
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move {
-            // On a cluster all of them carry the entry's hash tag: one slot, one MGET.
+            let found = self.lookup(key, names).await?;
+            Ok((found.entry, found.generations))
+        })
+    }
+
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<Found, CacheError>> {
+        Box::pin(async move {
+            // On a cluster all of them carry the entry's hash tag: one slot, one round trip.
             let shard = self.layout.shard_of(key);
             let mut keys = Vec::with_capacity(names.len() + 1);
             keys.push(self.layout.entry(key));
             keys.extend(names.iter().map(|name| self.layout.generation(shard, name)));
-            let values = match &self.tracker {
-                Some(tracker) => match tracker.near().lookup(&keys) {
-                    Some(held) => held.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
-                    None => self.read_tracked(tracker, keys).await?,
-                },
-                None => self.read_entry_and_generations(keys).await?,
+            let held = self.tracker.as_ref().and_then(|t| t.near().lookup(&keys));
+            let (values, expires_in) = match (held, &self.tracker) {
+                (Some((values, deadline)), _) => (
+                    values.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
+                    deadline.map(|d| d.saturating_duration_since(Instant::now())),
+                ),
+                (None, Some(tracker)) => self.read_tracked(tracker, keys).await?,
+                (None, None) => self.read_entry_and_generations(keys).await?,
             };
             let mut values = values.into_iter();
             let entry = values.next().flatten();
@@ -620,7 +644,11 @@ impl CacheBackend for RedisCache {
                     names.len()
                 )));
             }
-            Ok((entry, generations))
+            Ok(Found {
+                entry,
+                generations,
+                expires_in,
+            })
         })
     }
 

@@ -98,6 +98,16 @@ pub struct CacheSettings {
     )]
     pub redis_cache_ttl_dashboard: i64,
 
+    /// Seconds past its TTL that a response is still served (marked stale) while one
+    /// background refresh recomputes it; also served when that refresh fails. 0 turns it off.
+    #[arg(
+        long = "redis-cache-grace",
+        env = "REDIS_CACHE_GRACE",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pub redis_cache_grace: i64,
+
     /// Upper bound in milliseconds on every Redis call.
     #[arg(
         long = "redis-timeout-ms",
@@ -159,6 +169,7 @@ impl Default for CacheSettings {
             redis_key_prefix: "hub".into(),
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
+            redis_cache_grace: 30,
             redis_timeout_ms: 150,
             cache_local: true,
             no_cache_local: false,
@@ -301,6 +312,16 @@ impl CacheSettings {
                 ));
             }
         }
+        if !(0..=86_400).contains(&self.redis_cache_grace) {
+            return Err(invalid(
+                "REDIS_CACHE_GRACE",
+                "--redis-cache-grace",
+                format!(
+                    "must be between 0 (off) and 86400 seconds, got {}",
+                    self.redis_cache_grace
+                ),
+            ));
+        }
         if self.redis_timeout_ms <= 0 {
             return Err(invalid(
                 "REDIS_TIMEOUT_MS",
@@ -367,6 +388,11 @@ impl CacheSettings {
         Duration::from_secs(self.redis_cache_ttl_dashboard.max(1).unsigned_abs())
     }
 
+    /// `REDIS_CACHE_GRACE` as a duration (zero: stale-while-revalidate off).
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.redis_cache_grace.max(0).unsigned_abs())
+    }
+
     /// `REDIS_TIMEOUT_MS` as a duration (at least 1 ms even if unvalidated).
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.redis_timeout_ms.max(1).unsigned_abs())
@@ -417,7 +443,7 @@ impl fmt::Display for CacheSettings {
         write!(
             f,
             "redis: enabled={} {} password={} key_prefix={} \
-             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms near_cache={} \
+             cache_ttl={}s cache_ttl_dashboard={}s grace={}s timeout={}ms near_cache={} \
              coalesce_wait={}ms",
             self.enabled(),
             self.target(),
@@ -433,6 +459,7 @@ impl fmt::Display for CacheSettings {
             self.redis_key_prefix,
             self.redis_cache_ttl,
             self.redis_cache_ttl_dashboard,
+            self.redis_cache_grace,
             self.redis_timeout_ms,
             match self.near_cache_bytes() {
                 Some(bytes) => format!("{}MiB", bytes >> 20),
@@ -458,6 +485,7 @@ impl fmt::Debug for CacheSettings {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
+            .field("redis_cache_grace", &self.redis_cache_grace)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("near_cache_bytes", &self.near_cache_bytes())
             .field("cache_coalesce_wait_ms", &self.cache_coalesce_wait_ms)
@@ -727,6 +755,13 @@ mod tests {
                     ..base()
                 },
                 "CACHE_LOCAL_MAX_MB",
+            ),
+            (
+                CacheSettings {
+                    redis_cache_grace: -1,
+                    ..base()
+                },
+                "REDIS_CACHE_GRACE",
             ),
         ] {
             assert!(
