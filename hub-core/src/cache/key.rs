@@ -88,10 +88,11 @@ impl KeyParam {
 ///
 /// ```
 /// use hub_core::cache::key::{KeyParam, canonical_params};
-/// let params = [KeyParam::first("a"), KeyParam::all("b")];
-/// let no_path = |_: &str| None;
-/// assert_eq!(canonical_params("b=x%20y&a=1&a=2&utm_source=z&b=w", no_path, &params), "a=1&b=x+y&b=w");
-/// assert_eq!(canonical_params("", no_path, &params), "");
+/// let params = [KeyParam::path("id"), KeyParam::first("a"), KeyParam::all("b")];
+/// let path = |n: usize| ["r1"].get(n).copied();
+/// assert_eq!(canonical_params("b=x%20y&a=1&a=2&utm_source=z&b=w", path, &params),
+///            "id=r1&a=1&b=x+y&b=w");
+/// assert_eq!(canonical_params("", path, &params), "id=r1");
 /// ```
 pub fn canonical_params<'p>(
     raw_query: &str,

@@ -1,0 +1,16 @@
+use hub_macros::{cached, cached_api};
+use poem_openapi::{OpenApi, payload::Json};
+
+struct Api;
+
+#[cached_api]
+#[OpenApi]
+impl Api {
+    #[oai(path = "/nodes")]
+    #[cached(name = "nodes")]
+    async fn nodes(&self) -> Json<u32> {
+        Json(1)
+    }
+}
+
+fn main() {}
