@@ -15,14 +15,15 @@ use redis::{Client, Cmd, Pipeline, RedisFuture, Value};
 
 use super::backend::CacheError;
 
-/// Where the commands go, and the live connection once there is one.
+/// Where the commands go, and the live connection once there is one. The clients are boxed:
+/// they are large, and only ever touched to (re)connect.
 pub(crate) enum Link {
     Single {
-        client: Client,
+        client: Box<Client>,
         manager: ConnectionManager,
     },
     Cluster {
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         /// Connected on first use: the cluster client learns the slot map when it connects.
         conn: Option<ClusterConnection>,
     },

@@ -206,7 +206,10 @@ impl RedisCache {
             }
             let client = builder.build().map_err(invalid)?;
             return Ok(Self::with_link(
-                Link::Cluster { client, conn: None },
+                Link::Cluster {
+                    client: Box::new(client),
+                    conn: None,
+                },
                 KeyLayout::cluster(&opts.prefix),
                 None,
                 format!("cluster {}", opts.cluster_nodes.join(",")),
@@ -247,7 +250,10 @@ impl RedisCache {
         let client = Client::open(info).map_err(invalid)?;
         let manager = lazy_manager(&client, opts.timeout)?;
         Ok(Self::with_link(
-            Link::Single { client, manager },
+            Link::Single {
+                client: Box::new(client),
+                manager,
+            },
             KeyLayout::single(&opts.prefix),
             tracker,
             target,
