@@ -10,6 +10,7 @@ use crate::metrics::{
 use crate::routes;
 use crate::state::AppState;
 use hub_core::settings::HttpSettings;
+use poem::endpoint::{DynEndpoint, ToDynEndpoint};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
@@ -62,7 +63,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let nul_guard = RejectNulBytes::new(openapi_paths(&api));
     let allowed = Arc::new(AllowedMethods::of(&api));
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
-    Route::new()
+    let cache = state.cache.clone();
+    let route = Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
         .nest(DOCS_PATH, docs)
@@ -86,7 +88,22 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         .catch_all_error(json_error)
         // Outside the error renderer, so error responses (422, 404, ...) get it too.
         .around(move |next, req| set_cache_control(next, req, cache_control))
-        .around(log_request)
+        .around(log_request);
+    let app: Arc<dyn DynEndpoint<Output = Response>> = Arc::new(ToDynEndpoint(route));
+    cache.refresh_through(Arc::downgrade(&app));
+    SharedApp(app)
+}
+
+/// The app behind an `Arc`, so that the response cache can send its background refreshes
+/// (stale-while-revalidate) through the very same routes and middleware.
+struct SharedApp(Arc<dyn DynEndpoint<Output = Response>>);
+
+impl Endpoint for SharedApp {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        self.0.call(req).await
+    }
 }
 
 /// The `route` label values of the request-duration histogram: every OpenAPI path, the

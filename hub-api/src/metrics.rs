@@ -6,7 +6,8 @@
 //!
 //! - Cache events reach the counters through [`CacheObserver`], installed on the app's
 //!   [`ResponseCache`] by [`crate::app::build`].
-//! - The circuit breaker's state is read from the backend at scrape time.
+//! - The circuit breaker's state and the near cache's counters are read from the backend
+//!   at scrape time.
 //! - Request durations are observed by [`observe_requests`], a middleware in `app.rs`.
 
 use crate::auth::check_read;
@@ -22,7 +23,8 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,7 +107,10 @@ impl Metrics {
             .register(Box::new(http_duration.clone()))
             .expect("metric registered once");
         registry
-            .register(Box::new(BreakerCollector::new(backend)))
+            .register(Box::new(BreakerCollector::new(Arc::clone(&backend))))
+            .expect("metric registered once");
+        registry
+            .register(Box::new(NearCacheCollector::new(backend)))
             .expect("metric registered once");
         Metrics {
             registry,
@@ -225,6 +230,79 @@ impl Collector for BreakerCollector {
             }
             None => Vec::new(),
         }
+    }
+}
+
+/// The near cache's counters (`hub_near_cache_*_total`), read from the backend at each scrape;
+/// absent when the near cache is off.
+struct NearCacheCollector {
+    backend: Arc<dyn CacheBackend>,
+    hits: IntCounter,
+    misses: IntCounter,
+    evictions: IntCounter,
+    invalidations: IntCounter,
+}
+
+impl NearCacheCollector {
+    fn new(backend: Arc<dyn CacheBackend>) -> Self {
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        NearCacheCollector {
+            backend,
+            hits: counter(
+                "hub_near_cache_hits_total",
+                "Cache lookups answered from the in-process near cache, without Redis.",
+            ),
+            misses: counter(
+                "hub_near_cache_misses_total",
+                "Cache lookups the near cache could not answer (they went to Redis).",
+            ),
+            evictions: counter(
+                "hub_near_cache_evictions_total",
+                "Values dropped from the near cache to stay within CACHE_LOCAL_MAX_MB.",
+            ),
+            invalidations: counter(
+                "hub_near_cache_invalidations_total",
+                "Values dropped from the near cache because Redis invalidated them or \
+                 tracking was lost.",
+            ),
+        }
+    }
+
+    fn counters(&self) -> [&IntCounter; 4] {
+        [
+            &self.hits,
+            &self.misses,
+            &self.evictions,
+            &self.invalidations,
+        ]
+    }
+}
+
+impl Collector for NearCacheCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.counters().into_iter().flat_map(|c| c.desc()).collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let Some(counts) = self.backend.near_counts() else {
+            return Vec::new();
+        };
+        let values = [
+            counts.hits,
+            counts.misses,
+            counts.evictions,
+            counts.invalidations,
+        ];
+        self.counters()
+            .into_iter()
+            .zip(values)
+            .flat_map(|(counter, value)| {
+                // The backend owns the running totals; the counter only carries them out.
+                counter.reset();
+                counter.inc_by(value);
+                counter.collect()
+            })
+            .collect()
     }
 }
 

@@ -83,7 +83,7 @@ fn redis_is_a_bounded_persistent_cache_with_a_health_check() {
     assert_eq!(redis["restart"].as_str(), Some("unless-stopped"));
     assert_eq!(
         words(&redis["command"]),
-        "redis-server --appendonly yes --maxmemory 128mb --maxmemory-policy allkeys-lru"
+        "redis-server --appendonly yes --maxmemory 128mb --maxmemory-policy volatile-lru"
     );
     assert_eq!(strings(redis.get("volumes")), ["redis_data:/data"]);
     assert_eq!(

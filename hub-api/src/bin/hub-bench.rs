@@ -50,6 +50,9 @@ enum Mode {
     Miss,
     /// Redis cache warmed by the first request: every measured request is a HIT.
     Hit,
+    /// As `hit`, with the near cache (64 MiB) in front of Redis: HITs are served from
+    /// process memory while Redis tracks them.
+    NearHit,
 }
 
 impl Mode {
@@ -59,6 +62,7 @@ impl Mode {
             Mode::Coalesced => "coalesced",
             Mode::Miss => "miss",
             Mode::Hit => "hit",
+            Mode::NearHit => "near-hit",
         }
     }
 
@@ -72,11 +76,14 @@ impl Mode {
             (_, Some(redis)) => redis,
             (_, None) => return Err("the miss and hit modes need Redis".into()),
         };
-        let options = RedisOptions {
+        let mut options = RedisOptions {
             // A prefix per row: no row ever sees another row's entries.
             prefix: format!("bench{}", redis.next_prefix()),
             ..RedisOptions::local(redis.port)
         };
+        if self == Mode::NearHit {
+            options = options.with_near_cache(64 << 20);
+        }
         let redis = RedisCache::new(options).map_err(|e| format!("redis: {e}"))?;
         Ok(match self {
             Mode::Miss => {
@@ -338,7 +345,10 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
         "benchmark: {} clients, {:.1} s per row (at most {} requests), {:.1} s warm-up, loopback",
         args.clients, args.duration, args.max_requests, args.warmup
     );
-    let redis = if modes.iter().any(|m| matches!(m, Mode::Miss | Mode::Hit)) {
+    let redis = if modes
+        .iter()
+        .any(|m| matches!(m, Mode::Miss | Mode::Hit | Mode::NearHit))
+    {
         Some(BenchRedis::start(args.redis_port)?)
     } else {
         None
@@ -379,10 +389,16 @@ fn print_ratios(rows: &[Row]) {
     let mut endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint.as_str()).collect();
     endpoints.dedup();
     for endpoint in endpoints {
+        if let (Some(near), Some(hit)) = (rps(endpoint, Mode::NearHit), rps(endpoint, Mode::Hit)) {
+            println!(
+                "{endpoint}: near-hit / hit = {:.2}x req/s",
+                near / hit.max(1e-9)
+            );
+        }
         let Some(base) = rps(endpoint, Mode::Disabled) else {
             continue;
         };
-        for mode in [Mode::Coalesced, Mode::Miss, Mode::Hit] {
+        for mode in [Mode::Coalesced, Mode::Miss, Mode::Hit, Mode::NearHit] {
             if let Some(value) = rps(endpoint, mode) {
                 println!(
                     "{endpoint}: {} / disabled = {:.2}x req/s",

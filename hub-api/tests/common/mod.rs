@@ -251,6 +251,14 @@ pub fn redis_response_cache(port: u16) -> ResponseCache {
     ResponseCache::new(backend, Duration::from_secs(30), Duration::from_secs(30))
 }
 
+/// [`redis_response_cache`] with a 16 MiB near cache in front of Redis.
+pub fn near_response_cache(port: u16) -> ResponseCache {
+    use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
+    let options = RedisOptions::local(port).with_near_cache(16 << 20);
+    let backend: Arc<dyn CacheBackend> = Arc::new(RedisCache::new(options).expect("redis options"));
+    ResponseCache::new(backend, Duration::from_secs(30), Duration::from_secs(30))
+}
+
 /// The `X-Cache` header of `resp` (empty when absent).
 pub fn x_cache_of(resp: &TestResponse) -> String {
     resp.0

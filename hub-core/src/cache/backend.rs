@@ -13,6 +13,18 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// current generation of each requested name, in the requested order.
 pub type EntryWithGenerations = (Option<Vec<u8>>, Vec<u64>);
 
+/// What [`CacheBackend::lookup`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    /// The entry, `None` on a miss.
+    pub entry: Option<Vec<u8>>,
+    /// The current generation of each requested name, in the requested order.
+    pub generations: Vec<u64>,
+    /// How long the entry has left in the store, when the backend knows (Redis' `PTTL`): the
+    /// one clock all instances share, so freshness never depends on a host's clock.
+    pub expires_in: Option<Duration>,
+}
+
 /// Why a cache call did not complete. Every variant means "treat as bypass": the runtime never
 /// turns a cache error into a failed request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +70,11 @@ pub trait CacheBackend: Send + Sync + 'static {
         None
     }
 
+    /// The near cache's counters, when the backend has one that is on (for metrics).
+    fn near_counts(&self) -> Option<super::near::NearCounts> {
+        None
+    }
+
     /// Reads a value; `Ok(None)` is a miss.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>>;
 
@@ -82,6 +99,23 @@ pub trait CacheBackend: Send + Sync + 'static {
         names: &'a [&'static str],
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move { Ok((self.get(key).await?, vec![0; names.len()])) })
+    }
+
+    /// [`CacheBackend::get_with_generations`] plus the entry's remaining time in the store,
+    /// still in one round trip. The default reports no remaining time.
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<Found, CacheError>> {
+        Box::pin(async move {
+            let (entry, generations) = self.get_with_generations(key, names).await?;
+            Ok(Found {
+                entry,
+                generations,
+                expires_in: None,
+            })
+        })
     }
 
     /// Bumps the invalidation generation of cache `name` (`INCR {prefix}:gen:{name}`) and

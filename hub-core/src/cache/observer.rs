@@ -10,6 +10,9 @@ use std::sync::Arc;
 pub enum Lookup {
     /// Served from the cache.
     Hit,
+    /// Served from the cache past its TTL, inside the grace period, while one background
+    /// refresh recomputes it (stale-while-revalidate).
+    Stale,
     /// Looked up, not found (or undecodable): the handler ran.
     Miss,
     /// The cache was not consulted (disabled, unreachable, circuit open, or not a GET): the
@@ -18,10 +21,11 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    /// `hit`, `miss` or `bypass`, as metric labels spell it.
+    /// `hit`, `stale`, `miss` or `bypass`, as metric labels spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Lookup::Hit => "hit",
+            Lookup::Stale => "stale",
             Lookup::Miss => "miss",
             Lookup::Bypass => "bypass",
         }

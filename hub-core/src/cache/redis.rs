@@ -20,12 +20,19 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisResult};
+use redis::cluster::ClusterClient;
+use redis::{
+    Client, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisResult,
+};
 
-use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations};
-use super::breaker::{BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR};
-use super::settings::CacheSettings;
+use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, Found};
+use super::breaker::{
+    BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR, Permit,
+};
+use super::connection::{Conn, Link, lazy_manager};
+use super::near::{Fill, NearCache, NearCounts};
+use super::settings::{CacheSettings, redact_url};
+use super::tracking::Tracker;
 
 /// Minimum interval between two WARN lines of the same kind, so a Redis outage under load
 /// produces a handful of log lines rather than one per request.
@@ -50,6 +57,13 @@ pub struct RedisOptions {
     pub breaker_threshold: u32,
     /// How long the open breaker bypasses Redis before probing.
     pub breaker_open_for: Duration,
+    /// Byte bound of the near cache; `None` turns it off. Not used with a cluster.
+    pub near_max_bytes: Option<usize>,
+    /// A `redis://` or `rediss://` (TLS) URL; when set it replaces host, port, db and password.
+    pub url: Option<String>,
+    /// `host:port` of Redis Cluster nodes; when not empty the cache uses the cluster (with
+    /// `password`, if any) instead of `url` or host and port.
+    pub cluster_nodes: Vec<String>,
 }
 
 impl std::fmt::Debug for RedisOptions {
@@ -63,6 +77,9 @@ impl std::fmt::Debug for RedisOptions {
             .field("timeout", &self.timeout)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("breaker_open_for", &self.breaker_open_for)
+            .field("near_max_bytes", &self.near_max_bytes)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("cluster_nodes", &self.cluster_nodes)
             .finish()
     }
 }
@@ -79,7 +96,16 @@ impl RedisOptions {
             timeout: Duration::from_millis(150),
             breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
             breaker_open_for: DEFAULT_OPEN_FOR,
+            near_max_bytes: None,
+            url: None,
+            cluster_nodes: Vec::new(),
         }
+    }
+
+    /// The same options with a near cache of `max_bytes`.
+    pub fn with_near_cache(mut self, max_bytes: usize) -> Self {
+        self.near_max_bytes = Some(max_bytes);
+        self
     }
 
     /// Options from validated settings (breaker uses the design defaults).
@@ -94,6 +120,9 @@ impl RedisOptions {
             timeout: s.timeout(),
             breaker_threshold: DEFAULT_FAILURE_THRESHOLD,
             breaker_open_for: DEFAULT_OPEN_FOR,
+            near_max_bytes: s.near_cache_bytes(),
+            url: s.redis_url.clone().filter(|u| !u.is_empty()),
+            cluster_nodes: s.cluster_nodes(),
         }
     }
 }
@@ -132,24 +161,26 @@ impl WarnLimiter {
 /// # }
 /// ```
 pub struct RedisCache {
-    client: Client,
     /// `None` after [`CacheBackend::close`].
-    conn: Mutex<Option<ConnectionManager>>,
-    prefix: String,
+    link: Mutex<Option<Link>>,
+    layout: KeyLayout,
     timeout: Duration,
     breaker: CircuitBreaker,
     warn: WarnLimiter,
     /// `host:port/db` for log lines; deliberately without credentials.
     target: String,
+    /// The near cache and its tracking connection, when enabled.
+    tracker: Option<Arc<Tracker>>,
 }
 
 impl std::fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCache")
             .field("target", &self.target)
-            .field("prefix", &self.prefix)
+            .field("layout", &self.layout)
             .field("timeout", &self.timeout)
             .field("breaker", &self.breaker)
+            .field("near", &self.tracker)
             .finish()
     }
 }
@@ -160,58 +191,115 @@ impl RedisCache {
     /// Fails only on unusable options (e.g. an unparsable host); an unreachable server is not
     /// an error here, it shows up later as bypassed calls.
     pub fn new(opts: RedisOptions) -> Result<Self, CacheError> {
-        let mut redis_info = RedisConnectionInfo::default().set_db(opts.db);
-        if let Some(pw) = &opts.password {
-            redis_info = redis_info.set_password(pw);
+        let invalid = |e: redis::RedisError| CacheError::Backend(e.to_string());
+        if !opts.cluster_nodes.is_empty() {
+            let nodes = opts
+                .cluster_nodes
+                .iter()
+                .map(|node| format!("redis://{node}/"));
+            let mut builder = ClusterClient::builder(nodes)
+                .retries(0)
+                .connection_timeout(opts.timeout)
+                .response_timeout(opts.timeout);
+            if let Some(pw) = &opts.password {
+                builder = builder.password(pw.clone());
+            }
+            let client = builder.build().map_err(invalid)?;
+            return Ok(Self::with_link(
+                Link::Cluster {
+                    client: Box::new(client),
+                    conn: None,
+                },
+                KeyLayout::cluster(&opts.prefix),
+                None,
+                format!("cluster {}", opts.cluster_nodes.join(",")),
+                &opts,
+            ));
         }
-        let info = ConnectionAddr::Tcp(opts.host.clone(), opts.port)
-            .into_connection_info()
-            .map_err(|e| CacheError::Backend(e.to_string()))?
-            .set_redis_settings(redis_info);
-        let client = Client::open(info).map_err(|e| CacheError::Backend(e.to_string()))?;
-        let this = Self {
-            client,
-            conn: Mutex::new(None),
-            target: format!("{}:{}/{}", opts.host, opts.port, opts.db),
-            prefix: opts.prefix,
+        let (info, target) = match &opts.url {
+            Some(url) => (
+                url.as_str().into_connection_info().map_err(invalid)?,
+                redact_url(url),
+            ),
+            None => {
+                let mut redis_info = RedisConnectionInfo::default().set_db(opts.db);
+                if let Some(pw) = &opts.password {
+                    redis_info = redis_info.set_password(pw);
+                }
+                let info = ConnectionAddr::Tcp(opts.host.clone(), opts.port)
+                    .into_connection_info()
+                    .map_err(invalid)?
+                    .set_redis_settings(redis_info);
+                (info, format!("{}:{}/{}", opts.host, opts.port, opts.db))
+            }
+        };
+        let tracker = match opts.near_max_bytes {
+            Some(max) if tokio::runtime::Handle::try_current().is_ok() => {
+                // Invalidation pushes need RESP3 on the tracking connection.
+                let resp3 = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(ProtocolVersion::RESP3);
+                let client =
+                    Client::open(info.clone().set_redis_settings(resp3)).map_err(invalid)?;
+                let near = Arc::new(NearCache::new(max));
+                Some(Tracker::start(client, near, opts.timeout))
+            }
+            _ => None,
+        };
+        let client = Client::open(info).map_err(invalid)?;
+        let manager = lazy_manager(&client, opts.timeout)?;
+        Ok(Self::with_link(
+            Link::Single {
+                client: Box::new(client),
+                manager,
+            },
+            KeyLayout::single(&opts.prefix),
+            tracker,
+            target,
+            &opts,
+        ))
+    }
+
+    fn with_link(
+        link: Link,
+        layout: KeyLayout,
+        tracker: Option<Arc<Tracker>>,
+        target: String,
+        opts: &RedisOptions,
+    ) -> Self {
+        Self {
+            link: Mutex::new(Some(link)),
+            layout,
+            tracker,
+            target,
             timeout: opts.timeout,
             breaker: CircuitBreaker::new(opts.breaker_threshold, opts.breaker_open_for),
             warn: WarnLimiter::default(),
-        };
-        let manager = this.new_manager()?;
-        *this.conn_slot() = Some(manager);
-        Ok(this)
+        }
     }
 
-    fn conn_slot(&self) -> std::sync::MutexGuard<'_, Option<ConnectionManager>> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    fn is_closed(&self) -> bool {
+        self.link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
-    fn new_manager(&self) -> Result<ConnectionManager, CacheError> {
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_min_delay(Duration::from_millis(1))
-            .set_max_delay(Duration::from_millis(1))
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            .map_err(|e| CacheError::Backend(e.to_string()))
-    }
-
-    /// The full Redis key for a key given without prefix.
+    /// The full Redis key for a key given without prefix (`{prefix}:{key}` on one server).
     pub fn full_key(&self, key: &str) -> String {
-        format!("{}:{key}", self.prefix)
+        self.layout.entry(key)
     }
 
-    /// The full Redis key of the invalidation generation of cache `name`:
-    /// `{prefix}:gen:{name}`.
-    pub fn generation_key(&self, name: &str) -> String {
-        format!("{}:gen:{name}", self.prefix)
+    /// The full Redis key of the invalidation generation of cache `name` read together with
+    /// entry `key` (`{prefix}:gen:{name}` on one server, whatever the key).
+    pub fn generation_key(&self, key: &str, name: &str) -> String {
+        self.layout.generation(self.layout.shard_of(key), name)
     }
 
     /// The key prefix this backend applies.
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.layout.prefix
     }
 
     /// Starts the first connection in the background, so the first request does not pay for
@@ -243,39 +331,64 @@ impl RedisCache {
         }
     }
 
-    /// Runs one Redis operation under the breaker and the hard timeout.
-    async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
-        if self.conn_slot().is_none() {
+    /// Whether the near cache is serving right now (tracking is up).
+    pub fn near_cache_usable(&self) -> bool {
+        self.tracker.as_ref().is_some_and(|t| t.near().is_usable())
+    }
+
+    /// Drops this process' near copies of keys it just wrote (or tried to), without waiting
+    /// for Redis' invalidation message: the writer's own next read must see its write, and a
+    /// read whose reply is still in flight must not fill the old value afterwards.
+    fn forget_locally(&self, keys: impl IntoIterator<Item = String>) {
+        if let Some(tracker) = &self.tracker {
+            let keys: Vec<String> = keys.into_iter().collect();
+            tracker.near().invalidate(keys.iter().map(String::as_str));
+        }
+    }
+
+    /// The breaker's permission for one call, unless the backend was closed.
+    fn admit(&self) -> Result<Permit<'_>, CacheError> {
+        if self.is_closed() {
             // Closed: not the server's fault, so the breaker is left alone.
             return Err(CacheError::Backend("cache closed".into()));
         }
-        let Some(permit) = self.breaker.admit() else {
-            return Err(CacheError::CircuitOpen);
+        self.breaker.admit().ok_or(CacheError::CircuitOpen)
+    }
+
+    /// Runs one Redis operation under the breaker and the hard timeout.
+    async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let permit = self.admit()?;
+        let fresh = permit.is_probe();
+        let work = async {
+            // Connecting (a cluster's first use) counts against the same hard timeout.
+            let conn = Link::connection(&self.link, fresh, self.timeout).await?;
+            f(conn).await.map_err(|e| self.redis_error(e))
         };
-        let conn = {
-            let mut slot = self.conn_slot();
-            if permit.is_probe() && slot.is_some() {
-                // A fresh manager connects now instead of replaying a stale failed reconnect.
-                *slot = self.new_manager().ok();
-            }
-            slot.clone()
-        };
-        let Some(conn) = conn else {
-            // Closed concurrently with this call; reporting the permit keeps a probe from
-            // being stuck in flight.
-            permit.failure();
-            return Err(CacheError::Backend("cache closed".into()));
-        };
-        let result = match tokio::time::timeout(self.timeout, f(conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if e.is_timeout() => Err(CacheError::Timeout(self.timeout)),
-            Ok(Err(e)) => Err(CacheError::Backend(e.to_string())),
-            Err(_) => Err(CacheError::Timeout(self.timeout)),
-        };
+        self.guarded(op, permit, work).await
+    }
+
+    fn redis_error(&self, e: redis::RedisError) -> CacheError {
+        if e.is_timeout() {
+            CacheError::Timeout(self.timeout)
+        } else {
+            CacheError::Backend(e.to_string())
+        }
+    }
+
+    /// Bounds `call` by the hard timeout and reports its outcome to the breaker and the log.
+    async fn guarded<T>(
+        &self,
+        op: &'static str,
+        permit: Permit<'_>,
+        call: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        let result = tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or(Err(CacheError::Timeout(self.timeout)));
         match &result {
             Ok(_) => permit.success(),
             Err(e) => {
@@ -285,6 +398,149 @@ impl RedisCache {
         }
         result
     }
+}
+
+impl RedisCache {
+    /// One MGET, so the entry and its generation counters are read atomically, and the
+    /// entry's PTTL in the same round trip.
+    async fn read_entry_and_generations(&self, keys: Vec<String>) -> Result<Values, CacheError> {
+        let (values, pttl_ms) = self
+            .call("get", |mut c| async move {
+                redis::pipe()
+                    .cmd("MGET")
+                    .arg(&keys)
+                    .cmd("PTTL")
+                    .arg(&keys[0])
+                    .query_async::<(Vec<Option<Vec<u8>>>, i64)>(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((values, expires_in(pttl_ms)))
+    }
+
+    /// The near cache missed: the same MGET on the tracking connection (so Redis tracks the
+    /// keys for us), plus the entry's remaining TTL, then a fill that an invalidation arriving
+    /// meanwhile cancels. Falls back to the plain read while tracking is down.
+    async fn read_tracked(
+        &self,
+        tracker: &Tracker,
+        keys: Vec<String>,
+    ) -> Result<Values, CacheError> {
+        let Some((mut conn, reservation)) = tracker.begin(&keys) else {
+            return self.read_entry_and_generations(keys).await;
+        };
+        let permit = match self.admit() {
+            Ok(p) => p,
+            Err(e) => {
+                tracker.near().abandon(reservation);
+                return Err(e);
+            }
+        };
+        let sent = Instant::now();
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET").arg(&keys).cmd("PTTL").arg(&keys[0]);
+        let read = async {
+            pipe.query_async::<(Vec<Option<Vec<u8>>>, i64)>(&mut conn)
+                .await
+                .map_err(|e| self.redis_error(e))
+        };
+        match self.guarded("get", permit, read).await {
+            Ok((values, pttl_ms)) => {
+                // Measured from before the request, so the local copy never outlives Redis'.
+                let left = expires_in(pttl_ms);
+                let entry_expires = left.map(|left| sent + left);
+                let fills = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Fill {
+                        value: v.clone(),
+                        expires: if i == 0 { entry_expires } else { None },
+                    })
+                    .collect();
+                tracker.near().fill(reservation, fills);
+                Ok((values, left))
+            }
+            Err(e) => {
+                tracker.near().abandon(reservation);
+                tracker.lost();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Where keys live. On one server: `{prefix}:{key}` and `{prefix}:gen:{name}`. On a cluster
+/// an entry and the generation counters it is read with must share a hash slot, or the
+/// one-round-trip MGET is refused (CROSSSLOT); one tag for everything would put every key on
+/// one master. So keys are spread over [`CLUSTER_SHARDS`] tags `{prefix.N}` (N from the entry
+/// key), and each tag holds its own copy of every generation counter: an invalidation bumps
+/// every copy, still a cost independent of the number of entries.
+#[derive(Debug, Clone)]
+struct KeyLayout {
+    prefix: String,
+    /// 0 on one server (no tags).
+    shards: u16,
+}
+
+/// Hash tags keys are spread over on a Redis Cluster. Every instance sharing a cluster must
+/// agree on it, so it is a constant rather than a setting.
+pub const CLUSTER_SHARDS: u16 = 16;
+
+impl KeyLayout {
+    fn single(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            shards: 0,
+        }
+    }
+
+    fn cluster(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            shards: CLUSTER_SHARDS,
+        }
+    }
+
+    /// The tag of entry `key` (FNV-1a, so every process computes the same one).
+    fn shard_of(&self, key: &str) -> u16 {
+        if self.shards == 0 {
+            return 0;
+        }
+        let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        u16::try_from(hash % u32::from(self.shards)).unwrap_or(0)
+    }
+
+    /// Every tag (just one on one server).
+    fn shards(&self) -> std::ops::Range<u16> {
+        0..self.shards.max(1)
+    }
+
+    fn head(&self, shard: u16) -> String {
+        if self.shards == 0 {
+            self.prefix.clone()
+        } else {
+            format!("{{{}.{shard}}}", self.prefix)
+        }
+    }
+
+    fn entry(&self, key: &str) -> String {
+        format!("{}:{key}", self.head(self.shard_of(key)))
+    }
+
+    fn generation(&self, shard: u16, name: &str) -> String {
+        format!("{}:gen:{name}", self.head(shard))
+    }
+}
+
+/// The values an MGET returned, and the entry's remaining time in Redis.
+type Values = (Vec<Option<Vec<u8>>>, Option<Duration>);
+
+/// A `PTTL` answer as a remaining time: `None` for a missing key (-2) or one without a TTL
+/// (-1).
+fn expires_in(pttl_ms: i64) -> Option<Duration> {
+    u64::try_from(pttl_ms).ok().map(Duration::from_millis)
 }
 
 /// A generation counter as stored by INCR: absent is 0, anything but a decimal `u64` is an
@@ -306,6 +562,10 @@ impl CacheBackend for RedisCache {
 
     fn breaker_state(&self) -> Option<BreakerState> {
         Some(self.breaker.state())
+    }
+
+    fn near_counts(&self) -> Option<NearCounts> {
+        self.tracker.as_ref().map(|t| t.near().counts())
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
@@ -331,16 +591,19 @@ impl CacheBackend for RedisCache {
             let full = self.full_key(key);
             // PX in whole milliseconds; never 0, which Redis rejects.
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            self.call("set", |mut c| async move {
-                redis::cmd("SET")
-                    .arg(&full)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ms)
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await
+            let stored = self
+                .call("set", |mut c| async move {
+                    redis::cmd("SET")
+                        .arg(&full)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+            self.forget_locally([self.full_key(key)]);
+            stored
         })
     }
 
@@ -350,18 +613,32 @@ impl CacheBackend for RedisCache {
         names: &'a [&'static str],
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move {
-            // One MGET: the entry and its generation counters are read atomically.
-            let mut cmd = redis::cmd("MGET");
-            cmd.arg(self.full_key(key));
-            for name in names {
-                cmd.arg(self.generation_key(name));
-            }
-            let mut values = self
-                .call("get", |mut c| async move {
-                    cmd.query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
-                })
-                .await?
-                .into_iter();
+            let found = self.lookup(key, names).await?;
+            Ok((found.entry, found.generations))
+        })
+    }
+
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<Found, CacheError>> {
+        Box::pin(async move {
+            // On a cluster all of them carry the entry's hash tag: one slot, one round trip.
+            let shard = self.layout.shard_of(key);
+            let mut keys = Vec::with_capacity(names.len() + 1);
+            keys.push(self.layout.entry(key));
+            keys.extend(names.iter().map(|name| self.layout.generation(shard, name)));
+            let held = self.tracker.as_ref().and_then(|t| t.near().lookup(&keys));
+            let (values, expires_in) = match (held, &self.tracker) {
+                (Some((values, deadline)), _) => (
+                    values.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
+                    deadline.map(|d| d.saturating_duration_since(Instant::now())),
+                ),
+                (None, Some(tracker)) => self.read_tracked(tracker, keys).await?,
+                (None, None) => self.read_entry_and_generations(keys).await?,
+            };
+            let mut values = values.into_iter();
             let entry = values.next().flatten();
             let generations = values
                 .map(|v| parse_generation(v.as_deref()))
@@ -373,7 +650,11 @@ impl CacheBackend for RedisCache {
                     names.len()
                 )));
             }
-            Ok((entry, generations))
+            Ok(Found {
+                entry,
+                generations,
+                expires_in,
+            })
         })
     }
 
@@ -385,28 +666,65 @@ impl CacheBackend for RedisCache {
             if names.is_empty() {
                 return Ok(());
             }
-            // A plain pipeline: one round trip, one INCR per name and nothing else.
-            let mut pipe = redis::pipe();
-            for name in names {
-                pipe.cmd("INCR").arg(self.generation_key(name)).ignore();
-            }
-            self.call("invalidate", |mut c| async move {
-                pipe.query_async::<()>(&mut c).await
-            })
-            .await
+            // One pipeline per hash tag (a single one on one server): one INCR per name and
+            // tag, nothing else.
+            let keys: Vec<Vec<String>> = self
+                .layout
+                .shards()
+                .map(|shard| {
+                    names
+                        .iter()
+                        .map(|n| self.layout.generation(shard, n))
+                        .collect()
+                })
+                .collect();
+            let pipes: Vec<redis::Pipeline> = keys
+                .iter()
+                .map(|tagged| {
+                    let mut pipe = redis::pipe();
+                    for key in tagged {
+                        pipe.cmd("INCR").arg(key).ignore();
+                    }
+                    pipe
+                })
+                .collect();
+            let bumped = self
+                .call("invalidate", |mut c| async move {
+                    for pipe in &pipes {
+                        pipe.query_async::<()>(&mut c).await?;
+                    }
+                    Ok(())
+                })
+                .await;
+            self.forget_locally(keys.into_iter().flatten());
+            bumped
         })
     }
 
     fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
-            let full = self.generation_key(name);
-            self.call("invalidate", |mut c| async move {
-                redis::cmd("INCR")
-                    .arg(&full)
-                    .query_async::<u64>(&mut c)
-                    .await
-            })
-            .await
+            let keys: Vec<String> = self
+                .layout
+                .shards()
+                .map(|shard| self.layout.generation(shard, name))
+                .collect();
+            let bumped = self
+                .call("invalidate", |mut c| {
+                    let keys = keys.clone();
+                    async move {
+                        // Every copy is bumped; the first one's value is reported.
+                        let mut first = None;
+                        for key in &keys {
+                            let generation: u64 =
+                                redis::cmd("INCR").arg(key).query_async(&mut c).await?;
+                            first.get_or_insert(generation);
+                        }
+                        Ok(first.unwrap_or_default())
+                    }
+                })
+                .await;
+            self.forget_locally(keys);
+            bumped
         })
     }
 
@@ -422,8 +740,11 @@ impl CacheBackend for RedisCache {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            // Dropping the last manager clone aborts its connection task.
-            self.conn_slot().take();
+            // Dropping the last connection clone aborts its connection task.
+            self.link.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(tracker) = &self.tracker {
+                tracker.stop();
+            }
         })
     }
 }

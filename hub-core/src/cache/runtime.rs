@@ -47,10 +47,11 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
+use poem::endpoint::DynEndpoint;
 use poem::error::IntoResult;
 use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -60,13 +61,14 @@ use poem_openapi::registry::{
     MetaHeader, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
 };
 
-use super::backend::{CacheBackend, NullCache};
+use super::backend::{CacheBackend, Found, NullCache};
 use super::coalesce::{Flight, Flights, Leader, Shared, Storing};
 use super::envelope::{Envelope, etag_for, unix_now};
 use super::key::build_key;
 pub use super::key::{KeyParam, ParamRead};
 use super::observer::{CacheObserver, Lookup, Observers};
 use super::redis::{RedisCache, RedisOptions};
+use super::refresh::{Refresher, Refreshing};
 use super::settings::CacheSettings;
 
 /// Response header telling whether the response came from the cache.
@@ -140,6 +142,10 @@ pub struct ResponseCache {
     flights: Option<Arc<Flights>>,
     /// Longest a coalesced waiter waits for its leader before running the handler itself.
     coalesce_wait: Duration,
+    /// How long past its TTL an entry is still served while it is refreshed
+    /// (`REDIS_CACHE_GRACE`); zero turns stale-while-revalidate off.
+    grace: Duration,
+    refresher: Arc<Refresher>,
 }
 
 /// Default of [`ResponseCache::with_coalesce_wait`] (`CACHE_COALESCE_WAIT_MS`).
@@ -153,6 +159,8 @@ impl std::fmt::Debug for ResponseCache {
             .field("ttl_dashboard", &self.ttl_dashboard)
             .field("coalescing", &self.coalescing())
             .field("coalesce_wait", &self.coalesce_wait)
+            .field("grace", &self.grace)
+            .field("refresher", &self.refresher)
             .finish()
     }
 }
@@ -179,7 +187,9 @@ impl ResponseCache {
         } else {
             Arc::new(NullCache)
         };
-        Self::new(backend, s.ttl_default(), s.ttl_dashboard()).with_coalesce_wait(s.coalesce_wait())
+        Self::new(backend, s.ttl_default(), s.ttl_dashboard())
+            .with_coalesce_wait(s.coalesce_wait())
+            .with_grace(s.grace())
     }
 
     /// Wraps an existing backend.
@@ -195,6 +205,68 @@ impl ResponseCache {
             observer: Observers::default(),
             flights: Some(Arc::default()),
             coalesce_wait: DEFAULT_COALESCE_WAIT,
+            grace: Duration::ZERO,
+            refresher: Arc::default(),
+        }
+    }
+
+    /// The same cache serving entries up to `grace` past their TTL while one background
+    /// refresh per key recomputes them (docs/caching.md#stale-while-revalidate). Entries are
+    /// kept in the store for TTL + `grace`. Refreshes need [`ResponseCache::refresh_through`].
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sends background refreshes through `app`, the endpoint this cache is installed in. A
+    /// weak reference, so the app (which holds the cache) can still be dropped; without an
+    /// app, stale entries are still served within the grace period but not refreshed early.
+    pub fn refresh_through(&self, app: Weak<dyn DynEndpoint<Output = Response>>) {
+        self.refresher.install(app);
+    }
+
+    /// Background refreshes running now.
+    pub fn refreshes_in_flight(&self) -> usize {
+        self.refresher.in_flight()
+    }
+
+    /// How long entries stay in the store: their TTL plus the grace period.
+    fn kept_for(&self, ttl: Ttl) -> Duration {
+        self.ttl(ttl) + self.grace
+    }
+
+    /// Whether an entry is fresh (with whole seconds of TTL left), stale (inside the grace
+    /// period) or gone. Redis' remaining time is preferred: the one clock every instance
+    /// shares; the entry's own timestamp is the fallback for backends that do not report it.
+    fn freshness(&self, ttl: Ttl, expires_in: Option<Duration>, stored_at: u64) -> Freshness {
+        let ttl = self.ttl(ttl);
+        if self.grace.is_zero() {
+            // Without a grace period the store's own expiry is the only one.
+            let left = match expires_in {
+                Some(left) => left.as_secs(),
+                None => ttl
+                    .as_secs()
+                    .saturating_sub(unix_now().saturating_sub(stored_at)),
+            };
+            return Freshness::Fresh(left);
+        }
+        let past_ttl = match expires_in {
+            Some(left) if left > self.grace => {
+                return Freshness::Fresh((left - self.grace).as_secs());
+            }
+            Some(_) => true,
+            None => {
+                let age = Duration::from_secs(unix_now().saturating_sub(stored_at));
+                if age < ttl {
+                    return Freshness::Fresh((ttl - age).as_secs());
+                }
+                age < ttl + self.grace
+            }
+        };
+        if past_ttl {
+            Freshness::Stale
+        } else {
+            Freshness::Gone
         }
     }
 
@@ -237,6 +309,13 @@ impl ResponseCache {
             Ttl::Seconds(n) => Duration::from_secs(n),
         }
     }
+}
+
+/// See [`ResponseCache::freshness`].
+enum Freshness {
+    Fresh(u64),
+    Stale,
+    Gone,
 }
 
 enum Outcome {
@@ -579,19 +658,36 @@ where
     // store; then the store is skipped for the rest of this request, so one request waits for
     // an unreachable Redis at most once.
     let names = super::names::generation_names(spec.name, spec.depends);
+    let refreshing = req.extensions().get::<Refreshing>().is_some();
     let (fwd, generations) = if cache.backend.is_enabled() {
-        match cache.backend.get_with_generations(&key, &names).await {
-            Ok((entry, generations)) => {
+        match cache.backend.lookup(&key, &names).await {
+            Ok(Found {
+                entry,
+                generations,
+                expires_in,
+            }) => {
                 // A corrupt, foreign or older-format entry decodes to None, and an entry
                 // stored under other generations was invalidated since: both are a MISS that
-                // the store below overwrites.
-                let fresh = entry
+                // the store below overwrites. Only TTL expiry makes an entry stale; an
+                // invalidated one is never served.
+                let valid = entry
                     .and_then(|bytes| Envelope::decode(&bytes))
                     .filter(|e| e.status == 200 && e.generations == generations);
-                if let Some(env) = fresh {
-                    observer.lookup(spec.name, Lookup::Hit);
-                    let left = remaining_ttl(cache.ttl(spec.ttl), env.stored_at);
-                    return Cached::hit(env, format!("hub; hit; ttl={left}")).conditional(inm);
+                if let Some(env) = valid {
+                    match cache.freshness(spec.ttl, expires_in, env.stored_at) {
+                        Freshness::Fresh(left) => {
+                            observer.lookup(spec.name, Lookup::Hit);
+                            return Cached::hit(env, format!("hub; hit; ttl={left}"))
+                                .conditional(inm);
+                        }
+                        // A background refresh must recompute, not replay what it refreshes.
+                        Freshness::Stale if !refreshing => {
+                            observer.lookup(spec.name, Lookup::Stale);
+                            cache.refresher.start(&key, req);
+                            return Cached::hit(env, "hub; hit; stale".to_owned()).conditional(inm);
+                        }
+                        Freshness::Stale | Freshness::Gone => {}
+                    }
                 }
                 observer.lookup(spec.name, Lookup::Miss);
                 ("miss", Some(generations))
@@ -764,7 +860,11 @@ impl Store<'_> {
         let write = async move {
             // Errors are already logged (rate-limited) by the backend; a failed store only
             // means the next request misses.
-            match cache.backend.set(&key, &encoded, cache.ttl(spec.ttl)).await {
+            match cache
+                .backend
+                .set(&key, &encoded, cache.kept_for(spec.ttl))
+                .await
+            {
                 Ok(()) => cache.observer.stored(spec.name),
                 Err(_) => cache.observer.error(spec.name),
             }

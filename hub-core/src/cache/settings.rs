@@ -62,6 +62,16 @@ pub struct CacheSettings {
     )]
     pub redis_password: Option<String>,
 
+    /// Redis URL (`redis://[:password@]host[:port][/db]`, or `rediss://` for TLS); when set
+    /// it replaces REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD.
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Redis Cluster nodes as a comma list of host:port; when set the cache uses the cluster
+    /// (with REDIS_PASSWORD, if any) instead of one server.
+    #[arg(long = "redis-cluster-nodes", env = "REDIS_CLUSTER_NODES")]
+    pub redis_cluster_nodes: Option<String>,
+
     /// Key namespace, so several instances can share one Redis. No `:` allowed.
     #[arg(
         long = "redis-key-prefix",
@@ -88,6 +98,16 @@ pub struct CacheSettings {
     )]
     pub redis_cache_ttl_dashboard: i64,
 
+    /// Seconds past its TTL that a response is still served (marked stale) while one
+    /// background refresh recomputes it; also served when that refresh fails. 0 turns it off.
+    #[arg(
+        long = "redis-cache-grace",
+        env = "REDIS_CACHE_GRACE",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pub redis_cache_grace: i64,
+
     /// Upper bound in milliseconds on every Redis call.
     #[arg(
         long = "redis-timeout-ms",
@@ -97,6 +117,29 @@ pub struct CacheSettings {
     )]
     pub redis_timeout_ms: i64,
 
+    /// Keep a near cache of Redis values in process memory, kept coherent by Redis client
+    /// tracking (only used while Redis is enabled).
+    #[arg(
+        long = "cache-local",
+        env = "CACHE_LOCAL_ENABLED",
+        value_parser = BoolishValueParser::new(),
+        default_value_t = true,
+        overrides_with = "no_cache_local"
+    )]
+    pub cache_local: bool,
+
+    /// Turn the near cache off even when CACHE_LOCAL_ENABLED is set.
+    #[arg(long = "no-cache-local", overrides_with = "cache_local")]
+    pub no_cache_local: bool,
+
+    /// Upper bound of the near cache in MiB (keys, values and bookkeeping), 1-65536.
+    #[arg(
+        long = "cache-local-max-mb",
+        env = "CACHE_LOCAL_MAX_MB",
+        default_value_t = 64,
+        allow_negative_numbers = true
+    )]
+    pub cache_local_max_mb: i64,
     /// Longest, in milliseconds, a request waits for a concurrent identical request that is
     /// already computing the response; past it, it computes the response itself.
     #[arg(
@@ -121,10 +164,16 @@ impl Default for CacheSettings {
             redis_port: 6379,
             redis_db: 0,
             redis_password: None,
+            redis_url: None,
+            redis_cluster_nodes: None,
             redis_key_prefix: "hub".into(),
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
+            redis_cache_grace: 30,
             redis_timeout_ms: 150,
+            cache_local: true,
+            no_cache_local: false,
+            cache_local_max_mb: 64,
             cache_coalesce_wait_ms: 10_000,
         }
     }
@@ -164,6 +213,60 @@ impl CacheSettings {
                 "--redis-host",
                 "must not be empty".into(),
             ));
+        }
+        if let Some(url) = self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    "must start with redis:// or rediss:// (TLS)".into(),
+                ));
+            }
+            // The crate's own parser decides; its message never repeats the URL (a password).
+            if let Err(e) = redis::IntoConnectionInfo::into_connection_info(url) {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    format!(
+                        "is not a usable Redis URL: {}",
+                        e.detail().unwrap_or("invalid")
+                    ),
+                ));
+            }
+            if !self.cluster_nodes().is_empty() {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "--redis-url",
+                    "and REDIS_CLUSTER_NODES are alternatives: set only one".into(),
+                ));
+            }
+        }
+        // Empty (as compose passes an unset variable) means one server.
+        if !self.cluster_nodes().is_empty() {
+            for node in self.cluster_nodes() {
+                let port_ok = node
+                    .rsplit_once(':')
+                    .filter(|(host, _)| !host.is_empty())
+                    .and_then(|(_, port)| port.parse::<u16>().ok())
+                    .is_some_and(|port| port > 0);
+                if !port_ok {
+                    return Err(invalid(
+                        "REDIS_CLUSTER_NODES",
+                        "--redis-cluster-nodes",
+                        format!("must be a comma list of host:port, got {node:?}"),
+                    ));
+                }
+            }
+            if self.redis_db != 0 {
+                return Err(invalid(
+                    "REDIS_DB",
+                    "--redis-db",
+                    format!(
+                        "must be 0 with REDIS_CLUSTER_NODES (a cluster has one database), got {}",
+                        self.redis_db
+                    ),
+                ));
+            }
         }
         if self.redis_key_prefix.is_empty() {
             return Err(invalid(
@@ -209,6 +312,16 @@ impl CacheSettings {
                 ));
             }
         }
+        if !(0..=86_400).contains(&self.redis_cache_grace) {
+            return Err(invalid(
+                "REDIS_CACHE_GRACE",
+                "--redis-cache-grace",
+                format!(
+                    "must be between 0 (off) and 86400 seconds, got {}",
+                    self.redis_cache_grace
+                ),
+            ));
+        }
         if self.redis_timeout_ms <= 0 {
             return Err(invalid(
                 "REDIS_TIMEOUT_MS",
@@ -216,6 +329,16 @@ impl CacheSettings {
                 format!(
                     "must be a positive number of milliseconds, got {}",
                     self.redis_timeout_ms
+                ),
+            ));
+        }
+        if !(1..=65536).contains(&self.cache_local_max_mb) {
+            return Err(invalid(
+                "CACHE_LOCAL_MAX_MB",
+                "--cache-local-max-mb",
+                format!(
+                    "must be between 1 and 65536 (MiB), got {}",
+                    self.cache_local_max_mb
                 ),
             ));
         }
@@ -232,6 +355,29 @@ impl CacheSettings {
         Ok(())
     }
 
+    /// `REDIS_CLUSTER_NODES` as a list (empty when unset).
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        self.redis_cluster_nodes
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The near cache's byte bound, `None` when it is off (or Redis is, or Redis is a
+    /// cluster: tracking would need a connection per master).
+    pub fn near_cache_bytes(&self) -> Option<usize> {
+        let on = self.enabled()
+            && self.cache_local
+            && !self.no_cache_local
+            && self.cluster_nodes().is_empty();
+        let mib = usize::try_from(self.cache_local_max_mb.clamp(1, 65536)).unwrap_or(64);
+        on.then_some(mib << 20)
+    }
+
     /// `REDIS_CACHE_TTL` as a duration (at least 1 s even if unvalidated).
     pub fn ttl_default(&self) -> Duration {
         Duration::from_secs(self.redis_cache_ttl.max(1).unsigned_abs())
@@ -242,9 +388,30 @@ impl CacheSettings {
         Duration::from_secs(self.redis_cache_ttl_dashboard.max(1).unsigned_abs())
     }
 
+    /// `REDIS_CACHE_GRACE` as a duration (zero: stale-while-revalidate off).
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.redis_cache_grace.max(0).unsigned_abs())
+    }
+
     /// `REDIS_TIMEOUT_MS` as a duration (at least 1 ms even if unvalidated).
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.redis_timeout_ms.max(1).unsigned_abs())
+    }
+
+    /// Where Redis is, for the banner: the cluster nodes, the URL without its password, or
+    /// host, port and db.
+    fn target(&self) -> String {
+        let nodes = self.cluster_nodes();
+        if !nodes.is_empty() {
+            return format!("cluster={}", nodes.join(","));
+        }
+        match self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => format!("url={}", redact_url(url)),
+            None => format!(
+                "host={} port={} db={}",
+                self.redis_host, self.redis_port, self.redis_db
+            ),
+        }
     }
 
     /// `CACHE_COALESCE_WAIT_MS` as a duration (at least 1 ms even if unvalidated).
@@ -258,16 +425,28 @@ impl CacheSettings {
     }
 }
 
+/// A Redis URL for banners and logs: the password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
+    }
+}
+
 impl fmt::Display for CacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "redis: enabled={} host={} port={} db={} password={} key_prefix={} \
-             cache_ttl={}s cache_ttl_dashboard={}s timeout={}ms coalesce_wait={}ms",
+            "redis: enabled={} {} password={} key_prefix={} \
+             cache_ttl={}s cache_ttl_dashboard={}s grace={}s timeout={}ms near_cache={} \
+             coalesce_wait={}ms",
             self.enabled(),
-            self.redis_host,
-            self.redis_port,
-            self.redis_db,
+            self.target(),
             if self
                 .redis_password
                 .as_deref()
@@ -280,7 +459,12 @@ impl fmt::Display for CacheSettings {
             self.redis_key_prefix,
             self.redis_cache_ttl,
             self.redis_cache_ttl_dashboard,
+            self.redis_cache_grace,
             self.redis_timeout_ms,
+            match self.near_cache_bytes() {
+                Some(bytes) => format!("{}MiB", bytes >> 20),
+                None => "off".to_owned(),
+            },
             self.cache_coalesce_wait_ms,
         )
     }
@@ -297,10 +481,13 @@ impl fmt::Debug for CacheSettings {
                 "redis_password",
                 &self.redis_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("target", &self.target())
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
+            .field("redis_cache_grace", &self.redis_cache_grace)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("near_cache_bytes", &self.near_cache_bytes())
             .field("cache_coalesce_wait_ms", &self.cache_coalesce_wait_ms)
             .finish()
     }
@@ -519,6 +706,118 @@ mod tests {
             })
             .contains("REDIS_DB")
         );
+    }
+
+    #[test]
+    fn url_cluster_and_near_cache_settings_are_validated_by_name() {
+        let base = CacheSettings::default;
+        for (bad, name) in [
+            (
+                CacheSettings {
+                    redis_url: Some("http://x".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_url: Some("redis://h:notaport/".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_url: Some("redis://h/".into()),
+                    redis_cluster_nodes: Some("a:1".into()),
+                    ..base()
+                },
+                "REDIS_URL",
+            ),
+            (
+                CacheSettings {
+                    redis_cluster_nodes: Some("a:1,b".into()),
+                    ..base()
+                },
+                "REDIS_CLUSTER_NODES",
+            ),
+            (
+                CacheSettings {
+                    redis_cluster_nodes: Some("a:1".into()),
+                    redis_db: 2,
+                    ..base()
+                },
+                "REDIS_DB",
+            ),
+            (
+                CacheSettings {
+                    cache_local_max_mb: 0,
+                    ..base()
+                },
+                "CACHE_LOCAL_MAX_MB",
+            ),
+            (
+                CacheSettings {
+                    redis_cache_grace: -1,
+                    ..base()
+                },
+                "REDIS_CACHE_GRACE",
+            ),
+        ] {
+            assert!(
+                err(bad.clone()).contains(name),
+                "{bad:?}: {}",
+                err(bad.clone())
+            );
+        }
+        let fine = CacheSettings {
+            redis_url: Some("rediss://:pw@cache.example:6380/1".into()),
+            redis_cluster_nodes: Some(String::new()),
+            ..base()
+        };
+        fine.validate().unwrap();
+        let cluster = CacheSettings {
+            redis_cluster_nodes: Some(" a:7000, b:7001 ,".into()),
+            ..base()
+        };
+        cluster.validate().unwrap();
+        assert_eq!(cluster.cluster_nodes(), ["a:7000", "b:7001"]);
+    }
+
+    #[test]
+    fn the_near_cache_is_on_with_redis_on_one_server_only() {
+        let on = CacheSettings {
+            redis_enabled: true,
+            ..CacheSettings::default()
+        };
+        assert_eq!(on.near_cache_bytes(), Some(64 << 20));
+        let parsed = parse(&["--redis-enabled", "--no-cache-local"]);
+        assert_eq!(parsed.near_cache_bytes(), None);
+        let parsed = parse(&["--redis-enabled", "--cache-local-max-mb", "8"]);
+        assert_eq!(parsed.near_cache_bytes(), Some(8 << 20));
+        assert_eq!(
+            CacheSettings::default().near_cache_bytes(),
+            None,
+            "Redis off"
+        );
+        let cluster = CacheSettings {
+            redis_cluster_nodes: Some("a:7000".into()),
+            ..on
+        };
+        assert_eq!(cluster.near_cache_bytes(), None);
+    }
+
+    #[test]
+    fn the_banner_never_shows_a_url_password() {
+        let s = CacheSettings {
+            redis_enabled: true,
+            redis_url: Some("rediss://:hunter2@cache.example:6380/1".into()),
+            ..CacheSettings::default()
+        };
+        for text in [s.banner(), format!("{s:?}")] {
+            assert!(!text.contains("hunter2"), "password leaked: {text}");
+            assert!(text.contains("cache.example"), "{text}");
+        }
     }
 
     #[test]

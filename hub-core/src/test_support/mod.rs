@@ -5,9 +5,12 @@
 //! - [`FailingCacheForTests`]: a backend that fails or stalls on demand, for fault injection
 //!   where a real server cannot produce the fault.
 //! - [`PostgresServer`]: a real, throwaway PostgreSQL cluster on a free local port.
+//! - [`RedisCluster`]: a real three-master Redis Cluster on free local ports.
 
+mod cluster;
 mod postgres;
 
+pub use cluster::RedisCluster;
 pub use postgres::PostgresServer;
 
 use std::io::{Read, Write};
@@ -31,6 +34,8 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     paused: bool,
+    /// Arguments on top of the defaults (cluster mode).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -40,11 +45,20 @@ impl RedisServer {
     /// With a clear message when `redis-server` is not installed or does not come up; this is
     /// test-only code, where a loud failure is the point.
     pub fn start() -> Self {
-        let port = free_port();
+        Self::start_with(Vec::new())
+    }
+
+    /// [`RedisServer::start`] with extra `redis-server` arguments.
+    pub fn start_with(extra: Vec<String>) -> Self {
+        Self::start_on(free_port(), extra)
+    }
+
+    pub(crate) fn start_on(port: u16, extra: Vec<String>) -> Self {
         let mut server = Self {
             port,
             child: None,
             paused: false,
+            extra,
         };
         server.spawn();
         server
@@ -74,6 +88,7 @@ impl RedisServer {
                 "--protected-mode",
                 "no",
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -171,6 +186,11 @@ impl Drop for RedisServer {
         }
         self.kill();
     }
+}
+
+/// A free TCP port on 127.0.0.1, for servers a test starts with extra ports (TLS, cluster bus).
+pub fn free_port_for_tests() -> u16 {
+    free_port()
 }
 
 pub(crate) fn free_port() -> u16 {
