@@ -17,23 +17,6 @@ const TIMEOUT: Duration = Duration::from_millis(100);
 /// Request time allowed on top of one Redis timeout: the handler itself and a loaded CI box.
 const SLACK: Duration = Duration::from_millis(400);
 
-/// Every cached operation, with the roles header to send (role-sensitive ones vary by it).
-const CACHED: &[&str] = &[
-    "/api/v1/nodes?limit=5",
-    "/api/v1/advertisements",
-    "/api/v1/messages",
-    "/api/v1/channels",
-    "/api/v1/user/profiles",
-    "/api/v1/dashboard/stats",
-    "/api/v1/dashboard/recent-activity",
-    "/api/v1/dashboard/activity?days=7",
-    "/api/v1/dashboard/packet-activity",
-    "/api/v1/dashboard/message-activity",
-    "/api/v1/dashboard/node-count",
-    "/api/v1/dashboard/packet-breakdown",
-    "/api/v1/dashboard/routes-overview",
-];
-
 fn redis_cache(port: u16, prefix: &str, ttl: Duration) -> ResponseCache {
     let options = RedisOptions {
         prefix: prefix.into(),
@@ -96,7 +79,7 @@ async fn wait_for_hit(app: &TestApp, uri: &str, within: Duration) {
 async fn every_cached_endpoint_misses_then_hits_with_identical_bytes() {
     let redis = RedisServer::start();
     let app = fixture_app_cached(redis_cache(redis.port(), "hub", Duration::from_secs(30))).await;
-    for uri in CACHED {
+    for uri in CACHED_ENDPOINTS {
         let (first, miss_body) = fetch(&app, uri, "admin").await;
         let (second, hit_body) = fetch(&app, uri, "admin").await;
         assert_eq!((first.as_str(), second.as_str()), ("MISS", "HIT"), "{uri}");

@@ -20,22 +20,6 @@ const TIMEOUT: Duration = Duration::from_millis(150);
 /// loaded CI box.
 const SLACK: Duration = Duration::from_millis(500);
 
-const CACHED: &[&str] = &[
-    "/api/v1/nodes?limit=5",
-    "/api/v1/advertisements",
-    "/api/v1/messages",
-    "/api/v1/channels",
-    "/api/v1/user/profiles",
-    "/api/v1/dashboard/stats",
-    "/api/v1/dashboard/recent-activity",
-    "/api/v1/dashboard/activity?days=7",
-    "/api/v1/dashboard/packet-activity",
-    "/api/v1/dashboard/message-activity",
-    "/api/v1/dashboard/node-count",
-    "/api/v1/dashboard/packet-breakdown",
-    "/api/v1/dashboard/routes-overview",
-];
-
 fn cluster_cache(cluster: &RedisCluster, ttl: Duration) -> ResponseCache {
     let options = RedisOptions {
         cluster_nodes: cluster.nodes(),
@@ -59,7 +43,7 @@ async fn fetch(app: &TestApp, uri: &str, roles: &str) -> (String, Vec<u8>) {
 async fn every_cached_endpoint_misses_then_hits_on_a_cluster() {
     let cluster = RedisCluster::start();
     let app = fixture_app_cached(cluster_cache(&cluster, Duration::from_secs(30))).await;
-    for uri in CACHED {
+    for uri in CACHED_ENDPOINTS {
         let (first, miss) = fetch(&app, uri, "admin").await;
         let (second, hit) = fetch(&app, uri, "admin").await;
         assert_eq!((first.as_str(), second.as_str()), ("MISS", "HIT"), "{uri}");
@@ -104,12 +88,12 @@ async fn writes_invalidate_and_ttls_expire_on_a_cluster() {
 async fn a_master_killed_mid_test_never_fails_or_stalls_a_request() {
     let mut cluster = RedisCluster::start();
     let app = fixture_app_cached(cluster_cache(&cluster, Duration::from_secs(30))).await;
-    for uri in CACHED {
+    for uri in CACHED_ENDPOINTS {
         fetch(&app, uri, "admin").await;
     }
     cluster.kill(2);
     for round in 0..3 {
-        for uri in CACHED {
+        for uri in CACHED_ENDPOINTS {
             let start = Instant::now();
             let (cache, body) = fetch(&app, uri, "admin").await;
             let took = start.elapsed();

@@ -13,15 +13,6 @@ use poem::http::StatusCode;
 use serde_json::{Value, json};
 use writes_support::*;
 
-fn channel_names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 fn near_hits(cache: &hub_core::cache::ResponseCache) -> u64 {
     cache.backend().near_counts().expect("near cache on").hits
 }
@@ -55,7 +46,7 @@ async fn a_write_on_one_instance_reaches_the_other_within_50ms() {
         "later HITs come from the near cache"
     );
     let before: Value = reader.get(uri).await.json().await.value().deserialize();
-    assert!(!channel_names(&before).contains(&"Night Net".to_string()));
+    assert!(!item_names(&before).contains(&"Night Net".to_string()));
 
     let created = post(&writer, uri)
         .json(json!({"name": "Night Net", "key_hex": "AB".repeat(16), "visibility": "community"}))
@@ -65,7 +56,7 @@ async fn a_write_on_one_instance_reaches_the_other_within_50ms() {
     let written = Instant::now();
     loop {
         let now: Value = reader.get(uri).await.json().await.value().deserialize();
-        if channel_names(&now).contains(&"Night Net".to_string()) {
+        if item_names(&now).contains(&"Night Net".to_string()) {
             break;
         }
         assert!(

@@ -44,15 +44,6 @@ async fn after_write(app: &TestApp, uri: &str, roles: &str) -> Value {
     resp.json().await.value().deserialize()
 }
 
-fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn channel_writes_invalidate_channels_messages_packets_and_dashboard() {
     let redis = RedisServer::start();
@@ -65,7 +56,7 @@ async fn channel_writes_invalidate_channels_messages_packets_and_dashboard() {
     ];
     for role in ["", "admin"] {
         let before = cached(&app, "/api/v1/channels", role).await;
-        assert!(!names(&before).contains(&"Night Net".to_string()));
+        assert!(!item_names(&before).contains(&"Night Net".to_string()));
         for uri in affected {
             cached(&app, uri, role).await;
         }
@@ -77,7 +68,10 @@ async fn channel_writes_invalidate_channels_messages_packets_and_dashboard() {
     assert_eq!(created.0, StatusCode::CREATED, "{}", created.2);
     for role in ["", "admin"] {
         let after = after_write(&app, "/api/v1/channels", role).await;
-        assert!(names(&after).contains(&"Night Net".to_string()), "{role:?}");
+        assert!(
+            item_names(&after).contains(&"Night Net".to_string()),
+            "{role:?}"
+        );
         for uri in affected {
             after_write(&app, uri, role).await;
         }
@@ -92,7 +86,7 @@ async fn channel_writes_invalidate_channels_messages_packets_and_dashboard() {
         .await;
     assert_eq!(hidden.0, StatusCode::OK, "{}", hidden.2);
     let anonymous = after_write(&app, "/api/v1/channels", "").await;
-    assert!(!names(&anonymous).contains(&"Night Net".to_string()));
+    assert!(!item_names(&anonymous).contains(&"Night Net".to_string()));
 }
 
 #[tokio::test]

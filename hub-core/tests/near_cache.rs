@@ -44,6 +44,23 @@ fn raw(port: u16) -> redis::Connection {
         .unwrap()
 }
 
+/// Stores `value` under `nodes::` for `ttl`.
+async fn store(cache: &RedisCache, value: &[u8], ttl: Duration) {
+    cache.set("nodes::", value, ttl).await.unwrap();
+}
+
+/// Commands Redis has processed so far (`INFO stats`).
+fn commands_processed(port: u16) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut raw(port))
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats reports total_commands_processed")
+}
+
 fn hits(cache: &RedisCache) -> u64 {
     cache.near_counts().unwrap().hits
 }
@@ -52,44 +69,17 @@ fn hits(cache: &RedisCache) -> u64 {
 async fn a_second_read_is_served_in_process() {
     let redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
-    cache
-        .set("nodes::", b"body", Duration::from_secs(30))
-        .await
-        .unwrap();
-    let first = cache
-        .get_with_generations("nodes::", &["nodes"])
-        .await
-        .unwrap();
+    store(&cache, b"body", Duration::from_secs(30)).await;
+    let first = read(&cache, "nodes::", "nodes").await;
     assert_eq!(first, (Some(b"body".to_vec()), vec![0]));
     assert_eq!(hits(&cache), 0);
-    let before: u64 = redis::cmd("INFO")
-        .arg("stats")
-        .query::<String>(&mut raw(redis.port()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let before = commands_processed(redis.port());
     for _ in 0..100 {
-        let again = cache
-            .get_with_generations("nodes::", &["nodes"])
-            .await
-            .unwrap();
+        let again = read(&cache, "nodes::", "nodes").await;
         assert_eq!(again, first);
     }
     assert_eq!(hits(&cache), 100);
-    let after: u64 = redis::cmd("INFO")
-        .arg("stats")
-        .query::<String>(&mut raw(redis.port()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let after = commands_processed(redis.port());
     // Only our own INFO call (and perhaps a heartbeat PING) reached Redis.
     assert!(
         after - before <= 3,
@@ -140,15 +130,9 @@ async fn killing_the_tracking_connection_never_serves_an_invalidated_entry() {
     let redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
     let mut admin = raw(redis.port());
-    cache
-        .set("nodes::", b"old", Duration::from_secs(30))
-        .await
-        .unwrap();
+    store(&cache, b"old", Duration::from_secs(30)).await;
     for _ in 0..2 {
-        cache
-            .get_with_generations("nodes::", &["nodes"])
-            .await
-            .unwrap();
+        read(&cache, "nodes::", "nodes").await;
     }
     assert_eq!(hits(&cache), 1, "held locally before the kill");
 
@@ -182,10 +166,7 @@ async fn killing_the_tracking_connection_never_serves_an_invalidated_entry() {
     })
     .await;
     for _ in 0..3 {
-        let got = cache
-            .get_with_generations("nodes::", &["nodes"])
-            .await
-            .unwrap();
+        let got = read(&cache, "nodes::", "nodes").await;
         assert_eq!(got.1, vec![1]);
     }
     assert!(hits(&cache) >= 2);
@@ -195,14 +176,8 @@ async fn killing_the_tracking_connection_never_serves_an_invalidated_entry() {
 async fn a_frozen_redis_turns_the_near_cache_off_within_a_heartbeat() {
     let mut redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
-    cache
-        .set("nodes::", b"v", Duration::from_secs(30))
-        .await
-        .unwrap();
-    cache
-        .get_with_generations("nodes::", &["nodes"])
-        .await
-        .unwrap();
+    store(&cache, b"v", Duration::from_secs(30)).await;
+    read(&cache, "nodes::", "nodes").await;
     redis.pause();
     let limit = hub_core::cache::near::HEARTBEAT + Duration::from_millis(150 + 500);
     wait_until("near cache off", limit, || !cache.near_cache_usable()).await;
@@ -224,23 +199,14 @@ async fn a_frozen_redis_turns_the_near_cache_off_within_a_heartbeat() {
 async fn a_local_copy_expires_with_the_redis_key() {
     let redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
-    cache
-        .set("nodes::", b"v", Duration::from_millis(300))
-        .await
-        .unwrap();
+    store(&cache, b"v", Duration::from_millis(300)).await;
     for _ in 0..2 {
-        let got = cache
-            .get_with_generations("nodes::", &["nodes"])
-            .await
-            .unwrap();
+        let got = read(&cache, "nodes::", "nodes").await;
         assert_eq!(got.0.as_deref(), Some(&b"v"[..]));
     }
     assert_eq!(hits(&cache), 1);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let got = cache
-        .get_with_generations("nodes::", &["nodes"])
-        .await
-        .unwrap();
+    let got = read(&cache, "nodes::", "nodes").await;
     assert_eq!(
         got.0, None,
         "expired in Redis, so not served locally either"
@@ -251,14 +217,8 @@ async fn a_local_copy_expires_with_the_redis_key() {
 async fn flushall_empties_every_near_cache() {
     let redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
-    cache
-        .set("nodes::", b"v", Duration::from_secs(30))
-        .await
-        .unwrap();
-    cache
-        .get_with_generations("nodes::", &["nodes"])
-        .await
-        .unwrap();
+    store(&cache, b"v", Duration::from_secs(30)).await;
+    read(&cache, "nodes::", "nodes").await;
     let _: () = redis::cmd("FLUSHALL")
         .query(&mut raw(redis.port()))
         .unwrap();
@@ -272,10 +232,7 @@ async fn flushall_empties_every_near_cache() {
 async fn the_writer_reads_its_own_invalidation_at_once() {
     let redis = RedisServer::start();
     let cache = near_cache(redis.port()).await;
-    cache
-        .set("nodes::", b"v", Duration::from_secs(30))
-        .await
-        .unwrap();
+    store(&cache, b"v", Duration::from_secs(30)).await;
     for _ in 0..2 {
         assert_eq!(read(&cache, "nodes::", "nodes").await.1, vec![0]);
     }
@@ -283,10 +240,7 @@ async fn the_writer_reads_its_own_invalidation_at_once() {
     // No waiting for Redis' invalidation message: the very next read sees the bump.
     cache.invalidate_many(&["nodes"]).await.unwrap();
     assert_eq!(read(&cache, "nodes::", "nodes").await.1, vec![1]);
-    cache
-        .set("nodes::", b"w", Duration::from_secs(30))
-        .await
-        .unwrap();
+    store(&cache, b"w", Duration::from_secs(30)).await;
     assert_eq!(
         read(&cache, "nodes::", "nodes").await.0.as_deref(),
         Some(&b"w"[..])

@@ -67,8 +67,9 @@ impl Mode {
     }
 
     /// The response cache the server runs with in this mode.
-    fn cache(self, redis: Option<&BenchRedis>) -> Result<ResponseCache, String> {
-        let ttl = Duration::from_secs(3600);
+    fn cache(self, redis: Option<&BenchRedis>, args: &Args) -> Result<ResponseCache, String> {
+        let ttl = Duration::from_secs(args.ttl);
+        let grace = Duration::from_secs(args.grace);
         let null = || ResponseCache::new(Arc::new(NullCache), ttl, ttl);
         let redis = match (self, redis) {
             (Mode::Disabled, _) => return Ok(null().without_coalescing()),
@@ -89,7 +90,7 @@ impl Mode {
             Mode::Miss => {
                 ResponseCache::new(Arc::new(ColdRedisCache(redis)), ttl, ttl).without_coalescing()
             }
-            _ => ResponseCache::new(Arc::new(redis), ttl, ttl),
+            _ => ResponseCache::new(Arc::new(redis), ttl, ttl).with_grace(grace),
         })
     }
 }
@@ -231,6 +232,13 @@ struct Args {
     /// Keep the temporary database (its path is printed).
     #[arg(long)]
     keep: bool,
+    /// TTL in seconds of cached responses (all cache modes). Short TTLs with a long
+    /// `--duration` measure what expiries cost (e.g. `--ttl 5 --duration 60`).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    ttl: u64,
+    /// REDIS_CACHE_GRACE in seconds (stale-while-revalidate); 0 turns it off.
+    #[arg(long, default_value_t = 0)]
+    grace: u64,
     /// Instead of the table: send this many concurrent identical cold requests to each
     /// endpoint, with and without coalescing of concurrent misses, and report how many times
     /// the handler ran (e.g. `--coalescing-check 64`).
@@ -342,8 +350,9 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
         args.modes.clone()
     };
     println!(
-        "benchmark: {} clients, {:.1} s per row (at most {} requests), {:.1} s warm-up, loopback",
-        args.clients, args.duration, args.max_requests, args.warmup
+        "benchmark: {} clients, {:.1} s per row (at most {} requests), {:.1} s warm-up, \
+         cache ttl {} s, grace {} s, loopback",
+        args.clients, args.duration, args.max_requests, args.warmup, args.ttl, args.grace
     );
     let redis = if modes
         .iter()
@@ -356,7 +365,7 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
     let mut rows = Vec::new();
     for endpoint in &endpoints {
         for mode in &modes {
-            let cache = mode.cache(redis.as_ref())?;
+            let cache = mode.cache(redis.as_ref(), args)?;
             let outcome = measure(args, &url, endpoint, cache).await?;
             let row = Row {
                 endpoint: endpoint.clone(),

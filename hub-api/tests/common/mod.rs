@@ -259,6 +259,37 @@ pub fn near_response_cache(port: u16) -> ResponseCache {
     ResponseCache::new(backend, Duration::from_secs(30), Duration::from_secs(30))
 }
 
+/// One request of every cached list and dashboard operation (role-sensitive ones vary by the
+/// `X-User-Roles` header sent with them).
+pub const CACHED_ENDPOINTS: &[&str] = &[
+    "/api/v1/nodes?limit=5",
+    "/api/v1/advertisements",
+    "/api/v1/messages",
+    "/api/v1/channels",
+    "/api/v1/user/profiles",
+    "/api/v1/dashboard/stats",
+    "/api/v1/dashboard/recent-activity",
+    "/api/v1/dashboard/activity?days=7",
+    "/api/v1/dashboard/packet-activity",
+    "/api/v1/dashboard/message-activity",
+    "/api/v1/dashboard/node-count",
+    "/api/v1/dashboard/packet-breakdown",
+    "/api/v1/dashboard/routes-overview",
+];
+
+/// The `name` of every item of a list response (`{"items": [...]}`).
+pub fn item_names(list: &serde_json::Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The `X-Cache` header of `resp` (empty when absent).
 pub fn x_cache_of(resp: &TestResponse) -> String {
     resp.0

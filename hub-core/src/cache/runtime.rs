@@ -523,7 +523,8 @@ fn cache_headers() -> Vec<MetaHeader> {
     vec![
         string_header(
             "X-Cache",
-            "HIT when served from the response cache, MISS otherwise.",
+            "HIT when served from the response cache (a stale entry being refreshed included: \
+             see Cache-Status), MISS otherwise.",
             true,
             &["HIT", "MISS"],
         ),
@@ -536,10 +537,12 @@ fn cache_headers() -> Vec<MetaHeader> {
         ),
         string_header(
             "Cache-Status",
-            "RFC 9211 cache detail: `hub; hit; ttl=<seconds left>`, `hub; fwd=miss; stored`, \
-             `hub; fwd=miss`, or `hub; fwd=bypass; detail=disabled|unavailable`; \
-             `; collapsed` is added when the response was shared with a concurrent identical \
-             request.",
+            "RFC 9211 cache detail: `hub; hit; ttl=<seconds left>`, `hub; hit; stale` (past its \
+             TTL but within REDIS_CACHE_GRACE: served at once while one background refresh \
+             recomputes it, and while that refresh fails; an entry invalidated by a write is \
+             never served stale), `hub; fwd=miss; stored`, `hub; fwd=miss`, or \
+             `hub; fwd=bypass; detail=disabled|unavailable`; `; collapsed` is added when the \
+             response was shared with a concurrent identical request.",
             true,
             &[],
         ),
