@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod page;
 pub mod params;
 pub mod query;
+pub mod read_indexes;
 pub mod routes;
 pub mod seed;
 pub mod state;
