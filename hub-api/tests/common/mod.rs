@@ -103,6 +103,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         raw_packet_retention_days: 7,
         spam: Default::default(),
         cache: no_cache(),
+        dashboard_days: Default::default(),
     }
 }
 

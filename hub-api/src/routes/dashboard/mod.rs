@@ -66,7 +66,9 @@ impl DashboardApi {
         state: Data<&AppState>,
         caller: Caller,
     ) -> poem::Result<Json<DashboardStats>> {
-        Ok(Json(stats::stats(&state.db, caller.role).await?))
+        Ok(Json(
+            stats::stats(&state.db, &state.dashboard_days, caller.role).await?,
+        ))
     }
 
     /// Recent activity
@@ -96,7 +98,9 @@ impl DashboardApi {
         #[oai(default = "default_days_30")]
         days: Query<i64>,
     ) -> poem::Result<Json<DailySeries>> {
-        Ok(Json(series::advert_activity(&state.db, days.0).await?))
+        Ok(Json(
+            series::advert_activity(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Daily raw packet activity
@@ -111,7 +115,9 @@ impl DashboardApi {
         #[oai(default = "default_days_30")]
         days: Query<i64>,
     ) -> poem::Result<Json<DailySeries>> {
-        Ok(Json(series::packet_activity(&state.db, days.0).await?))
+        Ok(Json(
+            series::packet_activity(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Daily message activity
@@ -128,7 +134,7 @@ impl DashboardApi {
         days: Query<i64>,
     ) -> poem::Result<Json<DailySeries>> {
         Ok(Json(
-            series::message_activity(&state.db, caller.role, days.0).await?,
+            series::message_activity(&state.db, &state.dashboard_days, caller.role, days.0).await?,
         ))
     }
 
@@ -161,7 +167,9 @@ impl DashboardApi {
         #[oai(default = "default_days_7")]
         days: Query<i64>,
     ) -> poem::Result<Json<PacketBreakdown>> {
-        Ok(Json(series::packet_breakdown(&state.db, days.0).await?))
+        Ok(Json(
+            series::packet_breakdown(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Routes overview
@@ -225,6 +233,12 @@ impl DayWindow {
                 .map(|i| first + chrono::Duration::days(i))
                 .collect(),
         }
+    }
+
+    /// The days from `first` to `last`, both included.
+    fn span(first: NaiveDate, last: NaiveDate) -> DayWindow {
+        let next = last + chrono::Duration::days(1);
+        DayWindow::new((next - first).num_days(), next)
     }
 }
 

@@ -1,15 +1,21 @@
 //! `GET /api/v1/dashboard/stats`.
 
+use super::series::{flood_advert_days, packet_days, visible_message_days};
 use super::{count_rows, flood_only, visible_messages};
 use crate::error::ApiError;
 use crate::query::lookups::visible_channels;
+use crate::query::past_days::DashboardDays;
+use chrono::{NaiveDate, NaiveDateTime};
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
 use hub_core::roles::{TEST_ROLE, role_names};
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
-use std::collections::BTreeMap;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Select,
+};
+use std::collections::{BTreeMap, HashMap};
 
 /// Profile role counted by `total_operators`.
 pub const OPERATOR_ROLE: &str = "operator";
@@ -48,7 +54,11 @@ pub struct DashboardStats {
 }
 
 /// Computes the statistics `role` may see.
-pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<DashboardStats, ApiError> {
+pub(super) async fn stats(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    role: Role,
+) -> Result<DashboardStats, ApiError> {
     let now = hub_core::time::now();
     let day_ago = now - chrono::Duration::hours(24);
     let week_ago = now - chrono::Duration::days(7);
@@ -92,11 +102,19 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
         visible_rows().filter(messages::Column::ReceivedAt.gte(today_start)),
     )
     .await?;
-    let messages_7d = count_rows(
-        db,
-        visible_rows().filter(messages::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    // The 7-day counts take the whole days of the week from the dashboard's kept per-day
+    // counts (the same rows message-activity, activity and packet-activity count) and read
+    // only the partial first day and today.
+    let week = WeekSplit::new(week_ago, now.date());
+    let message_days = visible_message_days(db, kept, &visible, &week.whole_days).await?;
+    let messages_7d = week
+        .count(
+            db,
+            visible_rows(),
+            messages::Column::ReceivedAt,
+            &message_days,
+        )
+        .await?;
 
     let adverts = || advertisements::Entity::find().filter(flood_only());
     let total_advertisements = count_rows(db, adverts()).await?;
@@ -105,11 +123,15 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
         adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
     )
     .await?;
-    let advertisements_7d = count_rows(
-        db,
-        adverts().filter(advertisements::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    let advert_days = flood_advert_days(db, kept, &week.whole_days).await?;
+    let advertisements_7d = week
+        .count(
+            db,
+            adverts(),
+            advertisements::Column::ReceivedAt,
+            &advert_days,
+        )
+        .await?;
 
     // Profiles are few (one per signed-in person), and exact matching of names in a comma
     // list is clearer in Rust than in portable SQL; only the `roles` column is read.
@@ -122,11 +144,15 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
     let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
 
     let total_packets = count_rows(db, raw_packets::Entity::find()).await?;
-    let packets_7d = count_rows(
-        db,
-        raw_packets::Entity::find().filter(raw_packets::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    let packet_counts = packet_days(db, kept, &week.whole_days).await?;
+    let packets_7d = week
+        .count(
+            db,
+            raw_packets::Entity::find(),
+            raw_packets::Column::ReceivedAt,
+            &packet_counts,
+        )
+        .await?;
 
     Ok(DashboardStats {
         total_nodes,
@@ -143,6 +169,56 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
         total_packets,
         packets_7d,
     })
+}
+
+/// The rows since a moment (e.g. 7 days ago) as its partial first day, whole past days and
+/// today from midnight on.
+struct WeekSplit {
+    since: NaiveDateTime,
+    /// Midnight ending `since`'s day (the first whole day's start), before today.
+    first_whole: NaiveDateTime,
+    /// Midnight starting today.
+    today_start: NaiveDateTime,
+    /// The whole days between, oldest first (empty when `since` is today).
+    whole_days: Vec<NaiveDate>,
+}
+
+impl WeekSplit {
+    fn new(since: NaiveDateTime, today: NaiveDate) -> WeekSplit {
+        let first = since.date() + chrono::Duration::days(1);
+        let whole_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d < today).collect();
+        WeekSplit {
+            since,
+            first_whole: super::midnight(first.min(today)),
+            today_start: super::midnight(today),
+            whole_days,
+        }
+    }
+
+    /// The rows of `select` at or after `since` by `column`: the partial first day and today
+    /// from one query, the whole days from `per_day`.
+    async fn count<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        select: Select<E>,
+        column: E::Column,
+        per_day: &HashMap<NaiveDate, i64>,
+    ) -> Result<i64, DbErr> {
+        let edges = Condition::any()
+            .add(
+                Condition::all()
+                    .add(column.gte(self.since))
+                    .add(column.lt(self.first_whole)),
+            )
+            .add(column.gte(self.today_start.max(self.since)));
+        let edge_rows = count_rows(db, select.filter(edges)).await?;
+        let whole: i64 = self
+            .whole_days
+            .iter()
+            .map(|d| per_day.get(d).copied().unwrap_or(0))
+            .sum();
+        Ok(edge_rows + whole)
+    }
 }
 
 /// `(operators, members)` among profiles with these `roles` comma lists.
