@@ -9,11 +9,11 @@ use chrono::{NaiveDate, NaiveDateTime};
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
 use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::time::Timestamp;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -62,7 +62,8 @@ pub(super) async fn stats(
     let now = hub_core::time::now();
     let day_ago = now - chrono::Duration::hours(24);
     let week_ago = now - chrono::Duration::days(7);
-    let today_start = super::midnight(now.date());
+    let today = now.date();
+    let today_start = super::midnight(today);
     let visible = visible_channels(db, role).await?;
 
     // Separate COUNTs, each bounded by an indexed range, rather than one pass with CASE
@@ -91,12 +92,17 @@ pub(super) async fn stats(
         .await?
         .into_iter()
         .collect();
-    let (channel_message_counts, hidden): (BTreeMap<i32, i64>, BTreeMap<i32, i64>) = channel_counts
+    let channel_message_counts: BTreeMap<i32, i64> = channel_counts
         .into_iter()
-        .partition(|(idx, _)| visible.contains(idx));
-    let total_messages =
-        count_rows(db, messages::Entity::find()).await? - hidden.values().sum::<i64>();
+        .filter(|(idx, _)| visible.contains(idx))
+        .collect();
     let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
+    let column = messages::Column::ReceivedAt;
+    let all_time = DaySplit::all_time::<messages::Entity>(db, column, today).await?;
+    let message_days = visible_message_days(db, kept, &visible, &all_time.whole_days).await?;
+    let total_messages = all_time
+        .count(db, visible_rows(), column, &message_days)
+        .await?;
     let messages_today = count_rows(
         db,
         visible_rows().filter(messages::Column::ReceivedAt.gte(today_start)),
@@ -105,7 +111,7 @@ pub(super) async fn stats(
     // The 7-day counts take the whole days of the week from the dashboard's kept per-day
     // counts (the same rows message-activity, activity and packet-activity count) and read
     // only the partial first day and today.
-    let week = WeekSplit::new(week_ago, now.date());
+    let week = DaySplit::new(week_ago, today);
     let message_days = visible_message_days(db, kept, &visible, &week.whole_days).await?;
     let messages_7d = week
         .count(
@@ -117,7 +123,10 @@ pub(super) async fn stats(
         .await?;
 
     let adverts = || advertisements::Entity::find().filter(flood_only());
-    let total_advertisements = count_rows(db, adverts()).await?;
+    let column = advertisements::Column::ReceivedAt;
+    let all_time = DaySplit::all_time::<advertisements::Entity>(db, column, today).await?;
+    let advert_days = flood_advert_days(db, kept, &all_time.whole_days).await?;
+    let total_advertisements = all_time.count(db, adverts(), column, &advert_days).await?;
     let advertisements_24h = count_rows(
         db,
         adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
@@ -143,7 +152,13 @@ pub(super) async fn stats(
         .await?;
     let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
 
-    let total_packets = count_rows(db, raw_packets::Entity::find()).await?;
+    let column = raw_packets::Column::ReceivedAt;
+    let packets = || raw_packets::Entity::find();
+    let all_time = DaySplit::all_time::<raw_packets::Entity>(db, column, today).await?;
+    let packet_counts = packet_days(db, kept, &all_time.whole_days).await?;
+    let total_packets = all_time
+        .count(db, packets(), column, &packet_counts)
+        .await?;
     let packet_counts = packet_days(db, kept, &week.whole_days).await?;
     let packets_7d = week
         .count(
@@ -171,9 +186,10 @@ pub(super) async fn stats(
     })
 }
 
-/// The rows since a moment (e.g. 7 days ago) as its partial first day, whole past days and
-/// today from midnight on.
-struct WeekSplit {
+/// The rows since a moment (7 days ago, or the oldest row's day) as its partial first day,
+/// the whole past days between (kept per day, see [`DashboardDays`]) and today from midnight
+/// on: only the first day and today are read for each request.
+struct DaySplit {
     since: NaiveDateTime,
     /// Midnight ending `since`'s day (the first whole day's start), before today.
     first_whole: NaiveDateTime,
@@ -183,16 +199,34 @@ struct WeekSplit {
     whole_days: Vec<NaiveDate>,
 }
 
-impl WeekSplit {
-    fn new(since: NaiveDateTime, today: NaiveDate) -> WeekSplit {
+impl DaySplit {
+    fn new(since: NaiveDateTime, today: NaiveDate) -> DaySplit {
         let first = since.date() + chrono::Duration::days(1);
         let whole_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d < today).collect();
-        WeekSplit {
+        DaySplit {
             since,
             first_whole: super::midnight(first.min(today)),
             today_start: super::midnight(today),
             whole_days,
         }
+    }
+
+    /// Every row of `E`'s table: from midnight of the day of its oldest `column` value on.
+    /// The oldest of the whole table, unfiltered, so that MIN reads one index entry.
+    async fn all_time<E: EntityTrait>(
+        db: &DatabaseConnection,
+        column: E::Column,
+        today: NaiveDate,
+    ) -> Result<DaySplit, DbErr> {
+        let oldest: Option<Timestamp> = E::find()
+            .select_only()
+            .column_as(column.min(), "oldest")
+            .into_tuple::<Option<Timestamp>>()
+            .one(db)
+            .await?
+            .flatten();
+        let since = oldest.map_or(today, |t| t.0.date().min(today));
+        Ok(DaySplit::new(super::midnight(since), today))
     }
 
     /// The rows of `select` at or after `since` by `column`: the partial first day and today
@@ -204,20 +238,28 @@ impl WeekSplit {
         column: E::Column,
         per_day: &HashMap<NaiveDate, i64>,
     ) -> Result<i64, DbErr> {
-        let edges = Condition::any()
-            .add(
-                Condition::all()
-                    .add(column.gte(self.since))
-                    .add(column.lt(self.first_whole)),
-            )
-            .add(column.gte(self.today_start.max(self.since)));
-        let edge_rows = count_rows(db, select.filter(edges)).await?;
+        // Two simple ranges rather than one OR of both: each is then an index range (the
+        // planner would otherwise walk a whole index for the OR, e.g. every flood advert).
+        let first_day = if self.since < self.first_whole {
+            let rows = select
+                .clone()
+                .filter(column.gte(self.since))
+                .filter(column.lt(self.first_whole));
+            count_rows(db, rows).await?
+        } else {
+            0
+        };
+        let from_today = count_rows(
+            db,
+            select.filter(column.gte(self.today_start.max(self.since))),
+        )
+        .await?;
         let whole: i64 = self
             .whole_days
             .iter()
             .map(|d| per_day.get(d).copied().unwrap_or(0))
             .sum();
-        Ok(edge_rows + whole)
+        Ok(first_day + whole + from_today)
     }
 }
 
