@@ -18,10 +18,13 @@ pub const PAST_DAY_TTL: Duration = Duration::from_secs(600);
 /// 90 days for each series, role and breakdown fits many times over.
 const MAX_ENTRIES: usize = 20_000;
 
+/// Kept values by (aggregate key, day), each with the time it was read.
+type Entries<V> = HashMap<(String, NaiveDate), (Instant, V)>;
+
 /// Per-day values of type `V` for any number of aggregates, each named by a key that says
 /// what was counted (e.g. which channels were visible).
 pub struct PastDays<V> {
-    entries: Arc<Mutex<HashMap<(String, NaiveDate), (Instant, V)>>>,
+    entries: Arc<Mutex<Entries<V>>>,
 }
 
 impl<V> Clone for PastDays<V> {
@@ -84,11 +87,14 @@ impl<V: Clone> PastDays<V> {
         Ok(found)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, NaiveDate), (Instant, V)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
         // A panic while holding the lock cannot leave a half-written entry: recover the map.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Raw packets of one (event type, path hash width), as `(event_type, path_hash_bytes, count)`.
+pub type PacketKindCount = (Option<String>, Option<i32>, i64);
 
 /// The per-day aggregates of the dashboard, shared by every request of one server.
 #[derive(Clone, Default)]
@@ -96,7 +102,7 @@ pub struct DashboardDays {
     /// Row counts per day (`activity`, `packet-activity`, `message-activity`).
     pub counts: PastDays<i64>,
     /// Raw packets per day by (event type, path hash width) (`packet-breakdown`).
-    pub packet_kinds: PastDays<Vec<(Option<String>, Option<i32>, i64)>>,
+    pub packet_kinds: PastDays<Vec<PacketKindCount>>,
 }
 
 #[cfg(test)]

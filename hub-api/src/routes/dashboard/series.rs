@@ -4,7 +4,7 @@
 use super::{DayWindow, LabelCount, count_rows, flood_only, today, visible_messages};
 use crate::error::ApiError;
 use crate::query::lookups::visible_channels;
-use crate::query::past_days::DashboardDays;
+use crate::query::past_days::{DashboardDays, PacketKindCount};
 use chrono::NaiveDate;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets};
 use hub_core::roles::Role;
@@ -44,6 +44,9 @@ pub struct PacketBreakdown {
     /// Packets by path hash width: always `1b`, `2b`, `3b`, in that order.
     pub by_path_width: Vec<LabelCount>,
 }
+
+/// A `packet-breakdown` row of one day: `(day, event_type, path_hash_bytes, count)`.
+type DayPacketKindCount = (Option<String>, Option<String>, Option<i32>, i64);
 
 /// Event types listed by name in `packet-breakdown`; the rest are summed as `other`.
 const TOP_EVENT_TYPES: usize = 6;
@@ -242,22 +245,21 @@ pub(super) async fn packet_breakdown(
             async |first, last| {
                 let span = DayWindow::span(first, last);
                 let day = day_sql("raw_packets", raw_packets::Column::ReceivedAt.as_str());
-                let rows: Vec<(Option<String>, Option<String>, Option<i32>, i64)> =
-                    raw_packets::Entity::find()
-                        .filter(raw_packets::Column::ReceivedAt.gte(span.start))
-                        .filter(raw_packets::Column::ReceivedAt.lt(span.end))
-                        .select_only()
-                        .column_as(Expr::cust(day.clone()), "day")
-                        .column(raw_packets::Column::EventType)
-                        .column(raw_packets::Column::PathHashBytes)
-                        .column_as(Expr::cust("COUNT(*)"), "n")
-                        .group_by(Expr::cust(day))
-                        .group_by(raw_packets::Column::EventType)
-                        .group_by(raw_packets::Column::PathHashBytes)
-                        .into_tuple()
-                        .all(db)
-                        .await?;
-                let mut by_day: HashMap<NaiveDate, Vec<_>> = HashMap::new();
+                let rows: Vec<DayPacketKindCount> = raw_packets::Entity::find()
+                    .filter(raw_packets::Column::ReceivedAt.gte(span.start))
+                    .filter(raw_packets::Column::ReceivedAt.lt(span.end))
+                    .select_only()
+                    .column_as(Expr::cust(day.clone()), "day")
+                    .column(raw_packets::Column::EventType)
+                    .column(raw_packets::Column::PathHashBytes)
+                    .column_as(Expr::cust("COUNT(*)"), "n")
+                    .group_by(Expr::cust(day))
+                    .group_by(raw_packets::Column::EventType)
+                    .group_by(raw_packets::Column::PathHashBytes)
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let mut by_day: HashMap<NaiveDate, Vec<PacketKindCount>> = HashMap::new();
                 for (day, event_type, width, n) in rows {
                     if let Some(day) = day.as_deref().and_then(parse_day) {
                         by_day.entry(day).or_default().push((event_type, width, n));
@@ -267,7 +269,7 @@ pub(super) async fn packet_breakdown(
             },
         )
         .await?;
-    let rows: Vec<(Option<String>, Option<i32>, i64)> = per_day.into_values().flatten().collect();
+    let rows: Vec<PacketKindCount> = per_day.into_values().flatten().collect();
     let widths: Vec<(Option<i32>, i64)> = rows.iter().map(|(_, w, n)| (*w, *n)).collect();
     let events: Vec<(Option<String>, i64)> = rows.into_iter().map(|(e, _, n)| (e, n)).collect();
     Ok(PacketBreakdown {
