@@ -105,3 +105,50 @@ async fn a_database_hub_migrated_has_every_read_index() {
         Some(Vec::new())
     );
 }
+
+#[tokio::test]
+async fn read_indexes_on_a_meshcore_hub_postgres_schema() {
+    let pg = hub_core::test_support::PostgresServer::start();
+    pg.create_database("meshcore");
+    pg.run_sql_file(
+        "meshcore",
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/meshcore-hub-postgres.sql"),
+    );
+    let target = hub_core::db::DatabaseTarget::url(format!(
+        "{}?options=-csearch_path%3Dmeshcorehub",
+        pg.url_of("meshcore")
+    ));
+    let db = hub_core::db::connect_to(&target)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        hub_core::db::prepare(&db, &target, hub_core::db::Intent::Migrate)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        SchemaState::ExternallyManaged
+    );
+    let every = migration::read_indexes::all().count();
+    let missing = migration::read_indexes::missing(&db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(missing.len(), every);
+    let created = hub_api::read_indexes::create(&db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created, missing);
+    // In MeshCore Hub's schema, where its tables are, and nowhere else.
+    let placed = strings(
+        &db,
+        "SELECT schemaname::text FROM pg_indexes WHERE indexname LIKE 'hub\\_ix\\_%' \
+         GROUP BY schemaname",
+    )
+    .await;
+    assert_eq!(placed, ["meshcorehub"]);
+    assert!(
+        migration::read_indexes::missing(&db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+}
