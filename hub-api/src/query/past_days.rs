@@ -103,6 +103,8 @@ pub struct DashboardDays {
     pub counts: PastDays<i64>,
     /// Raw packets per day by (event type, path hash width) (`packet-breakdown`).
     pub packet_kinds: PastDays<Vec<PacketKindCount>>,
+    /// Channel messages per day by channel index (`channel_message_counts` of `stats`).
+    pub channel_messages: PastDays<Vec<(i32, i64)>>,
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ const UNKNOWN_EVENT_TYPE: &str = "unknown";
 
 /// SQL of the UTC day of `column`, as `YYYY-MM-DD` text on SQLite and PostgreSQL alike
 /// (`date()` parses SQLite's text timestamps; on PostgreSQL it is the cast to `date`).
-fn day_sql(table: &str, column: &str) -> String {
+pub(super) fn day_sql(table: &str, column: &str) -> String {
     format!("CAST(date({table}.{column}) AS TEXT)")
 }
 
@@ -88,7 +88,7 @@ async fn counts_by_day<E: EntityTrait>(
 }
 
 /// `YYYY-MM-DD` text of [`day_sql`] as a date.
-fn parse_day(day: &str) -> Option<NaiveDate> {
+pub(super) fn parse_day(day: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 

@@ -1,6 +1,6 @@
 //! `GET /api/v1/dashboard/stats`.
 
-use super::series::{flood_advert_days, packet_days, visible_message_days};
+use super::series::{day_sql, flood_advert_days, packet_days, parse_day, visible_message_days};
 use super::{count_rows, flood_only, visible_messages};
 use crate::error::ApiError;
 use crate::query::lookups::visible_channels;
@@ -13,7 +13,8 @@ use hub_core::time::Timestamp;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
+    Select,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -76,29 +77,17 @@ pub(super) async fn stats(
     .await?;
 
     // Like the flood-only advert counts, the "visible messages only" rule covers all three
-    // message counts: a caller learns nothing about channels it may not read. The all-time
-    // total is derived from per-channel counts (one scan of the (message_type, channel_idx)
-    // index) instead of filtering half a million rows; the windowed counts filter directly,
-    // since their received_at range is small.
-    let channel_counts: BTreeMap<i32, i64> = messages::Entity::find()
-        .filter(messages::Column::MessageType.eq("channel"))
-        .filter(messages::Column::ChannelIdx.is_not_null())
-        .select_only()
-        .column(messages::Column::ChannelIdx)
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .group_by(messages::Column::ChannelIdx)
-        .into_tuple::<(i32, i64)>()
-        .all(db)
+    // message counts: a caller learns nothing about channels it may not read. Every all-time
+    // and 7-day count below is kept per past day (see `DaySplit`), so a request reads only
+    // the first day and today.
+    let column = messages::Column::ReceivedAt;
+    let all_time = DaySplit::all_time::<messages::Entity>(db, column, today).await?;
+    let channel_message_counts: BTreeMap<i32, i64> = messages_per_channel(db, kept, &all_time)
         .await?
-        .into_iter()
-        .collect();
-    let channel_message_counts: BTreeMap<i32, i64> = channel_counts
         .into_iter()
         .filter(|(idx, _)| visible.contains(idx))
         .collect();
     let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
-    let column = messages::Column::ReceivedAt;
-    let all_time = DaySplit::all_time::<messages::Entity>(db, column, today).await?;
     let message_days = visible_message_days(db, kept, &visible, &all_time.whole_days).await?;
     let total_messages = all_time
         .count(db, visible_rows(), column, &message_days)
@@ -229,8 +218,25 @@ impl DaySplit {
         Ok(DaySplit::new(super::midnight(since), today))
     }
 
+    /// `select` restricted to the partial first day (when there is one) and to today on:
+    /// two simple ranges rather than one OR of both, so that each is an index range (for
+    /// the OR the planner walks a whole index, e.g. every flood advert).
+    fn edges<E: EntityTrait>(&self, select: Select<E>, column: E::Column) -> Vec<Select<E>> {
+        let mut edges = Vec::with_capacity(2);
+        if self.since < self.first_whole {
+            edges.push(
+                select
+                    .clone()
+                    .filter(column.gte(self.since))
+                    .filter(column.lt(self.first_whole)),
+            );
+        }
+        edges.push(select.filter(column.gte(self.today_start.max(self.since))));
+        edges
+    }
+
     /// The rows of `select` at or after `since` by `column`: the partial first day and today
-    /// from one query, the whole days from `per_day`.
+    /// read, the whole days from `per_day`.
     async fn count<E: EntityTrait>(
         &self,
         db: &DatabaseConnection,
@@ -238,29 +244,80 @@ impl DaySplit {
         column: E::Column,
         per_day: &HashMap<NaiveDate, i64>,
     ) -> Result<i64, DbErr> {
-        // Two simple ranges rather than one OR of both: each is then an index range (the
-        // planner would otherwise walk a whole index for the OR, e.g. every flood advert).
-        let first_day = if self.since < self.first_whole {
-            let rows = select
-                .clone()
-                .filter(column.gte(self.since))
-                .filter(column.lt(self.first_whole));
-            count_rows(db, rows).await?
-        } else {
-            0
-        };
-        let from_today = count_rows(
-            db,
-            select.filter(column.gte(self.today_start.max(self.since))),
-        )
-        .await?;
+        let mut edge_rows = 0;
+        for edge in self.edges(select, column) {
+            edge_rows += count_rows(db, edge).await?;
+        }
         let whole: i64 = self
             .whole_days
             .iter()
             .map(|d| per_day.get(d).copied().unwrap_or(0))
             .sum();
-        Ok(first_day + whole + from_today)
+        Ok(edge_rows + whole)
     }
+}
+
+/// Channel messages (with an index) per channel index, over the days of `split`: the whole
+/// days kept per day, the first day and today read.
+async fn messages_per_channel(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    split: &DaySplit,
+) -> Result<BTreeMap<i32, i64>, DbErr> {
+    let channel_rows = || {
+        messages::Entity::find()
+            .filter(messages::Column::MessageType.eq("channel"))
+            .filter(messages::Column::ChannelIdx.is_not_null())
+    };
+    let column = messages::Column::ReceivedAt;
+    let per_day = kept
+        .channel_messages
+        .get_or_fetch(
+            "channel messages",
+            &split.whole_days,
+            Vec::new(),
+            async |first, last| {
+                let day = day_sql("messages", column.as_str());
+                let rows: Vec<(Option<String>, i32, i64)> = channel_rows()
+                    .filter(column.gte(super::midnight(first)))
+                    .filter(column.lt(super::midnight(last + chrono::Duration::days(1))))
+                    .select_only()
+                    .column_as(Expr::cust(day.clone()), "day")
+                    .column(messages::Column::ChannelIdx)
+                    .column_as(Expr::cust("COUNT(*)"), "n")
+                    .group_by(Expr::cust(day))
+                    .group_by(messages::Column::ChannelIdx)
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let mut by_day: HashMap<NaiveDate, Vec<(i32, i64)>> = HashMap::new();
+                for (day, idx, n) in rows {
+                    if let Some(day) = day.as_deref().and_then(parse_day) {
+                        by_day.entry(day).or_default().push((idx, n));
+                    }
+                }
+                Ok::<_, DbErr>(by_day)
+            },
+        )
+        .await?;
+    let mut counts: BTreeMap<i32, i64> = BTreeMap::new();
+    for (idx, n) in per_day.into_values().flatten() {
+        *counts.entry(idx).or_default() += n;
+    }
+    for edge in split.edges(channel_rows(), column) {
+        let rows: Vec<(i32, i64)> = edge
+            .select_only()
+            .column(messages::Column::ChannelIdx)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(messages::Column::ChannelIdx)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (idx, n) in rows {
+            *counts.entry(idx).or_default() += n;
+        }
+    }
+    Ok(counts)
 }
 
 /// `(operators, members)` among profiles with these `roles` comma lists.
