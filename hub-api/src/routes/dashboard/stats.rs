@@ -3,6 +3,7 @@
 use super::series::{day_sql, flood_advert_days, packet_days, parse_day, visible_message_days};
 use super::{count_rows, flood_only, visible_messages};
 use crate::error::ApiError;
+use crate::params::sql;
 use crate::query::lookups::visible_channels;
 use crate::query::past_days::DashboardDays;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -13,8 +14,8 @@ use hub_core::time::Timestamp;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
-    Select,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
+    QuerySelect, Select,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -264,11 +265,25 @@ async fn messages_per_channel(
     kept: &DashboardDays,
     split: &DaySplit,
 ) -> Result<BTreeMap<i32, i64>, DbErr> {
-    let channel_rows = || {
-        messages::Entity::find()
+    // Every query here reads a received_at range. On SQLite the unary `+` (in WHERE and
+    // GROUP BY) keeps the planner on the covering (received_at, message_type, channel_idx)
+    // range; otherwise it walks every channel message through (message_type, channel_idx)
+    // in group order and looks each one up for its time (1.2 s at `large`).
+    let backend = db.get_database_backend();
+    let (channel_rows, channel_key) = if backend == DbBackend::Postgres {
+        let rows = messages::Entity::find()
             .filter(messages::Column::MessageType.eq("channel"))
-            .filter(messages::Column::ChannelIdx.is_not_null())
+            .filter(messages::Column::ChannelIdx.is_not_null());
+        (rows, Expr::cust("messages.channel_idx"))
+    } else {
+        let rows = messages::Entity::find().filter(sql(
+            backend,
+            "+messages.message_type = ? AND +messages.channel_idx IS NOT NULL",
+            ["channel"],
+        ));
+        (rows, Expr::cust("+messages.channel_idx"))
     };
+    let channel_rows = || channel_rows.clone();
     let column = messages::Column::ReceivedAt;
     let per_day = kept
         .channel_messages
@@ -286,7 +301,7 @@ async fn messages_per_channel(
                     .column(messages::Column::ChannelIdx)
                     .column_as(Expr::cust("COUNT(*)"), "n")
                     .group_by(Expr::cust(day))
-                    .group_by(messages::Column::ChannelIdx)
+                    .group_by(channel_key.clone())
                     .into_tuple()
                     .all(db)
                     .await?;
@@ -309,7 +324,7 @@ async fn messages_per_channel(
             .select_only()
             .column(messages::Column::ChannelIdx)
             .column_as(Expr::cust("COUNT(*)"), "n")
-            .group_by(messages::Column::ChannelIdx)
+            .group_by(channel_key.clone())
             .into_tuple()
             .all(db)
             .await?;
