@@ -266,9 +266,9 @@ async fn messages_per_channel(
     split: &DaySplit,
 ) -> Result<BTreeMap<i32, i64>, DbErr> {
     // Every query here reads a received_at range. On SQLite the unary `+` (in WHERE and
-    // GROUP BY) keeps the planner on the covering (received_at, message_type, channel_idx)
-    // range; otherwise it walks every channel message through (message_type, channel_idx)
-    // in group order and looks each one up for its time (1.2 s at `large`).
+    // GROUP BY) keeps the planner on that range; otherwise it walks every channel message
+    // through (message_type, channel_idx) in group order and looks each one up for its time
+    // (1.2 s at `large`).
     let backend = db.get_database_backend();
     let (channel_rows, channel_key) = if backend == DbBackend::Postgres {
         let rows = messages::Entity::find()
