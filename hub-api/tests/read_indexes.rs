@@ -108,17 +108,7 @@ async fn a_database_hub_migrated_has_every_read_index() {
 
 #[tokio::test]
 async fn read_indexes_on_a_meshcore_hub_postgres_schema() {
-    let pg = hub_core::test_support::PostgresServer::start();
-    pg.create_database("meshcore");
-    pg.run_sql_file(
-        "meshcore",
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/meshcore-hub-postgres.sql"),
-    );
-    let target = hub_core::db::DatabaseTarget::url(format!(
-        "{}?options=-csearch_path%3Dmeshcorehub",
-        pg.url_of("meshcore")
-    ));
+    let (_pg, target) = common::meshcore_hub_postgres();
     let db = hub_core::db::connect_to(&target)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -192,6 +192,25 @@ pub async fn fixture_app_with(auth: AuthSettings) -> TestApp {
     app_at(dir, path, auth).await
 }
 
+/// A PostgreSQL cluster with MeshCore Hub's dump (`fixtures/meshcore-hub-postgres.sql`)
+/// restored in database `meshcore`, and the target that reads its `meshcorehub` schema.
+pub fn meshcore_hub_postgres() -> (
+    hub_core::test_support::PostgresServer,
+    hub_core::db::DatabaseTarget,
+) {
+    let pg = hub_core::test_support::PostgresServer::start();
+    pg.create_database("meshcore");
+    pg.run_sql_file(
+        "meshcore",
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-postgres.sql"),
+    );
+    let target = hub_core::db::DatabaseTarget::url(format!(
+        "{}?options=-csearch_path%3Dmeshcorehub",
+        pg.url_of("meshcore")
+    ));
+    (pg, target)
+}
+
 /// Naive UTC text `days` days and `hours` hours before now, as the database stores it.
 pub fn ago(days: i64, hours: i64) -> String {
     let t = chrono::Utc::now().naive_utc()
