@@ -64,6 +64,10 @@ pub enum Command {
         /// Logging.
         #[command(flatten)]
         runtime: RuntimeSettings,
+        /// Also add hub's read indexes to a database MeshCore Hub manages (which is otherwise
+        /// left unaltered); see docs/upgrading.md.
+        #[arg(long)]
+        read_indexes: bool,
     },
     /// Fill the database with a deterministic synthetic mesh network.
     Seed {

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod page;
 pub mod params;
 pub mod query;
+pub mod read_indexes;
 pub mod responses;
 pub mod routes;
 pub mod seed;

@@ -112,11 +112,24 @@ async fn open_database(
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Migrate { database, .. } => {
-            let (_, _, schema) = open_database(&database, db::Intent::Migrate, None).await?;
-            if schema == SchemaState::ExternallyManaged {
+        Command::Migrate {
+            database,
+            read_indexes,
+            ..
+        } => {
+            let (conn, _, schema) = open_database(&database, db::Intent::Migrate, None).await?;
+            if schema == SchemaState::ExternallyManaged && read_indexes {
+                let created = hub_api::read_indexes::create(&conn).await?;
                 println!(
-                    "MeshCore Hub database: its schema is managed by MeshCore Hub; nothing to do"
+                    "MeshCore Hub database: {} of hub's read indexes created{}{}",
+                    created.len(),
+                    if created.is_empty() { "" } else { ": " },
+                    created.join(", ")
+                );
+            } else if schema == SchemaState::ExternallyManaged {
+                println!(
+                    "MeshCore Hub database: its schema is managed by MeshCore Hub; nothing to do \
+                     (--read-indexes adds hub's read indexes)"
                 );
             } else {
                 println!("database is up to date");
@@ -149,8 +162,20 @@ async fn run(command: Command) -> Result<(), Failure> {
             } else {
                 db::Intent::Serve
             };
-            let (conn, target, _) =
+            let (conn, target, schema) =
                 open_database(&database, intent, Some(timeouts.statement())).await?;
+            if schema == SchemaState::ExternallyManaged {
+                match hub_api::read_indexes::missing_hint(
+                    &conn,
+                    hub_api::read_indexes::LARGE_TABLE_ROWS,
+                )
+                .await
+                {
+                    Ok(Some(hint)) => tracing::warn!("{hint}"),
+                    Ok(None) => {}
+                    Err(err) => tracing::debug!(%err, "could not check hub's read indexes"),
+                }
+            }
             if demo {
                 seed::seed_demo_if_empty(&conn)
                     .await
@@ -162,6 +187,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
                 spam,
                 cache: ResponseCache::from_settings(&cache).await,
+                dashboard_days: Default::default(),
             };
             let response_cache = state.cache.clone();
             let address = server.bind_address();

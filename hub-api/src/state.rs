@@ -1,5 +1,6 @@
 //! State shared by every handler.
 
+use crate::query::past_days::DashboardDays;
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::settings::{AuthSettings, SpamSettings};
 use sea_orm::DatabaseConnection;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub spam: SpamSettings,
     /// The response cache (Redis, or the null cache when Redis is disabled).
     pub cache: ResponseCache,
+    /// Per-day dashboard aggregates of past days, computed once and kept.
+    pub dashboard_days: DashboardDays,
 }

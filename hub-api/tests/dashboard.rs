@@ -333,6 +333,96 @@ async fn stats_hide_channels_the_caller_may_not_read() {
     }
 }
 
+/// The all-time and 7-day counts add kept whole days to the first day and today: rows on
+/// the oldest day, on whole days inside and outside the week and today all count once, for
+/// each role, on the first request and on the next (served from the kept days).
+#[tokio::test]
+async fn stats_totals_span_kept_days_first_day_and_today() {
+    let app = empty_app().await;
+    insert_channel(&app, "ops", "0C", "operator").await;
+    for (stem, days_ago, hours_ago) in [
+        ("oldest", 40, 0),
+        ("d20", 20, 0),
+        ("d6", 6, 0),
+        ("d1", 1, 0),
+    ] {
+        insert_messages(
+            &app,
+            &format!("{stem}-pub"),
+            2,
+            "channel",
+            Some(17),
+            &ago(days_ago, hours_ago),
+        )
+        .await;
+        insert_messages(
+            &app,
+            &format!("{stem}-ops"),
+            1,
+            "channel",
+            Some(12),
+            &ago(days_ago, hours_ago),
+        )
+        .await;
+        insert_messages(
+            &app,
+            &format!("{stem}-dm"),
+            1,
+            "contact",
+            None,
+            &ago(days_ago, hours_ago),
+        )
+        .await;
+        insert_packet(
+            &app,
+            &format!("{stem}-p"),
+            None,
+            None,
+            &ago(days_ago, hours_ago),
+        )
+        .await;
+        insert_advert(
+            &app,
+            Advert::new(
+                &format!("{stem}-a"),
+                Some("flood"),
+                ago(days_ago, hours_ago),
+            ),
+        )
+        .await;
+    }
+    // Today, at midnight UTC or later.
+    let today = format!(
+        "{} 00:00:00.000001",
+        chrono::Utc::now().date_naive().format("%Y-%m-%d")
+    );
+    insert_messages(&app, "today-pub", 3, "channel", Some(17), &today).await;
+    insert_packet(&app, "today-p", None, None, &today).await;
+    insert_advert(&app, Advert::new("today-a", None, today.clone())).await;
+    for _ in 0..2 {
+        let anonymous = get(&app, "/api/v1/dashboard/stats", "").await;
+        assert_eq!(
+            anonymous["channel_message_counts"],
+            serde_json::json!({"17": 11}),
+            "{anonymous}"
+        );
+        assert_eq!(anonymous["total_messages"], 15, "{anonymous}");
+        assert_eq!(anonymous["messages_7d"], 9, "{anonymous}");
+        assert_eq!(anonymous["total_packets"], 5, "{anonymous}");
+        assert_eq!(anonymous["packets_7d"], 3, "{anonymous}");
+        assert_eq!(anonymous["total_advertisements"], 5, "{anonymous}");
+        assert_eq!(anonymous["advertisements_7d"], 3, "{anonymous}");
+        let operator = get(&app, "/api/v1/dashboard/stats", "operator").await;
+        assert_eq!(
+            operator["channel_message_counts"],
+            serde_json::json!({"12": 4, "17": 11}),
+            "{operator}"
+        );
+        assert_eq!(operator["total_messages"], 19, "{operator}");
+        assert_eq!(operator["messages_7d"], 11, "{operator}");
+    }
+}
+
 #[tokio::test]
 async fn stats_count_exact_role_names_without_test_accounts() {
     let app = empty_app().await;

@@ -738,19 +738,8 @@ async fn preview_needs_the_read_key_when_one_is_set() {
 /// evaluation, preview, edit, delete.
 #[tokio::test]
 async fn writes_work_on_postgres() {
-    use hub_core::db::{self, DatabaseTarget};
-    let pg = hub_core::test_support::PostgresServer::start();
-    pg.create_database("meshcore");
-    pg.run_sql_file(
-        "meshcore",
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/meshcore-hub-postgres.sql"),
-    );
-    let target = DatabaseTarget::url(format!(
-        "{}?options=-csearch_path%3Dmeshcorehub",
-        pg.url_of("meshcore")
-    ));
-    let app = app_over(db::connect_to(&target).await.unwrap());
+    let (_pg, target) = common::meshcore_hub_postgres();
+    let app = app_over(hub_core::db::connect_to(&target).await.unwrap());
 
     let created = create_as(&app, "pg-op", "operator", route_body("PG From", "PG To")).await;
     let id = created["id"].as_str().unwrap().to_string();

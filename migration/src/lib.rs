@@ -12,6 +12,8 @@ mod ddl;
 mod m20261126_000001_meshcore_hub_schema;
 mod m20261126_000002_read_indexes;
 mod m20261128_000003_complete_schema;
+mod m20261202_000004_fast_read_indexes;
+pub mod read_indexes;
 
 /// Every migration of hub, in order.
 pub struct Migrator;
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_meshcore_hub_schema::Migration),
             Box::new(m20261126_000002_read_indexes::Migration),
             Box::new(m20261128_000003_complete_schema::Migration),
+            Box::new(m20261202_000004_fast_read_indexes::Migration),
         ]
     }
 }
@@ -66,6 +69,38 @@ pub(crate) fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateSta
         index.col(Alias::new(*column));
     }
     index.to_owned()
+}
+
+/// A list of indexes as (name, table, columns).
+pub(crate) type IndexList = [(&'static str, &'static str, &'static [&'static str])];
+
+/// Creates each index of `indexes` that does not exist yet.
+pub(crate) async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &IndexList,
+) -> Result<(), DbErr> {
+    for (name, table, columns) in indexes {
+        manager.create_index(index(name, table, columns)).await?;
+    }
+    Ok(())
+}
+
+/// Drops every index of `indexes`.
+pub(crate) async fn drop_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &IndexList,
+) -> Result<(), DbErr> {
+    for (name, table, _) in indexes {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(*name)
+                    .table(Alias::new(*table))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Records [`ALEMBIC_HEAD`] in `alembic_version` unless it already holds a revision: alembic

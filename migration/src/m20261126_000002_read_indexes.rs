@@ -60,25 +60,10 @@ pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, table, columns) in INDEXES {
-            manager
-                .create_index(crate::index(name, table, columns))
-                .await?;
-        }
-        Ok(())
+        crate::create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, table, _) in INDEXES {
-            manager
-                .drop_index(
-                    Index::drop()
-                        .name(*name)
-                        .table(Alias::new(*table))
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::drop_indexes(manager, INDEXES).await
     }
 }

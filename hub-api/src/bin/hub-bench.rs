@@ -17,7 +17,7 @@ use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::settings::AuthSettings;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +33,49 @@ const ENDPOINTS: &[&str] = &[
     // What the web dashboard's Packets and Routes pages ask for.
     "/api/v1/packet-groups?limit=20&sort=time&order=desc",
     "/api/v1/routes",
+];
+
+/// The endpoints of `--sequential` by default: every list's first page, alone and with its
+/// common filters, and every dashboard endpoint. `{observer}` becomes the public key of an
+/// observer of the database and `{week_ago}` the time 7 days ago, so the filters select rows
+/// whatever the seed.
+const UNCACHED_ENDPOINTS: &[&str] = &[
+    "/api/v1/nodes?limit=50",
+    "/api/v1/nodes?limit=50&adv_type=repeater",
+    "/api/v1/nodes?limit=50&search=a",
+    "/api/v1/advertisements?limit=50",
+    "/api/v1/advertisements?limit=50&observed_by={observer}",
+    "/api/v1/advertisements?limit=50&route_type=all",
+    "/api/v1/advertisements?limit=50&search=a",
+    "/api/v1/advertisements?limit=50&since={week_ago}",
+    "/api/v1/messages?limit=50",
+    "/api/v1/messages?limit=50&observed_by={observer}",
+    "/api/v1/messages?limit=50&channel_idx=17",
+    "/api/v1/messages?limit=50&search=a",
+    "/api/v1/messages?limit=50&since={week_ago}",
+    "/api/v1/packets?limit=50",
+    "/api/v1/packets?limit=50&observed_by={observer}",
+    "/api/v1/packets?limit=50&channel_idx=17",
+    "/api/v1/packets?limit=50&search=a",
+    "/api/v1/packets?limit=50&since={week_ago}",
+    "/api/v1/packet-groups?limit=20&sort=time&order=desc",
+    "/api/v1/packet-groups?limit=20&channel_idx=17",
+    "/api/v1/packet-groups?limit=20&since={week_ago}",
+    "/api/v1/telemetry?limit=50",
+    "/api/v1/telemetry?limit=50&observed_by={observer}",
+    "/api/v1/trace-paths?limit=50",
+    "/api/v1/trace-paths?limit=50&observed_by={observer}",
+    "/api/v1/channels",
+    "/api/v1/routes",
+    "/api/v1/user/profiles",
+    "/api/v1/dashboard/stats",
+    "/api/v1/dashboard/recent-activity",
+    "/api/v1/dashboard/activity",
+    "/api/v1/dashboard/packet-activity",
+    "/api/v1/dashboard/message-activity",
+    "/api/v1/dashboard/node-count",
+    "/api/v1/dashboard/packet-breakdown",
+    "/api/v1/dashboard/routes-overview",
 ];
 
 /// How responses are cached while measuring. One table row per (endpoint, mode).
@@ -201,11 +244,15 @@ impl Drop for BenchRedis {
 #[command(version, about, long_about = None)]
 struct Args {
     /// SQLite file to benchmark. Default: a temporary file, deleted at the end.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database_url")]
     db: Option<PathBuf>,
-    /// Use `--db` as it is when it already has nodes (skip seeding); without it, a file that
-    /// has data is an error.
-    #[arg(long, requires = "db")]
+    /// Database URL to benchmark instead of a SQLite file (e.g. `postgres://...`); seeded
+    /// like `--db` when it has no nodes.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Use `--db` / `--database-url` as it is when it already has nodes (skip seeding);
+    /// without it, a database that has data is an error.
+    #[arg(long)]
     reuse: bool,
     /// Scale to seed.
     #[arg(long, value_enum, default_value_t = Scale::Large)]
@@ -252,6 +299,12 @@ struct Args {
     /// the handler ran (e.g. `--coalescing-check 64`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     coalescing_check: Option<u32>,
+    /// Instead of the table: with the cache disabled, per endpoint one unmeasured warm-up
+    /// request, then N sequential requests; prints their median and slowest (what a user
+    /// waits for a page no cache holds). Default endpoints: every list's first page with and
+    /// without common filters, and every dashboard endpoint.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    sequential: Option<u32>,
 }
 
 /// One row of the result table.
@@ -320,6 +373,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if let Some(url) = &args.database_url {
+        return bench(&args, url).await;
+    }
     let (path, temporary) = match &args.db {
         Some(path) => (path.clone(), false),
         None => (
@@ -327,7 +383,7 @@ async fn run(args: Args) -> Result<(), String> {
             true,
         ),
     };
-    let result = bench(&args, &path).await;
+    let result = bench(&args, &format!("sqlite://{}", path.display())).await;
     if temporary && !args.keep {
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
@@ -340,9 +396,11 @@ async fn run(args: Args) -> Result<(), String> {
     result
 }
 
-async fn bench(args: &Args, path: &Path) -> Result<(), String> {
-    let url = format!("sqlite://{}", path.display());
-    prepare(args, &url).await?;
+async fn bench(args: &Args, url: &str) -> Result<(), String> {
+    prepare(args, url).await?;
+    if let Some(n) = args.sequential {
+        return sequential(args, url, n).await;
+    }
 
     let endpoints: Vec<String> = if args.endpoints.is_empty() {
         ENDPOINTS.iter().map(|e| e.to_string()).collect()
@@ -350,7 +408,7 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
         args.endpoints.clone()
     };
     if let Some(n) = args.coalescing_check {
-        return coalescing_check(&url, &endpoints, n).await;
+        return coalescing_check(url, &endpoints, n).await;
     }
     let modes = if args.modes.is_empty() {
         Mode::value_variants().to_vec()
@@ -374,7 +432,7 @@ async fn bench(args: &Args, path: &Path) -> Result<(), String> {
     for endpoint in &endpoints {
         for mode in &modes {
             let cache = mode.cache(redis.as_ref(), args)?;
-            let outcome = measure(args, &url, endpoint, cache).await?;
+            let outcome = measure(args, url, endpoint, cache).await?;
             let row = Row {
                 endpoint: endpoint.clone(),
                 mode: *mode,
@@ -508,6 +566,7 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
                 raw_packet_retention_days: 7,
                 spam: Default::default(),
                 cache,
+                dashboard_days: Default::default(),
             };
             let app = Arc::new(hub_api::app::build(state));
             let started = Instant::now();
@@ -560,6 +619,87 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
     Ok(())
 }
 
+/// `--sequential N`: the median of N sequential uncached requests per endpoint, after one
+/// warm-up, in process against the real app with the null cache and no coalescing.
+async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
+    let db = hub_core::db::connect(url)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let endpoints: Vec<String> = if args.endpoints.is_empty() {
+        let observer = first_observer(&db).await?;
+        let week_ago = hub_core::time::now() - chrono::Duration::days(7);
+        let week_ago = week_ago.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        UNCACHED_ENDPOINTS
+            .iter()
+            .map(|e| {
+                e.replace("{observer}", &observer)
+                    .replace("{week_ago}", &week_ago)
+            })
+            .collect()
+    } else {
+        args.endpoints.clone()
+    };
+    let ttl = Duration::from_secs(3600);
+    let state = AppState {
+        db: db.clone(),
+        auth: AuthSettings::default(),
+        raw_packet_retention_days: 7,
+        spam: Default::default(),
+        cache: ResponseCache::new(Arc::new(NullCache), ttl, ttl).without_coalescing(),
+        dashboard_days: Default::default(),
+    };
+    let app = hub_api::app::build(state);
+    println!("uncached: median of {n} sequential requests after one warm-up, in process");
+    println!("| endpoint | median ms | max ms | bytes |");
+    println!("|---|---:|---:|---:|");
+    for endpoint in &endpoints {
+        let uri: poem::http::Uri = endpoint.parse().map_err(|e| format!("{endpoint}: {e}"))?;
+        let mut millis = Vec::new();
+        let mut bytes = 0;
+        for round in 0..=n {
+            use poem::Endpoint;
+            let started = Instant::now();
+            let response = app
+                .get_response(poem::Request::builder().uri(uri.clone()).finish())
+                .await;
+            let status = response.status();
+            let body = response.into_body().into_bytes().await.unwrap_or_default();
+            if !status.is_success() {
+                return Err(format!("GET {endpoint}: HTTP {status}"));
+            }
+            bytes = body.len();
+            if round > 0 {
+                millis.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        millis.sort_by(f64::total_cmp);
+        println!(
+            "| `{endpoint}` | {:.1} | {:.1} | {bytes} |",
+            millis[millis.len() / 2],
+            millis[millis.len() - 1]
+        );
+    }
+    db.close().await.ok();
+    Ok(())
+}
+
+/// The public key of the observer node that sorts first: the `{observer}` of the default
+/// `--sequential` endpoints.
+async fn first_observer(db: &sea_orm::DatabaseConnection) -> Result<String, String> {
+    use hub_core::entity::nodes;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    nodes::Entity::find()
+        .filter(nodes::Column::IsObserver.eq(true))
+        .order_by_asc(nodes::Column::PublicKey)
+        .select_only()
+        .column(nodes::Column::PublicKey)
+        .into_tuple::<String>()
+        .one(db)
+        .await
+        .map_err(|e| format!("database: {e}"))?
+        .ok_or_else(|| "the database has no observer node".to_string())
+}
+
 /// One (endpoint, mode) row on a server started for it alone.
 async fn measure(
     args: &Args,
@@ -576,6 +716,7 @@ async fn measure(
         raw_packet_retention_days: 7,
         spam: Default::default(),
         cache,
+        dashboard_days: Default::default(),
     };
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

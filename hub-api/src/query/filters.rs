@@ -29,6 +29,35 @@ pub fn flood_only() -> Condition {
     route_type_in(FLOOD_ROUTE_TYPES)
 }
 
+/// [`route_type_in`] for a query that reads adverts newest first and stops after a few (a
+/// page, the recent list). On SQLite the unary `+` keeps the planner off the
+/// `(route_type, received_at)` index: through it, it loads and sorts every matching advert
+/// (160,000 at `large`, 0.5 s) instead of walking `(received_at, id)` and stopping after the
+/// page. PostgreSQL chooses from its statistics and gets the plain condition.
+pub fn route_type_in_newest_first(backend: DbBackend, types: &[String]) -> Condition {
+    if backend == DbBackend::Postgres {
+        return route_type_in(types.iter().cloned());
+    }
+    let placeholders = vec!["?"; types.len()].join(", ");
+    let any_of = if types.is_empty() {
+        String::new()
+    } else {
+        format!("+advertisements.route_type IN ({placeholders}) OR ")
+    };
+    Condition::all().add(sql(
+        backend,
+        &format!("({any_of}+advertisements.route_type IS NULL)"),
+        types.iter().cloned(),
+    ))
+}
+
+/// [`flood_only`] for a query that reads adverts newest first (see
+/// [`route_type_in_newest_first`]).
+pub fn flood_only_newest_first(backend: DbBackend) -> Condition {
+    let flood: Vec<String> = FLOOD_ROUTE_TYPES.iter().map(|t| t.to_string()).collect();
+    route_type_in_newest_first(backend, &flood)
+}
+
 /// Messages a caller who may read the channel indices `visible` may see: every non-channel
 /// message, channel messages without an index, and channel messages on a visible index.
 ///

@@ -154,9 +154,30 @@ where
     E::Model: FromQueryResult + Send + Sync,
     M: FromQueryResult + Send + Sync,
 {
+    let count = select.clone();
+    fetch_counted_page(db, count, project(select), keys, tiebreak, order, page).await
+}
+
+/// [`fetch_page_as`] with the total counted by `count` and the page read by `select`: the
+/// same rows, with the conditions written so that each query gets its best plan (a count
+/// reads a covering index, a page walks the sort order and stops after `limit`).
+pub async fn fetch_counted_page<E, M>(
+    db: &DatabaseConnection,
+    count: Select<E>,
+    select: Select<E>,
+    keys: Vec<SortKey>,
+    tiebreak: E::Column,
+    order: Order,
+    page: PageRequest,
+) -> Result<(Vec<M>, u64), DbErr>
+where
+    E: EntityTrait + Default,
+    E::Model: FromQueryResult + Send + Sync,
+    M: FromQueryResult + Send + Sync,
+{
     let backend = db.get_database_backend();
-    let total = select.clone().count(db).await?;
-    let mut select = project(select)
+    let total = count.count(db).await?;
+    let mut select = select
         .limit(page.limit.max(0) as u64)
         .offset(page.offset.max(0) as u64);
     let query = QueryTrait::query(&mut select);

@@ -8,6 +8,7 @@
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
 //! - [`profiles`]: the caller's profile kept by writes, and adopted nodes.
 //! - [`json`]: JSON columns read as text and checked for shape.
+//! - [`past_days`]: per-day dashboard aggregates of past days, kept in process.
 //! - [`raw_packets`]: raw packet rows and the redaction rule of packets and packet groups.
 //! - [`route_history`]: a route's latest evaluation and daily history.
 
@@ -15,6 +16,7 @@ pub mod filters;
 pub mod json;
 pub mod list;
 pub mod lookups;
+pub mod past_days;
 pub mod profiles;
 pub mod raw_packets;
 pub mod route_history;

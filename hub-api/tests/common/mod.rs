@@ -103,6 +103,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         raw_packet_retention_days: 7,
         spam: Default::default(),
         cache: no_cache(),
+        dashboard_days: Default::default(),
     }
 }
 
@@ -189,6 +190,25 @@ pub async fn fixture_app_with(auth: AuthSettings) -> TestApp {
     let path = dir.path().join("meshcore.db");
     std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
     app_at(dir, path, auth).await
+}
+
+/// A PostgreSQL cluster with MeshCore Hub's dump (`fixtures/meshcore-hub-postgres.sql`)
+/// restored in database `meshcore`, and the target that reads its `meshcorehub` schema.
+pub fn meshcore_hub_postgres() -> (
+    hub_core::test_support::PostgresServer,
+    hub_core::db::DatabaseTarget,
+) {
+    let pg = hub_core::test_support::PostgresServer::start();
+    pg.create_database("meshcore");
+    pg.run_sql_file(
+        "meshcore",
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-postgres.sql"),
+    );
+    let target = hub_core::db::DatabaseTarget::url(format!(
+        "{}?options=-csearch_path%3Dmeshcorehub",
+        pg.url_of("meshcore")
+    ));
+    (pg, target)
 }
 
 /// Naive UTC text `days` days and `hours` hours before now, as the database stores it.

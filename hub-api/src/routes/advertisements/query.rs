@@ -7,8 +7,8 @@
 use super::AdvertisementRead;
 use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, sql};
-use crate::query::filters::{observed_by_condition, route_type_in};
-use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_page};
+use crate::query::filters::{observed_by_condition, route_type_in, route_type_in_newest_first};
+use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
 use hub_core::entity::{advertisements, nodes};
 use hub_core::time::{rfc3339, rfc3339_opt};
@@ -37,8 +37,15 @@ pub struct AdvertisementFilter {
     pub window: TimeWindow,
 }
 
+/// Which query a condition is for: the count, or the page read newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Count,
+    Page,
+}
+
 impl AdvertisementFilter {
-    fn condition(&self, backend: DbBackend) -> Condition {
+    fn condition(&self, backend: DbBackend, purpose: Purpose) -> Condition {
         let mut filter = Condition::all();
         if let Some(search) = &self.search {
             let pattern = contains_pattern(search);
@@ -86,8 +93,14 @@ impl AdvertisementFilter {
                 [profile_id.clone()],
             ));
         }
-        if let Some(types) = &self.route_types {
-            filter = filter.add(route_type_in(types.iter().cloned()));
+        match (&self.route_types, purpose) {
+            (Some(types), Purpose::Count) => {
+                filter = filter.add(route_type_in(types.iter().cloned()))
+            }
+            (Some(types), Purpose::Page) => {
+                filter = filter.add(route_type_in_newest_first(backend, types))
+            }
+            (None, _) => {}
         }
         filter.add(
             self.window
@@ -126,10 +139,12 @@ pub async fn list(
     order: Order,
     page: PageRequest,
 ) -> Result<(Vec<AdvertisementRead>, u64), ApiError> {
-    let select = advertisements::Entity::find().filter(filter.condition(db.get_database_backend()));
-    let (rows, total) = fetch_page(
+    let backend = db.get_database_backend();
+    let find = || advertisements::Entity::find();
+    let (rows, total) = fetch_counted_page(
         db,
-        select,
+        find().filter(filter.condition(backend, Purpose::Count)),
+        find().filter(filter.condition(backend, Purpose::Page)),
         sort_keys(sort),
         advertisements::Column::Id,
         order,

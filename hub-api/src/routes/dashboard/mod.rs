@@ -67,7 +67,9 @@ impl DashboardApi {
         state: Data<&AppState>,
         caller: Caller,
     ) -> Reply<Json<DashboardStats>, ReadErrors> {
-        Ok(Json(stats::stats(&state.db, caller.role).await?))
+        Ok(Json(
+            stats::stats(&state.db, &state.dashboard_days, caller.role).await?,
+        ))
     }
 
     /// Recent activity
@@ -97,7 +99,9 @@ impl DashboardApi {
         #[oai(default = "default_days_30")]
         days: Query<i64>,
     ) -> Reply<Json<DailySeries>, ListErrors> {
-        Ok(Json(series::advert_activity(&state.db, days.0).await?))
+        Ok(Json(
+            series::advert_activity(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Daily raw packet activity
@@ -112,7 +116,9 @@ impl DashboardApi {
         #[oai(default = "default_days_30")]
         days: Query<i64>,
     ) -> Reply<Json<DailySeries>, ListErrors> {
-        Ok(Json(series::packet_activity(&state.db, days.0).await?))
+        Ok(Json(
+            series::packet_activity(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Daily message activity
@@ -129,7 +135,7 @@ impl DashboardApi {
         days: Query<i64>,
     ) -> Reply<Json<DailySeries>, ListErrors> {
         Ok(Json(
-            series::message_activity(&state.db, caller.role, days.0).await?,
+            series::message_activity(&state.db, &state.dashboard_days, caller.role, days.0).await?,
         ))
     }
 
@@ -162,7 +168,9 @@ impl DashboardApi {
         #[oai(default = "default_days_7")]
         days: Query<i64>,
     ) -> Reply<Json<PacketBreakdown>, ListErrors> {
-        Ok(Json(series::packet_breakdown(&state.db, days.0).await?))
+        Ok(Json(
+            series::packet_breakdown(&state.db, &state.dashboard_days, days.0).await?,
+        ))
     }
 
     /// Routes overview
@@ -226,6 +234,12 @@ impl DayWindow {
                 .map(|i| first + chrono::Duration::days(i))
                 .collect(),
         }
+    }
+
+    /// The days from `first` to `last`, both included.
+    fn span(first: NaiveDate, last: NaiveDate) -> DayWindow {
+        let next = last + chrono::Duration::days(1);
+        DayWindow::new((next - first).num_days(), next)
     }
 }
 

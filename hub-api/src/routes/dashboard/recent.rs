@@ -1,7 +1,7 @@
 //! `GET /api/v1/dashboard/recent-activity`.
 
-use super::flood_only;
 use crate::error::ApiError;
+use crate::query::filters::flood_only_newest_first;
 use crate::query::lookups::{
     ObserverRead, names_by_node_id, names_by_public_key, observers_by_event, senders_by_prefix,
     visible_channels,
@@ -88,7 +88,7 @@ pub(super) async fn recent_activity(
 /// The last flood-only adverts with node names and observers.
 async fn recent_adverts(db: &DatabaseConnection) -> Result<Vec<RecentAdvertisement>, DbErr> {
     let adverts = advertisements::Entity::find()
-        .filter(flood_only())
+        .filter(flood_only_newest_first(db.get_database_backend()))
         .order_by_desc(advertisements::Column::ReceivedAt)
         .order_by_desc(advertisements::Column::Id)
         .limit(RECENT_ADVERTS)

@@ -4,6 +4,7 @@
 use super::{DayWindow, LabelCount, count_rows, flood_only, today, visible_messages};
 use crate::error::ApiError;
 use crate::query::lookups::visible_channels;
+use crate::query::past_days::{DashboardDays, PacketKindCount};
 use chrono::NaiveDate;
 use hub_core::entity::{advertisements, messages, nodes, raw_packets};
 use hub_core::roles::Role;
@@ -13,7 +14,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
     Select,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// One day of a series.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -44,6 +45,9 @@ pub struct PacketBreakdown {
     pub by_path_width: Vec<LabelCount>,
 }
 
+/// A `packet-breakdown` row of one day: `(day, event_type, path_hash_bytes, count)`.
+type DayPacketKindCount = (Option<String>, Option<String>, Option<i32>, i64);
+
 /// Event types listed by name in `packet-breakdown`; the rest are summed as `other`.
 const TOP_EVENT_TYPES: usize = 6;
 
@@ -52,7 +56,7 @@ const UNKNOWN_EVENT_TYPE: &str = "unknown";
 
 /// SQL of the UTC day of `column`, as `YYYY-MM-DD` text on SQLite and PostgreSQL alike
 /// (`date()` parses SQLite's text timestamps; on PostgreSQL it is the cast to `date`).
-fn day_sql(table: &str, column: &str) -> String {
+pub(super) fn day_sql(table: &str, column: &str) -> String {
     format!("CAST(date({table}.{column}) AS TEXT)")
 }
 
@@ -62,7 +66,7 @@ async fn counts_by_day<E: EntityTrait>(
     select: Select<E>,
     column: E::Column,
     window: &DayWindow,
-) -> Result<HashMap<String, i64>, DbErr> {
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
     if window.dates.is_empty() {
         return Ok(HashMap::new());
     }
@@ -79,21 +83,79 @@ async fn counts_by_day<E: EntityTrait>(
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(day, n)| day.map(|d| (d, n)))
+        .filter_map(|(day, n)| day.as_deref().and_then(parse_day).map(|d| (d, n)))
         .collect())
 }
 
+/// `YYYY-MM-DD` text of [`day_sql`] as a date.
+pub(super) fn parse_day(day: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+/// [`counts_by_day`] for the past days `dates`, with the days already counted for `key`
+/// (which names what `select` counts) taken from `kept`, so only days not seen yet are read.
+async fn kept_counts_by_day<E: EntityTrait>(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    key: &str,
+    select: Select<E>,
+    column: E::Column,
+    dates: &[NaiveDate],
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    kept.counts
+        .get_or_fetch(key, dates, 0, async |first, last| {
+            counts_by_day(db, select, column, &DayWindow::span(first, last)).await
+        })
+        .await
+}
+
+/// Flood-only adverts on each of the past days `dates`.
+pub(super) async fn flood_advert_days(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    dates: &[NaiveDate],
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    let adverts = advertisements::Entity::find().filter(flood_only());
+    let column = advertisements::Column::ReceivedAt;
+    kept_counts_by_day(db, kept, "flood adverts", adverts, column, dates).await
+}
+
+/// Raw packets on each of the past days `dates`.
+pub(super) async fn packet_days(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    dates: &[NaiveDate],
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    let packets = raw_packets::Entity::find();
+    let column = raw_packets::Column::ReceivedAt;
+    kept_counts_by_day(db, kept, "raw packets", packets, column, dates).await
+}
+
+/// Messages on the channels `visible` (and every non-channel message) on each of the past
+/// days `dates`.
+pub(super) async fn visible_message_days(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    visible: &BTreeSet<i32>,
+    dates: &[NaiveDate],
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    let shown = messages::Entity::find().filter(visible_messages(visible));
+    let column = messages::Column::ReceivedAt;
+    // Roles that see the same channels share the kept counts.
+    let key = format!("messages on {visible:?}");
+    kept_counts_by_day(db, kept, &key, shown, column, dates).await
+}
+
 /// The zero-filled series of `window` from per-day counts.
-fn series(window: &DayWindow, counts: &HashMap<String, i64>) -> DailySeries {
+fn series(window: &DayWindow, counts: &HashMap<NaiveDate, i64>) -> DailySeries {
     DailySeries {
         days: window.days,
         data: window
             .dates
             .iter()
-            .map(|d| {
-                let date = format_date(*d);
-                let count = counts.get(&date).copied().unwrap_or(0);
-                DailyPoint { date, count }
+            .map(|d| DailyPoint {
+                date: format_date(*d),
+                count: counts.get(d).copied().unwrap_or(0),
             })
             .collect(),
     }
@@ -106,50 +168,35 @@ fn format_date(date: NaiveDate) -> String {
 /// Flood-only advertisements per day.
 pub(super) async fn advert_activity(
     db: &DatabaseConnection,
+    kept: &DashboardDays,
     days: i64,
 ) -> Result<DailySeries, ApiError> {
     let window = DayWindow::new(days, today());
-    let counts = counts_by_day(
-        db,
-        advertisements::Entity::find().filter(flood_only()),
-        advertisements::Column::ReceivedAt,
-        &window,
-    )
-    .await?;
+    let counts = flood_advert_days(db, kept, &window.dates).await?;
     Ok(series(&window, &counts))
 }
 
 /// Raw packets per day.
 pub(super) async fn packet_activity(
     db: &DatabaseConnection,
+    kept: &DashboardDays,
     days: i64,
 ) -> Result<DailySeries, ApiError> {
     let window = DayWindow::new(days, today());
-    let counts = counts_by_day(
-        db,
-        raw_packets::Entity::find(),
-        raw_packets::Column::ReceivedAt,
-        &window,
-    )
-    .await?;
+    let counts = packet_days(db, kept, &window.dates).await?;
     Ok(series(&window, &counts))
 }
 
 /// Messages `role` may read, per day.
 pub(super) async fn message_activity(
     db: &DatabaseConnection,
+    kept: &DashboardDays,
     role: Role,
     days: i64,
 ) -> Result<DailySeries, ApiError> {
     let window = DayWindow::new(days, today());
     let visible = visible_channels(db, role).await?;
-    let counts = counts_by_day(
-        db,
-        messages::Entity::find().filter(visible_messages(&visible)),
-        messages::Column::ReceivedAt,
-        &window,
-    )
-    .await?;
+    let counts = visible_message_days(db, kept, &visible, &window.dates).await?;
     Ok(series(&window, &counts))
 }
 
@@ -183,28 +230,46 @@ pub(super) async fn node_count(
 /// Raw packets of the window by event type and by path hash width.
 pub(super) async fn packet_breakdown(
     db: &DatabaseConnection,
+    kept: &DashboardDays,
     days: i64,
 ) -> Result<PacketBreakdown, ApiError> {
     let window = DayWindow::new(days, today());
-    // One pass over the window grouped by both columns, split into the two breakdowns in
-    // Rust: path_hash_bytes is in no index, so every row costs a table look-up, and a
-    // single scan pays that once instead of twice.
-    let rows: Vec<(Option<String>, Option<i32>, i64)> = if window.dates.is_empty() {
-        Vec::new()
-    } else {
-        raw_packets::Entity::find()
-            .filter(raw_packets::Column::ReceivedAt.gte(window.start))
-            .filter(raw_packets::Column::ReceivedAt.lt(window.end))
-            .select_only()
-            .column(raw_packets::Column::EventType)
-            .column(raw_packets::Column::PathHashBytes)
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .group_by(raw_packets::Column::EventType)
-            .group_by(raw_packets::Column::PathHashBytes)
-            .into_tuple()
-            .all(db)
-            .await?
-    };
+    // Per day and both columns, split into the two breakdowns in Rust: one pass over the
+    // covering (received_at, event_type, path_hash_bytes) index for the days not kept yet.
+    let per_day = kept
+        .packet_kinds
+        .get_or_fetch(
+            "packet-breakdown",
+            &window.dates,
+            Vec::new(),
+            async |first, last| {
+                let span = DayWindow::span(first, last);
+                let day = day_sql("raw_packets", raw_packets::Column::ReceivedAt.as_str());
+                let rows: Vec<DayPacketKindCount> = raw_packets::Entity::find()
+                    .filter(raw_packets::Column::ReceivedAt.gte(span.start))
+                    .filter(raw_packets::Column::ReceivedAt.lt(span.end))
+                    .select_only()
+                    .column_as(Expr::cust(day.clone()), "day")
+                    .column(raw_packets::Column::EventType)
+                    .column(raw_packets::Column::PathHashBytes)
+                    .column_as(Expr::cust("COUNT(*)"), "n")
+                    .group_by(Expr::cust(day))
+                    .group_by(raw_packets::Column::EventType)
+                    .group_by(raw_packets::Column::PathHashBytes)
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let mut by_day: HashMap<NaiveDate, Vec<PacketKindCount>> = HashMap::new();
+                for (day, event_type, width, n) in rows {
+                    if let Some(day) = day.as_deref().and_then(parse_day) {
+                        by_day.entry(day).or_default().push((event_type, width, n));
+                    }
+                }
+                Ok::<_, DbErr>(by_day)
+            },
+        )
+        .await?;
+    let rows: Vec<PacketKindCount> = per_day.into_values().flatten().collect();
     let widths: Vec<(Option<i32>, i64)> = rows.iter().map(|(_, w, n)| (*w, *n)).collect();
     let events: Vec<(Option<String>, i64)> = rows.into_iter().map(|(e, _, n)| (e, n)).collect();
     Ok(PacketBreakdown {

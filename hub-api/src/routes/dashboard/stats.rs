@@ -1,15 +1,23 @@
 //! `GET /api/v1/dashboard/stats`.
 
+use super::series::{day_sql, flood_advert_days, packet_days, parse_day, visible_message_days};
 use super::{count_rows, flood_only, visible_messages};
 use crate::error::ApiError;
+use crate::params::sql;
 use crate::query::lookups::visible_channels;
+use crate::query::past_days::DashboardDays;
+use chrono::{NaiveDate, NaiveDateTime};
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
 use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::time::Timestamp;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
-use std::collections::BTreeMap;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
+    QuerySelect, Select,
+};
+use std::collections::{BTreeMap, HashMap};
 
 /// Profile role counted by `total_operators`.
 pub const OPERATOR_ROLE: &str = "operator";
@@ -48,11 +56,16 @@ pub struct DashboardStats {
 }
 
 /// Computes the statistics `role` may see.
-pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<DashboardStats, ApiError> {
+pub(super) async fn stats(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    role: Role,
+) -> Result<DashboardStats, ApiError> {
     let now = hub_core::time::now();
     let day_ago = now - chrono::Duration::hours(24);
     let week_ago = now - chrono::Duration::days(7);
-    let today_start = super::midnight(now.date());
+    let today = now.date();
+    let today_start = super::midnight(today);
     let visible = visible_channels(db, role).await?;
 
     // Separate COUNTs, each bounded by an indexed range, rather than one pass with CASE
@@ -65,51 +78,59 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
     .await?;
 
     // Like the flood-only advert counts, the "visible messages only" rule covers all three
-    // message counts: a caller learns nothing about channels it may not read. The all-time
-    // total is derived from per-channel counts (one scan of the (message_type, channel_idx)
-    // index) instead of filtering half a million rows; the windowed counts filter directly,
-    // since their received_at range is small.
-    let channel_counts: BTreeMap<i32, i64> = messages::Entity::find()
-        .filter(messages::Column::MessageType.eq("channel"))
-        .filter(messages::Column::ChannelIdx.is_not_null())
-        .select_only()
-        .column(messages::Column::ChannelIdx)
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .group_by(messages::Column::ChannelIdx)
-        .into_tuple::<(i32, i64)>()
-        .all(db)
+    // message counts: a caller learns nothing about channels it may not read. Every all-time
+    // and 7-day count below is kept per past day (see `DaySplit`), so a request reads only
+    // the first day and today.
+    let column = messages::Column::ReceivedAt;
+    let all_time = DaySplit::all_time::<messages::Entity>(db, column, today).await?;
+    let channel_message_counts: BTreeMap<i32, i64> = messages_per_channel(db, kept, &all_time)
         .await?
         .into_iter()
+        .filter(|(idx, _)| visible.contains(idx))
         .collect();
-    let (channel_message_counts, hidden): (BTreeMap<i32, i64>, BTreeMap<i32, i64>) = channel_counts
-        .into_iter()
-        .partition(|(idx, _)| visible.contains(idx));
-    let total_messages =
-        count_rows(db, messages::Entity::find()).await? - hidden.values().sum::<i64>();
     let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
+    let message_days = visible_message_days(db, kept, &visible, &all_time.whole_days).await?;
+    let total_messages = all_time
+        .count(db, visible_rows(), column, &message_days)
+        .await?;
     let messages_today = count_rows(
         db,
         visible_rows().filter(messages::Column::ReceivedAt.gte(today_start)),
     )
     .await?;
-    let messages_7d = count_rows(
-        db,
-        visible_rows().filter(messages::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    // The 7-day counts take the whole days of the week from the dashboard's kept per-day
+    // counts (the same rows message-activity, activity and packet-activity count) and read
+    // only the partial first day and today.
+    let week = DaySplit::new(week_ago, today);
+    let message_days = visible_message_days(db, kept, &visible, &week.whole_days).await?;
+    let messages_7d = week
+        .count(
+            db,
+            visible_rows(),
+            messages::Column::ReceivedAt,
+            &message_days,
+        )
+        .await?;
 
     let adverts = || advertisements::Entity::find().filter(flood_only());
-    let total_advertisements = count_rows(db, adverts()).await?;
+    let column = advertisements::Column::ReceivedAt;
+    let all_time = DaySplit::all_time::<advertisements::Entity>(db, column, today).await?;
+    let advert_days = flood_advert_days(db, kept, &all_time.whole_days).await?;
+    let total_advertisements = all_time.count(db, adverts(), column, &advert_days).await?;
     let advertisements_24h = count_rows(
         db,
         adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
     )
     .await?;
-    let advertisements_7d = count_rows(
-        db,
-        adverts().filter(advertisements::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    let advert_days = flood_advert_days(db, kept, &week.whole_days).await?;
+    let advertisements_7d = week
+        .count(
+            db,
+            adverts(),
+            advertisements::Column::ReceivedAt,
+            &advert_days,
+        )
+        .await?;
 
     // Profiles are few (one per signed-in person), and exact matching of names in a comma
     // list is clearer in Rust than in portable SQL; only the `roles` column is read.
@@ -121,12 +142,22 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
         .await?;
     let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
 
-    let total_packets = count_rows(db, raw_packets::Entity::find()).await?;
-    let packets_7d = count_rows(
-        db,
-        raw_packets::Entity::find().filter(raw_packets::Column::ReceivedAt.gte(week_ago)),
-    )
-    .await?;
+    let column = raw_packets::Column::ReceivedAt;
+    let packets = || raw_packets::Entity::find();
+    let all_time = DaySplit::all_time::<raw_packets::Entity>(db, column, today).await?;
+    let packet_counts = packet_days(db, kept, &all_time.whole_days).await?;
+    let total_packets = all_time
+        .count(db, packets(), column, &packet_counts)
+        .await?;
+    let packet_counts = packet_days(db, kept, &week.whole_days).await?;
+    let packets_7d = week
+        .count(
+            db,
+            raw_packets::Entity::find(),
+            raw_packets::Column::ReceivedAt,
+            &packet_counts,
+        )
+        .await?;
 
     Ok(DashboardStats {
         total_nodes,
@@ -143,6 +174,165 @@ pub(super) async fn stats(db: &DatabaseConnection, role: Role) -> Result<Dashboa
         total_packets,
         packets_7d,
     })
+}
+
+/// The rows since a moment (7 days ago, or the oldest row's day) as its partial first day,
+/// the whole past days between (kept per day, see [`DashboardDays`]) and today from midnight
+/// on: only the first day and today are read for each request.
+struct DaySplit {
+    since: NaiveDateTime,
+    /// Midnight ending `since`'s day (the first whole day's start), before today.
+    first_whole: NaiveDateTime,
+    /// Midnight starting today.
+    today_start: NaiveDateTime,
+    /// The whole days between, oldest first (empty when `since` is today).
+    whole_days: Vec<NaiveDate>,
+}
+
+impl DaySplit {
+    fn new(since: NaiveDateTime, today: NaiveDate) -> DaySplit {
+        let first = since.date() + chrono::Duration::days(1);
+        let whole_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d < today).collect();
+        DaySplit {
+            since,
+            first_whole: super::midnight(first.min(today)),
+            today_start: super::midnight(today),
+            whole_days,
+        }
+    }
+
+    /// Every row of `E`'s table: from midnight of the day of its oldest `column` value on.
+    /// The oldest of the whole table, unfiltered, so that MIN reads one index entry.
+    async fn all_time<E: EntityTrait>(
+        db: &DatabaseConnection,
+        column: E::Column,
+        today: NaiveDate,
+    ) -> Result<DaySplit, DbErr> {
+        let oldest: Option<Timestamp> = E::find()
+            .select_only()
+            .column_as(column.min(), "oldest")
+            .into_tuple::<Option<Timestamp>>()
+            .one(db)
+            .await?
+            .flatten();
+        let since = oldest.map_or(today, |t| t.0.date().min(today));
+        Ok(DaySplit::new(super::midnight(since), today))
+    }
+
+    /// `select` restricted to the partial first day (when there is one) and to today on:
+    /// two simple ranges rather than one OR of both, so that each is an index range (for
+    /// the OR the planner walks a whole index, e.g. every flood advert).
+    fn edges<E: EntityTrait>(&self, select: Select<E>, column: E::Column) -> Vec<Select<E>> {
+        let mut edges = Vec::with_capacity(2);
+        if self.since < self.first_whole {
+            edges.push(
+                select
+                    .clone()
+                    .filter(column.gte(self.since))
+                    .filter(column.lt(self.first_whole)),
+            );
+        }
+        edges.push(select.filter(column.gte(self.today_start.max(self.since))));
+        edges
+    }
+
+    /// The rows of `select` at or after `since` by `column`: the partial first day and today
+    /// read, the whole days from `per_day`.
+    async fn count<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        select: Select<E>,
+        column: E::Column,
+        per_day: &HashMap<NaiveDate, i64>,
+    ) -> Result<i64, DbErr> {
+        let mut edge_rows = 0;
+        for edge in self.edges(select, column) {
+            edge_rows += count_rows(db, edge).await?;
+        }
+        let whole: i64 = self
+            .whole_days
+            .iter()
+            .map(|d| per_day.get(d).copied().unwrap_or(0))
+            .sum();
+        Ok(edge_rows + whole)
+    }
+}
+
+/// Channel messages (with an index) per channel index, over the days of `split`: the whole
+/// days kept per day, the first day and today read.
+async fn messages_per_channel(
+    db: &DatabaseConnection,
+    kept: &DashboardDays,
+    split: &DaySplit,
+) -> Result<BTreeMap<i32, i64>, DbErr> {
+    // Every query here reads a received_at range. On SQLite the unary `+` (in WHERE and
+    // GROUP BY) keeps the planner on that range; otherwise it walks every channel message
+    // through (message_type, channel_idx) in group order and looks each one up for its time
+    // (1.2 s at `large`).
+    let backend = db.get_database_backend();
+    let (channel_rows, channel_key) = if backend == DbBackend::Postgres {
+        let rows = messages::Entity::find()
+            .filter(messages::Column::MessageType.eq("channel"))
+            .filter(messages::Column::ChannelIdx.is_not_null());
+        (rows, Expr::cust("messages.channel_idx"))
+    } else {
+        let rows = messages::Entity::find().filter(sql(
+            backend,
+            "+messages.message_type = ? AND +messages.channel_idx IS NOT NULL",
+            ["channel"],
+        ));
+        (rows, Expr::cust("+messages.channel_idx"))
+    };
+    let channel_rows = || channel_rows.clone();
+    let column = messages::Column::ReceivedAt;
+    let per_day = kept
+        .channel_messages
+        .get_or_fetch(
+            "channel messages",
+            &split.whole_days,
+            Vec::new(),
+            async |first, last| {
+                let day = day_sql("messages", column.as_str());
+                let rows: Vec<(Option<String>, i32, i64)> = channel_rows()
+                    .filter(column.gte(super::midnight(first)))
+                    .filter(column.lt(super::midnight(last + chrono::Duration::days(1))))
+                    .select_only()
+                    .column_as(Expr::cust(day.clone()), "day")
+                    .column(messages::Column::ChannelIdx)
+                    .column_as(Expr::cust("COUNT(*)"), "n")
+                    .group_by(Expr::cust(day))
+                    .group_by(channel_key.clone())
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                let mut by_day: HashMap<NaiveDate, Vec<(i32, i64)>> = HashMap::new();
+                for (day, idx, n) in rows {
+                    if let Some(day) = day.as_deref().and_then(parse_day) {
+                        by_day.entry(day).or_default().push((idx, n));
+                    }
+                }
+                Ok::<_, DbErr>(by_day)
+            },
+        )
+        .await?;
+    let mut counts: BTreeMap<i32, i64> = BTreeMap::new();
+    for (idx, n) in per_day.into_values().flatten() {
+        *counts.entry(idx).or_default() += n;
+    }
+    for edge in split.edges(channel_rows(), column) {
+        let rows: Vec<(i32, i64)> = edge
+            .select_only()
+            .column(messages::Column::ChannelIdx)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(channel_key.clone())
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (idx, n) in rows {
+            *counts.entry(idx).or_default() += n;
+        }
+    }
+    Ok(counts)
 }
 
 /// `(operators, members)` among profiles with these `roles` comma lists.

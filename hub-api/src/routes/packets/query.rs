@@ -196,7 +196,14 @@ pub(super) async fn list_packets(
     } else {
         Expr::cust(column.to_string())
     };
-    let keys = vec![SortKey::with_nulls(key, sqlite_nulls(order))];
+    // received_at is NOT NULL, so NULL placement changes nothing there, but on PostgreSQL an
+    // explicit `DESC NULLS LAST` keeps the received_at index from serving the sort (a sort of
+    // every row: 0.6 s at `large` instead of 13 ms).
+    let keys = if sort == PacketSort::Time {
+        vec![SortKey::by(key)]
+    } else {
+        vec![SortKey::with_nulls(key, sqlite_nulls(order))]
+    };
     Ok(fetch_page_as(
         db,
         query,

@@ -1,0 +1,169 @@
+//! Aggregates of past UTC days, kept in process so a dashboard series reads only the days it
+//! has not seen yet (docs/benchmarks.md, "Fast without the cache").
+//!
+//! The collector stamps rows with the time they were heard, so once a day is over its counts
+//! stay as they are; the exceptions (retention deleting old rows, a late import) show after
+//! at most [`PAST_DAY_TTL`], as a cached dashboard response would. Today is never kept: the
+//! dashboard windows end before it.
+
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long one day's aggregate is reused before it is read again.
+pub const PAST_DAY_TTL: Duration = Duration::from_secs(600);
+
+/// Days beyond this many kept entries are dropped (oldest reads first), bounding memory:
+/// 90 days for each series, role and breakdown fits many times over.
+const MAX_ENTRIES: usize = 20_000;
+
+/// Kept values by (aggregate key, day), each with the time it was read.
+type Entries<V> = HashMap<(String, NaiveDate), (Instant, V)>;
+
+/// Per-day values of type `V` for any number of aggregates, each named by a key that says
+/// what was counted (e.g. which channels were visible).
+pub struct PastDays<V> {
+    entries: Arc<Mutex<Entries<V>>>,
+}
+
+impl<V> Clone for PastDays<V> {
+    fn clone(&self) -> Self {
+        PastDays {
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+impl<V> Default for PastDays<V> {
+    fn default() -> Self {
+        PastDays {
+            entries: Arc::default(),
+        }
+    }
+}
+
+impl<V: Clone> PastDays<V> {
+    /// The value of every day of `dates` for `key`: kept ones from memory, the others from
+    /// one call of `fetch(first, last)` over the span of the missing days (which must return
+    /// every day of that span it has a value for; a day it leaves out gets `empty`).
+    pub async fn get_or_fetch<E>(
+        &self,
+        key: &str,
+        dates: &[NaiveDate],
+        empty: V,
+        fetch: impl AsyncFnOnce(NaiveDate, NaiveDate) -> Result<HashMap<NaiveDate, V>, E>,
+    ) -> Result<HashMap<NaiveDate, V>, E> {
+        let now = Instant::now();
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let entries = self.lock();
+            for date in dates {
+                match entries.get(&(key.to_string(), *date)) {
+                    Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
+                        found.insert(*date, value.clone());
+                    }
+                    _ => missing.push(*date),
+                }
+            }
+        }
+        let (Some(first), Some(last)) = (missing.iter().min(), missing.iter().max()) else {
+            return Ok(found);
+        };
+        let mut fetched = fetch(*first, *last).await?;
+        let mut entries = self.lock();
+        if entries.len() + missing.len() > MAX_ENTRIES {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < PAST_DAY_TTL);
+            if entries.len() + missing.len() > MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        for date in missing {
+            let value = fetched.remove(&date).unwrap_or_else(|| empty.clone());
+            entries.insert((key.to_string(), date), (now, value.clone()));
+            found.insert(date, value);
+        }
+        Ok(found)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
+        // A panic while holding the lock cannot leave a half-written entry: recover the map.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Raw packets of one (event type, path hash width), as `(event_type, path_hash_bytes, count)`.
+pub type PacketKindCount = (Option<String>, Option<i32>, i64);
+
+/// The per-day aggregates of the dashboard, shared by every request of one server.
+#[derive(Clone, Default)]
+pub struct DashboardDays {
+    /// Row counts per day (`activity`, `packet-activity`, `message-activity`).
+    pub counts: PastDays<i64>,
+    /// Raw packets per day by (event type, path hash width) (`packet-breakdown`).
+    pub packet_kinds: PastDays<Vec<PacketKindCount>>,
+    /// Channel messages per day by channel index (`channel_message_counts` of `stats`).
+    pub channel_messages: PastDays<Vec<(i32, i64)>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn fetches_only_the_days_not_kept() {
+        let days: PastDays<i64> = PastDays::default();
+        let mut spans = Vec::new();
+        let got = days
+            .get_or_fetch("k", &[day(1), day(2), day(3)], 0, async |a, b| {
+                spans.push((a, b));
+                Ok::<_, ()>(HashMap::from([(day(2), 5)]))
+            })
+            .await
+            .unwrap_or_default();
+        assert_eq!(got, HashMap::from([(day(1), 0), (day(2), 5), (day(3), 0)]));
+        let got = days
+            .get_or_fetch("k", &[day(2), day(3), day(4)], 0, async |a, b| {
+                spans.push((a, b));
+                Ok::<_, ()>(HashMap::from([(day(4), 7)]))
+            })
+            .await
+            .unwrap_or_default();
+        assert_eq!(got, HashMap::from([(day(2), 5), (day(3), 0), (day(4), 7)]));
+        // Another key shares nothing.
+        days.get_or_fetch("other", &[day(2)], 0, async |a, b| {
+            spans.push((a, b));
+            Ok::<_, ()>(HashMap::new())
+        })
+        .await
+        .unwrap_or_default();
+        assert_eq!(
+            spans,
+            [(day(1), day(3)), (day(4), day(4)), (day(2), day(2))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_keeps_nothing() {
+        let days: PastDays<i64> = PastDays::default();
+        let failed = days
+            .get_or_fetch("k", &[day(1)], 0, async |_, _| {
+                Err::<HashMap<_, _>, _>("down")
+            })
+            .await;
+        assert_eq!(failed, Err("down"));
+        let mut fetched = false;
+        days.get_or_fetch("k", &[day(1)], 0, async |_, _| {
+            fetched = true;
+            Ok::<_, ()>(HashMap::new())
+        })
+        .await
+        .unwrap_or_default();
+        assert!(fetched);
+    }
+}
