@@ -16,8 +16,9 @@ pub type EntryWithGenerations = (Option<Vec<u8>>, Vec<u64>);
 /// What [`CacheBackend::lookup`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Found {
-    /// The entry, `None` on a miss.
-    pub entry: Option<Vec<u8>>,
+    /// The entry, `None` on a miss. `Bytes`, so a near-cache hit hands out its copy without
+    /// copying it.
+    pub entry: Option<bytes::Bytes>,
     /// The current generation of each requested name, in the requested order.
     pub generations: Vec<u64>,
     /// How long the entry has left in the store, when the backend knows (Redis' `PTTL`): the
@@ -111,7 +112,7 @@ pub trait CacheBackend: Send + Sync + 'static {
         Box::pin(async move {
             let (entry, generations) = self.get_with_generations(key, names).await?;
             Ok(Found {
-                entry,
+                entry: entry.map(bytes::Bytes::from),
                 generations,
                 expires_in: None,
             })

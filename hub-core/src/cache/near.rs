@@ -16,20 +16,20 @@
 //! Absent keys are kept too (as `None`): an unset generation counter is generation 0, and
 //! Redis tracks a key that was read while absent just like any other.
 
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bytes::Bytes;
 use hashlink::LinkedHashMap;
 
 pub use super::tracking::HEARTBEAT;
 
-/// Bytes charged per slot on top of key and value, for the map node and the `Arc`.
+/// Bytes charged per slot on top of key and value, for the map node and the buffer handle.
 const SLOT_OVERHEAD: usize = 64;
 
 /// A value as Redis returned it: `None` when the key does not exist.
-pub type NearValue = Option<Arc<[u8]>>;
+pub type NearValue = Option<Bytes>;
 
 #[derive(Debug)]
 enum Slot {
@@ -81,7 +81,7 @@ pub struct NearCounts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fill {
     /// The value, `None` when the key does not exist.
-    pub value: Option<Vec<u8>>,
+    pub value: NearValue,
     /// When the key expires in Redis (from `PTTL`), if it has a TTL.
     pub expires: Option<Instant>,
 }
@@ -90,7 +90,7 @@ impl Fill {
     /// A value without expiry.
     pub fn lasting(value: Option<Vec<u8>>) -> Self {
         Self {
-            value,
+            value: value.map(Bytes::from),
             expires: None,
         }
     }
@@ -230,7 +230,6 @@ impl NearCache {
             if !ours {
                 continue;
             }
-            let value: NearValue = value.map(Arc::from);
             let size = charge(&key, &value);
             if size > self.max_bytes {
                 slots.map.remove(&key);
@@ -407,7 +406,7 @@ mod tests {
     #[test]
     fn stays_within_its_byte_bound_dropping_the_least_recently_used() {
         let value = vec![0u8; 100];
-        let per = charge("k0", &Some(Arc::from(value.clone())));
+        let per = charge("k0", &Some(Bytes::from(value.clone())));
         let near = usable(per * 3);
         for i in 0..3 {
             let r = near.reserve(&keys(&[&format!("k{i}")])).unwrap();
@@ -434,7 +433,7 @@ mod tests {
             r,
             vec![
                 Fill {
-                    value: Some(b"v".to_vec()),
+                    value: Some(Bytes::from_static(b"v")),
                     expires,
                 },
                 Fill::lasting(None),

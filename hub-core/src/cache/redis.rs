@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use redis::cluster::ClusterClient;
 use redis::{
     Client, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisResult,
@@ -415,7 +416,7 @@ impl RedisCache {
                     .await
             })
             .await?;
-        Ok((values, expires_in(pttl_ms)))
+        Ok((shared(values), expires_in(pttl_ms)))
     }
 
     /// The near cache missed: the same MGET on the tracking connection (so Redis tracks the
@@ -446,6 +447,7 @@ impl RedisCache {
         };
         match self.guarded("get", permit, read).await {
             Ok((values, pttl_ms)) => {
+                let values = shared(values);
                 // Measured from before the request, so the local copy never outlives Redis'.
                 let left = expires_in(pttl_ms);
                 let entry_expires = left.map(|left| sent + left);
@@ -535,7 +537,12 @@ impl KeyLayout {
 }
 
 /// The values an MGET returned, and the entry's remaining time in Redis.
-type Values = (Vec<Option<Vec<u8>>>, Option<Duration>);
+type Values = (Vec<Option<Bytes>>, Option<Duration>);
+
+/// MGET's answer as shared buffers (no copy).
+fn shared(values: Vec<Option<Vec<u8>>>) -> Vec<Option<Bytes>> {
+    values.into_iter().map(|v| v.map(Bytes::from)).collect()
+}
 
 /// A `PTTL` answer as a remaining time: `None` for a missing key (-2) or one without a TTL
 /// (-1).
@@ -614,7 +621,7 @@ impl CacheBackend for RedisCache {
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move {
             let found = self.lookup(key, names).await?;
-            Ok((found.entry, found.generations))
+            Ok((found.entry.map(Vec::from), found.generations))
         })
     }
 
@@ -632,7 +639,7 @@ impl CacheBackend for RedisCache {
             let held = self.tracker.as_ref().and_then(|t| t.near().lookup(&keys));
             let (values, expires_in) = match (held, &self.tracker) {
                 (Some((values, deadline)), _) => (
-                    values.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
+                    values,
                     deadline.map(|d| d.saturating_duration_since(Instant::now())),
                 ),
                 (None, Some(tracker)) => self.read_tracked(tracker, keys).await?,
