@@ -30,6 +30,51 @@ pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
         .description("Read API of a MeshCore mesh network: nodes, advertisements, messages, channels, dashboards and member profiles.")
 }
 
+/// A regular expression for strings without a NUL character, as schemathesis and other
+/// JSON Schema tools read `pattern`.
+pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
+
+/// The OpenAPI document as served at [`OPENAPI_PATH`]: poem-openapi's, with every free-text
+/// parameter (a string, or a list of strings, without `format`, `pattern` or `enum`)
+/// declaring [`NO_NUL_PATTERN`].
+///
+/// Why a transform rather than a `validator(pattern)` on each parameter: the rule is enforced
+/// once for every query and path parameter by [`RejectNulBytes`] (a 422 naming the parameter,
+/// before any handler runs), so stating it once here keeps the document and that one check in
+/// step, and a parameter added later cannot forget it. poem-openapi has no document-wide way
+/// to say it.
+pub fn openapi_document(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> String {
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+    let operations = spec["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut());
+    for operation in operations {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(serde_json::Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            let schema = &mut parameter["schema"];
+            let text = if schema["type"] == "array" {
+                &mut schema["items"]
+            } else {
+                schema
+            };
+            let free_text = text["type"] == "string"
+                && ["format", "pattern", "enum", "$ref"]
+                    .iter()
+                    .all(|k| text.get(k).is_none());
+            if free_text {
+                text["pattern"] = NO_NUL_PATTERN.into();
+            }
+        }
+    }
+    spec.to_string()
+}
+
 /// Builds the whole application around `state`.
 ///
 /// The app gets its own [`Metrics`] (served at `/metrics`): its observer is added to the
@@ -55,7 +100,12 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         route_templates(&api),
     ));
     state.cache = state.cache.with_observer(metrics.cache_observer());
-    let spec = api.spec_endpoint();
+    let document = openapi_document(&api);
+    let spec = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();

@@ -15,6 +15,52 @@ async fn spec(app: &TestApp) -> Value {
     app.json("/api/openapi.json").await
 }
 
+#[tokio::test]
+async fn free_text_parameters_declare_that_nul_is_refused() {
+    let app = fixture_app().await;
+    let spec = spec(&app).await;
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let schema = &parameter["schema"];
+                let text = if schema["type"] == "array" {
+                    &schema["items"]
+                } else {
+                    schema
+                };
+                if text["type"] != "string"
+                    || text.get("format").is_some()
+                    || text.get("enum").is_some()
+                {
+                    continue;
+                }
+                let pattern = text["pattern"].as_str().unwrap_or_default();
+                let name = parameter["name"].as_str().unwrap();
+                assert!(
+                    !pattern.is_empty(),
+                    "{method} {path} {name}: free text without a pattern"
+                );
+                if pattern == hub_api::app::NO_NUL_PATTERN {
+                    checked += 1;
+                    // And the server does refuse what the pattern excludes.
+                    let uri = path.replace(&format!("{{{name}}}"), "a%00b");
+                    let query = if parameter["in"] == "query" {
+                        format!("?{name}=a%00b")
+                    } else {
+                        String::new()
+                    };
+                    if method == "get" {
+                        let resp = app.get(&format!("{uri}{query}")).await;
+                        resp.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} free-text parameters");
+}
+
 /// The schema `schema` refers to, when it is a `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
     match schema.get("$ref").and_then(Value::as_str) {
