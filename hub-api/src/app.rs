@@ -43,9 +43,7 @@ pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
 /// before any handler runs), so stating it once here keeps the document and that one check in
 /// step, and a parameter added later cannot forget it. poem-openapi has no document-wide way
 /// to say it.
-pub fn openapi_document(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> String {
-    let mut spec: serde_json::Value =
-        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+pub fn openapi_document(mut spec: serde_json::Value) -> String {
     let operations = spec["paths"]
         .as_object_mut()
         .into_iter()
@@ -95,12 +93,18 @@ pub fn build(state: AppState) -> impl Endpoint<Output = Response> {
 pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Output = Response> {
     let cache_control = http.cache_control();
     let api = openapi();
+    // Parsed once: the metrics' route labels, the NUL guard, the 405 `Allow` values and the
+    // served document all read it.
+    let document: serde_json::Value =
+        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
     let metrics = Arc::new(Metrics::new(
         state.cache.backend().clone(),
-        route_templates(&api),
+        route_templates(&document),
     ));
     state.cache = state.cache.with_observer(metrics.cache_observer());
-    let document = openapi_document(&api);
+    let nul_guard = RejectNulBytes::new(openapi_paths(&document));
+    let allowed = Arc::new(AllowedMethods::of(&document));
+    let document = openapi_document(document);
     let spec = poem::endpoint::make_sync(move |_| {
         Response::builder()
             .content_type("application/json; charset=utf-8")
@@ -110,8 +114,6 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();
     let keys_for_identity = state.auth.clone();
-    let nul_guard = RejectNulBytes::new(openapi_paths(&api));
-    let allowed = Arc::new(AllowedMethods::of(&api));
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     let cache = state.cache.clone();
     let route = Route::new()
@@ -158,17 +160,15 @@ impl Endpoint for SharedApp {
 
 /// The `route` label values of the request-duration histogram: every OpenAPI path, the
 /// OpenAPI JSON, `/metrics`, and the Swagger UI as one route.
-fn route_templates(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> RouteTemplates {
-    let mut exact = openapi_paths(api);
+fn route_templates(document: &serde_json::Value) -> RouteTemplates {
+    let mut exact = openapi_paths(document);
     exact.extend([OPENAPI_PATH.to_string(), METRICS_PATH.to_string()]);
     RouteTemplates::new(exact, vec![DOCS_PATH.to_string()])
 }
 
 /// The path templates of the OpenAPI document (`/api/v1/nodes/{public_key}`, ...).
-fn openapi_paths(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Vec<String> {
-    let spec: serde_json::Value =
-        serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
-    spec["paths"]
+fn openapi_paths(document: &serde_json::Value) -> Vec<String> {
+    document["paths"]
         .as_object()
         .map(|paths| paths.keys().cloned().collect())
         .unwrap_or_default()
@@ -183,11 +183,9 @@ pub struct AllowedMethods {
 }
 
 impl AllowedMethods {
-    /// The methods of every path of `api`'s document; HEAD wherever GET is, since poem
+    /// The methods of every path of the OpenAPI document `spec`; HEAD wherever GET is, since poem
     /// answers HEAD with the GET handler.
-    pub fn of(api: &OpenApiService<impl poem_openapi::OpenApi, ()>) -> Self {
-        let spec: serde_json::Value =
-            serde_json::from_str(&api.spec()).expect("the OpenAPI document is JSON");
+    pub fn of(spec: &serde_json::Value) -> Self {
         let mut by_shape = HashMap::new();
         for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
             let mut methods: Vec<String> = operations
