@@ -102,13 +102,16 @@ pub trait CacheBackend: Send + Sync + 'static {
         Box::pin(async move { Ok((self.get(key).await?, vec![0; names.len()])) })
     }
 
-    /// [`CacheBackend::get_with_generations`] plus the entry's remaining time in the store,
-    /// still in one round trip. The default reports no remaining time.
+    /// [`CacheBackend::get_with_generations`], plus the entry's remaining time in the store
+    /// when `with_expiry` (stale-while-revalidate needs it), still in one round trip. The
+    /// default reports no remaining time.
     fn lookup<'a>(
         &'a self,
         key: &'a str,
         names: &'a [&'static str],
+        with_expiry: bool,
     ) -> BoxFuture<'a, Result<Found, CacheError>> {
+        let _ = with_expiry;
         Box::pin(async move {
             let (entry, generations) = self.get_with_generations(key, names).await?;
             Ok(Found {

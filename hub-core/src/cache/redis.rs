@@ -402,9 +402,24 @@ impl RedisCache {
 }
 
 impl RedisCache {
-    /// One MGET, so the entry and its generation counters are read atomically, and the
-    /// entry's PTTL in the same round trip.
-    async fn read_entry_and_generations(&self, keys: Vec<String>) -> Result<Values, CacheError> {
+    /// One MGET, so the entry and its generation counters are read atomically, and, when
+    /// asked, the entry's PTTL in the same round trip (a plain HIT does without it).
+    async fn read_entry_and_generations(
+        &self,
+        keys: Vec<String>,
+        with_expiry: bool,
+    ) -> Result<Values, CacheError> {
+        if !with_expiry {
+            let values = self
+                .call("get", |mut c| async move {
+                    redis::cmd("MGET")
+                        .arg(&keys)
+                        .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
+                        .await
+                })
+                .await?;
+            return Ok((shared(values), None));
+        }
         let (values, pttl_ms) = self
             .call("get", |mut c| async move {
                 redis::pipe()
@@ -426,9 +441,10 @@ impl RedisCache {
         &self,
         tracker: &Tracker,
         keys: Vec<String>,
+        with_expiry: bool,
     ) -> Result<Values, CacheError> {
         let Some((mut conn, reservation)) = tracker.begin(&keys) else {
-            return self.read_entry_and_generations(keys).await;
+            return self.read_entry_and_generations(keys, with_expiry).await;
         };
         let permit = match self.admit() {
             Ok(p) => p,
@@ -519,20 +535,22 @@ impl KeyLayout {
         0..self.shards.max(1)
     }
 
-    fn head(&self, shard: u16) -> String {
+    /// `{head}:{tail}`, the head being the prefix, or its tag on a cluster. One allocation:
+    /// this runs for every key of every lookup.
+    fn key(&self, shard: u16, tail: std::fmt::Arguments<'_>) -> String {
         if self.shards == 0 {
-            self.prefix.clone()
+            format!("{}:{tail}", self.prefix)
         } else {
-            format!("{{{}.{shard}}}", self.prefix)
+            format!("{{{}.{shard}}}:{tail}", self.prefix)
         }
     }
 
     fn entry(&self, key: &str) -> String {
-        format!("{}:{key}", self.head(self.shard_of(key)))
+        self.key(self.shard_of(key), format_args!("{key}"))
     }
 
     fn generation(&self, shard: u16, name: &str) -> String {
-        format!("{}:gen:{name}", self.head(shard))
+        self.key(shard, format_args!("gen:{name}"))
     }
 }
 
@@ -620,7 +638,7 @@ impl CacheBackend for RedisCache {
         names: &'a [&'static str],
     ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
         Box::pin(async move {
-            let found = self.lookup(key, names).await?;
+            let found = self.lookup(key, names, false).await?;
             Ok((found.entry.map(Vec::from), found.generations))
         })
     }
@@ -629,6 +647,7 @@ impl CacheBackend for RedisCache {
         &'a self,
         key: &'a str,
         names: &'a [&'static str],
+        with_expiry: bool,
     ) -> BoxFuture<'a, Result<Found, CacheError>> {
         Box::pin(async move {
             // On a cluster all of them carry the entry's hash tag: one slot, one round trip.
@@ -642,8 +661,8 @@ impl CacheBackend for RedisCache {
                     values,
                     deadline.map(|d| d.saturating_duration_since(Instant::now())),
                 ),
-                (None, Some(tracker)) => self.read_tracked(tracker, keys).await?,
-                (None, None) => self.read_entry_and_generations(keys).await?,
+                (None, Some(tracker)) => self.read_tracked(tracker, keys, with_expiry).await?,
+                (None, None) => self.read_entry_and_generations(keys, with_expiry).await?,
             };
             let mut values = values.into_iter();
             let entry = values.next().flatten();

@@ -663,7 +663,9 @@ where
     let names = super::names::generation_names(spec.name, spec.depends);
     let refreshing = req.extensions().get::<Refreshing>().is_some();
     let (fwd, generations) = if cache.backend.is_enabled() {
-        match cache.backend.lookup(&key, &names).await {
+        // Redis' remaining time decides freshness only when there is a grace period.
+        let with_expiry = !cache.grace.is_zero();
+        match cache.backend.lookup(&key, &names, with_expiry).await {
             Ok(Found {
                 entry,
                 generations,
