@@ -1,9 +1,9 @@
 //! The poem application: routes, middleware and the OpenAPI document.
 
 use crate::auth::RequireReadKey;
-use crate::caller::TrustIdentityHeaders;
+use crate::caller::trust_identity_headers;
 use crate::error::{detail_response, json_error};
-use crate::input_guard::RejectNulBytes;
+use crate::input_guard::{PathTemplates, reject_nul_bytes};
 use crate::metrics::{
     METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests, path_shape,
 };
@@ -39,7 +39,7 @@ pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
 /// declaring [`NO_NUL_PATTERN`].
 ///
 /// Why a transform rather than a `validator(pattern)` on each parameter: the rule is enforced
-/// once for every query and path parameter by [`RejectNulBytes`] (a 422 naming the parameter,
+/// once for every query and path parameter by [`reject_nul_bytes`] (a 422 naming the parameter,
 /// before any handler runs), so stating it once here keeps the document and that one check in
 /// step, and a parameter added later cannot forget it. poem-openapi has no document-wide way
 /// to say it.
@@ -102,7 +102,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         route_templates(&document),
     ));
     state.cache = state.cache.with_observer(metrics.cache_observer());
-    let nul_guard = RejectNulBytes::new(openapi_paths(&document));
+    let templates = Arc::new(PathTemplates::new(openapi_paths(&document)));
     let allowed = Arc::new(AllowedMethods::of(&document));
     let document = openapi_document(document);
     let spec = poem::endpoint::make_sync(move |_| {
@@ -113,7 +113,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
     let keys_for_metrics = state.auth.clone();
-    let keys_for_identity = state.auth.clone();
+    let keys_for_identity = Arc::new(state.auth.clone());
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     let cache = state.cache.clone();
     let route = Route::new()
@@ -129,8 +129,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         )
         .data(state.cache.clone())
         .data(state)
-        .with(nul_guard)
-        .with(TrustIdentityHeaders(keys_for_identity))
+        .around(move |next, req| reject_nul_bytes(templates.clone(), next, req))
+        .around(move |next, req| trust_identity_headers(keys_for_identity.clone(), next, req))
         // Inside the metrics observer, which turns errors into responses: the 405 error
         // still carries the matched path pattern here.
         .around(move |next, req| answer_method_not_allowed(allowed.clone(), next, req))

@@ -1,49 +1,32 @@
 //! Who is calling: the role from the identity headers the trusted web proxy sets.
 //!
 //! The headers are believed only as [`crate::auth::identity_trusted`] says; the
-//! [`TrustIdentityHeaders`] middleware removes them from every other request before any
+//! [`trust_identity_headers`] middleware removes them from every other request before any
 //! handler, cache key or write reads them, so all of those see an anonymous caller.
 
 use crate::auth::{bearer_token, identity_trusted};
 use hub_core::roles::Role;
 use hub_core::settings::AuthSettings;
-use poem::{Endpoint, FromRequest, IntoResponse, Middleware, Request, RequestBody, Response};
+use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response};
+use std::sync::Arc;
 
 /// The identity headers the web tier sets for its user.
 pub const IDENTITY_HEADERS: [&str; 3] = ["x-user-id", "x-user-name", "x-user-roles"];
 
-/// Middleware removing the [`IDENTITY_HEADERS`] of requests whose key does not make them
-/// trusted ([`identity_trusted`]).
-pub struct TrustIdentityHeaders(pub AuthSettings);
-
-impl<E: Endpoint> Middleware<E> for TrustIdentityHeaders {
-    type Output = TrustIdentityHeadersEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        TrustIdentityHeadersEndpoint {
-            inner,
-            keys: self.0.clone(),
+/// Removes the [`IDENTITY_HEADERS`] of requests whose key does not make them trusted
+/// ([`identity_trusted`]), before any handler, cache key or write reads them (an `around`
+/// middleware of the app).
+pub async fn trust_identity_headers<E: Endpoint>(
+    keys: Arc<AuthSettings>,
+    next: E,
+    mut req: Request,
+) -> poem::Result<Response> {
+    if !identity_trusted(&keys, bearer_token(&req)) {
+        for name in IDENTITY_HEADERS {
+            req.headers_mut().remove(name);
         }
     }
-}
-
-/// The endpoint [`TrustIdentityHeaders`] produces.
-pub struct TrustIdentityHeadersEndpoint<E> {
-    inner: E,
-    keys: AuthSettings,
-}
-
-impl<E: Endpoint> Endpoint for TrustIdentityHeadersEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if !identity_trusted(&self.keys, bearer_token(&req)) {
-            for name in IDENTITY_HEADERS {
-                req.headers_mut().remove(name);
-            }
-        }
-        self.inner.call(req).await.map(IntoResponse::into_response)
-    }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The caller's identity, extracted from `X-User-Roles` (docs/contract/api.md section 1).

@@ -8,7 +8,7 @@
 //! checked where they are parsed ([`crate::body::JsonBody::object`]).
 
 use crate::error::validation_response;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem::{Endpoint, IntoResponse, Request, Response};
 use std::sync::Arc;
 
 /// The message of every NUL-byte 422.
@@ -16,54 +16,36 @@ pub const NUL_MESSAGE: &str = "Text must not contain NUL characters (\\u0000)";
 /// The `type` of every NUL-byte 422.
 pub const NUL_KIND: &str = "string_nul";
 
-/// Middleware refusing NUL bytes in query and path parameters with a 422.
-pub struct RejectNulBytes {
-    templates: Arc<Vec<Vec<String>>>,
-}
+/// The OpenAPI path templates (`/api/v1/nodes/{public_key}`) split into segments, so that a
+/// NUL byte in a path can be reported under its parameter's name.
+pub struct PathTemplates(Vec<Vec<String>>);
 
-impl RejectNulBytes {
-    /// A guard that names path parameters after `templates`, the OpenAPI paths
-    /// (`/api/v1/nodes/{public_key}`).
-    pub fn new(templates: impl IntoIterator<Item = String>) -> Self {
-        let templates = templates
-            .into_iter()
-            .map(|t| t.split('/').map(str::to_string).collect())
-            .collect();
-        RejectNulBytes {
-            templates: Arc::new(templates),
-        }
+impl PathTemplates {
+    /// Templates from the OpenAPI document's paths.
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        PathTemplates(
+            paths
+                .into_iter()
+                .map(|t| t.split('/').map(str::to_string).collect())
+                .collect(),
+        )
     }
 }
 
-impl<E: Endpoint> Middleware<E> for RejectNulBytes {
-    type Output = RejectNulBytesEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RejectNulBytesEndpoint {
-            inner,
-            templates: self.templates.clone(),
-        }
+/// Refuses NUL bytes in query and path parameters with a 422 naming the parameter, before
+/// any handler runs (an `around` middleware of the app).
+pub async fn reject_nul_bytes<E: Endpoint>(
+    templates: Arc<PathTemplates>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    if let Some(name) = nul_query_parameter(req.uri().query().unwrap_or("")) {
+        return Ok(validation_response("query", &name, NUL_MESSAGE, NUL_KIND));
     }
-}
-
-/// The endpoint [`RejectNulBytes`] produces.
-pub struct RejectNulBytesEndpoint<E> {
-    inner: E,
-    templates: Arc<Vec<Vec<String>>>,
-}
-
-impl<E: Endpoint> Endpoint for RejectNulBytesEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        if let Some(name) = nul_query_parameter(req.uri().query().unwrap_or("")) {
-            return Ok(validation_response("query", &name, NUL_MESSAGE, NUL_KIND));
-        }
-        if let Some(name) = nul_path_parameter(&self.templates, req.uri().path()) {
-            return Ok(validation_response("path", &name, NUL_MESSAGE, NUL_KIND));
-        }
-        self.inner.call(req).await.map(IntoResponse::into_response)
+    if let Some(name) = nul_path_parameter(&templates.0, req.uri().path()) {
+        return Ok(validation_response("path", &name, NUL_MESSAGE, NUL_KIND));
     }
+    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The (decoded) name of the first query parameter whose name or value holds `%00`.
