@@ -120,6 +120,24 @@ pub fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// `LOWER(expr) LIKE ? ESCAPE '\'`: `expr` contains a lowercase [`contains_pattern`], in any
+/// case. On SQLite that is `expr LIKE ?`: its LIKE ignores case in the ASCII range and its
+/// LOWER changes nothing outside it, so LOWER() adds only a function call per row (a third
+/// of a search's time counting 160,000 adverts).
+///
+/// ```
+/// use hub_api::params::lower_like;
+/// use sea_orm::DbBackend;
+/// assert_eq!(lower_like(DbBackend::Sqlite, "m.text"), r"m.text LIKE ? ESCAPE '\'");
+/// assert_eq!(lower_like(DbBackend::Postgres, "m.text"), r"LOWER(m.text) LIKE ? ESCAPE '\'");
+/// ```
+pub fn lower_like(backend: sea_orm::DbBackend, expr: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Sqlite => format!("{expr} LIKE ? ESCAPE '\\'"),
+        _ => format!("LOWER({expr}) LIKE ? ESCAPE '\\'"),
+    }
+}
+
 /// A `LIKE` pattern matching values that start with `text`, escaped like [`contains_pattern`].
 pub fn prefix_pattern(text: &str) -> String {
     let mut pattern = contains_pattern(text);
@@ -249,9 +267,14 @@ pub fn sql<V: Into<sea_orm::Value>>(
     template: &str,
     values: impl IntoIterator<Item = V>,
 ) -> sea_orm::sea_query::Expr {
-    use sea_orm::sea_query::Expr;
+    sea_orm::sea_query::Expr::cust_with_values(placeholders(backend, template), values)
+}
+
+/// `template` with each `?` outside a quoted literal written as `backend`'s placeholder
+/// (see [`sql`]), for a whole statement.
+pub fn placeholders(backend: sea_orm::DbBackend, template: &str) -> String {
     if backend != sea_orm::DbBackend::Postgres {
-        return Expr::cust_with_values(template.to_string(), values);
+        return template.to_string();
     }
     let mut text = String::with_capacity(template.len() + 8);
     let mut quoted = false;
@@ -270,7 +293,7 @@ pub fn sql<V: Into<sea_orm::Value>>(
             _ => text.push(c),
         }
     }
-    Expr::cust_with_values(text, values)
+    text
 }
 
 #[cfg(test)]

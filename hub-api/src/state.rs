@@ -1,6 +1,6 @@
 //! State shared by every handler.
 
-use crate::query::past_days::DashboardDays;
+use crate::query::past_days::{DashboardDays, PastDays};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::settings::{AuthSettings, SpamSettings};
 use sea_orm::DatabaseConnection;
@@ -20,4 +20,6 @@ pub struct AppState {
     pub cache: ResponseCache,
     /// Per-day dashboard aggregates of past days, computed once and kept.
     pub dashboard_days: DashboardDays,
+    /// Per-day row counts of list totals over past days, computed once and kept.
+    pub list_days: PastDays<i64>,
 }

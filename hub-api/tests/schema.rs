@@ -191,7 +191,7 @@ async fn sqlite_migrated_schema_is_exactly_meshcore_hubs() {
     let hub = sqlite_file(&dir, "hub.db").await;
     assert!(matches!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 4 }
+        SchemaState::Migrated { applied: 5 }
     ));
     let expected = sqlite_shape(&meshcore_hub_sqlite(&dir).await, Compare::Exact).await;
     assert_eq!(
@@ -303,7 +303,7 @@ async fn sqlite_database_of_an_earlier_hub_is_completed() {
 
     assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 2 }
+        SchemaState::Migrated { applied: 3 }
     );
     let fixture = meshcore_hub_sqlite(&dir).await;
     let expected = sqlite_shape(&fixture, Compare::Equivalent).await;
@@ -475,7 +475,7 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
     let hub = postgres_database(&pg, "made_by_hub").await;
     assert!(matches!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 4 }
+        SchemaState::Migrated { applied: 5 }
     ));
     assert_same_tables(&postgres_shape(&hub, "public").await, &expected);
     assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
@@ -500,7 +500,7 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
     );
     assert_eq!(
         hub_core::db::prepare_schema(&legacy).await.unwrap(),
-        SchemaState::Migrated { applied: 2 }
+        SchemaState::Migrated { applied: 3 }
     );
     assert_same_tables(&postgres_shape(&legacy, "public").await, &expected);
     assert_eq!(alembic_versions(&legacy).await, [ALEMBIC_HEAD]);

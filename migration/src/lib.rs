@@ -13,6 +13,7 @@ mod m20261126_000001_meshcore_hub_schema;
 mod m20261126_000002_read_indexes;
 mod m20261128_000003_complete_schema;
 mod m20261202_000004_fast_read_indexes;
+mod m20261202_000005_observer_read_index;
 pub mod read_indexes;
 
 /// Every migration of hub, in order.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_read_indexes::Migration),
             Box::new(m20261128_000003_complete_schema::Migration),
             Box::new(m20261202_000004_fast_read_indexes::Migration),
+            Box::new(m20261202_000005_observer_read_index::Migration),
         ]
     }
 }

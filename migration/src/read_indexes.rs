@@ -1,7 +1,10 @@
 //! hub's read indexes as one list, for `hub-api migrate --read-indexes` and the startup hint
 //! of `serve` on a database MeshCore Hub manages (where no migration runs).
 
-use crate::{m20261126_000002_read_indexes, m20261202_000004_fast_read_indexes};
+use crate::{
+    m20261126_000002_read_indexes, m20261202_000004_fast_read_indexes,
+    m20261202_000005_observer_read_index,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -11,6 +14,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
     m20261126_000002_read_indexes::INDEXES
         .iter()
         .chain(m20261202_000004_fast_read_indexes::INDEXES)
+        .chain(m20261202_000005_observer_read_index::INDEXES)
 }
 
 /// The names of the indexes in the database's current schema.

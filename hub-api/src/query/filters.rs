@@ -3,10 +3,12 @@
 //! Each one is the single definition of a rule of the contract: which adverts count as
 //! flooded, which messages a role may read, which rows an observer heard, what is spam.
 
-use crate::params::sql;
+use crate::params::{placeholders, sql};
 use hub_core::entity::{advertisements, messages};
 use sea_orm::sea_query::SimpleExpr;
-use sea_orm::{ColumnTrait, Condition, DbBackend};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 use std::collections::BTreeSet;
 
 /// Route types that count as flood, kept when `route_type` is absent and counted by the
@@ -77,8 +79,103 @@ pub fn not_spam(threshold: f64) -> Condition {
         .add(messages::Column::SpamScore.lt(threshold))
 }
 
+/// How SQLite reads an `observed_by` filter (PostgreSQL plans from its statistics).
+///
+/// SQLite has no statistics on a MeshCore Hub database, so it always looks up each event the
+/// observers heard and sorts what it found: right for a rare observer, but for one that heard
+/// 11,000 of 500,000 messages a page costs 11,000 look-ups where walking the rows newest first
+/// and keeping the observer's stops after about 2,300.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObserverPlan {
+    /// Look up each of the observers' events (SQLite's own choice).
+    ByEvent,
+    /// Read rows in the query's own order (by time) and test each for the observers.
+    InTimeOrder,
+}
+
+impl ObserverPlan {
+    /// The plan for a page of `rows` (offset + limit) rows out of about `table_rows`, when
+    /// the observers heard `observed` of them: walking reads about `rows * table_rows /
+    /// observed` rows, looking up reads `observed` (each a little dearer, hence the 4).
+    ///
+    /// ```
+    /// use hub_api::query::filters::ObserverPlan;
+    /// assert_eq!(ObserverPlan::for_page(50, 500_000, 11_000), ObserverPlan::InTimeOrder);
+    /// assert_eq!(ObserverPlan::for_page(50, 500_000, 300), ObserverPlan::ByEvent);
+    /// ```
+    pub fn for_page(rows: i64, table_rows: i64, observed: i64) -> ObserverPlan {
+        let walked = rows.max(1).saturating_mul(table_rows.max(0));
+        if observed.saturating_mul(observed) > walked.saturating_mul(4) {
+            ObserverPlan::InTimeOrder
+        } else {
+            ObserverPlan::ByEvent
+        }
+    }
+
+    /// `column` as the left side of the filter's `IN`: on SQLite a unary `+` for
+    /// [`InTimeOrder`](ObserverPlan::InTimeOrder), which keeps the planner off its index.
+    pub fn column(self, backend: DbBackend, column: &str) -> String {
+        match (self, backend) {
+            (ObserverPlan::InTimeOrder, DbBackend::Sqlite) => format!("+{column}"),
+            _ => column.to_string(),
+        }
+    }
+
+    /// The plan for a page of `table` (`offset + limit` = `rows`) filtered to rows heard by
+    /// `observed` of its events: on SQLite, from the table's size (its largest rowid, one
+    /// index step, at least the number of rows); elsewhere [`ByEvent`](ObserverPlan::ByEvent),
+    /// the condition as written.
+    pub async fn choose(
+        db: &DatabaseConnection,
+        table: &str,
+        rows: i64,
+        observed: impl Future<Output = Result<i64, DbErr>>,
+    ) -> Result<ObserverPlan, DbErr> {
+        if db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(ObserverPlan::ByEvent);
+        }
+        let largest = format!("SELECT MAX(rowid) FROM {table}");
+        let largest = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, largest));
+        let (largest, observed) = tokio::try_join!(largest, observed)?;
+        let table_rows = match largest {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
+            None => 0,
+        };
+        Ok(ObserverPlan::for_page(rows, table_rows, observed))
+    }
+}
+
+/// The `event_observers` rows of `event_type` from observers with one of `public_keys`: how
+/// many of a table's events an `observed_by` filter keeps, at most.
+pub async fn observed_events(
+    db: &DatabaseConnection,
+    event_type: &str,
+    public_keys: &[String],
+) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let placeholders = vec!["?"; public_keys.len()].join(", ");
+    let mut values = vec![event_type.to_string()];
+    values.extend(public_keys.iter().cloned());
+    let count = sql(
+        backend,
+        &format!(
+            "(SELECT COUNT(*) FROM event_observers eo JOIN nodes eon ON eon.id = eo.observer_node_id \
+             WHERE eo.event_type = ? AND eon.public_key IN ({placeholders}))"
+        ),
+        values,
+    );
+    let mut query = sea_orm::sea_query::Query::select();
+    query.expr(count);
+    let row = db.query_one(&query).await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<i64>(0)?,
+        None => 0,
+    })
+}
+
 /// Rows of `table` whose `event_hash` has an `event_observers` row of `event_type` from an
-/// observer with one of `public_keys`. `None` when the list is empty (no filter).
+/// observer with one of `public_keys`, read as `plan` says. `None` when the list is empty
+/// (no filter).
 ///
 /// Adverts, messages, telemetry and trace paths all record their extra observers this way.
 pub fn observed_by_condition(
@@ -86,6 +183,7 @@ pub fn observed_by_condition(
     table: &str,
     event_type: &str,
     public_keys: &[String],
+    plan: ObserverPlan,
 ) -> Option<SimpleExpr> {
     if public_keys.is_empty() {
         return None;
@@ -93,16 +191,54 @@ pub fn observed_by_condition(
     let placeholders = vec!["?"; public_keys.len()].join(", ");
     let mut values = vec![event_type.to_string()];
     values.extend(public_keys.iter().cloned());
+    let event_hash = plan.column(backend, &format!("{table}.event_hash"));
     Some(sql(
         backend,
         &format!(
             // IN (subquery) rather than a correlated EXISTS: the observers' events are found
             // once through their index and joined on the unique event_hash, instead of one
             // probe per candidate row (2x faster on the `large` seed).
-            "{table}.event_hash IN (SELECT eo.event_hash FROM event_observers eo \
+            "{event_hash} IN (SELECT eo.event_hash FROM event_observers eo \
              JOIN nodes eon ON eon.id = eo.observer_node_id \
              WHERE eo.event_type = ? AND eon.public_key IN ({placeholders}))"
         ),
         values,
     ))
+}
+
+/// The text values of the first column of `select_sql` (with `?` placeholders bound to
+/// `values`), in order.
+///
+/// Lists resolve a condition on another table (nodes named like a search, nodes a profile
+/// adopted) to the ids it matches now, and test each row against those with [`is_one_of`]:
+/// the row condition then reads the row alone, so per-day counts keyed by it stay true
+/// (a rename or a new adoption resolves to other ids and so to another key).
+pub async fn ids_of(
+    db: &DatabaseConnection,
+    select_sql: &str,
+    values: impl IntoIterator<Item = impl Into<sea_orm::Value>>,
+) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let values = values.into_iter().map(Into::into).collect::<Vec<_>>();
+    let text = placeholders(backend, select_sql);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, text, values))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<Option<String>>(0))
+        .filter_map(Result::transpose)
+        .collect()
+}
+
+/// `expr IN (ids)`, bound; false for no ids.
+pub fn is_one_of(backend: DbBackend, expr: &str, ids: &[String]) -> SimpleExpr {
+    if ids.is_empty() {
+        return sql(backend, "1 = 0", Vec::<String>::new());
+    }
+    let placeholders = vec!["?"; ids.len()].join(", ");
+    sql(
+        backend,
+        &format!("{expr} IN ({placeholders})"),
+        ids.to_vec(),
+    )
 }

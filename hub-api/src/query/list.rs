@@ -1,15 +1,18 @@
 //! What every paginated list shares: a received-time window, sorting that always ends with a
 //! unique tie-break, and one page with the total before limit/offset (docs/contract/api.md section 0).
 
+use super::day_counts::{WindowDays, select_key};
+use super::past_days::PastDays;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Bound, Order, datetime_bound, parse_datetime};
 use chrono::NaiveDateTime;
+use hub_core::time::Timestamp;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, IntoSimpleExpr, PaginatorTrait, QuerySelect, QueryTrait, Select,
+    IdenStatic, IntoSimpleExpr, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 
 /// The inclusive `since` / `until` window of a list.
@@ -109,6 +112,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The rows a page query reads up to: `offset + limit`.
+    pub fn rows(self) -> i64 {
+        self.offset.max(0).saturating_add(self.limit.max(0))
+    }
+
     /// The page of `items` out of `total` rows, echoing this request.
     pub fn page<T: ParseFromJSON + ToJSON>(self, items: Vec<T>, total: u64) -> Page<T> {
         Page {
@@ -154,16 +162,119 @@ where
     E::Model: FromQueryResult + Send + Sync,
     M: FromQueryResult + Send + Sync,
 {
-    let count = select.clone();
+    let count = Total::counted(select.clone());
     fetch_counted_page(db, count, project(select), keys, tiebreak, order, page).await
 }
 
-/// [`fetch_page_as`] with the total counted by `count` and the page read by `select`: the
+/// How a list counts its `total`: `COUNT(*)` on every request ([`Total::counted`]), or with
+/// the whole past days of its window counted once and kept ([`Total::in_window`]).
+pub struct Total<'a, E: EntityTrait> {
+    /// The rows, as written for a range of a day or two (the window included when `by_day`
+    /// is `None`).
+    select: Select<E>,
+    by_day: Option<ByDay<'a, E>>,
+}
+
+/// The rows of [`Total::in_window`].
+struct ByDay<'a, E: EntityTrait> {
+    /// The same rows as the total's `select`, as written for counting weeks of whole days.
+    long: Select<E>,
+    column: E::Column,
+    window: TimeWindow,
+    kept: &'a PastDays<i64>,
+}
+
+impl<'a, E> Total<'a, E>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+{
+    /// `COUNT(*)` of `select` (its time window included) on every request.
+    pub fn counted(select: Select<E>) -> Self {
+        Total {
+            select,
+            by_day: None,
+        }
+    }
+
+    /// The rows inside `window` by `column` of `select`, as written for a range of a day or
+    /// two, and of `long`, the same rows as written for weeks. With `kept`, the window's
+    /// whole past days are counted once and kept there ([`WindowDays`]): only for filters
+    /// whose matches on a past day never change (columns of the row itself, the observers of
+    /// its event, the caller's visible channels, and ids resolved per request from what does
+    /// change: names, tags, adoptions; see [`ids_of`](super::filters::ids_of)). Without, it
+    /// is `long` counted.
+    pub fn in_window(
+        backend: DbBackend,
+        select: Select<E>,
+        long: Select<E>,
+        column: E::Column,
+        window: TimeWindow,
+        kept: Option<&'a PastDays<i64>>,
+    ) -> Self {
+        match kept {
+            Some(kept) => Total {
+                select,
+                by_day: Some(ByDay {
+                    long,
+                    column,
+                    window,
+                    kept,
+                }),
+            },
+            None => Total::counted(long.filter(window.condition(backend, column))),
+        }
+    }
+
+    /// The number of rows.
+    pub async fn count(self, db: &DatabaseConnection) -> Result<u64, DbErr> {
+        let Total { select, by_day } = self;
+        let Some(ByDay {
+            long,
+            column,
+            window,
+            kept,
+        }) = by_day
+        else {
+            return select.count(db).await;
+        };
+        let backend = db.get_database_backend();
+        let oldest = match window.since {
+            Some(_) => None,
+            // The oldest row of the whole table (one index entry), where a window without
+            // `since` begins.
+            None => E::find()
+                .select_only()
+                .column_as(column.min(), "oldest")
+                .into_tuple::<Option<Timestamp>>()
+                .one(db)
+                .await?
+                .flatten()
+                .map(|t| t.0),
+        };
+        let today = hub_core::time::now().date();
+        match WindowDays::new(window, oldest, today) {
+            Some(days) => {
+                let key = select_key(backend, &long);
+                days.count(db, kept, &key, select, long, column).await
+            }
+            None => {
+                select
+                    .filter(window.condition(backend, column))
+                    .count(db)
+                    .await
+            }
+        }
+    }
+}
+
+/// [`fetch_page_as`] with the total counted by `total` and the page read by `select`: the
 /// same rows, with the conditions written so that each query gets its best plan (a count
-/// reads a covering index, a page walks the sort order and stops after `limit`).
+/// reads a covering index, a page walks the sort order and stops after `limit`). Both run at
+/// once, each on its own pooled connection.
 pub async fn fetch_counted_page<E, M>(
     db: &DatabaseConnection,
-    count: Select<E>,
+    total: Total<'_, E>,
     select: Select<E>,
     keys: Vec<SortKey>,
     tiebreak: E::Column,
@@ -176,7 +287,6 @@ where
     M: FromQueryResult + Send + Sync,
 {
     let backend = db.get_database_backend();
-    let total = count.count(db).await?;
     let mut select = select
         .limit(page.limit.max(0) as u64)
         .offset(page.offset.max(0) as u64);
@@ -189,6 +299,10 @@ where
     }
     let tiebreak = format!("{}.{}", E::default().table_name(), tiebreak.as_str());
     query.order_by_expr(text_order(backend, &tiebreak), order.sea());
-    let rows = select.into_model::<M>().all(db).await?;
+    // Two pooled connections: the total and the page cost the slower of the two, not the sum.
+    // Boxed: both futures are large, and the page's caller may be a test thread's stack.
+    let count = Box::pin(total.count(db));
+    let rows = Box::pin(select.into_model::<M>().all(db));
+    let (total, rows) = tokio::try_join!(count, rows)?;
     Ok((rows, total))
 }

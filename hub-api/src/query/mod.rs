@@ -3,6 +3,7 @@
 //! Route modules never import each other: what two groups both need (the flood-only advert
 //! filter, message visibility, observer look-ups, the list machinery) lives here.
 //!
+//! - [`day_counts`]: counts by UTC day, and list totals with past whole days kept.
 //! - [`filters`]: WHERE conditions shared by lists and dashboards.
 //! - [`list`]: the time window, sorting with a unique tie-break, and one page with its total.
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
@@ -12,6 +13,7 @@
 //! - [`raw_packets`]: raw packet rows and the redaction rule of packets and packet groups.
 //! - [`route_history`]: a route's latest evaluation and daily history.
 
+pub mod day_counts;
 pub mod filters;
 pub mod json;
 pub mod list;

@@ -147,7 +147,15 @@ impl AdvertisementsApi {
             offset: offset.0,
         };
         let order = Order::parse(order.as_deref());
-        let (items, total) = query::list(&state.db, &filter, sort.as_deref(), order, page).await?;
+        let (items, total) = query::list(
+            &state.db,
+            &state.list_days,
+            &filter,
+            sort.as_deref(),
+            order,
+            page,
+        )
+        .await?;
         Ok(Json(page.page(items, total)))
     }
 

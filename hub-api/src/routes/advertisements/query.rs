@@ -6,10 +6,14 @@
 
 use super::AdvertisementRead;
 use crate::error::ApiError;
-use crate::params::{Order, contains_pattern, sql};
-use crate::query::filters::{observed_by_condition, route_type_in, route_type_in_newest_first};
-use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_counted_page};
+use crate::params::{Order, contains_pattern, lower_like, sql};
+use crate::query::filters::{
+    ObserverPlan, ids_of, is_one_of, observed_by_condition, observed_events, route_type_in,
+    route_type_in_newest_first,
+};
+use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
+use crate::query::past_days::PastDays;
 use hub_core::entity::{advertisements, nodes};
 use hub_core::time::{rfc3339, rfc3339_opt};
 use sea_orm::sea_query::Expr;
@@ -45,7 +49,14 @@ enum Purpose {
 }
 
 impl AdvertisementFilter {
-    fn condition(&self, backend: DbBackend, purpose: Purpose) -> Condition {
+    /// Every condition but the time window.
+    fn condition(
+        &self,
+        backend: DbBackend,
+        purpose: Purpose,
+        observers: ObserverPlan,
+        nodes: &SourceNodes,
+    ) -> Condition {
         let mut filter = Condition::all();
         if let Some(search) = &self.search {
             let pattern = contains_pattern(search);
@@ -53,23 +64,15 @@ impl AdvertisementFilter {
                 Condition::any()
                     .add(sql(
                         backend,
-                        "LOWER(advertisements.public_key) LIKE ? ESCAPE '\\'",
+                        &lower_like(backend, "advertisements.public_key"),
                         [pattern.clone()],
                     ))
                     .add(sql(
                         backend,
-                        "LOWER(advertisements.name) LIKE ? ESCAPE '\\'",
-                        [pattern.clone()],
+                        &lower_like(backend, "advertisements.name"),
+                        [pattern],
                     ))
-                    .add(sql(
-                        backend,
-                        &format!(
-                            "EXISTS (SELECT 1 FROM nodes sn WHERE sn.id = {SOURCE_NODE_ID} AND \
-                             (LOWER(sn.name) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM node_tags t \
-                             WHERE t.node_id = sn.id AND t.key = 'name' AND LOWER(t.value) LIKE ? ESCAPE '\\')))"
-                        ),
-                        [pattern.clone(), pattern],
-                    )),
+                    .add(is_one_of(backend, SOURCE_NODE_ID, &nodes.named)),
             );
         }
         if let Some(public_key) = &self.public_key {
@@ -80,18 +83,12 @@ impl AdvertisementFilter {
             "advertisements",
             "advertisement",
             &self.observed_by,
+            observers,
         ) {
             filter = filter.add(cond);
         }
-        if let Some(profile_id) = &self.adopted_by {
-            filter = filter.add(sql(
-                backend,
-                &format!(
-                    "EXISTS (SELECT 1 FROM user_profile_nodes a WHERE a.node_id = {SOURCE_NODE_ID} \
-                     AND a.user_profile_id = ?)"
-                ),
-                [profile_id.clone()],
-            ));
+        if self.adopted_by.is_some() {
+            filter = filter.add(is_one_of(backend, SOURCE_NODE_ID, &nodes.adopted));
         }
         match (&self.route_types, purpose) {
             (Some(types), Purpose::Count) => {
@@ -102,10 +99,43 @@ impl AdvertisementFilter {
             }
             (None, _) => {}
         }
-        filter.add(
-            self.window
-                .condition(backend, advertisements::Column::ReceivedAt),
-        )
+        filter
+    }
+}
+
+/// The source nodes the filter's node conditions match now (see [`ids_of`]): names and tags
+/// change and nodes are adopted after an advert was heard, so they are resolved per request
+/// and the advert condition tests only the advert's source node id.
+#[derive(Debug, Default)]
+struct SourceNodes {
+    /// Nodes whose name or `name` tag contains the search text.
+    named: Vec<String>,
+    /// Nodes the `adopted_by` profile adopted.
+    adopted: Vec<String>,
+}
+
+impl SourceNodes {
+    async fn resolve(
+        db: &DatabaseConnection,
+        filter: &AdvertisementFilter,
+    ) -> Result<SourceNodes, ApiError> {
+        let backend = db.get_database_backend();
+        let mut nodes = SourceNodes::default();
+        if let Some(search) = &filter.search {
+            let pattern = contains_pattern(search);
+            let named = format!(
+                "SELECT sn.id FROM nodes sn WHERE {} OR EXISTS (SELECT 1 FROM node_tags t \
+                 WHERE t.node_id = sn.id AND t.key = 'name' AND {})",
+                lower_like(backend, "sn.name"),
+                lower_like(backend, "t.value"),
+            );
+            nodes.named = ids_of(db, &named, [pattern.clone(), pattern]).await?;
+        }
+        if let Some(profile_id) = &filter.adopted_by {
+            let adopted = "SELECT a.node_id FROM user_profile_nodes a WHERE a.user_profile_id = ?";
+            nodes.adopted = ids_of(db, adopted, [profile_id.clone()]).await?;
+        }
+        Ok(nodes)
     }
 }
 
@@ -134,17 +164,46 @@ fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
 /// One page of adverts matching `filter`, and the total.
 pub async fn list(
     db: &DatabaseConnection,
+    kept: &PastDays<i64>,
     filter: &AdvertisementFilter,
     sort: Option<&str>,
     order: Order,
     page: PageRequest,
 ) -> Result<(Vec<AdvertisementRead>, u64), ApiError> {
     let backend = db.get_database_backend();
-    let find = || advertisements::Entity::find();
+    let column = advertisements::Column::ReceivedAt;
+    let nodes = SourceNodes::resolve(db, filter).await?;
+    let select = |purpose, observers| {
+        advertisements::Entity::find().filter(filter.condition(backend, purpose, observers, &nodes))
+    };
+    let total = if filter.observed_by.is_empty() {
+        let count = select(Purpose::Count, ObserverPlan::ByEvent);
+        Total::in_window(
+            backend,
+            count.clone(),
+            count,
+            column,
+            filter.window,
+            Some(kept),
+        )
+    } else {
+        // The observers' events narrow the rows far more than the route type, whose index
+        // would have the planner walk every flood advert: the route type is tested per row
+        // (the page's form); edges in time order, whole days through the events.
+        let edges = select(Purpose::Page, ObserverPlan::InTimeOrder);
+        let long = select(Purpose::Page, ObserverPlan::ByEvent);
+        Total::in_window(backend, edges, long, column, filter.window, Some(kept))
+    };
+    let page_plan = if filter.observed_by.is_empty() || sort_keys(sort).len() > 1 {
+        ObserverPlan::ByEvent
+    } else {
+        let observed = observed_events(db, "advertisement", &filter.observed_by);
+        ObserverPlan::choose(db, "advertisements", page.rows(), observed).await?
+    };
     let (rows, total) = fetch_counted_page(
         db,
-        find().filter(filter.condition(backend, Purpose::Count)),
-        find().filter(filter.condition(backend, Purpose::Page)),
+        total,
+        select(Purpose::Page, page_plan).filter(filter.window.condition(backend, column)),
         sort_keys(sort),
         advertisements::Column::Id,
         order,

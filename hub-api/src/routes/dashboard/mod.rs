@@ -16,18 +16,17 @@ pub use series::{DailyPoint, DailySeries, PacketBreakdown};
 pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
 
 use crate::caller::{Caller, role_key};
+use crate::query::day_counts::midnight;
 use crate::query::filters::{flood_only, visible_messages};
 use crate::responses::{ListErrors, ReadErrors, Reply};
 use crate::routes::ApiTags;
 use crate::state::AppState;
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use hub_macros::{cached, cached_api};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::sea_query::Expr;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect, Select};
 
 /// Largest `days` any dashboard window accepts; larger values are clamped to it.
 pub const MAX_DAYS: i64 = 90;
@@ -201,11 +200,6 @@ fn today() -> NaiveDate {
     hub_core::time::now().date()
 }
 
-/// Midnight (UTC) starting `date`.
-fn midnight(date: NaiveDate) -> NaiveDateTime {
-    date.and_time(NaiveTime::MIN)
-}
-
 /// The day window of a series: `days` clamped to 0..=90, its first day, and the days in order.
 ///
 /// Today is excluded: the window is `[today - days, today)`, so it has exactly `days` days.
@@ -241,18 +235,4 @@ impl DayWindow {
         let next = last + chrono::Duration::days(1);
         DayWindow::new((next - first).num_days(), next)
     }
-}
-
-/// `COUNT(*)` of the rows `select` matches, as one aggregate query (no row loading).
-async fn count_rows<E: EntityTrait>(
-    db: &DatabaseConnection,
-    select: Select<E>,
-) -> Result<i64, DbErr> {
-    Ok(select
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .unwrap_or(0))
 }

@@ -1,8 +1,9 @@
 //! Daily series (`activity`, `packet-activity`, `message-activity`, `node-count`) and the
 //! `packet-breakdown` of raw packets over the same kind of day window.
 
-use super::{DayWindow, LabelCount, count_rows, flood_only, today, visible_messages};
+use super::{DayWindow, LabelCount, flood_only, today, visible_messages};
 use crate::error::ApiError;
+use crate::query::day_counts::{self, count_rows, counts_by_day, day_sql, parse_day};
 use crate::query::lookups::visible_channels;
 use crate::query::past_days::{DashboardDays, PacketKindCount};
 use chrono::NaiveDate;
@@ -54,46 +55,7 @@ const TOP_EVENT_TYPES: usize = 6;
 /// Label of packets without an event type.
 const UNKNOWN_EVENT_TYPE: &str = "unknown";
 
-/// SQL of the UTC day of `column`, as `YYYY-MM-DD` text on SQLite and PostgreSQL alike
-/// (`date()` parses SQLite's text timestamps; on PostgreSQL it is the cast to `date`).
-pub(super) fn day_sql(table: &str, column: &str) -> String {
-    format!("CAST(date({table}.{column}) AS TEXT)")
-}
-
-/// Counts of `select`'s rows per UTC day of `table.column` within `window`.
-async fn counts_by_day<E: EntityTrait>(
-    db: &DatabaseConnection,
-    select: Select<E>,
-    column: E::Column,
-    window: &DayWindow,
-) -> Result<HashMap<NaiveDate, i64>, DbErr> {
-    if window.dates.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let day = day_sql(E::default().table_name(), column.as_str());
-    let rows: Vec<(Option<String>, i64)> = select
-        .filter(column.gte(window.start))
-        .filter(column.lt(window.end))
-        .select_only()
-        .column_as(Expr::cust(day.clone()), "day")
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .group_by(Expr::cust(day))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(day, n)| day.as_deref().and_then(parse_day).map(|d| (d, n)))
-        .collect())
-}
-
-/// `YYYY-MM-DD` text of [`day_sql`] as a date.
-pub(super) fn parse_day(day: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
-}
-
-/// [`counts_by_day`] for the past days `dates`, with the days already counted for `key`
-/// (which names what `select` counts) taken from `kept`, so only days not seen yet are read.
+/// [`kept_counts_by_day`](day_counts::kept_counts_by_day) on the dashboard's row counts.
 async fn kept_counts_by_day<E: EntityTrait>(
     db: &DatabaseConnection,
     kept: &DashboardDays,
@@ -102,11 +64,7 @@ async fn kept_counts_by_day<E: EntityTrait>(
     column: E::Column,
     dates: &[NaiveDate],
 ) -> Result<HashMap<NaiveDate, i64>, DbErr> {
-    kept.counts
-        .get_or_fetch(key, dates, 0, async |first, last| {
-            counts_by_day(db, select, column, &DayWindow::span(first, last)).await
-        })
-        .await
+    day_counts::kept_counts_by_day(db, &kept.counts, key, select, column, dates).await
 }
 
 /// Flood-only adverts on each of the past days `dates`.
@@ -216,8 +174,9 @@ pub(super) async fn node_count(
         nodes::Entity::find().filter(nodes::Column::CreatedAt.lt(window.start)),
     )
     .await?;
-    let new_per_day =
-        counts_by_day(db, nodes::Entity::find(), nodes::Column::CreatedAt, &window).await?;
+    let (first, last) = (window.dates[0], window.dates[window.dates.len() - 1]);
+    let column = nodes::Column::CreatedAt;
+    let new_per_day = counts_by_day(db, nodes::Entity::find(), column, first, last).await?;
     let mut running = before;
     let mut out = series(&window, &new_per_day);
     for point in &mut out.data {

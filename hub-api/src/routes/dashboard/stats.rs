@@ -1,9 +1,10 @@
 //! `GET /api/v1/dashboard/stats`.
 
-use super::series::{day_sql, flood_advert_days, packet_days, parse_day, visible_message_days};
-use super::{count_rows, flood_only, visible_messages};
+use super::series::{flood_advert_days, packet_days, visible_message_days};
+use super::{flood_only, visible_messages};
 use crate::error::ApiError;
 use crate::params::sql;
+use crate::query::day_counts::{count_rows, day_sql, parse_day};
 use crate::query::lookups::visible_channels;
 use crate::query::past_days::DashboardDays;
 use chrono::{NaiveDate, NaiveDateTime};

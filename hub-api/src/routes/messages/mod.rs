@@ -160,6 +160,7 @@ impl MessagesApi {
         let order = Order::parse(order.as_deref());
         let (items, total) = query::list(
             &state.db,
+            &state.list_days,
             caller.role,
             &filter,
             sort.as_deref(),

@@ -5,12 +5,15 @@
 
 use super::MessageRead;
 use crate::error::ApiError;
-use crate::params::{Order, contains_pattern, sql};
-use crate::query::filters::{not_spam, observed_by_condition, visible_messages};
-use crate::query::list::{PageRequest, SortKey, TimeWindow, fetch_page};
+use crate::params::{Order, contains_pattern, lower_like, sql};
+use crate::query::filters::{
+    ObserverPlan, not_spam, observed_by_condition, observed_events, visible_messages,
+};
+use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{
     ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
 };
+use crate::query::past_days::PastDays;
 use hub_core::entity::messages;
 use hub_core::roles::Role;
 use hub_core::time::{rfc3339, rfc3339_opt};
@@ -37,7 +40,14 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    fn condition(&self, backend: DbBackend, visible: &BTreeSet<i32>) -> Condition {
+    /// Every condition but the time window. Each reads the message row alone (or, for
+    /// `observed_by`, its event's observers), so a past day's matches never change.
+    fn condition(
+        &self,
+        backend: DbBackend,
+        visible: &BTreeSet<i32>,
+        observers: ObserverPlan,
+    ) -> Condition {
         let mut filter = Condition::all().add(visible_messages(visible));
         if let Some(message_type) = &self.message_type {
             filter = filter.add(messages::Column::MessageType.eq(message_type.clone()));
@@ -48,15 +58,15 @@ impl MessageFilter {
         if let Some(idx) = self.channel_idx {
             filter = filter.add(messages::Column::ChannelIdx.eq(idx));
         }
-        if let Some(cond) = observed_by_condition(backend, "messages", "message", &self.observed_by)
+        if let Some(cond) =
+            observed_by_condition(backend, "messages", "message", &self.observed_by, observers)
         {
             filter = filter.add(cond);
         }
-        filter = filter.add(self.window.condition(backend, messages::Column::ReceivedAt));
         if let Some(search) = &self.search {
             filter = filter.add(sql(
                 backend,
-                "LOWER(messages.text) LIKE ? ESCAPE '\\'",
+                &lower_like(backend, "messages.text"),
                 [contains_pattern(search)],
             ));
         }
@@ -80,9 +90,15 @@ fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
     }
 }
 
+/// Whether `sort` orders by time alone.
+fn by_time(sort: Option<&str>) -> bool {
+    sort_keys(sort).len() == 1
+}
+
 /// One page of the messages `role` may read that match `filter`, and the total.
 pub async fn list(
     db: &DatabaseConnection,
+    kept: &PastDays<i64>,
     role: Role,
     filter: &MessageFilter,
     sort: Option<&str>,
@@ -90,11 +106,27 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<(Vec<MessageRead>, u64), ApiError> {
     let visible = visible_channels(db, role).await?;
+    let backend = db.get_database_backend();
+    let column = messages::Column::ReceivedAt;
     let select =
-        messages::Entity::find().filter(filter.condition(db.get_database_backend(), &visible));
-    let (rows, total) = fetch_page(
+        |observers| messages::Entity::find().filter(filter.condition(backend, &visible, observers));
+    let page_plan = if filter.observed_by.is_empty() || !by_time(sort) {
+        ObserverPlan::ByEvent
+    } else {
+        let observed = observed_events(db, "message", &filter.observed_by);
+        ObserverPlan::choose(db, "messages", page.rows(), observed).await?
+    };
+    // The total's edges span a day or two: walked in time order; its whole days, counted
+    // once, through the observers' events.
+    let (edges, long) = (
+        select(ObserverPlan::InTimeOrder),
+        select(ObserverPlan::ByEvent),
+    );
+    let total = Total::in_window(backend, edges, long, column, filter.window, Some(kept));
+    let (rows, total) = fetch_counted_page(
         db,
-        select,
+        total,
+        select(page_plan).filter(filter.window.condition(backend, column)),
         sort_keys(sort),
         messages::Column::Id,
         order,

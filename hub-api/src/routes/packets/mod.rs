@@ -246,6 +246,7 @@ impl PacketsApi {
             .map_err(ApiError::from)?;
         let (rows, total) = query::list_packets(
             db,
+            &state.list_days,
             &filters,
             &visible,
             PacketSort::parse(sort.as_deref()),

@@ -1,10 +1,13 @@
 //! SQL of `/api/v1/packets`.
 
 use crate::error::ApiError;
-use crate::params::{Order, sql};
+use crate::params::{Order, lower_like, sql};
+use crate::query::day_counts::count_rows;
+use crate::query::filters::{ObserverPlan, ids_of, is_one_of};
 use crate::query::list::{
-    PageRequest, SortKey, TimeWindow, fetch_page_as, sqlite_nulls, text_order,
+    PageRequest, SortKey, TimeWindow, Total, fetch_counted_page, sqlite_nulls, text_order,
 };
+use crate::query::past_days::PastDays;
 use crate::query::raw_packets::{PacketRow, packet_columns, redacted_rows, unredacted_rows};
 use hub_core::entity::raw_packets;
 use sea_orm::sea_query::Expr;
@@ -57,22 +60,42 @@ impl PacketSort {
     }
 }
 
-/// `LOWER(text) LIKE` pattern for `search`: `%` and `_` stay wildcards, as MeshCore Hub's
+/// [`lower_like`] pattern for `search`: `%` and `_` stay wildcards, as MeshCore Hub's
 /// packet search leaves them; only the escape character itself is escaped, so that the
 /// pattern means the same on PostgreSQL (whose LIKE escapes with `\`) as on SQLite.
 fn wildcard_contains(search: &str) -> String {
     format!("%{}%", search.replace('\\', "\\\\"))
 }
 
-/// The observer node id of a row is one whose `nodes` column matches `condition_sql`.
-fn observer_where(backend: DbBackend, condition_sql: &str, values: Vec<String>) -> Expr {
+/// `observed_by`: the row's observer has one of `public_keys`, read as `plan` says.
+fn observed_by(backend: DbBackend, public_keys: &[String], plan: ObserverPlan) -> Expr {
+    let observer = plan.column(backend, "raw_packets.observer_node_id");
+    let placeholders = vec!["?"; public_keys.len()].join(", ");
     sql(
         backend,
         &format!(
-            "raw_packets.observer_node_id IN (SELECT obs.id FROM nodes obs WHERE {condition_sql})"
+            "{observer} IN (SELECT obs.id FROM nodes obs WHERE obs.public_key IN ({placeholders}))"
         ),
-        values,
+        public_keys.to_vec(),
     )
+}
+
+/// The ids of the nodes whose name or public key contains `search` (a packet search).
+pub(super) async fn observers_matching(
+    db: &DatabaseConnection,
+    search: Option<&str>,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    let Some(search) = search else {
+        return Ok(Vec::new());
+    };
+    let backend = db.get_database_backend();
+    let pattern = wildcard_contains(search);
+    let matching = format!(
+        "SELECT obs.id FROM nodes obs WHERE {} OR {}",
+        lower_like(backend, "obs.name"),
+        lower_like(backend, "obs.public_key")
+    );
+    ids_of(db, &matching, [pattern.clone(), pattern]).await
 }
 
 /// SQL of "the stored `decoded` text says it was decrypted": it names a `decrypted` key
@@ -80,23 +103,23 @@ fn observer_where(backend: DbBackend, condition_sql: &str, values: Vec<String>) 
 const DECRYPTED_SQL: &str = "(LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ? \
      AND NOT LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ?)";
 
-/// The WHERE condition of `filters` for a caller who may read `visible`.
+/// The WHERE condition of `filters` for a caller who may read `visible`, but the time window.
+///
+/// `search_observers` are the observers whose name or key contains the search text now (see
+/// [`observers_matching`]); the row then needs no look-up of its observer's name, and a
+/// past day's matches stay as they are.
 pub(super) fn packet_condition(
     backend: DbBackend,
     filters: &PacketFilters,
     visible: &BTreeSet<i32>,
+    observers: ObserverPlan,
+    search_observers: &[String],
 ) -> Condition {
     use raw_packets::Column as C;
     let mut cond = Condition::all();
     if let Some(search) = &filters.search {
         let pattern = wildcard_contains(search);
-        let like = |column: &str| {
-            sql(
-                backend,
-                &format!("LOWER({column}) LIKE ? ESCAPE '\\'"),
-                [pattern.clone()],
-            )
-        };
+        let like = |column: &str| sql(backend, &lower_like(backend, column), [pattern.clone()]);
         cond = cond.add(
             Condition::any()
                 .add(like("raw_packets.packet_hash"))
@@ -106,10 +129,10 @@ pub(super) fn packet_condition(
                         .add(unredacted_rows(visible))
                         .add(like("raw_packets.raw_hex")),
                 )
-                .add(observer_where(
+                .add(is_one_of(
                     backend,
-                    "LOWER(obs.name) LIKE ? ESCAPE '\\' OR LOWER(obs.public_key) LIKE ? ESCAPE '\\'",
-                    vec![pattern.clone(), pattern.clone()],
+                    "raw_packets.observer_node_id",
+                    search_observers,
                 )),
         );
     }
@@ -132,12 +155,7 @@ pub(super) fn packet_condition(
         cond = cond.add(C::SourcePubkeyPrefix.eq(prefix.clone()));
     }
     if !filters.observed_by.is_empty() {
-        let placeholders = vec!["?"; filters.observed_by.len()].join(", ");
-        cond = cond.add(observer_where(
-            backend,
-            &format!("obs.public_key IN ({placeholders})"),
-            filters.observed_by.clone(),
-        ));
+        cond = cond.add(observed_by(backend, &filters.observed_by, observers));
     }
     if let Some(decryptable) = filters.decryptable {
         let decrypted = sql(
@@ -169,13 +187,13 @@ pub(super) fn packet_condition(
         Some(false) => cond = cond.add(unredacted_rows(visible)),
         None => {}
     }
-    cond = cond.add(filters.window.condition(backend, C::ReceivedAt));
     cond
 }
 
 /// One page of packets matching `filters`, and the number of matching rows.
 pub(super) async fn list_packets(
     db: &DatabaseConnection,
+    kept: &PastDays<i64>,
     filters: &PacketFilters,
     visible: &BTreeSet<i32>,
     sort: PacketSort,
@@ -183,7 +201,37 @@ pub(super) async fn list_packets(
     page: PageRequest,
 ) -> Result<(Vec<PacketRow>, u64), ApiError> {
     let backend = db.get_database_backend();
-    let query = raw_packets::Entity::find().filter(packet_condition(backend, filters, visible));
+    let search_observers = observers_matching(db, filters.search.as_deref()).await?;
+    let select = |observers| {
+        let condition = packet_condition(backend, filters, visible, observers, &search_observers);
+        raw_packets::Entity::find().filter(condition)
+    };
+    let received_at = raw_packets::Column::ReceivedAt;
+    // Every filter reads the row alone (the caller's visible channels and the observers the
+    // search matches are part of the kept key).
+    let (edges, long) = (
+        select(ObserverPlan::InTimeOrder),
+        select(ObserverPlan::ByEvent),
+    );
+    let total = Total::in_window(
+        backend,
+        edges,
+        long,
+        received_at,
+        filters.window,
+        Some(kept),
+    );
+    let page_plan = if filters.observed_by.is_empty() || sort != PacketSort::Time {
+        ObserverPlan::ByEvent
+    } else {
+        let heard = raw_packets::Entity::find().filter(observed_by(
+            backend,
+            &filters.observed_by,
+            ObserverPlan::ByEvent,
+        ));
+        ObserverPlan::choose(db, "raw_packets", page.rows(), count_rows(db, heard)).await?
+    };
+    let query = select(page_plan).filter(filters.window.condition(backend, received_at));
     let column = match sort {
         PacketSort::Time => "raw_packets.received_at",
         PacketSort::EventType => "raw_packets.event_type",
@@ -204,10 +252,10 @@ pub(super) async fn list_packets(
     } else {
         vec![SortKey::with_nulls(key, sqlite_nulls(order))]
     };
-    Ok(fetch_page_as(
+    Ok(fetch_counted_page(
         db,
-        query,
-        packet_columns,
+        total,
+        packet_columns(query),
         keys,
         raw_packets::Column::Id,
         order,

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::observed_by_condition;
+use crate::query::filters::{ObserverPlan, observed_by_condition};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::telemetry;
@@ -54,9 +54,13 @@ pub(super) async fn list_telemetry(
     if let Some(key) = &filters.node_public_key {
         cond = cond.add(C::NodePublicKey.eq(key.clone()));
     }
-    if let Some(observed) =
-        observed_by_condition(backend, "telemetry", "telemetry", &filters.observed_by)
-    {
+    if let Some(observed) = observed_by_condition(
+        backend,
+        "telemetry",
+        "telemetry",
+        &filters.observed_by,
+        ObserverPlan::ByEvent,
+    ) {
         cond = cond.add(observed);
     }
     cond = cond.add(filters.window.condition(backend, C::ReceivedAt));

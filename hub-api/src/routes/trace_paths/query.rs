@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::observed_by_condition;
+use crate::query::filters::{ObserverPlan, observed_by_condition};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::trace_paths;
@@ -62,9 +62,13 @@ pub(super) async fn list_trace_paths(
     use trace_paths::Column as C;
     let backend = db.get_database_backend();
     let mut cond = Condition::all();
-    if let Some(observed) =
-        observed_by_condition(backend, "trace_paths", "trace", &filters.observed_by)
-    {
+    if let Some(observed) = observed_by_condition(
+        backend,
+        "trace_paths",
+        "trace",
+        &filters.observed_by,
+        ObserverPlan::ByEvent,
+    ) {
         cond = cond.add(observed);
     }
     cond = cond.add(filters.window.condition(backend, C::ReceivedAt));

@@ -1,0 +1,310 @@
+//! Row counts by UTC day, and list totals whose past whole days are counted once and kept
+//! (docs/benchmarks.md, "Fast without the cache").
+//!
+//! The collector stamps every row with the time it was heard, so a past day's rows stay as
+//! they are (see [`PastDays`] for the exceptions and how long they may show). A window cut at
+//! midnights then costs only its partial first day and its last day (usually today) on each
+//! request; the whole days between are read once per [`PAST_DAY_TTL`](super::past_days::PAST_DAY_TTL).
+
+use super::list::TimeWindow;
+use super::past_days::PastDays;
+use crate::params::{Bound, datetime_bound};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
+    QueryTrait, Select,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// SQL of the UTC day of `column`, as `YYYY-MM-DD` text on SQLite and PostgreSQL alike
+/// (`date()` parses SQLite's text timestamps; on PostgreSQL it is the cast to `date`).
+pub fn day_sql(table: &str, column: &str) -> String {
+    format!("CAST(date({table}.{column}) AS TEXT)")
+}
+
+/// `YYYY-MM-DD` text of [`day_sql`] as a date.
+pub fn parse_day(day: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+/// Midnight (UTC) starting `date`.
+pub fn midnight(date: NaiveDate) -> NaiveDateTime {
+    date.and_time(NaiveTime::MIN)
+}
+
+/// `COUNT(*)` of the rows `select` matches, as one aggregate query (no row loading).
+pub async fn count_rows<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+) -> Result<i64, DbErr> {
+    Ok(select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Counts of `select`'s rows per UTC day of `column`, for the days `first..=last` (a day
+/// without rows is absent).
+pub async fn counts_by_day<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    column: E::Column,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    if last < first {
+        return Ok(HashMap::new());
+    }
+    let day = day_sql(E::default().table_name(), column.as_str());
+    let rows: Vec<(Option<String>, i64)> = select
+        .filter(column.gte(midnight(first)))
+        .filter(column.lt(midnight(last + chrono::Duration::days(1))))
+        .select_only()
+        .column_as(Expr::cust(day.clone()), "day")
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(Expr::cust(day))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(day, n)| day.as_deref().and_then(parse_day).map(|d| (d, n)))
+        .collect())
+}
+
+/// [`counts_by_day`] for the past days `dates`, the days already counted for `key` (which
+/// names exactly what `select` counts) taken from `kept`, so that only days not seen yet
+/// are read.
+pub async fn kept_counts_by_day<E: EntityTrait>(
+    db: &DatabaseConnection,
+    kept: &PastDays<i64>,
+    key: &str,
+    select: Select<E>,
+    column: E::Column,
+    dates: &[NaiveDate],
+) -> Result<HashMap<NaiveDate, i64>, DbErr> {
+    kept.get_or_fetch(key, dates, 0, async |first, last| {
+        counts_by_day(db, select, column, first, last).await
+    })
+    .await
+}
+
+/// A list's time window cut at UTC midnights: the whole days before today that lie inside
+/// it, and the two ends around them that are read on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowDays {
+    /// The window's rows before the first whole day (`since` to the next midnight).
+    head: Option<TimeWindow>,
+    /// Whole past days inside the window, oldest first; never empty.
+    whole_days: Vec<NaiveDate>,
+    /// The window's rows after the last whole day (that day's end to `until`, or on).
+    tail: TimeWindow,
+}
+
+impl WindowDays {
+    /// Cuts `window` at midnights, given today's date and `oldest`, the time of the table's
+    /// oldest row (the start of a window without `since`). `None` when no whole past day
+    /// lies inside the window: then there is nothing to keep and the window is counted as is.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use hub_api::query::day_counts::WindowDays;
+    /// use hub_api::query::list::TimeWindow;
+    /// let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    /// let week = TimeWindow::parse(Some("2026-11-25T07:00:00Z"), None).unwrap();
+    /// let days = WindowDays::new(week, None, today).unwrap();
+    /// assert_eq!(days.whole_days().len(), 6); // Nov 26 to Dec 1
+    /// let today_only = TimeWindow::parse(Some("2026-12-02T01:00:00Z"), None).unwrap();
+    /// assert!(WindowDays::new(today_only, None, today).is_none());
+    /// ```
+    pub fn new(
+        window: TimeWindow,
+        oldest: Option<NaiveDateTime>,
+        today: NaiveDate,
+    ) -> Option<WindowDays> {
+        let first = match window.since {
+            Some(since) if since == midnight(since.date()) => since.date(),
+            Some(since) => since.date().succ_opt()?,
+            None => oldest?.date(),
+        };
+        // A day is whole when the window goes on past its end: `until` on a later day.
+        let last = match window.until {
+            Some(until) => until.date().pred_opt()?.min(today.pred_opt()?),
+            None => today.pred_opt()?,
+        };
+        if last < first {
+            return None;
+        }
+        let head = window
+            .since
+            .filter(|since| *since < midnight(first))
+            .map(|since| TimeWindow {
+                since: Some(since),
+                until: None,
+            });
+        Some(WindowDays {
+            head,
+            whole_days: first.iter_days().take_while(|d| *d <= last).collect(),
+            tail: TimeWindow {
+                since: None,
+                until: window.until,
+            },
+        })
+    }
+
+    /// The whole past days inside the window, oldest first.
+    pub fn whole_days(&self) -> &[NaiveDate] {
+        &self.whole_days
+    }
+
+    /// The rows of `select` in the window by `column`: the head and the tail counted, the
+    /// whole days from `kept` under `key` (which must name everything `select` filters on),
+    /// or, for days not kept yet, counted by `day_select` (the same rows as `select`).
+    pub async fn count<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        kept: &PastDays<i64>,
+        key: &str,
+        select: Select<E>,
+        day_select: Select<E>,
+        column: E::Column,
+    ) -> Result<u64, DbErr> {
+        let backend = db.get_database_backend();
+        let (Some(first), Some(last)) = (self.whole_days.first(), self.whole_days.last()) else {
+            return Ok(0);
+        };
+        let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
+        let after_last = midnight(*last + chrono::Duration::days(1));
+        let after_last = datetime_bound(backend, after_last, Bound::Lower);
+        // Two plain ranges, not one OR of both: each is then an index range.
+        let head = async {
+            match self.head {
+                Some(head) => {
+                    let rows = select
+                        .clone()
+                        .filter(head.condition(backend, column))
+                        .filter(column.lt(first_start));
+                    count_rows(db, rows).await
+                }
+                None => Ok(0),
+            }
+        };
+        let tail = count_rows(
+            db,
+            select
+                .clone()
+                .filter(column.gte(after_last))
+                .filter(self.tail.condition(backend, column)),
+        );
+        let whole = kept_counts_by_day(db, kept, key, day_select, column, &self.whole_days);
+        let (head, tail, whole) =
+            tokio::try_join!(Box::pin(head), Box::pin(tail), Box::pin(whole))?;
+        let total = head + tail + whole.values().sum::<i64>();
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+}
+
+/// The key under which the per-day counts of `select` are kept: a digest of its SQL and bound
+/// values, so two selects share counts exactly when they filter alike.
+pub fn select_key<E: EntityTrait>(backend: sea_orm::DbBackend, select: &Select<E>) -> String {
+    let statement = select.build(backend);
+    let mut digest = Sha256::new();
+    digest.update(statement.sql.as_bytes());
+    digest.update(format!("{:?}", statement.values).as_bytes());
+    // A search may bind hundreds of node ids: keep a fixed-size digest of it, not the text.
+    hex::encode(digest.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap_or_default()
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        parse_day(text).unwrap_or_default()
+    }
+
+    #[test]
+    fn cuts_a_window_at_midnights() {
+        let today = day("2026-12-02");
+        let window = TimeWindow {
+            since: Some(at("2026-11-28 07:00:00")),
+            until: Some(at("2026-12-01 12:00:00")),
+        };
+        let split = WindowDays::new(window, None, today);
+        assert_eq!(
+            split,
+            Some(WindowDays {
+                head: Some(TimeWindow {
+                    since: window.since,
+                    until: None
+                }),
+                whole_days: vec![day("2026-11-29"), day("2026-11-30")],
+                tail: TimeWindow {
+                    since: None,
+                    until: window.until
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn a_window_from_midnight_has_no_head_and_all_time_starts_at_the_oldest_row() {
+        let today = day("2026-12-02");
+        let from_midnight = TimeWindow {
+            since: Some(at("2026-11-30 00:00:00")),
+            until: None,
+        };
+        let split = WindowDays::new(from_midnight, None, today);
+        assert_eq!(split.as_ref().map(|s| s.head), Some(None));
+        assert_eq!(
+            split.map(|s| s.whole_days),
+            Some(vec![day("2026-11-30"), day("2026-12-01")])
+        );
+        let all_time = WindowDays::new(
+            TimeWindow::default(),
+            Some(at("2026-11-29 13:00:00")),
+            today,
+        );
+        assert_eq!(
+            all_time.map(|s| s.whole_days),
+            Some(vec![
+                day("2026-11-29"),
+                day("2026-11-30"),
+                day("2026-12-01")
+            ])
+        );
+    }
+
+    #[test]
+    fn no_whole_past_day_means_no_split() {
+        let today = day("2026-12-02");
+        let cases = [
+            // today only
+            (Some("2026-12-02 01:00:00"), None),
+            // one partial day in the past
+            (Some("2026-11-28 07:00:00"), Some("2026-11-28 20:00:00")),
+            // up to a moment of the only day it covers
+            (Some("2026-11-28 00:00:00"), Some("2026-11-28 23:59:59")),
+            // in the future
+            (Some("2026-12-05 00:00:00"), None),
+        ];
+        for (since, until) in cases {
+            let window = TimeWindow {
+                since: since.map(at),
+                until: until.map(at),
+            };
+            assert_eq!(WindowDays::new(window, None, today), None, "{window:?}");
+        }
+        // An empty table without `since`.
+        assert_eq!(WindowDays::new(TimeWindow::default(), None, today), None);
+    }
+}
