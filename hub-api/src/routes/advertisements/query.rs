@@ -8,8 +8,8 @@ use super::AdvertisementRead;
 use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, lower_like, sql};
 use crate::query::filters::{
-    ObserverPlan, ids_of, is_one_of, observed_by_condition, observed_events, route_type_in,
-    route_type_in_newest_first,
+    ObserverPlan, ids_of, is_one_of, observed_by_condition, observed_events, observer_ids,
+    route_type_in, route_type_in_newest_first,
 };
 use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
@@ -82,7 +82,7 @@ impl AdvertisementFilter {
             backend,
             "advertisements",
             "advertisement",
-            &self.observed_by,
+            nodes.observers.as_deref(),
             observers,
         ) {
             filter = filter.add(cond);
@@ -103,15 +103,17 @@ impl AdvertisementFilter {
     }
 }
 
-/// The source nodes the filter's node conditions match now (see [`ids_of`]): names and tags
-/// change and nodes are adopted after an advert was heard, so they are resolved per request
-/// and the advert condition tests only the advert's source node id.
+/// The nodes the filter's node conditions match now (see [`ids_of`]): names and tags change
+/// and nodes are adopted after an advert was heard, so they are resolved per request and the
+/// advert condition tests only the advert's source node id (and its observers' ids).
 #[derive(Debug, Default)]
 struct SourceNodes {
     /// Nodes whose name or `name` tag contains the search text.
     named: Vec<String>,
     /// Nodes the `adopted_by` profile adopted.
     adopted: Vec<String>,
+    /// The `observed_by` observers ([`observer_ids`]).
+    observers: Option<Vec<String>>,
 }
 
 impl SourceNodes {
@@ -135,6 +137,7 @@ impl SourceNodes {
             let adopted = "SELECT a.node_id FROM user_profile_nodes a WHERE a.user_profile_id = ?";
             nodes.adopted = ids_of(db, adopted, [profile_id.clone()]).await?;
         }
+        nodes.observers = observer_ids(db, &filter.observed_by).await?;
         Ok(nodes)
     }
 }
@@ -194,11 +197,12 @@ pub async fn list(
         let long = select(Purpose::Page, ObserverPlan::ByEvent);
         Total::in_window(backend, edges, long, column, filter.window, Some(kept))
     };
-    let page_plan = if filter.observed_by.is_empty() || sort_keys(sort).len() > 1 {
-        ObserverPlan::ByEvent
-    } else {
-        let observed = observed_events(db, "advertisement", &filter.observed_by);
-        ObserverPlan::choose(db, "advertisements", page.rows(), observed).await?
+    let page_plan = match &nodes.observers {
+        Some(ids) if sort_keys(sort).len() == 1 => {
+            let observed = observed_events(db, "advertisement", ids);
+            ObserverPlan::choose(db, "advertisements", page.rows(), observed).await?
+        }
+        _ => ObserverPlan::ByEvent,
     };
     let (rows, total) = fetch_counted_page(
         db,

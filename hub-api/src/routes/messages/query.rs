@@ -7,7 +7,7 @@ use super::MessageRead;
 use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, lower_like, sql};
 use crate::query::filters::{
-    ObserverPlan, not_spam, observed_by_condition, observed_events, visible_messages,
+    ObserverPlan, not_spam, observed_by_condition, observed_events, observer_ids, visible_messages,
 };
 use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{
@@ -46,6 +46,7 @@ impl MessageFilter {
         &self,
         backend: DbBackend,
         visible: &BTreeSet<i32>,
+        observer_ids: Option<&[String]>,
         observers: ObserverPlan,
     ) -> Condition {
         let mut filter = Condition::all().add(visible_messages(visible));
@@ -59,7 +60,7 @@ impl MessageFilter {
             filter = filter.add(messages::Column::ChannelIdx.eq(idx));
         }
         if let Some(cond) =
-            observed_by_condition(backend, "messages", "message", &self.observed_by, observers)
+            observed_by_condition(backend, "messages", "message", observer_ids, observers)
         {
             filter = filter.add(cond);
         }
@@ -108,13 +109,17 @@ pub async fn list(
     let visible = visible_channels(db, role).await?;
     let backend = db.get_database_backend();
     let column = messages::Column::ReceivedAt;
-    let select =
-        |observers| messages::Entity::find().filter(filter.condition(backend, &visible, observers));
-    let page_plan = if filter.observed_by.is_empty() || !by_time(sort) {
-        ObserverPlan::ByEvent
-    } else {
-        let observed = observed_events(db, "message", &filter.observed_by);
-        ObserverPlan::choose(db, "messages", page.rows(), observed).await?
+    let observer_ids = observer_ids(db, &filter.observed_by).await?;
+    let select = |observers| {
+        let condition = filter.condition(backend, &visible, observer_ids.as_deref(), observers);
+        messages::Entity::find().filter(condition)
+    };
+    let page_plan = match &observer_ids {
+        Some(ids) if by_time(sort) => {
+            let observed = observed_events(db, "message", ids);
+            ObserverPlan::choose(db, "messages", page.rows(), observed).await?
+        }
+        _ => ObserverPlan::ByEvent,
     };
     // The total's edges span a day or two: walked in time order; its whole days, counted
     // once, through the observers' events.

@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::params::{Order, lower_like, sql};
 use crate::query::day_counts::count_rows;
-use crate::query::filters::{ObserverPlan, ids_of, is_one_of};
+use crate::query::filters::{ObserverPlan, ids_of, is_one_of, observer_ids};
 use crate::query::list::{
     PageRequest, SortKey, TimeWindow, Total, fetch_counted_page, sqlite_nulls, text_order,
 };
@@ -67,16 +67,12 @@ fn wildcard_contains(search: &str) -> String {
     format!("%{}%", search.replace('\\', "\\\\"))
 }
 
-/// `observed_by`: the row's observer has one of `public_keys`, read as `plan` says.
-fn observed_by(backend: DbBackend, public_keys: &[String], plan: ObserverPlan) -> Expr {
-    let observer = plan.column(backend, "raw_packets.observer_node_id");
-    let placeholders = vec!["?"; public_keys.len()].join(", ");
-    sql(
+/// `observed_by`: the row's observer is one of `ids` ([`observer_ids`]), read as `plan` says.
+fn observed_by(backend: DbBackend, ids: &[String], plan: ObserverPlan) -> Expr {
+    is_one_of(
         backend,
-        &format!(
-            "{observer} IN (SELECT obs.id FROM nodes obs WHERE obs.public_key IN ({placeholders}))"
-        ),
-        public_keys.to_vec(),
+        &plan.column(backend, "raw_packets.observer_node_id"),
+        ids,
     )
 }
 
@@ -105,13 +101,14 @@ const DECRYPTED_SQL: &str = "(LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ? \
 
 /// The WHERE condition of `filters` for a caller who may read `visible`, but the time window.
 ///
-/// `search_observers` are the observers whose name or key contains the search text now (see
-/// [`observers_matching`]); the row then needs no look-up of its observer's name, and a
-/// past day's matches stay as they are.
+/// `observer_ids` are `observed_by`'s observers and `search_observers` the observers whose
+/// name or key contains the search text now (see [`observer_ids`], [`observers_matching`]):
+/// the row then needs no look-up of its observer, and a past day's matches stay as they are.
 pub(super) fn packet_condition(
     backend: DbBackend,
     filters: &PacketFilters,
     visible: &BTreeSet<i32>,
+    observer_ids: Option<&[String]>,
     observers: ObserverPlan,
     search_observers: &[String],
 ) -> Condition {
@@ -154,8 +151,8 @@ pub(super) fn packet_condition(
     if let Some(prefix) = &filters.source_prefix {
         cond = cond.add(C::SourcePubkeyPrefix.eq(prefix.clone()));
     }
-    if !filters.observed_by.is_empty() {
-        cond = cond.add(observed_by(backend, &filters.observed_by, observers));
+    if let Some(ids) = observer_ids {
+        cond = cond.add(observed_by(backend, ids, observers));
     }
     if let Some(decryptable) = filters.decryptable {
         let decrypted = sql(
@@ -201,9 +198,12 @@ pub(super) async fn list_packets(
     page: PageRequest,
 ) -> Result<(Vec<PacketRow>, u64), ApiError> {
     let backend = db.get_database_backend();
+    let observer_ids = observer_ids(db, &filters.observed_by).await?;
     let search_observers = observers_matching(db, filters.search.as_deref()).await?;
     let select = |observers| {
-        let condition = packet_condition(backend, filters, visible, observers, &search_observers);
+        let ids = observer_ids.as_deref();
+        let condition =
+            packet_condition(backend, filters, visible, ids, observers, &search_observers);
         raw_packets::Entity::find().filter(condition)
     };
     let received_at = raw_packets::Column::ReceivedAt;
@@ -221,15 +221,13 @@ pub(super) async fn list_packets(
         filters.window,
         Some(kept),
     );
-    let page_plan = if filters.observed_by.is_empty() || sort != PacketSort::Time {
-        ObserverPlan::ByEvent
-    } else {
-        let heard = raw_packets::Entity::find().filter(observed_by(
-            backend,
-            &filters.observed_by,
-            ObserverPlan::ByEvent,
-        ));
-        ObserverPlan::choose(db, "raw_packets", page.rows(), count_rows(db, heard)).await?
+    let page_plan = match &observer_ids {
+        Some(ids) if sort == PacketSort::Time => {
+            let heard = observed_by(backend, ids, ObserverPlan::ByEvent);
+            let heard = count_rows(db, raw_packets::Entity::find().filter(heard));
+            ObserverPlan::choose(db, "raw_packets", page.rows(), heard).await?
+        }
+        _ => ObserverPlan::ByEvent,
     };
     let query = select(page_plan).filter(filters.window.condition(backend, received_at));
     let column = match sort {

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::{ObserverPlan, observed_by_condition};
+use crate::query::filters::{ObserverPlan, observed_by_condition, observer_ids};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::telemetry;
@@ -54,11 +54,12 @@ pub(super) async fn list_telemetry(
     if let Some(key) = &filters.node_public_key {
         cond = cond.add(C::NodePublicKey.eq(key.clone()));
     }
+    let observers = observer_ids(db, &filters.observed_by).await?;
     if let Some(observed) = observed_by_condition(
         backend,
         "telemetry",
         "telemetry",
-        &filters.observed_by,
+        observers.as_deref(),
         ObserverPlan::ByEvent,
     ) {
         cond = cond.add(observed);

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::{ObserverPlan, observed_by_condition};
+use crate::query::filters::{ObserverPlan, observed_by_condition, observer_ids};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::trace_paths;
@@ -62,11 +62,12 @@ pub(super) async fn list_trace_paths(
     use trace_paths::Column as C;
     let backend = db.get_database_backend();
     let mut cond = Condition::all();
+    let observers = observer_ids(db, &filters.observed_by).await?;
     if let Some(observed) = observed_by_condition(
         backend,
         "trace_paths",
         "trace",
-        &filters.observed_by,
+        observers.as_deref(),
         ObserverPlan::ByEvent,
     ) {
         cond = cond.add(observed);
