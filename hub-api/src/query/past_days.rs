@@ -93,6 +93,83 @@ impl<V: Clone> PastDays<V> {
     }
 }
 
+/// Values of past time buckets of any kind `B` (e.g. UTC hours), for any number of
+/// aggregates, each named by a key that says what was counted: [`PastDays`] with a bucket
+/// other than the day, under the same [`PAST_DAY_TTL`] rule (a bucket is over, so it stays as
+/// it was read except for retention deletes and late imports, which show after the TTL).
+pub struct PastBuckets<B, V> {
+    entries: Arc<Mutex<BucketEntries<B, V>>>,
+}
+
+/// Kept values by (aggregate key, bucket), each with the time it was read.
+type BucketEntries<B, V> = HashMap<(String, B), (Instant, V)>;
+
+impl<B, V> Clone for PastBuckets<B, V> {
+    fn clone(&self) -> Self {
+        PastBuckets {
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+impl<B, V> Default for PastBuckets<B, V> {
+    fn default() -> Self {
+        PastBuckets {
+            entries: Arc::default(),
+        }
+    }
+}
+
+impl<B: Copy + Ord + std::hash::Hash, V: Clone> PastBuckets<B, V> {
+    /// The value of every bucket of `buckets` for `key`: kept ones from memory, the others
+    /// from one call of `fetch(first, last)` over the span of the missing buckets (which must
+    /// return every bucket of that span it has a value for; one it leaves out gets `empty`).
+    pub async fn get_or_fetch<E>(
+        &self,
+        key: &str,
+        buckets: &[B],
+        empty: V,
+        fetch: impl AsyncFnOnce(B, B) -> Result<HashMap<B, V>, E>,
+    ) -> Result<HashMap<B, V>, E> {
+        let now = Instant::now();
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let entries = self.lock();
+            for bucket in buckets {
+                match entries.get(&(key.to_string(), *bucket)) {
+                    Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
+                        found.insert(*bucket, value.clone());
+                    }
+                    _ => missing.push(*bucket),
+                }
+            }
+        }
+        let (Some(first), Some(last)) = (missing.iter().min(), missing.iter().max()) else {
+            return Ok(found);
+        };
+        let mut fetched = fetch(*first, *last).await?;
+        let mut entries = self.lock();
+        if entries.len() + missing.len() > MAX_ENTRIES {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < PAST_DAY_TTL);
+            if entries.len() + missing.len() > MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        for bucket in missing {
+            let value = fetched.remove(&bucket).unwrap_or_else(|| empty.clone());
+            entries.insert((key.to_string(), bucket), (now, value.clone()));
+            found.insert(bucket, value);
+        }
+        Ok(found)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BucketEntries<B, V>> {
+        // A panic while holding the lock cannot leave a half-written entry: recover the map.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Raw packets of one (event type, path hash width), as `(event_type, path_hash_bytes, count)`.
 pub type PacketKindCount = (Option<String>, Option<i32>, i64);
 
