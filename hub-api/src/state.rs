@@ -20,4 +20,6 @@ pub struct AppState {
     pub cache: ResponseCache,
     /// Per-day dashboard aggregates of past days, computed once and kept.
     pub dashboard_days: DashboardDays,
+    /// Per-hour packet group counts of past hours, computed once and kept.
+    pub packet_group_hours: crate::routes::packet_groups::GroupHours,
 }

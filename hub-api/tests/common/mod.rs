@@ -104,6 +104,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         spam: Default::default(),
         cache: no_cache(),
         dashboard_days: Default::default(),
+        packet_group_hours: Default::default(),
     }
 }
 
