@@ -19,7 +19,7 @@ pub(super) const CHUNK: usize = 500;
 
 /// Row filters of the group list (they decide which rows are counted), plus the
 /// `path_hash_bytes` group filter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GroupFilters {
     /// Lowercased search text; matches packet hash or observer name.
     pub search: Option<String>,

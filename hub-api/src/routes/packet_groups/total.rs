@@ -39,7 +39,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QuerySelect, QueryTrait,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How long after its end an hour is first kept: rows stamped just before the hour may still
 /// be on their way into the database when it ends.
@@ -119,14 +119,26 @@ async fn tail_groups(
     tail_start: NaiveDateTime,
 ) -> Result<u64, ApiError> {
     let backend = db.get_database_backend();
-    let in_tail: Vec<String> = raw_packets::Entity::find()
-        .filter(row_condition(backend, filters).add(not_before(backend, tail_start)))
+    // Rows, not DISTINCT hashes: SQLite would read DISTINCT off the packet hash index,
+    // walking all of it, where the tail is at most about an hour of rows.
+    // The tail's own lower bound replaces `since` (never later): SQLite, given two lower
+    // bounds as parameters, may start its index range at the earlier one.
+    let tail = GroupFilters {
+        since: tail_start,
+        ..filters.clone()
+    };
+    let rows: Vec<String> = raw_packets::Entity::find()
+        .filter(row_condition(backend, &tail))
         .select_only()
         .column(raw_packets::Column::PacketHash)
-        .distinct()
         .into_tuple()
         .all(db)
         .await?;
+    let in_tail: Vec<String> = rows
+        .into_iter()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
     let mut seen_before = 0;
     for chunk in in_tail.chunks(CHUNK) {
         let rows = row_condition(backend, filters)
@@ -253,15 +265,6 @@ async fn read_hours(
 /// `received_at < at`, for any time `at` (its shortest text on SQLite sorts first).
 fn before(backend: DbBackend, at: NaiveDateTime) -> Condition {
     Condition::all().add(raw_packets::Column::ReceivedAt.lt(datetime_bound(
-        backend,
-        at,
-        Bound::Lower,
-    )))
-}
-
-/// `received_at >= at`.
-fn not_before(backend: DbBackend, at: NaiveDateTime) -> Condition {
-    Condition::all().add(raw_packets::Column::ReceivedAt.gte(datetime_bound(
         backend,
         at,
         Bound::Lower,
