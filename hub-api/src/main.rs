@@ -189,6 +189,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 cache: ResponseCache::from_settings(&cache).await,
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
+                packet_group_hours: Default::default(),
             };
             let response_cache = state.cache.clone();
             let address = server.bind_address();

@@ -22,4 +22,6 @@ pub struct AppState {
     pub dashboard_days: DashboardDays,
     /// Per-day row counts of list totals over past days, computed once and kept.
     pub list_days: PastDays<i64>,
+    /// Per-hour packet group counts of past hours, computed once and kept.
+    pub packet_group_hours: crate::routes::packet_groups::GroupHours,
 }

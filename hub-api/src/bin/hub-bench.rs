@@ -568,6 +568,7 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
                 cache,
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
+                packet_group_hours: Default::default(),
             };
             let app = Arc::new(hub_api::app::build(state));
             let started = Instant::now();
@@ -649,6 +650,7 @@ async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
         cache: ResponseCache::new(Arc::new(NullCache), ttl, ttl).without_coalescing(),
         dashboard_days: Default::default(),
         list_days: Default::default(),
+        packet_group_hours: Default::default(),
     };
     let app = hub_api::app::build(state);
     println!("uncached: median of {n} sequential requests after one warm-up, in process");
@@ -720,6 +722,7 @@ async fn measure(
         cache,
         dashboard_days: Default::default(),
         list_days: Default::default(),
+        packet_group_hours: Default::default(),
     };
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

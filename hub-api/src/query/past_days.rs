@@ -18,53 +18,58 @@ pub const PAST_DAY_TTL: Duration = Duration::from_secs(600);
 /// 90 days for each series, role and breakdown fits many times over.
 const MAX_ENTRIES: usize = 20_000;
 
-/// Kept values by (aggregate key, day), each with the time it was read.
-type Entries<V> = HashMap<(String, NaiveDate), (Instant, V)>;
-
 /// Per-day values of type `V` for any number of aggregates, each named by a key that says
 /// what was counted (e.g. which channels were visible).
-pub struct PastDays<V> {
-    entries: Arc<Mutex<Entries<V>>>,
+pub type PastDays<V> = PastBuckets<NaiveDate, V>;
+
+/// Values of past time buckets of kind `B` (UTC days, hours), for any number of aggregates,
+/// each named by a key that says what was counted. A bucket that is over stays as it was
+/// read except for retention deletes and late imports, which show after [`PAST_DAY_TTL`].
+pub struct PastBuckets<B, V> {
+    entries: Arc<Mutex<BucketEntries<B, V>>>,
 }
 
-impl<V> Clone for PastDays<V> {
+/// Kept values by (aggregate key, bucket), each with the time it was read.
+type BucketEntries<B, V> = HashMap<(String, B), (Instant, V)>;
+
+impl<B, V> Clone for PastBuckets<B, V> {
     fn clone(&self) -> Self {
-        PastDays {
+        PastBuckets {
             entries: self.entries.clone(),
         }
     }
 }
 
-impl<V> Default for PastDays<V> {
+impl<B, V> Default for PastBuckets<B, V> {
     fn default() -> Self {
-        PastDays {
+        PastBuckets {
             entries: Arc::default(),
         }
     }
 }
 
-impl<V: Clone> PastDays<V> {
-    /// The value of every day of `dates` for `key`: kept ones from memory, the others from
-    /// one call of `fetch(first, last)` over the span of the missing days (which must return
-    /// every day of that span it has a value for; a day it leaves out gets `empty`).
+impl<B: Copy + Ord + std::hash::Hash, V: Clone> PastBuckets<B, V> {
+    /// The value of every bucket of `buckets` for `key`: kept ones from memory, the others
+    /// from one call of `fetch(first, last)` over the span of the missing buckets (which must
+    /// return every bucket of that span it has a value for; one it leaves out gets `empty`).
     pub async fn get_or_fetch<E>(
         &self,
         key: &str,
-        dates: &[NaiveDate],
+        buckets: &[B],
         empty: V,
-        fetch: impl AsyncFnOnce(NaiveDate, NaiveDate) -> Result<HashMap<NaiveDate, V>, E>,
-    ) -> Result<HashMap<NaiveDate, V>, E> {
+        fetch: impl AsyncFnOnce(B, B) -> Result<HashMap<B, V>, E>,
+    ) -> Result<HashMap<B, V>, E> {
         let now = Instant::now();
         let mut found = HashMap::new();
         let mut missing = Vec::new();
         {
             let entries = self.lock();
-            for date in dates {
-                match entries.get(&(key.to_string(), *date)) {
+            for bucket in buckets {
+                match entries.get(&(key.to_string(), *bucket)) {
                     Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
-                        found.insert(*date, value.clone());
+                        found.insert(*bucket, value.clone());
                     }
-                    _ => missing.push(*date),
+                    _ => missing.push(*bucket),
                 }
             }
         }
@@ -79,15 +84,15 @@ impl<V: Clone> PastDays<V> {
                 entries.clear();
             }
         }
-        for date in missing {
-            let value = fetched.remove(&date).unwrap_or_else(|| empty.clone());
-            entries.insert((key.to_string(), date), (now, value.clone()));
-            found.insert(date, value);
+        for bucket in missing {
+            let value = fetched.remove(&bucket).unwrap_or_else(|| empty.clone());
+            entries.insert((key.to_string(), bucket), (now, value.clone()));
+            found.insert(bucket, value);
         }
         Ok(found)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BucketEntries<B, V>> {
         // A panic while holding the lock cannot leave a half-written entry: recover the map.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }

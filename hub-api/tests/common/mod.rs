@@ -105,6 +105,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         cache: no_cache(),
         dashboard_days: Default::default(),
         list_days: Default::default(),
+        packet_group_hours: Default::default(),
     }
 }
 

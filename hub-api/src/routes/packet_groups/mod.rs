@@ -5,7 +5,9 @@
 //! days), while each group's display fields come from its oldest row overall, as MeshCore
 //! Hub does. A group whose oldest row is on a channel the caller may not read is redacted.
 
+mod page;
 mod query;
+mod total;
 
 use crate::caller::{Caller, role_key};
 use crate::documented::DateTimeParam;
@@ -25,8 +27,12 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use query::{GroupFilters, GroupSort};
+use sea_orm::DatabaseConnection;
 use std::collections::{BTreeSet, HashMap};
+
+#[doc(hidden)]
+pub use query::{GroupAggregate, GroupFilters, GroupSort, list_groups as list_groups_by_sql};
+pub use total::{GroupHours, HourGroups};
 
 /// Days the list covers when no `since` is given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
@@ -107,6 +113,33 @@ pub struct GroupedPacketRead {
     pub decoded: Option<serde_json::Value>,
 }
 
+/// One page of groups and the number of groups: exactly what [`list_groups_by_sql`] returns
+/// (a time-sorted page by walking the window's rows, `page.rs`; the total with hours before
+/// `now` kept in `kept`, `total.rs`), without grouping the whole window on every request.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub async fn list_groups(
+    db: &DatabaseConnection,
+    kept: &GroupHours,
+    filters: &GroupFilters,
+    sort: GroupSort,
+    order: Order,
+    limit: u64,
+    offset: u64,
+    now: chrono::NaiveDateTime,
+) -> Result<(Vec<GroupAggregate>, u64), ApiError> {
+    let walked = match sort {
+        GroupSort::Time => page::time_page(db, filters, order, limit, offset).await?,
+        _ => None,
+    };
+    let groups = match walked {
+        Some(groups) => groups,
+        None => query::page_by_sql(db, filters, sort, order, limit, offset).await?,
+    };
+    let total = total::count_groups(db, kept, filters, now).await?;
+    Ok((groups, total))
+}
+
 /// Packet group endpoints.
 pub struct PacketGroupsApi;
 
@@ -172,13 +205,15 @@ impl PacketGroupsApi {
             _ => Order::Desc,
         };
         let db = &state.db;
-        let (groups, total) = query::list_groups(
+        let (groups, total) = list_groups(
             db,
+            &state.packet_group_hours,
             &filters,
             GroupSort::parse(sort.as_deref()),
             order,
             limit.0 as u64,
             offset.0 as u64,
+            hub_core::time::now(),
         )
         .await?;
         let visible = visible_channels(db, caller.role)

@@ -15,12 +15,12 @@ use sea_orm::{
 use std::collections::HashMap;
 
 /// Most values bound in one `IN (...)` list (below SQLite's parameter limit).
-const CHUNK: usize = 500;
+pub(super) const CHUNK: usize = 500;
 
 /// Row filters of the group list (they decide which rows are counted), plus the
 /// `path_hash_bytes` group filter.
-#[derive(Debug)]
-pub(super) struct GroupFilters {
+#[derive(Debug, Clone)]
+pub struct GroupFilters {
     /// Lowercased search text; matches packet hash or observer name.
     pub search: Option<String>,
     pub event_type: Option<String>,
@@ -33,7 +33,7 @@ pub(super) struct GroupFilters {
 
 /// Sort of the group list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum GroupSort {
+pub enum GroupSort {
     /// First reception (MIN received_at).
     Time,
     /// MIN(event_type).
@@ -54,8 +54,8 @@ impl GroupSort {
 }
 
 /// One group of the list: aggregates over its matching rows.
-#[derive(Debug, Clone, FromQueryResult)]
-pub(super) struct GroupAggregate {
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct GroupAggregate {
     pub packet_hash: String,
     pub reception_count: i64,
     pub observer_count: i64,
@@ -63,14 +63,11 @@ pub(super) struct GroupAggregate {
     pub path_hash_bytes: Option<i32>,
 }
 
-fn row_condition(backend: DbBackend, filters: &GroupFilters) -> Condition {
+/// The filters of the group list that do not depend on the time window (which rows may be
+/// counted at all): also the filter behind the kept per-hour counts of `total.rs`.
+pub(super) fn row_filter(backend: DbBackend, filters: &GroupFilters) -> Condition {
     use raw_packets::Column as C;
-    let mut cond = Condition::all()
-        .add(C::PacketHash.is_not_null())
-        .add(C::ReceivedAt.gte(datetime_bound(backend, filters.since, Bound::Lower)));
-    if let Some(until) = filters.until {
-        cond = cond.add(C::ReceivedAt.lte(datetime_bound(backend, until, Bound::Upper)));
-    }
+    let mut cond = Condition::all().add(C::PacketHash.is_not_null());
     if let Some(search) = &filters.search {
         let pattern = contains_pattern(search);
         cond = cond.add(
@@ -97,18 +94,29 @@ fn row_condition(backend: DbBackend, filters: &GroupFilters) -> Condition {
     cond
 }
 
-/// One page of groups and the number of groups.
-pub(super) async fn list_groups(
-    db: &DatabaseConnection,
+/// Which rows the list counts: [`row_filter`] within the window `since..=until`.
+pub(super) fn row_condition(backend: DbBackend, filters: &GroupFilters) -> Condition {
+    use raw_packets::Column as C;
+    let mut cond = row_filter(backend, filters).add(C::ReceivedAt.gte(datetime_bound(
+        backend,
+        filters.since,
+        Bound::Lower,
+    )));
+    if let Some(until) = filters.until {
+        cond = cond.add(C::ReceivedAt.lte(datetime_bound(backend, until, Bound::Upper)));
+    }
+    cond
+}
+
+/// The grouped query of the list: one row per group of the rows `rows` keeps, with its
+/// aggregates, and the `path_hash_bytes` HAVING when asked. Unordered, unpaginated.
+fn grouped(
+    backend: DbBackend,
     filters: &GroupFilters,
-    sort: GroupSort,
-    order: Order,
-    limit: u64,
-    offset: u64,
-) -> Result<(Vec<GroupAggregate>, u64), ApiError> {
-    let backend = db.get_database_backend();
-    let mut grouped = raw_packets::Entity::find()
-        .filter(row_condition(backend, filters))
+    rows: Condition,
+) -> sea_orm::Select<raw_packets::Entity> {
+    let grouped = raw_packets::Entity::find()
+        .filter(rows)
         .select_only()
         .column(raw_packets::Column::PacketHash)
         .column_as(Expr::cust("COUNT(raw_packets.id)"), "reception_count")
@@ -122,15 +130,24 @@ pub(super) async fn list_groups(
             "path_hash_bytes",
         )
         .group_by(raw_packets::Column::PacketHash);
-    if let Some(width) = filters.path_hash_bytes {
-        grouped = grouped.having(sql(
+    match filters.path_hash_bytes {
+        Some(width) => grouped.having(sql(
             backend,
             "MAX(raw_packets.path_hash_bytes) = ?",
             [width],
-        ));
+        )),
+        None => grouped,
     }
-    let total = grouped.clone().count(db).await?;
+}
 
+/// `select` (a [`grouped`] query) in the list's order: the sort key, then the packet hash
+/// bytewise on both databases.
+fn in_list_order(
+    backend: DbBackend,
+    mut select: sea_orm::Select<raw_packets::Entity>,
+    sort: GroupSort,
+    order: Order,
+) -> sea_orm::Select<raw_packets::Entity> {
     let key = match sort {
         GroupSort::Time => Expr::cust("MIN(raw_packets.received_at)"),
         GroupSort::EventType => match backend {
@@ -139,12 +156,77 @@ pub(super) async fn list_groups(
         },
         GroupSort::ReceptionCount => Expr::cust("COUNT(raw_packets.id)"),
     };
-    let mut page = grouped.limit(limit).offset(offset);
-    QueryTrait::query(&mut page)
+    QueryTrait::query(&mut select)
         .order_by_expr_with_nulls(key, order.sea(), sqlite_nulls(order))
         .order_by_expr(text_order(backend, "raw_packets.packet_hash"), order.sea());
-    let groups = page.into_model::<GroupAggregate>().all(db).await?;
-    Ok((groups, total))
+    select
+}
+
+/// The number of groups (after HAVING), by grouping every row of the window.
+pub(super) async fn count_groups_by_sql(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+) -> Result<u64, ApiError> {
+    let backend = db.get_database_backend();
+    Ok(grouped(backend, filters, row_condition(backend, filters))
+        .count(db)
+        .await?)
+}
+
+/// One page of groups and the number of groups, both by grouping every row of the window:
+/// what the fast paths (`page.rs`, `total.rs`) must return exactly.
+pub async fn list_groups(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+    sort: GroupSort,
+    order: Order,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<GroupAggregate>, u64), ApiError> {
+    let total = count_groups_by_sql(db, filters).await?;
+    Ok((
+        page_by_sql(db, filters, sort, order, limit, offset).await?,
+        total,
+    ))
+}
+
+/// One page of groups, by grouping every row of the window.
+pub(super) async fn page_by_sql(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+    sort: GroupSort,
+    order: Order,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<GroupAggregate>, ApiError> {
+    let backend = db.get_database_backend();
+    let all = grouped(backend, filters, row_condition(backend, filters));
+    Ok(in_list_order(backend, all, sort, order)
+        .limit(limit)
+        .offset(offset)
+        .into_model::<GroupAggregate>()
+        .all(db)
+        .await?)
+}
+
+/// The groups among `hashes` (at most [`CHUNK`]), with exactly the aggregates and HAVING of
+/// the full list, in the list's order.
+pub(super) async fn groups_among(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+    sort: GroupSort,
+    order: Order,
+    hashes: &[String],
+) -> Result<Vec<GroupAggregate>, ApiError> {
+    let backend = db.get_database_backend();
+    let rows = row_condition(backend, filters)
+        .add(raw_packets::Column::PacketHash.is_in(hashes.iter().cloned()));
+    Ok(
+        in_list_order(backend, grouped(backend, filters, rows), sort, order)
+            .into_model::<GroupAggregate>()
+            .all(db)
+            .await?,
+    )
 }
 
 /// Every row of each of `hashes`, with no window and no filters, oldest first (ties by id).

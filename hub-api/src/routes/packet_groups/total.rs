@@ -1,0 +1,312 @@
+//! The `total` of the group list (the number of packet hashes with a matching row in the
+//! window) without grouping the whole window on every request.
+//!
+//! Invariant. Count each hash once, at its first matching row in the window `[s, u]`. Cut
+//! the window at whole UTC hours: a head `[s, h0)` (`h0` the first hour boundary at or after
+//! `s`), hours `[h, h + 1)` that lie wholly inside the window and ended at least [`GRACE`]
+//! ago, and a tail of the rest. A hash whose first row in the window lies in a kept hour `b`
+//! has a row in `b` and none in `[s, start(b))`; of the hashes with a row in `b`, exactly
+//! those with an earlier row (at any time) whose latest earlier row is at or after `s` have
+//! one in `[s, start(b))`. So, for one row filter (the list's row condition without the
+//! window),
+//!
+//! `total = distinct(head) + Σ_b (hashes(b) − #{p ∈ earlier(b) : p ≥ s}) + tail`,
+//!
+//! where `hashes(b)` is the number of hashes with a row in `b`, `earlier(b)` the latest row
+//! before `b` of each of them that has one, and `tail` the hashes with a row in the tail and
+//! none in `[s, tail start)`. The head and the tail are counted on each request; `hashes(b)`
+//! and `earlier(b)` depend only on the filter and the hour, not on `s` or `u`, so they are
+//! kept per (filter SQL with its values, hour) under the [`PAST_DAY_TTL`] rule of the
+//! dashboard's days: rows the collector adds later, or retention deletes, show after at most
+//! that. Hours are kept only once over (plus [`GRACE`] for rows still being written).
+//!
+//! `path_hash_bytes` is a HAVING over all of a group's rows in the window, so it does not
+//! decompose this way, and a `search` names a filter that is rarely asked twice: with either,
+//! and for windows reaching more than [`MAX_KEPT_HOURS`] back, the total is counted by
+//! grouping the window, as before.
+//!
+//! [`PAST_DAY_TTL`]: crate::query::past_days::PAST_DAY_TTL
+
+use super::query::{CHUNK, GroupFilters, count_groups_by_sql, row_condition, row_filter};
+use crate::error::ApiError;
+use crate::params::{Bound, datetime_bound, sql};
+use crate::query::past_days::PastBuckets;
+use chrono::{Duration, DurationRound, NaiveDateTime};
+use hub_core::entity::raw_packets;
+use hub_core::time::Timestamp;
+use sea_orm::sea_query::{Alias, Expr, PostgresQueryBuilder, Query, SqliteQueryBuilder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait,
+};
+use std::collections::{BTreeSet, HashMap};
+
+/// How long after its end an hour is first kept: rows stamped just before the hour may still
+/// be on their way into the database when it ends.
+pub const GRACE: Duration = Duration::minutes(2);
+
+/// Windows with more whole hours than this (`since` over a month back) are counted by
+/// grouping, which bounds the kept entries of one filter.
+const MAX_KEPT_HOURS: i64 = 32 * 24;
+
+/// The groups of one past UTC hour, for one row filter.
+#[derive(Debug, Clone, Default)]
+pub struct HourGroups {
+    /// Distinct packet hashes with a matching row in the hour.
+    hashes: i64,
+    /// For each of those hashes that also has a matching row before the hour (at any time),
+    /// the time of the latest such row.
+    earlier: Vec<NaiveDateTime>,
+}
+
+/// Kept [`HourGroups`] by (row filter, hour start), shared by every request of one server.
+pub type GroupHours = PastBuckets<NaiveDateTime, HourGroups>;
+
+/// The number of groups in the list of `filters`, as the grouped query counts them, with
+/// hours that ended before `now` (less [`GRACE`]) read from `kept` when there.
+pub(super) async fn count_groups(
+    db: &DatabaseConnection,
+    kept: &GroupHours,
+    filters: &GroupFilters,
+    now: NaiveDateTime,
+) -> Result<u64, ApiError> {
+    if filters.search.is_some() || filters.path_hash_bytes.is_some() {
+        return count_groups_by_sql(db, filters).await;
+    }
+    let backend = db.get_database_backend();
+    let since = filters.since;
+    let head_end = ceil_hour(since);
+    let over = now - GRACE;
+    let tail_start = floor_hour(filters.until.map_or(over, |until| until.min(over)));
+    if head_end >= tail_start {
+        // No whole hour to keep: the window is at most about two hours long.
+        return distinct_hashes(db, row_condition(backend, filters)).await;
+    }
+    if (tail_start - head_end).num_hours() > MAX_KEPT_HOURS {
+        return count_groups_by_sql(db, filters).await;
+    }
+    let hours: Vec<NaiveDateTime> = std::iter::successors(Some(head_end), |h| {
+        Some(*h + Duration::hours(1)).filter(|next| *next < tail_start)
+    })
+    .collect();
+    let key = filter_key(backend, filters);
+    let kept_hours = kept
+        .get_or_fetch(&key, &hours, HourGroups::default(), async |first, last| {
+            read_hours(db, filters, first, last + Duration::hours(1)).await
+        })
+        .await?;
+
+    let mut total = 0;
+    if since < head_end {
+        total += distinct_hashes(
+            db,
+            row_condition(backend, filters).add(before(backend, head_end)),
+        )
+        .await?;
+    }
+    for hour in kept_hours.values() {
+        let counted_before = hour.earlier.iter().filter(|at| **at >= since).count();
+        total += (hour.hashes - counted_before as i64).max(0) as u64;
+    }
+    total += tail_groups(db, filters, tail_start).await?;
+    Ok(total)
+}
+
+/// Hashes with a matching row at or after `tail_start` and none in `[since, tail_start)`.
+async fn tail_groups(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+    tail_start: NaiveDateTime,
+) -> Result<u64, ApiError> {
+    let backend = db.get_database_backend();
+    // Rows, not DISTINCT hashes: SQLite would read DISTINCT off the packet hash index,
+    // walking all of it, where the tail is at most about an hour of rows.
+    // The tail's own lower bound replaces `since` (never later): SQLite, given two lower
+    // bounds as parameters, may start its index range at the earlier one.
+    let tail = GroupFilters {
+        since: tail_start,
+        ..filters.clone()
+    };
+    let rows: Vec<String> = raw_packets::Entity::find()
+        .filter(row_condition(backend, &tail))
+        .select_only()
+        .column(raw_packets::Column::PacketHash)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let in_tail: Vec<String> = rows
+        .into_iter()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let mut seen_before = 0;
+    for chunk in in_tail.chunks(CHUNK) {
+        let rows = row_condition(backend, filters)
+            .add(before(backend, tail_start))
+            .add(raw_packets::Column::PacketHash.is_in(chunk.iter().cloned()));
+        seen_before += distinct_hashes(db, rows).await?;
+    }
+    Ok(in_tail.len() as u64 - seen_before)
+}
+
+/// Distinct packet hashes of the rows `rows` keeps.
+async fn distinct_hashes(db: &DatabaseConnection, rows: Condition) -> Result<u64, ApiError> {
+    let count: Option<i64> = raw_packets::Entity::find()
+        .filter(rows)
+        .select_only()
+        .column_as(Expr::cust("COUNT(DISTINCT raw_packets.packet_hash)"), "n")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(count.unwrap_or(0).max(0) as u64)
+}
+
+/// [`HourGroups`] of every hour in `[from, to)` (whole hours) that has matching rows.
+///
+/// One grouping of all matching rows before `to` by packet hash settles the hashes whose
+/// rows all lie in one hour of the span (nearly all): they count in that hour and have no
+/// earlier row. The others (rows in several hours, or also before `from`) are few; their rows
+/// are read and walked here.
+async fn read_hours(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<HashMap<NaiveDateTime, HourGroups>, ApiError> {
+    let backend = db.get_database_backend();
+    let rows = row_filter(backend, filters).add(before(backend, to));
+    let first_hour = hour_text(backend, "MIN(raw_packets.received_at)");
+    let last_hour = hour_text(backend, "MAX(raw_packets.received_at)");
+    let per_hash = raw_packets::Entity::find()
+        .filter(rows.clone())
+        .select_only()
+        .column(raw_packets::Column::PacketHash)
+        .column_as(Expr::cust(first_hour.clone()), "first_hour")
+        .column_as(
+            sql(
+                backend,
+                &format!("MIN(raw_packets.received_at) >= ? AND {first_hour} = {last_hour}"),
+                [datetime_bound(backend, from, Bound::Lower)],
+            ),
+            "one_hour",
+        )
+        .group_by(raw_packets::Column::PacketHash)
+        .having(sql(
+            backend,
+            "MAX(raw_packets.received_at) >= ?",
+            [datetime_bound(backend, from, Bound::Lower)],
+        ))
+        .into_query();
+    // One row per hour for the settled hashes (hash NULL), one per other hash.
+    let by_hour = Query::select()
+        .expr_as(
+            Expr::cust("CASE WHEN g.one_hour THEN NULL ELSE g.packet_hash END"),
+            Alias::new("other_hash"),
+        )
+        .expr_as(
+            Expr::cust("CASE WHEN g.one_hour THEN g.first_hour END"),
+            Alias::new("hour"),
+        )
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("hashes"))
+        .from_subquery(per_hash, Alias::new("g"))
+        .add_group_by([Expr::cust("1"), Expr::cust("2")])
+        .to_owned();
+
+    let mut hours: HashMap<NaiveDateTime, HourGroups> = HashMap::new();
+    let mut others = Vec::new();
+    for row in db.query_all(&by_hour).await? {
+        let other: Option<String> = row.try_get("", "other_hash")?;
+        let hour: Option<String> = row.try_get("", "hour")?;
+        let count: i64 = row.try_get("", "hashes")?;
+        match (other, hour.as_deref().and_then(parse_hour)) {
+            (Some(hash), _) => others.push(hash),
+            (None, Some(hour)) => hours.entry(hour).or_default().hashes += count,
+            (None, None) => {
+                let text = format!("packet groups: unreadable hour {hour:?}");
+                return Err(sea_orm::DbErr::Type(text).into());
+            }
+        }
+    }
+
+    for chunk in others.chunks(CHUNK) {
+        let mut times: Vec<(String, Timestamp)> = raw_packets::Entity::find()
+            .filter(
+                rows.clone()
+                    .add(raw_packets::Column::PacketHash.is_in(chunk.iter().cloned())),
+            )
+            .select_only()
+            .column(raw_packets::Column::PacketHash)
+            .column(raw_packets::Column::ReceivedAt)
+            .into_tuple()
+            .all(db)
+            .await?;
+        times.sort();
+        let mut previous: Option<(&str, NaiveDateTime)> = None;
+        for (hash, at) in &times {
+            let at = at.0;
+            let earlier = previous.filter(|(h, _)| h == hash).map(|(_, t)| t);
+            previous = Some((hash, at));
+            if at < from {
+                continue;
+            }
+            // The first row of this hash in its hour: the row before it is in an earlier hour.
+            let hour = floor_hour(at);
+            if earlier.is_some_and(|t| t >= hour) {
+                continue;
+            }
+            let entry = hours.entry(hour).or_default();
+            entry.hashes += 1;
+            entry.earlier.extend(earlier);
+        }
+    }
+    Ok(hours)
+}
+
+/// `received_at < at`, for any time `at` (its shortest text on SQLite sorts first).
+fn before(backend: DbBackend, at: NaiveDateTime) -> Condition {
+    Condition::all().add(raw_packets::Column::ReceivedAt.lt(datetime_bound(
+        backend,
+        at,
+        Bound::Lower,
+    )))
+}
+
+/// SQL of the UTC hour of the time `expr`, as `YYYY-MM-DD HH` text.
+fn hour_text(backend: DbBackend, expr: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"),
+        // Times are stored as `YYYY-MM-DD HH:MM:SS[.f]` text.
+        _ => format!("substr({expr}, 1, 13)"),
+    }
+}
+
+/// The hour start of a [`hour_text`] value.
+fn parse_hour(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(&format!("{text}:00:00"), "%Y-%m-%d %H:%M:%S").ok()
+}
+
+/// What the kept hours of `filters` depend on: the row filter's SQL with its values.
+fn filter_key(backend: DbBackend, filters: &GroupFilters) -> String {
+    let select = raw_packets::Entity::find()
+        .select_only()
+        .column(raw_packets::Column::Id)
+        .filter(row_filter(backend, filters))
+        .into_query();
+    match backend {
+        DbBackend::Postgres => select.to_string(PostgresQueryBuilder),
+        _ => select.to_string(SqliteQueryBuilder),
+    }
+}
+
+fn floor_hour(at: NaiveDateTime) -> NaiveDateTime {
+    at.duration_trunc(Duration::hours(1)).unwrap_or(at)
+}
+
+fn ceil_hour(at: NaiveDateTime) -> NaiveDateTime {
+    let floor = floor_hour(at);
+    if floor == at {
+        at
+    } else {
+        floor + Duration::hours(1)
+    }
+}
