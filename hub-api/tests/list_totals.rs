@@ -192,3 +192,39 @@ async fn past_days_are_kept_while_today_names_and_adoptions_count_at_once() {
     assert!(adoptions > 0);
     assert_eq!(total(&app, adopted).await, adoptions);
 }
+
+#[tokio::test]
+async fn a_search_matching_thousands_of_nodes_still_answers() {
+    let app = seeded_app().await;
+    // More matching nodes than a statement binds one by one (and than SQLite binds at all
+    // on an older build): the ids go as one array.
+    let t = ago(1, 0);
+    let nodes: Vec<String> = (0..1200)
+        .map(|i| {
+            format!(
+                "('bulk-{i}', '{pk}', 'Bulkhead {i}', '{t}', '{t}', '{t}', '{t}', 0)",
+                pk = format!("{i:064x}")
+            )
+        })
+        .collect();
+    app.exec(&format!(
+        "INSERT INTO nodes (id, public_key, name, first_seen, last_seen, created_at, \
+         updated_at, is_observer) VALUES {}",
+        nodes.join(", ")
+    ))
+    .await;
+    for (id, node) in [("bulk-advert-1", "bulk-7"), ("bulk-advert-2", "bulk-1100")] {
+        app.exec(&format!(
+            "INSERT INTO advertisements (id, node_id, public_key, name, received_at, created_at, \
+             updated_at, route_type) VALUES ('{id}', '{node}', '{pk}', NULL, '{t}', '{t}', '{t}', \
+             'flood')",
+            pk = pk("ffee")
+        ))
+        .await;
+    }
+    let uri = "/api/v1/advertisements?search=bulkhead";
+    assert_eq!(total(&app, uri).await, 2);
+    assert_eq!(paged_rows(&app, uri).await, 2);
+    let packets = app.get("/api/v1/packets?search=bulkhead&limit=5").await;
+    packets.assert_status_is_ok();
+}

@@ -256,10 +256,25 @@ fn nothing(backend: DbBackend) -> SimpleExpr {
     sql(backend, "1 = 0", Vec::<String>::new())
 }
 
+/// Most ids bound one by one in [`is_one_of`]; more go as one JSON array.
+const MAX_LISTED_IDS: usize = 500;
+
 /// `expr IN (ids)`, bound; false for no ids.
+///
+/// A search may match thousands of nodes, more than a statement may bind (32,766 on SQLite,
+/// 65,535 on PostgreSQL): past [`MAX_LISTED_IDS`] the ids are bound as one JSON array and
+/// expanded by the database.
 pub fn is_one_of(backend: DbBackend, expr: &str, ids: &[String]) -> SimpleExpr {
     if ids.is_empty() {
         return nothing(backend);
+    }
+    if ids.len() > MAX_LISTED_IDS {
+        let array = serde_json::Value::from(ids.to_vec()).to_string();
+        let expand = match backend {
+            DbBackend::Postgres => "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
+            _ => "SELECT value FROM json_each(?)",
+        };
+        return sql(backend, &format!("{expr} IN ({expand})"), [array]);
     }
     let placeholders = vec!["?"; ids.len()].join(", ");
     sql(
