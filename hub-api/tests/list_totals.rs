@@ -200,12 +200,7 @@ async fn a_search_matching_thousands_of_nodes_still_answers() {
     // on an older build): the ids go as one array.
     let t = ago(1, 0);
     let nodes: Vec<String> = (0..1200)
-        .map(|i| {
-            format!(
-                "('bulk-{i}', '{pk}', 'Bulkhead {i}', '{t}', '{t}', '{t}', '{t}', 0)",
-                pk = format!("{i:064x}")
-            )
-        })
+        .map(|i| format!("('bulk-{i}', '{i:064x}', 'Bulkhead {i}', '{t}', '{t}', '{t}', '{t}', 0)"))
         .collect();
     app.exec(&format!(
         "INSERT INTO nodes (id, public_key, name, first_seen, last_seen, created_at, \
