@@ -1,10 +1,11 @@
-//! Row counts by UTC day, and list totals whose past whole days are counted once and kept
+//! Row counts by UTC day, and list totals whose whole past days are counted once and kept
 //! (docs/benchmarks.md, "Fast without the cache").
 //!
 //! The collector stamps every row with the time it was heard, so a past day's rows stay as
 //! they are (see [`PastDays`] for the exceptions and how long they may show). A window cut at
 //! midnights then costs only its partial first day and its last day (usually today) on each
-//! request; the whole days between are read once per [`PAST_DAY_TTL`](super::past_days::PAST_DAY_TTL).
+//! request; the whole days between are counted once per
+//! [`PAST_DAY_TTL`](super::past_days::PAST_DAY_TTL).
 
 use super::list::TimeWindow;
 use super::past_days::PastDays;
@@ -163,8 +164,9 @@ impl WindowDays {
     }
 
     /// The rows of `select` in the window by `column`: the head and the tail counted, the
-    /// whole days from `kept` under `key` (which must name everything `select` filters on),
-    /// or, for days not kept yet, counted by `day_select` (the same rows as `select`).
+    /// span of whole days from `kept` under `key` (which must name everything `select`
+    /// filters on), or, when not kept yet, counted by `day_select` (the same rows as
+    /// `select`, as written for a long range).
     pub async fn count<E: EntityTrait>(
         &self,
         db: &DatabaseConnection,
@@ -182,26 +184,35 @@ impl WindowDays {
         let after_last = midnight(*last + chrono::Duration::days(1));
         let after_last = datetime_bound(backend, after_last, Bound::Lower);
         // Two plain ranges, not one OR of both: each is then an index range.
+        let head = self.head.map(|head| {
+            select
+                .clone()
+                .filter(head.condition(backend, column))
+                .filter(column.lt(first_start.clone()))
+        });
         let head = async {
-            match self.head {
-                Some(head) => {
-                    let rows = select
-                        .clone()
-                        .filter(head.condition(backend, column))
-                        .filter(column.lt(first_start));
-                    count_rows(db, rows).await
-                }
+            match head {
+                Some(rows) => count_rows(db, rows).await,
                 None => Ok(0),
             }
         };
-        let tail = count_rows(
-            db,
-            select
-                .clone()
-                .filter(column.gte(after_last))
-                .filter(self.tail.condition(backend, column)),
-        );
-        let whole = kept_counts_by_day(db, kept, key, day_select, column, &self.whole_days);
+        let tail = select
+            .filter(column.gte(after_last.clone()))
+            .filter(self.tail.condition(backend, column));
+        let tail = count_rows(db, tail);
+        // The whole days as one span, not per day: one COUNT reads an index range, where
+        // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
+        // window moves by a day a day, so a span is counted about once a day (and again
+        // after PAST_DAY_TTL).
+        let span = format!("{key} {first}..{last}");
+        let span_days = [*first];
+        let whole_rows = day_select
+            .filter(column.gte(first_start))
+            .filter(column.lt(after_last));
+        let whole = kept.get_or_fetch(&span, &span_days, 0, async |first, _| {
+            let rows = count_rows(db, whole_rows).await?;
+            Ok::<_, DbErr>(HashMap::from([(first, rows)]))
+        });
         let (head, tail, whole) =
             tokio::try_join!(Box::pin(head), Box::pin(tail), Box::pin(whole))?;
         let total = head + tail + whole.values().sum::<i64>();
