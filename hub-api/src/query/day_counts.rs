@@ -13,8 +13,8 @@ use crate::params::{Bound, datetime_bound};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter,
+    QuerySelect, QueryTrait, Select,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -105,6 +105,8 @@ pub struct WindowDays {
     whole_days: Vec<NaiveDate>,
     /// The window's rows after the last whole day (that day's end to `until`, or on).
     tail: TimeWindow,
+    /// The window has no `since`: the whole days start at the table's oldest row.
+    from_oldest_row: bool,
 }
 
 impl WindowDays {
@@ -155,6 +157,7 @@ impl WindowDays {
                 since: None,
                 until: window.until,
             },
+            from_oldest_row: window.since.is_none(),
         })
     }
 
@@ -206,17 +209,51 @@ impl WindowDays {
         // after PAST_DAY_TTL).
         let span = format!("{key} {first}..{last}");
         let span_days = [*first];
-        let whole_rows = day_select
-            .filter(column.gte(first_start))
-            .filter(column.lt(after_last));
+        let from_oldest = self.head.is_none() && self.from_oldest_row;
         let whole = kept.get_or_fetch(&span, &span_days, 0, async |first, _| {
-            let rows = count_rows(db, whole_rows).await?;
+            let rows = if from_oldest {
+                // Every row but the tail's, as one statement (one snapshot): without a lower
+                // time bound the count reads the filter's narrowest index (a covering one for
+                // message visibility: 27 ms) where the time range reads every row (130 ms).
+                all_but_from(db, day_select, column, after_last).await?
+            } else {
+                let rows = day_select
+                    .filter(column.gte(first_start))
+                    .filter(column.lt(after_last));
+                count_rows(db, rows).await?
+            };
             Ok::<_, DbErr>(HashMap::from([(first, rows)]))
         });
         let (head, tail, whole) =
             tokio::try_join!(Box::pin(head), Box::pin(tail), Box::pin(whole))?;
         let total = head + tail + whole.values().sum::<i64>();
         Ok(u64::try_from(total).unwrap_or(0))
+    }
+}
+
+/// The rows of `select` before `from` by `column`, counted as all of them less those from
+/// `from` on, in one statement.
+async fn all_but_from<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    column: E::Column,
+    from: sea_orm::Value,
+) -> Result<i64, DbErr> {
+    use sea_orm::sea_query::{ExprTrait, SubQueryStatement};
+    let count = |select: Select<E>| {
+        let query = select
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .into_query();
+        Expr::SubQuery(None, Box::new(SubQueryStatement::from(query)))
+    };
+    let all = count(select.clone());
+    let later = count(select.filter(column.gte(from)));
+    let mut query = sea_orm::sea_query::Query::select();
+    query.expr(all.sub(later));
+    match db.query_one(&query).await? {
+        Some(row) => row.try_get_by_index::<i64>(0),
+        None => Ok(0),
     }
 }
 
@@ -263,6 +300,7 @@ mod tests {
                     since: None,
                     until: window.until
                 },
+                from_oldest_row: false,
             })
         );
     }
