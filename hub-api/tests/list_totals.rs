@@ -223,3 +223,26 @@ async fn a_search_matching_thousands_of_nodes_still_answers() {
     let packets = app.get("/api/v1/packets?search=bulkhead&limit=5").await;
     packets.assert_status_is_ok();
 }
+
+/// A page of an `observed_by` list is the same whether SQLite walks the rows in time order
+/// (a small page of a busy observer) or looks up each of the observer's events (a big one):
+/// `ObserverPlan` only changes how the rows are found.
+#[tokio::test]
+async fn observed_by_pages_agree_whichever_way_they_are_read() {
+    let app = seeded_app().await;
+    let observer = first_observer(&app).await;
+    for list in [
+        "/api/v1/advertisements",
+        "/api/v1/messages",
+        "/api/v1/packets",
+    ] {
+        let uri = format!("{list}?observed_by={observer}");
+        let big = app.json(&format!("{uri}&limit=100")).await;
+        let big = big["items"].as_array().cloned().unwrap_or_default();
+        assert!(big.len() > 10, "{uri}: too few rows to compare");
+        for offset in [0, 1, 7] {
+            let small = app.json(&format!("{uri}&limit=1&offset={offset}")).await;
+            assert_eq!(small["items"][0], big[offset], "{uri} at {offset}");
+        }
+    }
+}
