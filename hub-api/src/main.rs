@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use hub_api::cli::{Cli, Command};
+use hub_api::routes::packet_groups::GroupHours;
 use hub_api::seed;
 use hub_api::state::AppState;
 use hub_core::cache::runtime::ResponseCache;
@@ -189,7 +190,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 cache: ResponseCache::from_settings(&cache).await,
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
-                packet_group_hours: Default::default(),
+                packet_group_hours: GroupHours::filled_in_background(),
             };
             let response_cache = state.cache.clone();
             let address = server.bind_address();

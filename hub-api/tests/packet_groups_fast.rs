@@ -254,3 +254,38 @@ async fn kept_hours_are_reused() {
     .unwrap();
     assert_eq!(reread.1, first.1 + 1);
 }
+
+/// As the server keeps them (`filled_in_background`), missing hours are not read on the
+/// request that needs them: it groups the window as before, and the hours are read on a task
+/// of their own, after which they answer (a row added since shows only by grouping).
+#[tokio::test]
+async fn missing_hours_are_read_in_the_background() {
+    let app = empty_app().await;
+    seeded(&app.db).await;
+    let now = anchor();
+    let kept = GroupHours::filled_in_background();
+    let f = filters(now - Duration::days(7), None);
+    let (sort, order) = (GroupSort::Time, Order::Desc);
+    let expected = list_groups_by_sql(&app.db, &f, sort, order, 20, 0)
+        .await
+        .unwrap();
+    let first = list_groups(&app.db, &kept, &f, sort, order, 20, 0, now)
+        .await
+        .unwrap();
+    assert_eq!(first, expected);
+    kept.settled().await;
+    app.exec(
+        "INSERT INTO raw_packets (id, packet_hash, received_at, created_at, updated_at) VALUES \
+         ('late', 'late', '2026-11-17 05:00:00.000000', '2026-11-17 05:00:00', \
+         '2026-11-17 05:00:00')",
+    )
+    .await;
+    let again = list_groups(&app.db, &kept, &f, sort, order, 20, 0, now)
+        .await
+        .unwrap();
+    assert_eq!(again.1, first.1, "the hours read in the background answer");
+    let grouped = list_groups_by_sql(&app.db, &f, sort, order, 20, 0)
+        .await
+        .unwrap();
+    assert_eq!(grouped.1, first.1 + 1);
+}

@@ -7,7 +7,7 @@
 //! dashboard windows end before it.
 
 use chrono::NaiveDate;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,15 @@ pub type PastDays<V> = PastBuckets<NaiveDate, V>;
 /// Values of past time buckets of kind `B` (UTC days, hours), for any number of aggregates,
 /// each named by a key that says what was counted. A bucket that is over stays as it was
 /// read except for retention deletes and late imports, which show after [`PAST_DAY_TTL`].
+///
+/// By default a missing bucket is read on the request that needs it. Made with
+/// [`PastBuckets::filled_in_background`], a request that finds buckets missing is told so
+/// ([`PastBuckets::kept_or_fill`] answers `None`) and they are read by a task of their own,
+/// one per key at a time, so that request can answer another way.
 pub struct PastBuckets<B, V> {
     entries: Arc<Mutex<BucketEntries<B, V>>>,
+    /// Keys whose buckets a background task is reading; `None`: read inline.
+    filling: Option<Arc<Mutex<HashSet<String>>>>,
 }
 
 /// Kept values by (aggregate key, bucket), each with the time it was read.
@@ -36,6 +43,7 @@ impl<B, V> Clone for PastBuckets<B, V> {
     fn clone(&self) -> Self {
         PastBuckets {
             entries: self.entries.clone(),
+            filling: self.filling.clone(),
         }
     }
 }
@@ -44,6 +52,28 @@ impl<B, V> Default for PastBuckets<B, V> {
     fn default() -> Self {
         PastBuckets {
             entries: Arc::default(),
+            filling: None,
+        }
+    }
+}
+
+impl<B, V> PastBuckets<B, V> {
+    /// Kept buckets whose missing ones [`kept_or_fill`](Self::kept_or_fill) reads in the
+    /// background.
+    pub fn filled_in_background() -> Self {
+        PastBuckets {
+            entries: Arc::default(),
+            filling: Some(Arc::default()),
+        }
+    }
+
+    /// Waits until no background read runs (for tests and benchmarks).
+    pub async fn settled(&self) {
+        let Some(filling) = &self.filling else {
+            return;
+        };
+        while !filling.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }
@@ -90,6 +120,68 @@ impl<B: Copy + Ord + std::hash::Hash, V: Clone> PastBuckets<B, V> {
             found.insert(bucket, value);
         }
         Ok(found)
+    }
+
+    /// The value of every bucket of `buckets` for `key` as [`get_or_fetch`](Self::get_or_fetch)
+    /// gives it; but when made [`filled_in_background`](Self::filled_in_background) and some
+    /// bucket is missing, `None` at once, with `fetch` started on a task of its own unless
+    /// one already runs for `key` (a failed read is tried again by a later request).
+    pub async fn kept_or_fill<E, Fut>(
+        &self,
+        key: &str,
+        buckets: &[B],
+        empty: V,
+        fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
+    ) -> Result<Option<HashMap<B, V>>, E>
+    where
+        B: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+        E: 'static,
+        Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
+    {
+        let Some(filling) = &self.filling else {
+            let fetch = async |first, last| fetch(first, last).await;
+            return self
+                .get_or_fetch(key, buckets, empty, fetch)
+                .await
+                .map(Some);
+        };
+        if let Some(values) = self.kept_values(key, buckets) {
+            return Ok(Some(values));
+        }
+        let started = filling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+        if started {
+            let (kept, filling) = (self.clone(), filling.clone());
+            let (key, buckets) = (key.to_string(), buckets.to_vec());
+            tokio::spawn(async move {
+                let fetch = async |first, last| fetch(first, last).await;
+                // A failure keeps nothing: the next request that misses starts another read.
+                let _ = kept.get_or_fetch(&key, &buckets, empty, fetch).await;
+                filling
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+            });
+        }
+        Ok(None)
+    }
+
+    /// The value of every bucket of `buckets` for `key` if each is kept and still fresh.
+    fn kept_values(&self, key: &str, buckets: &[B]) -> Option<HashMap<B, V>> {
+        let now = Instant::now();
+        let entries = self.lock();
+        buckets
+            .iter()
+            .map(|bucket| match entries.get(&(key.to_string(), *bucket)) {
+                Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
+                    Some((*bucket, value.clone()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BucketEntries<B, V>> {

@@ -90,11 +90,18 @@ pub(super) async fn count_groups(
     })
     .collect();
     let key = filter_key(backend, filters);
-    let kept_hours = kept
-        .get_or_fetch(&key, &hours, HourGroups::default(), async |first, last| {
-            read_hours(db, filters, first, last + Duration::hours(1)).await
-        })
-        .await?;
+    let (reader, row_filters) = (db.clone(), filters.clone());
+    let read = async move |first, last: NaiveDateTime| {
+        read_hours(&reader, &row_filters, first, last + Duration::hours(1)).await
+    };
+    let Some(kept_hours) = kept
+        .kept_or_fill(&key, &hours, HourGroups::default(), read)
+        .await?
+    else {
+        // Reading every hour of a filter costs more than grouping the window once: this
+        // request groups, while the hours are read in the background for the next ones.
+        return count_groups_by_sql(db, filters).await;
+    };
 
     let mut total = 0;
     if since < head_end {
