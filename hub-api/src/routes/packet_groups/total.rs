@@ -37,7 +37,7 @@ use hub_core::time::Timestamp;
 use sea_orm::sea_query::{Alias, Expr, PostgresQueryBuilder, Query, SqliteQueryBuilder};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -99,8 +99,14 @@ pub(super) async fn count_groups(
         .await?
     else {
         // Reading every hour of a filter costs more than grouping the window once: this
-        // request groups, while the hours are read in the background for the next ones.
-        return count_groups_by_sql(db, filters).await;
+        // request groups (hashes only: without `path_hash_bytes` there is no HAVING), while
+        // the hours are read in the background for the next ones.
+        let hashes = raw_packets::Entity::find()
+            .filter(row_condition(backend, filters))
+            .select_only()
+            .column(raw_packets::Column::PacketHash)
+            .group_by(raw_packets::Column::PacketHash);
+        return Ok(hashes.count(db).await?);
     };
 
     let mut total = 0;
