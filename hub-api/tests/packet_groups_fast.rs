@@ -64,6 +64,17 @@ async fn add_edge_rows(db: &DatabaseConnection) {
         Some(3),
         2,
     ));
+    // Heard again long after: its first hearing is older than any kept hour looks back
+    // (`EARLIER_LOOKBACK`), so only windows that reach it may count it there.
+    let long_ago = at("2026-10-01T12:00:00Z");
+    rows.push(("longago".into(), "1".into(), long_ago, Some(3), 1));
+    rows.push((
+        "longago".into(),
+        "2".into(),
+        at("2026-11-16T12:30:00Z"),
+        Some(3),
+        1,
+    ));
     // More groups at one instant than a short walk reads, so walks stop inside the tie.
     let tie = at("2026-11-19T16:20:00Z");
     // Inserted in descending hash order: walks meet tied rows in storage order, so a walk
@@ -125,6 +136,10 @@ async fn assert_same_as_grouping(db: &DatabaseConnection) {
     let now = anchor();
     let kept = GroupHours::default();
     let windows: Vec<(NaiveDateTime, Option<NaiveDateTime>)> = vec![
+        // First, so that the hours it keeps serve the longer windows after it: those must
+        // still subtract the hashes heard before this `since` (the "again" hash, 2 days
+        // before; see EARLIER_LOOKBACK).
+        (at("2026-11-16T00:00:00Z"), None),
         // The default window: 7 days back, mid-hour.
         (now - Duration::days(7), None),
         // On the hour, ending in the past mid-hour.

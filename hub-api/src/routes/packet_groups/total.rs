@@ -13,7 +13,8 @@
 //! `total = distinct(head) + Σ_b (hashes(b) − #{p ∈ earlier(b) : p ≥ s}) + tail`,
 //!
 //! where `hashes(b)` is the number of hashes with a row in `b`, `earlier(b)` the latest row
-//! before `b` of each of them that has one, and `tail` the hashes with a row in the tail and
+//! before `b` of each of them that has one (looked for only as far back as any `s` that
+//! hour serves: [`EARLIER_LOOKBACK`]), and `tail` the hashes with a row in the tail and
 //! none in `[s, tail start)`. The head and the tail are counted on each request; `hashes(b)`
 //! and `earlier(b)` depend only on the filter and the hour, not on `s` or `u`, so they are
 //! kept per (filter SQL with its values, hour) under the [`PAST_DAY_TTL`] rule of the
@@ -49,13 +50,22 @@ pub const GRACE: Duration = Duration::minutes(2);
 /// grouping, which bounds the kept entries of one filter.
 const MAX_KEPT_HOURS: i64 = 32 * 24;
 
+/// How far before the first hour it reads [`read_hours`] looks for a hash's earlier rows.
+///
+/// A kept hour `b` only serves windows of at most [`MAX_KEPT_HOURS`] whole hours that reach
+/// it, whose `since` is therefore later than `b - MAX_KEPT_HOURS - 1 h`. An earlier row
+/// before that is before every such `since`, so it is never subtracted: the same as no
+/// earlier row at all. Reading from here on keeps the counts exact and bounds each read by
+/// the window, not the whole history.
+const EARLIER_LOOKBACK: Duration = Duration::hours(MAX_KEPT_HOURS + 24);
+
 /// The groups of one past UTC hour, for one row filter.
 #[derive(Debug, Clone, Default)]
 pub struct HourGroups {
     /// Distinct packet hashes with a matching row in the hour.
     hashes: i64,
-    /// For each of those hashes that also has a matching row before the hour (at any time),
-    /// the time of the latest such row.
+    /// For each of those hashes that also has a matching row before the hour (within
+    /// [`EARLIER_LOOKBACK`]; older ones never count), the time of the latest such row.
     earlier: Vec<NaiveDateTime>,
 }
 
@@ -176,9 +186,9 @@ async fn distinct_hashes(db: &DatabaseConnection, rows: Condition) -> Result<u64
 
 /// [`HourGroups`] of every hour in `[from, to)` (whole hours) that has matching rows.
 ///
-/// One grouping of all matching rows before `to` by packet hash settles the hashes whose
-/// rows all lie in one hour of the span (nearly all): they count in that hour and have no
-/// earlier row. The others (rows in several hours, or also before `from`) are few; their rows
+/// One grouping of the matching rows before `to` (back to [`EARLIER_LOOKBACK`] before
+/// `from`) by packet hash settles the hashes whose rows all lie in one hour of the span
+/// (nearly all): they count in that hour and have no earlier row. The others (rows in several hours, or also before `from`) are few; their rows
 /// are read and walked here.
 async fn read_hours(
     db: &DatabaseConnection,
@@ -187,7 +197,13 @@ async fn read_hours(
     to: NaiveDateTime,
 ) -> Result<HashMap<NaiveDateTime, HourGroups>, ApiError> {
     let backend = db.get_database_backend();
-    let rows = row_filter(backend, filters).add(before(backend, to));
+    let rows = row_filter(backend, filters).add(before(backend, to)).add(
+        raw_packets::Column::ReceivedAt.gte(datetime_bound(
+            backend,
+            from - EARLIER_LOOKBACK,
+            Bound::Lower,
+        )),
+    );
     let first_hour = hour_text(backend, "MIN(raw_packets.received_at)");
     let last_hour = hour_text(backend, "MAX(raw_packets.received_at)");
     let per_hash = raw_packets::Entity::find()
