@@ -30,7 +30,7 @@ impl RedisCluster {
         let masters: Vec<RedisServer> = (0..3)
             .map(|i| {
                 let conf = dir.path().join(format!("nodes-{i}.conf"));
-                RedisServer::start_on(free_port(), cluster_args(&conf))
+                RedisServer::start_fresh(|| cluster_args(&conf))
             })
             .collect();
         let cluster = Self { masters, _dir: dir };

@@ -50,18 +50,28 @@ impl RedisServer {
 
     /// [`RedisServer::start`] with extra `redis-server` arguments.
     pub fn start_with(extra: Vec<String>) -> Self {
-        Self::start_on(free_port(), extra)
+        Self::start_fresh(|| extra.clone())
     }
 
-    pub(crate) fn start_on(port: u16, extra: Vec<String>) -> Self {
-        let mut server = Self {
-            port,
-            child: None,
-            paused: false,
-            extra,
-        };
-        server.spawn();
-        server
+    /// Starts a server on a free port with the arguments `extra()` makes. A port the OS
+    /// reported free can be taken (by another test's outgoing connection) before redis binds
+    /// it, and redis then exits at once: such a start is tried again on fresh ports, with
+    /// fresh arguments (which may name ports of their own).
+    pub(crate) fn start_fresh(extra: impl Fn() -> Vec<String>) -> Self {
+        let mut failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let mut server = Self {
+                port: free_port(),
+                child: None,
+                paused: false,
+                extra: extra(),
+            };
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(exited) => failure = exited,
+            }
+        }
+        panic!("{failure} (tried {START_ATTEMPTS} times on fresh ports)")
     }
 
     /// The TCP port the server listens on (stable across [`RedisServer::restart`]).
@@ -75,6 +85,13 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
+        if let Err(exited) = self.try_spawn() {
+            panic!("{exited}");
+        }
+    }
+
+    /// Starts the process and waits until it answers; `Err` when it exited at startup.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -104,13 +121,14 @@ impl RedisServer {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if self.answers_ping() {
-                return;
+                return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
+                self.child = None;
+                return Err(format!(
                     "redis-server on port {} exited at startup: {status}",
                     self.port
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -192,6 +210,9 @@ impl Drop for RedisServer {
 pub fn free_port_for_tests() -> u16 {
     free_port()
 }
+
+/// How many times [`RedisServer::start_fresh`] tries.
+const START_ATTEMPTS: usize = 5;
 
 pub(crate) fn free_port() -> u16 {
     // Binding port 0 lets the OS pick; the tiny race until redis binds it is acceptable in tests.
