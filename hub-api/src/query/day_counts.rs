@@ -11,10 +11,11 @@ use super::list::TimeWindow;
 use super::past_days::PastDays;
 use crate::params::{Bound, datetime_bound};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use hub_core::time::Timestamp;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryFilter,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
+    QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -166,6 +167,55 @@ impl WindowDays {
         &self.whole_days
     }
 
+    /// `select` restricted to the window's head (when there is one) and to its tail: two
+    /// plain ranges rather than one OR of both, so that each is an index range (for the OR
+    /// the planner walks a whole index, e.g. every flood advert).
+    pub fn edges<E: EntityTrait>(
+        &self,
+        backend: DbBackend,
+        select: Select<E>,
+        column: E::Column,
+    ) -> Vec<Select<E>> {
+        let (Some(first), Some(last)) = (self.whole_days.first(), self.whole_days.last()) else {
+            return Vec::new();
+        };
+        let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
+        let after_last = midnight(*last + chrono::Duration::days(1));
+        let after_last = datetime_bound(backend, after_last, Bound::Lower);
+        let mut edges = Vec::with_capacity(2);
+        if let Some(head) = self.head {
+            edges.push(
+                select
+                    .clone()
+                    .filter(head.condition(backend, column))
+                    .filter(column.lt(first_start)),
+            );
+        }
+        edges.push(
+            select
+                .filter(column.gte(after_last))
+                .filter(self.tail.condition(backend, column)),
+        );
+        edges
+    }
+
+    /// The rows of `select` in the window by `column`, with the count of each whole day
+    /// taken from `per_day` (a day it lacks has none) and the edges counted.
+    pub async fn count_with_days<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        select: Select<E>,
+        column: E::Column,
+        per_day: &HashMap<NaiveDate, i64>,
+    ) -> Result<i64, DbErr> {
+        let mut rows = 0;
+        for edge in self.edges(db.get_database_backend(), select, column) {
+            rows += count_rows(db, edge).await?;
+        }
+        let whole: i64 = self.whole_days.iter().filter_map(|d| per_day.get(d)).sum();
+        Ok(rows + whole)
+    }
+
     /// The rows of `select` in the window by `column`: the head and the tail counted, the
     /// span of whole days from `kept` under `key` (which must name everything `select`
     /// filters on), or, when not kept yet, counted by `day_select` (the same rows as
@@ -186,23 +236,13 @@ impl WindowDays {
         let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
         let after_last = midnight(*last + chrono::Duration::days(1));
         let after_last = datetime_bound(backend, after_last, Bound::Lower);
-        // Two plain ranges, not one OR of both: each is then an index range.
-        let head = self.head.map(|head| {
-            select
-                .clone()
-                .filter(head.condition(backend, column))
-                .filter(column.lt(first_start.clone()))
-        });
-        let head = async {
-            match head {
-                Some(rows) => count_rows(db, rows).await,
-                None => Ok(0),
+        let edges = async {
+            let mut rows = 0;
+            for edge in self.edges(backend, select, column) {
+                rows += count_rows(db, edge).await?;
             }
+            Ok::<_, DbErr>(rows)
         };
-        let tail = select
-            .filter(column.gte(after_last.clone()))
-            .filter(self.tail.condition(backend, column));
-        let tail = count_rows(db, tail);
         // The whole days as one span, not per day: one COUNT reads an index range, where
         // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
         // window moves by a day a day, so a span is counted about once a day (and again
@@ -224,11 +264,25 @@ impl WindowDays {
             };
             Ok::<_, DbErr>(HashMap::from([(first, rows)]))
         });
-        let (head, tail, whole) =
-            tokio::try_join!(Box::pin(head), Box::pin(tail), Box::pin(whole))?;
-        let total = head + tail + whole.values().sum::<i64>();
+        let (edges, whole) = tokio::try_join!(Box::pin(edges), Box::pin(whole))?;
+        let total = edges + whole.values().sum::<i64>();
         Ok(u64::try_from(total).unwrap_or(0))
     }
+}
+
+/// The time of the oldest row of `E`'s whole table by `column` (one index entry), where a
+/// window without `since` begins; `None` for an empty table.
+pub async fn oldest_row<E: EntityTrait>(
+    db: &DatabaseConnection,
+    column: E::Column,
+) -> Result<Option<NaiveDateTime>, DbErr> {
+    let oldest: Option<Option<Timestamp>> = E::find()
+        .select_only()
+        .column_as(column.min(), "oldest")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(oldest.flatten().map(|t| t.0))
 }
 
 /// The rows of `select` before `from` by `column`, counted as all of them less those from

@@ -1,13 +1,12 @@
 //! What every paginated list shares: a received-time window, sorting that always ends with a
 //! unique tie-break, and one page with the total before limit/offset (docs/contract/api.md section 0).
 
-use super::day_counts::{WindowDays, select_key};
+use super::day_counts::{WindowDays, oldest_row, select_key};
 use super::past_days::PastDays;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Bound, Order, datetime_bound, parse_datetime};
 use chrono::NaiveDateTime;
-use hub_core::time::Timestamp;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
@@ -241,16 +240,7 @@ where
         let backend = db.get_database_backend();
         let oldest = match window.since {
             Some(_) => None,
-            // The oldest row of the whole table (one index entry), where a window without
-            // `since` begins.
-            None => E::find()
-                .select_only()
-                .column_as(column.min(), "oldest")
-                .into_tuple::<Option<Timestamp>>()
-                .one(db)
-                .await?
-                .flatten()
-                .map(|t| t.0),
+            None => oldest_row::<E>(db, column).await?,
         };
         let today = hub_core::time::now().date();
         match WindowDays::new(window, oldest, today) {

@@ -4,14 +4,14 @@ use super::series::{flood_advert_days, packet_days, visible_message_days};
 use super::{flood_only, visible_messages};
 use crate::error::ApiError;
 use crate::params::sql;
-use crate::query::day_counts::{count_rows, day_sql, parse_day};
+use crate::query::day_counts::{WindowDays, count_rows, day_sql, oldest_row, parse_day};
+use crate::query::list::TimeWindow;
 use crate::query::lookups::visible_channels;
 use crate::query::past_days::DashboardDays;
 use chrono::{NaiveDate, NaiveDateTime};
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
 use hub_core::roles::{TEST_ROLE, role_names};
-use hub_core::time::Timestamp;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -80,17 +80,17 @@ pub(super) async fn stats(
 
     // Like the flood-only advert counts, the "visible messages only" rule covers all three
     // message counts: a caller learns nothing about channels it may not read. Every all-time
-    // and 7-day count below is kept per past day (see `DaySplit`), so a request reads only
+    // and 7-day count below is kept per past day (see `Cut`), so a request reads only
     // the first day and today.
     let column = messages::Column::ReceivedAt;
-    let all_time = DaySplit::all_time::<messages::Entity>(db, column, today).await?;
+    let all_time = Cut::all_time::<messages::Entity>(db, column, today).await?;
     let channel_message_counts: BTreeMap<i32, i64> = messages_per_channel(db, kept, &all_time)
         .await?
         .into_iter()
         .filter(|(idx, _)| visible.contains(idx))
         .collect();
     let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
-    let message_days = visible_message_days(db, kept, &visible, &all_time.whole_days).await?;
+    let message_days = visible_message_days(db, kept, &visible, all_time.whole_days()).await?;
     let total_messages = all_time
         .count(db, visible_rows(), column, &message_days)
         .await?;
@@ -102,8 +102,8 @@ pub(super) async fn stats(
     // The 7-day counts take the whole days of the week from the dashboard's kept per-day
     // counts (the same rows message-activity, activity and packet-activity count) and read
     // only the partial first day and today.
-    let week = DaySplit::new(week_ago, today);
-    let message_days = visible_message_days(db, kept, &visible, &week.whole_days).await?;
+    let week = Cut::since(week_ago, today);
+    let message_days = visible_message_days(db, kept, &visible, week.whole_days()).await?;
     let messages_7d = week
         .count(
             db,
@@ -115,15 +115,15 @@ pub(super) async fn stats(
 
     let adverts = || advertisements::Entity::find().filter(flood_only());
     let column = advertisements::Column::ReceivedAt;
-    let all_time = DaySplit::all_time::<advertisements::Entity>(db, column, today).await?;
-    let advert_days = flood_advert_days(db, kept, &all_time.whole_days).await?;
+    let all_time = Cut::all_time::<advertisements::Entity>(db, column, today).await?;
+    let advert_days = flood_advert_days(db, kept, all_time.whole_days()).await?;
     let total_advertisements = all_time.count(db, adverts(), column, &advert_days).await?;
     let advertisements_24h = count_rows(
         db,
         adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
     )
     .await?;
-    let advert_days = flood_advert_days(db, kept, &week.whole_days).await?;
+    let advert_days = flood_advert_days(db, kept, week.whole_days()).await?;
     let advertisements_7d = week
         .count(
             db,
@@ -145,12 +145,12 @@ pub(super) async fn stats(
 
     let column = raw_packets::Column::ReceivedAt;
     let packets = || raw_packets::Entity::find();
-    let all_time = DaySplit::all_time::<raw_packets::Entity>(db, column, today).await?;
-    let packet_counts = packet_days(db, kept, &all_time.whole_days).await?;
+    let all_time = Cut::all_time::<raw_packets::Entity>(db, column, today).await?;
+    let packet_counts = packet_days(db, kept, all_time.whole_days()).await?;
     let total_packets = all_time
         .count(db, packets(), column, &packet_counts)
         .await?;
-    let packet_counts = packet_days(db, kept, &week.whole_days).await?;
+    let packet_counts = packet_days(db, kept, week.whole_days()).await?;
     let packets_7d = week
         .count(
             db,
@@ -177,68 +177,56 @@ pub(super) async fn stats(
     })
 }
 
-/// The rows since a moment (7 days ago, or the oldest row's day) as its partial first day,
-/// the whole past days between (kept per day, see [`DashboardDays`]) and today from midnight
-/// on: only the first day and today are read for each request.
-struct DaySplit {
-    since: NaiveDateTime,
-    /// Midnight ending `since`'s day (the first whole day's start), before today.
-    first_whole: NaiveDateTime,
-    /// Midnight starting today.
-    today_start: NaiveDateTime,
-    /// The whole days between, oldest first (empty when `since` is today).
-    whole_days: Vec<NaiveDate>,
+/// A window of `stats` cut at midnights ([`WindowDays`]), or, when it holds no whole past
+/// day, the window itself.
+struct Cut {
+    window: TimeWindow,
+    days: Option<WindowDays>,
 }
 
-impl DaySplit {
-    fn new(since: NaiveDateTime, today: NaiveDate) -> DaySplit {
-        let first = since.date() + chrono::Duration::days(1);
-        let whole_days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d < today).collect();
-        DaySplit {
-            since,
-            first_whole: super::midnight(first.min(today)),
-            today_start: super::midnight(today),
-            whole_days,
-        }
+impl Cut {
+    /// From `since` on.
+    fn since(since: NaiveDateTime, today: NaiveDate) -> Cut {
+        let window = TimeWindow {
+            since: Some(since),
+            until: None,
+        };
+        let days = WindowDays::new(window, None, today);
+        Cut { window, days }
     }
 
-    /// Every row of `E`'s table: from midnight of the day of its oldest `column` value on.
-    /// The oldest of the whole table, unfiltered, so that MIN reads one index entry.
+    /// Every row of `E`'s table, from its oldest by `column` on.
     async fn all_time<E: EntityTrait>(
         db: &DatabaseConnection,
         column: E::Column,
         today: NaiveDate,
-    ) -> Result<DaySplit, DbErr> {
-        let oldest: Option<Timestamp> = E::find()
-            .select_only()
-            .column_as(column.min(), "oldest")
-            .into_tuple::<Option<Timestamp>>()
-            .one(db)
-            .await?
-            .flatten();
-        let since = oldest.map_or(today, |t| t.0.date().min(today));
-        Ok(DaySplit::new(super::midnight(since), today))
+    ) -> Result<Cut, DbErr> {
+        let window = TimeWindow::default();
+        let oldest = oldest_row::<E>(db, column).await?;
+        let days = WindowDays::new(window, oldest, today);
+        Ok(Cut { window, days })
     }
 
-    /// `select` restricted to the partial first day (when there is one) and to today on:
-    /// two simple ranges rather than one OR of both, so that each is an index range (for
-    /// the OR the planner walks a whole index, e.g. every flood advert).
-    fn edges<E: EntityTrait>(&self, select: Select<E>, column: E::Column) -> Vec<Select<E>> {
-        let mut edges = Vec::with_capacity(2);
-        if self.since < self.first_whole {
-            edges.push(
-                select
-                    .clone()
-                    .filter(column.gte(self.since))
-                    .filter(column.lt(self.first_whole)),
-            );
+    /// The whole past days, kept per day by the dashboard.
+    fn whole_days(&self) -> &[NaiveDate] {
+        self.days.as_ref().map_or(&[], WindowDays::whole_days)
+    }
+
+    /// `select` restricted to what is read on each request: the edges of the whole days, or
+    /// the window itself.
+    fn edges<E: EntityTrait>(
+        &self,
+        backend: DbBackend,
+        select: Select<E>,
+        column: E::Column,
+    ) -> Vec<Select<E>> {
+        match &self.days {
+            Some(days) => days.edges(backend, select, column),
+            None => vec![select.filter(self.window.condition(backend, column))],
         }
-        edges.push(select.filter(column.gte(self.today_start.max(self.since))));
-        edges
     }
 
-    /// The rows of `select` at or after `since` by `column`: the partial first day and today
-    /// read, the whole days from `per_day`.
+    /// The rows of `select` in the window: whole days from `per_day`, the edges read.
     async fn count<E: EntityTrait>(
         &self,
         db: &DatabaseConnection,
@@ -246,25 +234,22 @@ impl DaySplit {
         column: E::Column,
         per_day: &HashMap<NaiveDate, i64>,
     ) -> Result<i64, DbErr> {
-        let mut edge_rows = 0;
-        for edge in self.edges(select, column) {
-            edge_rows += count_rows(db, edge).await?;
+        match &self.days {
+            Some(days) => days.count_with_days(db, select, column, per_day).await,
+            None => {
+                let backend = db.get_database_backend();
+                count_rows(db, select.filter(self.window.condition(backend, column))).await
+            }
         }
-        let whole: i64 = self
-            .whole_days
-            .iter()
-            .map(|d| per_day.get(d).copied().unwrap_or(0))
-            .sum();
-        Ok(edge_rows + whole)
     }
 }
 
 /// Channel messages (with an index) per channel index, over the days of `split`: the whole
-/// days kept per day, the first day and today read.
+/// days kept per day, the edges read.
 async fn messages_per_channel(
     db: &DatabaseConnection,
     kept: &DashboardDays,
-    split: &DaySplit,
+    split: &Cut,
 ) -> Result<BTreeMap<i32, i64>, DbErr> {
     // Every query here reads a received_at range. On SQLite the unary `+` (in WHERE and
     // GROUP BY) keeps the planner on that range; otherwise it walks every channel message
@@ -290,7 +275,7 @@ async fn messages_per_channel(
         .channel_messages
         .get_or_fetch(
             "channel messages",
-            &split.whole_days,
+            split.whole_days(),
             Vec::new(),
             async |first, last| {
                 let day = day_sql("messages", column.as_str());
@@ -320,7 +305,7 @@ async fn messages_per_channel(
     for (idx, n) in per_day.into_values().flatten() {
         *counts.entry(idx).or_default() += n;
     }
-    for edge in split.edges(channel_rows(), column) {
+    for edge in split.edges(backend, channel_rows(), column) {
         let rows: Vec<(i32, i64)> = edge
             .select_only()
             .column(messages::Column::ChannelIdx)
