@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hub_core::cache::backend::{BoxFuture, EntryWithGenerations};
+use hub_core::cache::backend::{BoxFuture, Found};
 use hub_core::cache::envelope::etag_for;
 use hub_core::cache::observer::CacheObserver;
 use hub_core::cache::runtime::{CacheSpec, Cached, KeyParam, ResponseCache, Ttl, serve};
@@ -539,12 +539,13 @@ impl CacheBackend for SlowWritesForTests {
             self.redis.set(key, value, ttl).await
         })
     }
-    fn get_with_generations<'a>(
+    fn lookup<'a>(
         &'a self,
         key: &'a str,
         names: &'a [&'static str],
-    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
-        self.redis.get_with_generations(key, names)
+        with_expiry: bool,
+    ) -> BoxFuture<'a, Result<Found, CacheError>> {
+        self.redis.lookup(key, names, with_expiry)
     }
     fn invalidate<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         self.redis.invalidate(name)

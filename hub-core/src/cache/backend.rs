@@ -89,22 +89,13 @@ pub trait CacheBackend: Send + Sync + 'static {
 
     /// Reads `key` together with the current invalidation generations of `names` (a name
     /// never invalidated is generation 0), in ONE round trip so that the entry and the
-    /// generations it is compared with are seen at the same moment (docs/contract/cache-design.md section 7).
+    /// generations it is compared with are seen at the same moment (docs/contract/cache-design.md
+    /// section 7), plus the entry's remaining time in the store when `with_expiry`
+    /// (stale-while-revalidate needs it). The one read the runtime makes.
     ///
-    /// The default reads `key` alone and reports every generation as 0: a backend without
-    /// generations never detects an invalidation this way and must drop entries in
-    /// [`CacheBackend::invalidate`] instead.
-    fn get_with_generations<'a>(
-        &'a self,
-        key: &'a str,
-        names: &'a [&'static str],
-    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
-        Box::pin(async move { Ok((self.get(key).await?, vec![0; names.len()])) })
-    }
-
-    /// [`CacheBackend::get_with_generations`], plus the entry's remaining time in the store
-    /// when `with_expiry` (stale-while-revalidate needs it), still in one round trip. The
-    /// default reports no remaining time.
+    /// The default reads `key` alone, reports every generation as 0 and no remaining time: a
+    /// backend without generations never detects an invalidation this way and must drop
+    /// entries in [`CacheBackend::invalidate`] instead.
     fn lookup<'a>(
         &'a self,
         key: &'a str,
@@ -113,12 +104,24 @@ pub trait CacheBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Found, CacheError>> {
         let _ = with_expiry;
         Box::pin(async move {
-            let (entry, generations) = self.get_with_generations(key, names).await?;
             Ok(Found {
-                entry: entry.map(bytes::Bytes::from),
-                generations,
+                entry: self.get(key).await?.map(bytes::Bytes::from),
+                generations: vec![0; names.len()],
                 expires_in: None,
             })
+        })
+    }
+
+    /// [`CacheBackend::lookup`] without the remaining time, as `(entry, generations)`: a
+    /// shorthand for tests and tools; backends implement `lookup`.
+    fn get_with_generations<'a>(
+        &'a self,
+        key: &'a str,
+        names: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
+        Box::pin(async move {
+            let found = self.lookup(key, names, false).await?;
+            Ok((found.entry.map(Vec::from), found.generations))
         })
     }
 

@@ -26,7 +26,7 @@ use redis::{
     Client, ConnectionAddr, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo, RedisResult,
 };
 
-use super::backend::{BoxFuture, CacheBackend, CacheError, EntryWithGenerations, Found};
+use super::backend::{BoxFuture, CacheBackend, CacheError, Found};
 use super::breaker::{
     BreakerState, CircuitBreaker, DEFAULT_FAILURE_THRESHOLD, DEFAULT_OPEN_FOR, Permit,
 };
@@ -629,17 +629,6 @@ impl CacheBackend for RedisCache {
                 .await;
             self.forget_locally([self.full_key(key)]);
             stored
-        })
-    }
-
-    fn get_with_generations<'a>(
-        &'a self,
-        key: &'a str,
-        names: &'a [&'static str],
-    ) -> BoxFuture<'a, Result<EntryWithGenerations, CacheError>> {
-        Box::pin(async move {
-            let found = self.lookup(key, names, false).await?;
-            Ok((found.entry.map(Vec::from), found.generations))
         })
     }
 
