@@ -203,8 +203,12 @@ proptest! {
         flip in any::<prop::sample::Index>(),
         mask in 1u8..,
     ) {
+        let body = body.into();
         let env = Envelope { status, content_type, etag, stored_at, generations, body };
         let bytes = env.encode().expect("within every length prefix");
+        // The HIT path's decoder (the body a view of the stored bytes) reads the same.
+        let shared = bytes::Bytes::from(bytes.clone());
+        prop_assert_eq!(Envelope::decode_shared(&shared), Some(env.clone()));
         prop_assert_eq!(Envelope::decode(&bytes), Some(env));
         // A truncated or bit-flipped entry decodes to something or nothing, never a panic;
         // a truncated one is never mistaken for an entry.

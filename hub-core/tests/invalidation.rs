@@ -374,7 +374,7 @@ async fn a_slow_miss_started_before_a_write_is_never_served_after_it() {
         .await
         .unwrap();
     let envelope = Envelope::decode(&stored).expect("A's entry");
-    assert_eq!(envelope.body, b"\"slow v0\"");
+    assert_eq!(envelope.body, &b"\"slow v0\""[..]);
     assert_eq!(envelope.generations, [0, 0], "read before the write");
     for _ in 0..3 {
         let got = get(&h.app, "/slow").await;

@@ -10,8 +10,10 @@
 //! Anything that does not decode exactly (wrong magic or version, truncated, trailing bytes,
 //! non-UTF-8 text) is reported as `None`, which the runtime treats as a MISS and overwrites.
 
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 2] = b"HC";
@@ -38,8 +40,8 @@ pub struct Envelope {
     /// depends on (in the order of [`super::names::generation_names`]). A read serves the
     /// entry only while these are still the current generations.
     pub generations: Vec<u64>,
-    /// The body bytes exactly as sent.
-    pub body: Vec<u8>,
+    /// The body bytes exactly as sent (`Bytes`: a decoded entry shares the stored bytes).
+    pub body: Bytes,
 }
 
 /// Strong ETag for a body: `"` + first 32 hex chars of its SHA-256 + `"`.
@@ -76,7 +78,7 @@ impl Envelope {
             etag: etag_for(&body),
             stored_at: unix_now(),
             generations,
-            body,
+            body: Bytes::from(body),
         }
     }
 
@@ -122,6 +124,17 @@ impl Envelope {
 
     /// Parses bytes written by [`Envelope::encode`]; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
+        Self::decode_with(bytes, |body| Bytes::copy_from_slice(&bytes[body]))
+    }
+
+    /// [`Envelope::decode`] of bytes already shared: the body is a view of `bytes`, not a
+    /// copy (the HIT path: a near-cache entry is replayed without copying its body).
+    pub fn decode_shared(bytes: &Bytes) -> Option<Self> {
+        Self::decode_with(bytes, |body| bytes.slice(body))
+    }
+
+    /// Parses `bytes`, taking the body from the range it occupies through `body`.
+    fn decode_with(bytes: &[u8], body: impl FnOnce(Range<usize>) -> Bytes) -> Option<Self> {
         let mut r = Reader(bytes);
         if r.take(2)? != MAGIC || r.u8()? != FORMAT_VERSION {
             return None;
@@ -137,10 +150,12 @@ impl Envelope {
         let etag_len = usize::from(r.u8()?);
         let etag = std::str::from_utf8(r.take(etag_len)?).ok()?.to_owned();
         let body_len = usize::try_from(r.u32()?).ok()?;
-        let body = r.take(body_len)?.to_vec();
+        let start = bytes.len() - r.0.len();
+        r.take(body_len)?;
         if !r.0.is_empty() || !(100..=999).contains(&status) {
             return None;
         }
+        let body = body(start..start + body_len);
         Some(Self {
             status,
             content_type,

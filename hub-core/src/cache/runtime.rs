@@ -676,7 +676,7 @@ where
                 // the store below overwrites. Only TTL expiry makes an entry stale; an
                 // invalidated one is never served.
                 let valid = entry
-                    .and_then(|bytes| Envelope::decode(&bytes))
+                    .and_then(|bytes| Envelope::decode_shared(&bytes))
                     .filter(|e| e.status == 200 && e.generations == generations);
                 if let Some(env) = valid {
                     match cache.freshness(spec.ttl, expires_in, env.stored_at) {
@@ -758,7 +758,7 @@ where
                 etag: shared.etag.clone(),
                 stored_at: shared.computed_at,
                 generations: Vec::new(),
-                body: shared.body.to_vec(),
+                body: shared.body.clone(),
             };
             let left = remaining_ttl(cache.ttl(spec.ttl), env.stored_at);
             Cached::hit(env, format!("hub; hit; ttl={left}"))
