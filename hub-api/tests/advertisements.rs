@@ -5,7 +5,7 @@
 //! 04:21 (aa02), ad04 Delta transport_flood 03:51 (bb02), ad05 Alpha flood 03:21 (bb01),
 //! ad06 Bravo flood 02:51 (aa01). Each has one event_observers row: its primary observer.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

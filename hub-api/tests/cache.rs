@@ -1,7 +1,7 @@
 //! Response caching end to end: the real app, a real SQLite file and a real redis-server
 //! that each test starts on a free loopback port (docs/contract/cache-design.md section 9).
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::cache::observer::{CacheObserver, Lookup};

@@ -2,8 +2,8 @@
 //! server (MISS then HIT with identical bytes, roles kept apart, writes invalidate, TTLs
 //! expire), and a master killed mid-test never fails or stalls a request.
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! `/api/v1/channels` visibility and `/api/v1/user/profiles`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use poem::http::StatusCode;

@@ -2,8 +2,7 @@
 //! profile the API does not depend on, configured as a bounded cache, and every `hub-api serve`
 //! setting is passed through to the API with its default.
 
-#[path = "support/cli_settings.rs"]
-mod cli_settings;
+use crate::cli_settings;
 
 use cli_settings::{env_defaults, repo_file, serve_envs};
 use serde_norway::Value;

@@ -2,8 +2,8 @@
 //! and two overlapping write transactions of the same process used to fail with `database is
 //! locked` (the contract fuzz found it with two workers).
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::fixture_app;
 use poem::http::StatusCode;

@@ -3,7 +3,7 @@
 //! Age-dependent numbers are built in an empty database with timestamps relative to now
 //! (`ago`); fixture assertions stick to what does not change with the date.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! PostgreSQL server. Each is a 503 JSON error with `Retry-After` within the statement
 //! timeout, cached responses keep being served, and service resumes by itself.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_api::state::AppState;

@@ -3,7 +3,7 @@
 //! a correct answer or a 4xx JSON error, never a 500 or a panic, and the Redis cache stays
 //! bounded.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::test_support::{PostgresServer, RedisServer};

@@ -2,7 +2,7 @@
 //! most privileged key configured, or from anyone when no key is (docs/configuration.md
 //! #identity-headers).
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::settings::AuthSettings;

@@ -2,7 +2,7 @@
 //! seeded network spread over weeks up to now, every list's `total` equals the rows its pages
 //! hold, under every filter that takes the kept path, on the first request and from the kept
 //! days; what changes after the fact (today's rows, names, tags, adoptions) shows at once.
-mod common;
+use crate::common;
 use common::*;
 use hub_api::seed::{self, Scale, SeedArgs};
 use sea_orm::ConnectionTrait;

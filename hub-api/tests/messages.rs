@@ -6,7 +6,7 @@
 //! M3 "Ops channel traffic" channel 71 = 0x47 "E2E General", community, 04:56 (aa02),
 //! M4 "Direct hello over the mesh" contact from a1fa00000000 05:06 (bb02).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! the request-duration histogram and Basic auth, against the real app and, where the cache
 //! matters, a real redis-server (docs/metrics.md).
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::cache::runtime::ResponseCache;

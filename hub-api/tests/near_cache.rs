@@ -1,8 +1,8 @@
 //! Two instances on one Redis, each with a near cache: a write through one is seen by the
 //! other's next read within 50 ms, although the other serves its HITs from process memory.
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! `/api/v1/nodes`: filters, sorts, pagination, single-node routes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

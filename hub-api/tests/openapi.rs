@@ -2,7 +2,7 @@
 //! declared `nullable`, every operation documents the error statuses it can answer, no
 //! operation lists a status twice, and every 405 carries `Allow` with the path's methods.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, fixture_app};
 use poem::http::Method;

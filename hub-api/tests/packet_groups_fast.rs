@@ -4,7 +4,7 @@
 //! the edge cases (a hash across an hour boundary, a hash heard again days later, groups
 //! sharing one `received_at`).
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, NaiveDateTime};
 use common::*;

@@ -7,7 +7,7 @@
 //! a1fa00000000. ad01..ad06 are advertisements (no channel), ce01/ce02 channel 17,
 //! ce03 channel 71 (0x47 "E2E General"), ce04 a contact message (no channel).
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::cache::runtime::ResponseCache;

@@ -1,7 +1,7 @@
 //! hub on PostgreSQL: the migrations create the schema, and every read endpoint answers
 //! exactly as it does on SQLite for the same rows.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::db::SchemaState;

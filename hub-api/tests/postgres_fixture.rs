@@ -3,7 +3,7 @@
 //! settings as `serve` resolves them, answers every read endpoint byte for byte as hub does
 //! on the same rows in a MeshCore Hub SQLite database.
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use common::*;

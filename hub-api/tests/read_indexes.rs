@@ -1,7 +1,7 @@
 //! `hub-api migrate --read-indexes` and the startup hint on a database MeshCore Hub made:
 //! hub's read indexes are added only on request, by themselves, and once.
 
-mod common;
+use crate::common;
 
 use common::fixture_db_path;
 use hub_core::db::SchemaState;

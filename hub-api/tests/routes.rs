@@ -2,7 +2,7 @@
 //! "Alpha Site"->"Bravo Site", community, with a result, 7 history days and 1 stored match;
 //! "Op North"->"Op South", operator, created by `pw-operator`), plus Redis-backed cache keys.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::*;

@@ -3,8 +3,8 @@
 //! "Op North"->"Op South" (operator, created by `pw-operator`). The sample's packets were
 //! received about two days before the fixture's date, so tests use a 720-hour window.
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use hub_core::test_support::RedisServer;

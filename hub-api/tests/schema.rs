@@ -4,7 +4,7 @@
 //! PostgreSQL), plus hub's own `hub_ix_` read indexes and `seaql_migrations`. A database an
 //! earlier hub migrated (12 tables) is completed by the next migration.
 
-mod common;
+use crate::common;
 
 #[path = "schema/legacy_m1.rs"]
 mod legacy_m1;

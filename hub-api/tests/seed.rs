@@ -1,7 +1,7 @@
 //! `hub-api seed`: determinism, refusal and `--force`, coverage of what the dashboard and lists
 //! compute, and the API over a seeded database. Small scale only, so it stays fast.
 
-mod common;
+use crate::common;
 
 use chrono::NaiveDateTime;
 use common::*;

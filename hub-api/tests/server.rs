@@ -1,6 +1,6 @@
 //! Cross-cutting behaviour: auth, health, OpenAPI, errors, and reading a MeshCore Hub database.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_core::settings::AuthSettings;

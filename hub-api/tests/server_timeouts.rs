@@ -2,7 +2,7 @@
 //! slow request head is cut at the header-read timeout, an idle keep-alive connection at the
 //! idle timeout, and a client that keeps sending whole requests is never cut.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hub_api::server::ClientTimeouts;

@@ -1,8 +1,7 @@
 //! Every setting the `hub-api` binary accepts is documented with its real default: walks the
 //! clap command and checks `.env.example` and `docs/configuration.md` against it, both ways.
 
-#[path = "support/cli_settings.rs"]
-mod cli_settings;
+use crate::cli_settings;
 
 use cli_settings::{env_defaults, flags, repo_file};
 use std::collections::BTreeMap;

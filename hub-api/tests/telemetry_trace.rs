@@ -2,7 +2,7 @@
 //! JSON columns, item shape, 404s. The fixture has no rows in either table, so each test
 //! inserts its own.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

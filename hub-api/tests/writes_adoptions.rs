@@ -1,7 +1,7 @@
 //! Adoptions (docs/contract/api-2.md sections 7.7-7.8) and the dashboard's adopt/release flow (section 10).
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use poem::http::StatusCode;

@@ -1,7 +1,7 @@
 //! Channel writes (docs/contract/api-2.md sections 7.1-7.3) and the dashboard's channel flow (section 10).
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use hub_core::settings::AuthSettings;

@@ -1,8 +1,8 @@
 //! Writes invalidate the cached reads they change (docs/contract/api-2.md "Decisions", docs/contract/cache-design.md section 7):
 //! with Redis on, GET (MISS), GET (HIT), the write, then GET shows the write.
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use hub_core::test_support::RedisServer;

@@ -1,7 +1,7 @@
 //! Profile edits (docs/contract/api-2.md section 7.9) and the dashboard's profile page flows (section 10).
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use hub_core::test_support::RedisServer;

@@ -1,7 +1,7 @@
 //! Node tag writes (docs/contract/api-2.md sections 7.4-7.6) and the dashboard's tag flow (section 10).
 
-mod common;
-mod writes_support;
+use crate::common;
+use crate::writes_support;
 
 use common::*;
 use poem::http::StatusCode;
