@@ -8,9 +8,9 @@
 //! No test here may change process-wide state (environment variables, globals): they all
 //! share one process.
 
-mod common;
 #[path = "support/cli_settings.rs"]
 mod cli_settings;
+mod common;
 mod writes_support;
 
 mod advertisements;

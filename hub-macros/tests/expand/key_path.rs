@@ -9,7 +9,11 @@ fn role_key(req: &poem::Request) -> String {
 
 mod keys {
     pub fn by_host(req: &poem::Request) -> &'static str {
-        if req.uri().host().is_some() { "host" } else { "nohost" }
+        if req.uri().host().is_some() {
+            "host"
+        } else {
+            "nohost"
+        }
     }
 }
 
@@ -29,7 +33,8 @@ impl Api {
     }
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("X-Cache"), "{spec}");
     assert!(!spec.contains("__hub"), "{spec}");

@@ -32,11 +32,18 @@ fn default_limit() -> u32 {
     50
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("X-Cache"), "{spec}");
     assert!(!spec.contains("__hub"), "{spec}");
-    for name in ["\"search\"", "\"type\"", "\"sort\"", "\"limit\"", "\"observed_by\""] {
+    for name in [
+        "\"search\"",
+        "\"type\"",
+        "\"sort\"",
+        "\"limit\"",
+        "\"observed_by\"",
+    ] {
         assert!(spec.contains(name), "{name} missing from {spec}");
     }
 }

@@ -40,7 +40,8 @@ impl Api {
     }
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("X-Cache"), "{spec}");
     assert!(!spec.contains("__hub"), "{spec}");

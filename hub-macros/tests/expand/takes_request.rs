@@ -31,7 +31,8 @@ fn role_key(_req: &Request) -> String {
     String::from("role=member")
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("X-Cache"), "{spec}");
     assert!(!spec.contains("__hub"), "{spec}");

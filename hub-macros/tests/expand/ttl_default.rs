@@ -7,13 +7,14 @@ struct Api;
 #[OpenApi]
 impl Api {
     #[oai(path = "/nodes", method = "get")]
-    #[cached(name = "nodes")]
+    #[cached(name = "nodes", ttl = default)]
     async fn nodes(&self) -> Json<u32> {
         Json(1)
     }
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("X-Cache"), "{spec}");
     assert!(!spec.contains("__hub"), "{spec}");

@@ -29,7 +29,8 @@ impl Api {
     }
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(spec.contains("/api/v1/nodes/{id}"), "{spec}");
     // Exactly one cached operation: X-Cache on its 200 and on its 304.

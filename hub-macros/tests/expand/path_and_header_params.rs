@@ -3,7 +3,11 @@
 use hub_core::cache::runtime::CachedApi;
 use hub_macros::{cached, cached_api};
 use poem::{EndpointExt, Route, test::TestClient};
-use poem_openapi::{OpenApi, OpenApiService, param::{Header, Path, Query}, payload::Json};
+use poem_openapi::{
+    OpenApi, OpenApiService,
+    param::{Header, Path, Query},
+    payload::Json,
+};
 
 struct Api;
 
@@ -27,15 +31,17 @@ impl Api {
     }
 }
 
-#[tokio::main]
-async fn main() {
+#[tokio::test]
+async fn expands_and_runs() {
     assert_eq!(<Api as CachedApi>::CACHE_NAMES, ["items", "me"]);
     let cache = hub_core::cache::runtime::ResponseCache::new(
         std::sync::Arc::new(hub_core::cache::NullCache),
         std::time::Duration::from_secs(30),
         std::time::Duration::from_secs(30),
     );
-    let app = Route::new().nest("/", OpenApiService::new(Api, "t", "1")).data(cache);
+    let app = Route::new()
+        .nest("/", OpenApiService::new(Api, "t", "1"))
+        .data(cache);
     let client = TestClient::new(app);
     for id in ["a", "b"] {
         let resp = client.get(format!("/items/{id}")).send().await;

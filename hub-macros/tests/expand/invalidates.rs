@@ -39,7 +39,8 @@ impl Api {
     }
 }
 
-fn main() {
+#[test]
+fn expands_and_runs() {
     let spec = OpenApiService::new(Api, "test", "1").spec();
     assert!(!spec.contains("__hub"), "{spec}");
     // Writes keep their documented responses and get no cache headers.
