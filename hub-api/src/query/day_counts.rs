@@ -90,8 +90,9 @@ pub async fn kept_counts_by_day<E: EntityTrait>(
     column: E::Column,
     dates: &[NaiveDate],
 ) -> Result<HashMap<NaiveDate, i64>, DbErr> {
-    kept.get_or_fetch(key, dates, 0, async |first, last| {
-        counts_by_day(db, select, column, first, last).await
+    let db = db.clone();
+    kept.get_or_fetch(key, dates, 0, move |first, last| async move {
+        counts_by_day(&db, select, column, first, last).await
     })
     .await
 }
@@ -250,17 +251,18 @@ impl WindowDays {
         let span = format!("{key} {first}..{last}");
         let span_days = [*first];
         let from_oldest = self.head.is_none() && self.from_oldest_row;
-        let whole = kept.get_or_fetch(&span, &span_days, 0, async |first, _| {
+        let reader = db.clone();
+        let whole = kept.get_or_fetch(&span, &span_days, 0, move |first, _| async move {
             let rows = if from_oldest {
                 // Every row but the tail's, as one statement (one snapshot): without a lower
                 // time bound the count reads the filter's narrowest index (a covering one for
                 // message visibility: 27 ms) where the time range reads every row (130 ms).
-                all_but_from(db, day_select, column, after_last).await?
+                all_but_from(&reader, day_select, column, after_last).await?
             } else {
                 let rows = day_select
                     .filter(column.gte(first_start))
                     .filter(column.lt(after_last));
-                count_rows(db, rows).await?
+                count_rows(&reader, rows).await?
             };
             Ok::<_, DbErr>(HashMap::from([(first, rows)]))
         });

@@ -9,10 +9,17 @@
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long one day's aggregate is reused before it is read again.
 pub const PAST_DAY_TTL: Duration = Duration::from_secs(600);
+
+/// From this age on, a request that uses a kept bucket also starts reading it again in the
+/// background, so that a key in use is renewed before [`PAST_DAY_TTL`] and no request waits
+/// for its periodic recount (which is the full count of a list filter or of the dashboard's
+/// totals: up to a second on a large network).
+pub const RENEW_AFTER: Duration = Duration::from_secs(480);
 
 /// Days beyond this many kept entries are dropped (oldest reads first), bounding memory:
 /// 90 days for each series, role and breakdown fits many times over.
@@ -29,21 +36,35 @@ pub type PastDays<V> = PastBuckets<NaiveDate, V>;
 /// By default a missing bucket is read on the request that needs it. Made with
 /// [`PastBuckets::filled_in_background`], a request that finds buckets missing is told so
 /// ([`PastBuckets::kept_or_fill`] answers `None`) and they are read by a task of their own,
-/// one per key at a time, so that request can answer another way.
+/// one per key at a time, so that request can answer another way. Either way, buckets older
+/// than [`RENEW_AFTER`] are read again in the background by the request that uses them.
 pub struct PastBuckets<B, V> {
     entries: Arc<Mutex<BucketEntries<B, V>>>,
-    /// Keys whose buckets a background task is reading; `None`: read inline.
-    filling: Option<Arc<Mutex<HashSet<String>>>>,
+    /// Keys whose buckets a background task is reading (at most one task per key).
+    reading: Arc<Mutex<HashSet<String>>>,
+    /// Missing buckets are read in the background, not by the request.
+    fill_in_background: bool,
 }
 
 /// Kept values by (aggregate key, bucket), each with the time it was read.
 type BucketEntries<B, V> = HashMap<(String, B), (Instant, V)>;
 
+/// What is kept of a key's buckets.
+struct Kept<B, V> {
+    /// The fresh values (younger than [`PAST_DAY_TTL`]).
+    values: HashMap<B, V>,
+    /// Buckets with no fresh value.
+    missing: Vec<B>,
+    /// Fresh buckets older than [`RENEW_AFTER`].
+    due: Vec<B>,
+}
+
 impl<B, V> Clone for PastBuckets<B, V> {
     fn clone(&self) -> Self {
         PastBuckets {
             entries: self.entries.clone(),
-            filling: self.filling.clone(),
+            reading: self.reading.clone(),
+            fill_in_background: self.fill_in_background,
         }
     }
 }
@@ -52,7 +73,8 @@ impl<B, V> Default for PastBuckets<B, V> {
     fn default() -> Self {
         PastBuckets {
             entries: Arc::default(),
-            filling: None,
+            reading: Arc::default(),
+            fill_in_background: false,
         }
     }
 }
@@ -62,64 +84,59 @@ impl<B, V> PastBuckets<B, V> {
     /// background.
     pub fn filled_in_background() -> Self {
         PastBuckets {
-            entries: Arc::default(),
-            filling: Some(Arc::default()),
+            fill_in_background: true,
+            ..PastBuckets::default()
         }
     }
 
     /// Waits until no background read runs (for tests and benchmarks).
     pub async fn settled(&self) {
-        let Some(filling) = &self.filling else {
-            return;
-        };
-        while !filling.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        while !self.reading().is_empty() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
+
+    fn reading(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.reading.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
-impl<B: Copy + Ord + std::hash::Hash, V: Clone> PastBuckets<B, V> {
+/// The smallest and largest of `buckets`, the span one read covers.
+fn span<B: Copy + Ord>(buckets: &[B]) -> Option<(B, B)> {
+    Some((*buckets.iter().min()?, *buckets.iter().max()?))
+}
+
+impl<B, V> PastBuckets<B, V>
+where
+    B: Copy + Ord + std::hash::Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     /// The value of every bucket of `buckets` for `key`: kept ones from memory, the others
     /// from one call of `fetch(first, last)` over the span of the missing buckets (which must
     /// return every bucket of that span it has a value for; one it leaves out gets `empty`).
-    pub async fn get_or_fetch<E>(
+    /// When none is missing but some are due for renewal, `fetch` reads those on a task of
+    /// its own and this answers from memory at once.
+    pub async fn get_or_fetch<E, Fut>(
         &self,
         key: &str,
         buckets: &[B],
         empty: V,
-        fetch: impl AsyncFnOnce(B, B) -> Result<HashMap<B, V>, E>,
-    ) -> Result<HashMap<B, V>, E> {
-        let now = Instant::now();
-        let mut found = HashMap::new();
-        let mut missing = Vec::new();
-        {
-            let entries = self.lock();
-            for bucket in buckets {
-                match entries.get(&(key.to_string(), *bucket)) {
-                    Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
-                        found.insert(*bucket, value.clone());
-                    }
-                    _ => missing.push(*bucket),
-                }
-            }
-        }
-        let (Some(first), Some(last)) = (missing.iter().min(), missing.iter().max()) else {
-            return Ok(found);
+        fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
+    ) -> Result<HashMap<B, V>, E>
+    where
+        E: 'static,
+        Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
+    {
+        let mut kept = self.kept(key, buckets);
+        let Some((first, last)) = span(&kept.missing) else {
+            self.renew(key, &kept.due, empty, fetch);
+            return Ok(kept.values);
         };
-        let mut fetched = fetch(*first, *last).await?;
-        let mut entries = self.lock();
-        if entries.len() + missing.len() > MAX_ENTRIES {
-            entries.retain(|_, (at, _)| now.duration_since(*at) < PAST_DAY_TTL);
-            if entries.len() + missing.len() > MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        for bucket in missing {
-            let value = fetched.remove(&bucket).unwrap_or_else(|| empty.clone());
-            entries.insert((key.to_string(), bucket), (now, value.clone()));
-            found.insert(bucket, value);
-        }
-        Ok(found)
+        let read_at = Instant::now();
+        let fetched = fetch(first, last).await?;
+        kept.values
+            .extend(self.store(key, &kept.missing, read_at, empty, fetched));
+        Ok(kept.values)
     }
 
     /// The value of every bucket of `buckets` for `key` as [`get_or_fetch`](Self::get_or_fetch)
@@ -134,54 +151,101 @@ impl<B: Copy + Ord + std::hash::Hash, V: Clone> PastBuckets<B, V> {
         fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
     ) -> Result<Option<HashMap<B, V>>, E>
     where
-        B: Send + Sync + 'static,
-        V: Send + Sync + 'static,
         E: 'static,
         Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
     {
-        let Some(filling) = &self.filling else {
-            let fetch = async |first, last| fetch(first, last).await;
+        if !self.fill_in_background {
             return self
                 .get_or_fetch(key, buckets, empty, fetch)
                 .await
                 .map(Some);
-        };
-        if let Some(values) = self.kept_values(key, buckets) {
-            return Ok(Some(values));
         }
-        let started = filling
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_string());
-        if started {
-            let (kept, filling) = (self.clone(), filling.clone());
-            let (key, buckets) = (key.to_string(), buckets.to_vec());
-            tokio::spawn(async move {
-                let fetch = async |first, last| fetch(first, last).await;
-                // A failure keeps nothing: the next request that misses starts another read.
-                let _ = kept.get_or_fetch(&key, &buckets, empty, fetch).await;
-                filling
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
-            });
+        let kept = self.kept(key, buckets);
+        if kept.missing.is_empty() {
+            self.renew(key, &kept.due, empty, fetch);
+            return Ok(Some(kept.values));
         }
+        self.renew(key, &kept.missing, empty, fetch);
         Ok(None)
     }
 
-    /// The value of every bucket of `buckets` for `key` if each is kept and still fresh.
-    fn kept_values(&self, key: &str, buckets: &[B]) -> Option<HashMap<B, V>> {
+    /// Reads `buckets` of `key` with `fetch` on a task of its own, unless `buckets` is empty
+    /// or a task already reads `key`. A failed read keeps what was kept (a missing bucket is
+    /// read again by a later request; a due one until it expires).
+    fn renew<E, Fut>(
+        &self,
+        key: &str,
+        buckets: &[B],
+        empty: V,
+        fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
+    ) where
+        E: 'static,
+        Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
+    {
+        let Some((first, last)) = span(buckets) else {
+            return;
+        };
+        if !self.reading().insert(key.to_string()) {
+            return;
+        }
+        let (kept, key, buckets) = (self.clone(), key.to_string(), buckets.to_vec());
+        tokio::spawn(async move {
+            let read_at = Instant::now();
+            if let Ok(fetched) = fetch(first, last).await {
+                kept.store(&key, &buckets, read_at, empty, fetched);
+            }
+            kept.reading().remove(&key);
+        });
+    }
+
+    /// What is kept of `buckets` for `key`, as of now.
+    fn kept(&self, key: &str, buckets: &[B]) -> Kept<B, V> {
         let now = Instant::now();
         let entries = self.lock();
-        buckets
-            .iter()
-            .map(|bucket| match entries.get(&(key.to_string(), *bucket)) {
+        let mut kept = Kept {
+            values: HashMap::new(),
+            missing: Vec::new(),
+            due: Vec::new(),
+        };
+        for bucket in buckets {
+            match entries.get(&(key.to_string(), *bucket)) {
                 Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
-                    Some((*bucket, value.clone()))
+                    if now.duration_since(*at) >= RENEW_AFTER {
+                        kept.due.push(*bucket);
+                    }
+                    kept.values.insert(*bucket, value.clone());
                 }
-                _ => None,
-            })
-            .collect()
+                _ => kept.missing.push(*bucket),
+            }
+        }
+        kept
+    }
+
+    /// Keeps the values `fetched` at `read_at` for `buckets` of `key` (`empty` for a bucket
+    /// it has none for) and returns them.
+    fn store(
+        &self,
+        key: &str,
+        buckets: &[B],
+        read_at: Instant,
+        empty: V,
+        mut fetched: HashMap<B, V>,
+    ) -> HashMap<B, V> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if entries.len() + buckets.len() > MAX_ENTRIES {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < PAST_DAY_TTL);
+            if entries.len() + buckets.len() > MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        let mut stored = HashMap::new();
+        for bucket in buckets {
+            let value = fetched.remove(bucket).unwrap_or_else(|| empty.clone());
+            entries.insert((key.to_string(), *bucket), (read_at, value.clone()));
+            stored.insert(*bucket, value);
+        }
+        stored
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BucketEntries<B, V>> {
@@ -212,35 +276,58 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default()
     }
 
+    type Spans = Arc<Mutex<Vec<(NaiveDate, NaiveDate)>>>;
+
+    /// A fetch that records the span it was asked for and answers `values`.
+    fn fetch(
+        spans: &Spans,
+        values: HashMap<NaiveDate, i64>,
+    ) -> impl FnOnce(
+        NaiveDate,
+        NaiveDate,
+    ) -> std::future::Ready<Result<HashMap<NaiveDate, i64>, &'static str>>
+    + Send
+    + 'static {
+        let spans = spans.clone();
+        move |first, last| {
+            spans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((first, last));
+            std::future::ready(Ok(values))
+        }
+    }
+
+    fn taken(spans: &Spans) -> Vec<(NaiveDate, NaiveDate)> {
+        std::mem::take(&mut *spans.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     #[tokio::test]
     async fn fetches_only_the_days_not_kept() {
         let days: PastDays<i64> = PastDays::default();
-        let mut spans = Vec::new();
+        let spans = Spans::default();
+        let all = [day(1), day(2), day(3)];
         let got = days
-            .get_or_fetch("k", &[day(1), day(2), day(3)], 0, async |a, b| {
-                spans.push((a, b));
-                Ok::<_, ()>(HashMap::from([(day(2), 5)]))
-            })
-            .await
-            .unwrap_or_default();
-        assert_eq!(got, HashMap::from([(day(1), 0), (day(2), 5), (day(3), 0)]));
-        let got = days
-            .get_or_fetch("k", &[day(2), day(3), day(4)], 0, async |a, b| {
-                spans.push((a, b));
-                Ok::<_, ()>(HashMap::from([(day(4), 7)]))
-            })
-            .await
-            .unwrap_or_default();
-        assert_eq!(got, HashMap::from([(day(2), 5), (day(3), 0), (day(4), 7)]));
-        // Another key shares nothing.
-        days.get_or_fetch("other", &[day(2)], 0, async |a, b| {
-            spans.push((a, b));
-            Ok::<_, ()>(HashMap::new())
-        })
-        .await
-        .unwrap_or_default();
+            .get_or_fetch("k", &all, 0, fetch(&spans, HashMap::from([(day(2), 5)])))
+            .await;
         assert_eq!(
-            spans,
+            got,
+            Ok(HashMap::from([(day(1), 0), (day(2), 5), (day(3), 0)]))
+        );
+        let next = [day(2), day(3), day(4)];
+        let got = days
+            .get_or_fetch("k", &next, 0, fetch(&spans, HashMap::from([(day(4), 7)])))
+            .await;
+        assert_eq!(
+            got,
+            Ok(HashMap::from([(day(2), 5), (day(3), 0), (day(4), 7)]))
+        );
+        // Another key shares nothing.
+        let _ = days
+            .get_or_fetch("other", &[day(2)], 0, fetch(&spans, HashMap::new()))
+            .await;
+        assert_eq!(
+            taken(&spans),
             [(day(1), day(3)), (day(4), day(4)), (day(2), day(2))]
         );
     }
@@ -249,18 +336,94 @@ mod tests {
     async fn a_failed_fetch_keeps_nothing() {
         let days: PastDays<i64> = PastDays::default();
         let failed = days
-            .get_or_fetch("k", &[day(1)], 0, async |_, _| {
-                Err::<HashMap<_, _>, _>("down")
-            })
+            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
             .await;
         assert_eq!(failed, Err("down"));
-        let mut fetched = false;
-        days.get_or_fetch("k", &[day(1)], 0, async |_, _| {
-            fetched = true;
-            Ok::<_, ()>(HashMap::new())
-        })
-        .await
-        .unwrap_or_default();
-        assert!(fetched);
+        let spans = Spans::default();
+        let _ = days
+            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+            .await;
+        assert_eq!(taken(&spans), [(day(1), day(1))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_day_due_for_renewal_is_read_in_the_background_and_answered_at_once() {
+        let days: PastDays<i64> = PastDays::default();
+        let spans = Spans::default();
+        let both = [day(1), day(2)];
+        let one = |n| HashMap::from([(day(1), n), (day(2), n)]);
+        let _ = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(1)))
+            .await;
+        assert_eq!(taken(&spans).len(), 1);
+
+        // Younger than RENEW_AFTER: nothing is read.
+        tokio::time::advance(RENEW_AFTER - Duration::from_secs(1)).await;
+        let got = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(2)))
+            .await;
+        assert_eq!(got, Ok(one(1)));
+        days.settled().await;
+        assert!(taken(&spans).is_empty());
+
+        // Due: the kept values at once, the new ones read meanwhile, one read per key.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let got = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(2)))
+            .await;
+        assert_eq!(got, Ok(one(1)));
+        let _ = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(3)))
+            .await;
+        days.settled().await;
+        assert_eq!(taken(&spans), [(day(1), day(2))]);
+        let got = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(4)))
+            .await;
+        assert_eq!(got, Ok(one(2)));
+
+        // Renewed, the values outlive the first read's PAST_DAY_TTL without a request
+        // waiting for a read.
+        tokio::time::advance(PAST_DAY_TTL - RENEW_AFTER + Duration::from_secs(1)).await;
+        let got = days
+            .get_or_fetch("k", &both, 0, fetch(&spans, one(5)))
+            .await;
+        assert_eq!(got, Ok(one(2)));
+        days.settled().await;
+        assert!(taken(&spans).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_renewal_keeps_the_values_until_they_expire() {
+        let days: PastDays<i64> = PastDays::default();
+        let spans = Spans::default();
+        let kept = HashMap::from([(day(1), 1)]);
+        let _ = days
+            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, kept.clone()))
+            .await;
+        tokio::time::advance(RENEW_AFTER).await;
+        let got = days
+            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
+            .await;
+        assert_eq!(got, Ok(kept.clone()));
+        days.settled().await;
+        let got = days
+            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+            .await;
+        assert_eq!(got, Ok(kept));
+        days.settled().await;
+        // That request renewed it (the failure kept nothing but the old value).
+        assert_eq!(taken(&spans).len(), 2);
+
+        // Expired values are read by the request, as if never kept.
+        let days: PastDays<i64> = PastDays::default();
+        let _ = days
+            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+            .await;
+        tokio::time::advance(PAST_DAY_TTL).await;
+        let got = days
+            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
+            .await;
+        assert_eq!(got, Err("down"));
     }
 }

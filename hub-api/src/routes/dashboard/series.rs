@@ -195,13 +195,14 @@ pub(super) async fn packet_breakdown(
     let window = DayWindow::new(days, today());
     // Per day and both columns, split into the two breakdowns in Rust: one pass over the
     // covering (received_at, event_type, path_hash_bytes) index for the days not kept yet.
+    let reader = db.clone();
     let per_day = kept
         .packet_kinds
         .get_or_fetch(
             "packet-breakdown",
             &window.dates,
             Vec::new(),
-            async |first, last| {
+            move |first, last| async move {
                 let span = DayWindow::span(first, last);
                 let day = day_sql("raw_packets", raw_packets::Column::ReceivedAt.as_str());
                 let rows: Vec<DayPacketKindCount> = raw_packets::Entity::find()
@@ -216,7 +217,7 @@ pub(super) async fn packet_breakdown(
                     .group_by(raw_packets::Column::EventType)
                     .group_by(raw_packets::Column::PathHashBytes)
                     .into_tuple()
-                    .all(db)
+                    .all(&reader)
                     .await?;
                 let mut by_day: HashMap<NaiveDate, Vec<PacketKindCount>> = HashMap::new();
                 for (day, event_type, width, n) in rows {

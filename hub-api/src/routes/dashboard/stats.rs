@@ -269,17 +269,17 @@ async fn messages_per_channel(
         ));
         (rows, Expr::cust("+messages.channel_idx"))
     };
-    let channel_rows = || channel_rows.clone();
     let column = messages::Column::ReceivedAt;
+    let (reader, day_rows, day_key) = (db.clone(), channel_rows.clone(), channel_key.clone());
     let per_day = kept
         .channel_messages
         .get_or_fetch(
             "channel messages",
             split.whole_days(),
             Vec::new(),
-            async |first, last| {
+            move |first, last| async move {
                 let day = day_sql("messages", column.as_str());
-                let rows: Vec<(Option<String>, i32, i64)> = channel_rows()
+                let rows: Vec<(Option<String>, i32, i64)> = day_rows
                     .filter(column.gte(super::midnight(first)))
                     .filter(column.lt(super::midnight(last + chrono::Duration::days(1))))
                     .select_only()
@@ -287,9 +287,9 @@ async fn messages_per_channel(
                     .column(messages::Column::ChannelIdx)
                     .column_as(Expr::cust("COUNT(*)"), "n")
                     .group_by(Expr::cust(day))
-                    .group_by(channel_key.clone())
+                    .group_by(day_key)
                     .into_tuple()
-                    .all(db)
+                    .all(&reader)
                     .await?;
                 let mut by_day: HashMap<NaiveDate, Vec<(i32, i64)>> = HashMap::new();
                 for (day, idx, n) in rows {
@@ -305,7 +305,7 @@ async fn messages_per_channel(
     for (idx, n) in per_day.into_values().flatten() {
         *counts.entry(idx).or_default() += n;
     }
-    for edge in split.edges(backend, channel_rows(), column) {
+    for edge in split.edges(backend, channel_rows.clone(), column) {
         let rows: Vec<(i32, i64)> = edge
             .select_only()
             .column(messages::Column::ChannelIdx)
