@@ -193,6 +193,18 @@ async fn run(command: Command) -> Result<(), Failure> {
                 packet_group_hours: GroupHours::filled_in_background(),
             };
             let response_cache = state.cache.clone();
+            let past_days = state.clone();
+            tokio::spawn(async move {
+                // Harmless when it fails: each request then reads what it needs itself.
+                let started = std::time::Instant::now();
+                match hub_api::routes::dashboard::read_past_days(&past_days).await {
+                    Ok(()) => tracing::debug!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "dashboard's past days read"
+                    ),
+                    Err(err) => tracing::debug!(%err, "could not read the dashboard's past days"),
+                }
+            });
             let address = server.bind_address();
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),

@@ -1152,3 +1152,45 @@ async fn openapi_lists_every_dashboard_operation() {
     let stats = &spec["components"]["schemas"]["DashboardStats"]["properties"];
     assert_eq!(stats["channel_message_counts"]["type"], "object", "{stats}");
 }
+
+/// What `serve` reads at startup (`read_past_days`) is what the default dashboard requests
+/// keep: after it, rows of past days deleted behind the server's back (as retention would)
+/// still count until they are read again, exactly as if those requests had run first.
+#[tokio::test]
+async fn the_startup_read_keeps_what_the_default_dashboard_requests_keep() {
+    let mut state = None;
+    let app = empty_app_with(|s| state = Some(s.clone())).await;
+    let state = state.expect("state");
+    insert_packet(&app, "p1", Some("advertisement"), Some(1), &ago(1, 0)).await;
+    insert_advert(&app, Advert::new("a1", Some("flood"), ago(2, 0))).await;
+    insert_messages(&app, "m", 2, "contact", None, &ago(3, 0)).await;
+
+    hub_api::routes::dashboard::read_past_days(&state)
+        .await
+        .expect("read past days");
+    app.exec("DELETE FROM raw_packets").await;
+    app.exec("DELETE FROM advertisements").await;
+    app.exec("DELETE FROM messages").await;
+
+    let count_on = |body: &Value, date: String| {
+        points(body)
+            .into_iter()
+            .find(|(d, _)| *d == date)
+            .map(|(_, n)| n)
+    };
+    let body = app.json("/api/v1/dashboard/packet-activity").await;
+    assert_eq!(count_on(&body, day(1)), Some(1), "{body}");
+    let body = app.json("/api/v1/dashboard/activity").await;
+    assert_eq!(count_on(&body, day(2)), Some(1), "{body}");
+    let body = app.json("/api/v1/dashboard/message-activity").await;
+    assert_eq!(count_on(&body, day(3)), Some(2), "{body}");
+    let body = app.json("/api/v1/dashboard/packet-breakdown").await;
+    assert_eq!(
+        buckets(&body["by_event_type"]),
+        [("advertisement".to_string(), 1)],
+        "{body}"
+    );
+    let body = app.json("/api/v1/dashboard/stats").await;
+    assert_eq!(body["messages_7d"], 2, "{body}");
+    assert_eq!(body["advertisements_7d"], 1, "{body}");
+}

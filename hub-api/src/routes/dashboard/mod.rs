@@ -195,6 +195,31 @@ impl DashboardApi {
     }
 }
 
+/// Reads the past days the dashboard's default requests keep (`stats`, the three activity
+/// series and `packet-breakdown` with their default `days`, as an anonymous caller would ask),
+/// so that the first dashboard after a start does not pay for them (`stats` alone counts all
+/// 60 days: most of a second on a large network). `serve` runs it in the background at
+/// startup; what it keeps is what those requests would have kept, so no response changes.
+///
+/// ```no_run
+/// # async fn start(state: hub_api::state::AppState) {
+/// tokio::spawn(async move { hub_api::routes::dashboard::read_past_days(&state).await });
+/// # }
+/// ```
+pub async fn read_past_days(state: &AppState) -> Result<(), crate::error::ApiError> {
+    let (db, kept, role) = (
+        &state.db,
+        &state.dashboard_days,
+        hub_core::roles::Role::Anonymous,
+    );
+    stats::stats(db, kept, role).await?;
+    series::advert_activity(db, kept, default_days_30()).await?;
+    series::packet_activity(db, kept, default_days_30()).await?;
+    series::message_activity(db, kept, role, default_days_30()).await?;
+    series::packet_breakdown(db, kept, default_days_7()).await?;
+    Ok(())
+}
+
 /// Today's UTC date.
 fn today() -> NaiveDate {
     hub_core::time::now().date()
