@@ -66,7 +66,36 @@ pub struct GroupAggregate {
 /// The filters of the group list that do not depend on the time window (which rows may be
 /// counted at all): also the filter behind the kept per-hour counts of `total.rs`.
 pub(super) fn row_filter(backend: DbBackend, filters: &GroupFilters) -> Condition {
+    filter_rows(backend, filters, Lead::Filters)
+}
+
+/// [`row_filter`] restricted to the packet hashes `hashes` (at most [`CHUNK`]). On SQLite the
+/// filter's own columns are written with a unary `+` (same rows), so that the planner reads
+/// those hashes' rows off the `(packet_hash, received_at)` index instead of every matching row
+/// of the window off the filter's index: a page of channel 17 at `large` grouped its 59
+/// hashes out of 34k rows (37 ms, against 2 ms).
+pub(super) fn hash_rows_filter(
+    backend: DbBackend,
+    filters: &GroupFilters,
+    hashes: &[String],
+) -> Condition {
+    filter_rows(backend, filters, Lead::Hashes)
+        .add(raw_packets::Column::PacketHash.is_in(hashes.iter().cloned()))
+}
+
+/// Which index a row filter is written to be read by on SQLite (PostgreSQL plans by its
+/// statistics, so it gets the plain form either way).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lead {
+    /// The filter's columns, as for a window's rows.
+    Filters,
+    /// The packet hash, as for the rows of a few hashes.
+    Hashes,
+}
+
+fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condition {
     use raw_packets::Column as C;
+    let unindexed = lead == Lead::Hashes && backend != DbBackend::Postgres;
     let mut cond = Condition::all().add(C::PacketHash.is_not_null());
     if let Some(search) = &filters.search {
         let pattern = contains_pattern(search);
@@ -86,18 +115,31 @@ pub(super) fn row_filter(backend: DbBackend, filters: &GroupFilters) -> Conditio
         );
     }
     if let Some(event_type) = &filters.event_type {
-        cond = cond.add(C::EventType.eq(event_type.clone()));
+        cond = cond.add(if unindexed {
+            sql(backend, "+raw_packets.event_type = ?", [event_type.clone()])
+        } else {
+            C::EventType.eq(event_type.clone())
+        });
     }
     if let Some(idx) = filters.channel_idx {
-        cond = cond.add(C::ChannelIdx.eq(idx));
+        cond = cond.add(if unindexed {
+            sql(backend, "+raw_packets.channel_idx = ?", [idx])
+        } else {
+            C::ChannelIdx.eq(idx)
+        });
     }
     cond
 }
 
 /// Which rows the list counts: [`row_filter`] within the window `since..=until`.
 pub(super) fn row_condition(backend: DbBackend, filters: &GroupFilters) -> Condition {
+    row_filter(backend, filters).add(window(backend, filters))
+}
+
+/// The window `since..=until` of the list.
+pub(super) fn window(backend: DbBackend, filters: &GroupFilters) -> Condition {
     use raw_packets::Column as C;
-    let mut cond = row_filter(backend, filters).add(C::ReceivedAt.gte(datetime_bound(
+    let mut cond = Condition::all().add(C::ReceivedAt.gte(datetime_bound(
         backend,
         filters.since,
         Bound::Lower,
@@ -219,8 +261,7 @@ pub(super) async fn groups_among(
     hashes: &[String],
 ) -> Result<Vec<GroupAggregate>, ApiError> {
     let backend = db.get_database_backend();
-    let rows = row_condition(backend, filters)
-        .add(raw_packets::Column::PacketHash.is_in(hashes.iter().cloned()));
+    let rows = hash_rows_filter(backend, filters, hashes).add(window(backend, filters));
     Ok(
         in_list_order(backend, grouped(backend, filters, rows), sort, order)
             .into_model::<GroupAggregate>()

@@ -28,7 +28,9 @@
 //!
 //! [`PAST_DAY_TTL`]: crate::query::past_days::PAST_DAY_TTL
 
-use super::query::{CHUNK, GroupFilters, count_groups_by_sql, row_condition, row_filter};
+use super::query::{
+    CHUNK, GroupFilters, count_groups_by_sql, hash_rows_filter, row_condition, row_filter, window,
+};
 use crate::error::ApiError;
 use crate::params::{Bound, datetime_bound, sql};
 use crate::query::past_days::PastBuckets;
@@ -164,9 +166,9 @@ async fn tail_groups(
         .collect();
     let mut seen_before = 0;
     for chunk in in_tail.chunks(CHUNK) {
-        let rows = row_condition(backend, filters)
-            .add(before(backend, tail_start))
-            .add(raw_packets::Column::PacketHash.is_in(chunk.iter().cloned()));
+        let rows = hash_rows_filter(backend, filters, chunk)
+            .add(window(backend, filters))
+            .add(before(backend, tail_start));
         seen_before += distinct_hashes(db, rows).await?;
     }
     Ok(in_tail.len() as u64 - seen_before)
@@ -197,13 +199,12 @@ async fn read_hours(
     to: NaiveDateTime,
 ) -> Result<HashMap<NaiveDateTime, HourGroups>, ApiError> {
     let backend = db.get_database_backend();
-    let rows = row_filter(backend, filters).add(before(backend, to)).add(
-        raw_packets::Column::ReceivedAt.gte(datetime_bound(
-            backend,
-            from - EARLIER_LOOKBACK,
-            Bound::Lower,
-        )),
-    );
+    let span = before(backend, to).add(raw_packets::Column::ReceivedAt.gte(datetime_bound(
+        backend,
+        from - EARLIER_LOOKBACK,
+        Bound::Lower,
+    )));
+    let rows = row_filter(backend, filters).add(span.clone());
     let first_hour = hour_text(backend, "MIN(raw_packets.received_at)");
     let last_hour = hour_text(backend, "MAX(raw_packets.received_at)");
     let per_hash = raw_packets::Entity::find()
@@ -259,10 +260,7 @@ async fn read_hours(
 
     for chunk in others.chunks(CHUNK) {
         let mut times: Vec<(String, Timestamp)> = raw_packets::Entity::find()
-            .filter(
-                rows.clone()
-                    .add(raw_packets::Column::PacketHash.is_in(chunk.iter().cloned())),
-            )
+            .filter(hash_rows_filter(backend, filters, chunk).add(span.clone()))
             .select_only()
             .column(raw_packets::Column::PacketHash)
             .column(raw_packets::Column::ReceivedAt)
