@@ -70,95 +70,98 @@ pub(super) async fn stats(
     let visible = visible_channels(db, role).await?;
 
     // Separate COUNTs, each bounded by an indexed range, rather than one pass with CASE
-    // sums: the windowed counts then read only the window's index entries.
-    let total_nodes = count_rows(db, nodes::Entity::find()).await?;
-    let active_nodes = count_rows(
-        db,
-        nodes::Entity::find().filter(nodes::Column::LastSeen.gte(day_ago)),
-    )
-    .await?;
+    // sums: the windowed counts then read only the window's index entries. The four groups
+    // below share nothing, so they run at once on pooled connections (SQLite reads in
+    // parallel: 33.5 -> 29 ms at `large` at 16:00 UTC, today's rows being most of what is read).
+    let nodes = async {
+        let total_nodes = count_rows(db, nodes::Entity::find()).await?;
+        let active_nodes = count_rows(
+            db,
+            nodes::Entity::find().filter(nodes::Column::LastSeen.gte(day_ago)),
+        )
+        .await?;
+        // Profiles are few (one per signed-in person), and exact matching of names in a
+        // comma list is clearer in Rust than in portable SQL; only `roles` is read.
+        let role_lists: Vec<Option<String>> = user_profiles::Entity::find()
+            .select_only()
+            .column(user_profiles::Column::Roles)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
+        Ok::<_, ApiError>((total_nodes, active_nodes, total_operators, total_members))
+    };
+    let week = Cut::since(week_ago, today);
 
     // Like the flood-only advert counts, the "visible messages only" rule covers all three
     // message counts: a caller learns nothing about channels it may not read. Every all-time
     // and 7-day count below is kept per past day (see `Cut`), so a request reads only
     // the first day and today.
-    let column = messages::Column::ReceivedAt;
-    let all_time = Cut::all_time::<messages::Entity>(db, column, today).await?;
-    let channel_message_counts: BTreeMap<i32, i64> = messages_per_channel(db, kept, &all_time)
-        .await?
-        .into_iter()
-        .filter(|(idx, _)| visible.contains(idx))
-        .collect();
-    let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
-    let message_days = visible_message_days(db, kept, &visible, all_time.whole_days()).await?;
-    let total_messages = all_time
-        .count(db, visible_rows(), column, &message_days)
-        .await?;
-    let messages_today = count_rows(
-        db,
-        visible_rows().filter(messages::Column::ReceivedAt.gte(today_start)),
-    )
-    .await?;
-    // The 7-day counts take the whole days of the week from the dashboard's kept per-day
-    // counts (the same rows message-activity, activity and packet-activity count) and read
-    // only the partial first day and today.
-    let week = Cut::since(week_ago, today);
-    let message_days = visible_message_days(db, kept, &visible, week.whole_days()).await?;
-    let messages_7d = week
-        .count(
-            db,
-            visible_rows(),
-            messages::Column::ReceivedAt,
-            &message_days,
-        )
-        .await?;
+    let messages = async {
+        let column = messages::Column::ReceivedAt;
+        let all_time = Cut::all_time::<messages::Entity>(db, column, today).await?;
+        let channel_message_counts: BTreeMap<i32, i64> = messages_per_channel(db, kept, &all_time)
+            .await?
+            .into_iter()
+            .filter(|(idx, _)| visible.contains(idx))
+            .collect();
+        let visible_rows = || messages::Entity::find().filter(visible_messages(&visible));
+        let message_days = visible_message_days(db, kept, &visible, all_time.whole_days()).await?;
+        let total_messages = all_time
+            .count(db, visible_rows(), column, &message_days)
+            .await?;
+        let messages_today = count_rows(db, visible_rows().filter(column.gte(today_start))).await?;
+        // The 7-day counts take the whole days of the week from the dashboard's kept per-day
+        // counts (the same rows message-activity, activity and packet-activity count) and
+        // read only the partial first day and today.
+        let message_days = visible_message_days(db, kept, &visible, week.whole_days()).await?;
+        let messages_7d = week
+            .count(db, visible_rows(), column, &message_days)
+            .await?;
+        Ok::<_, ApiError>((
+            total_messages,
+            messages_today,
+            messages_7d,
+            channel_message_counts,
+        ))
+    };
 
-    let adverts = || advertisements::Entity::find().filter(flood_only());
-    let column = advertisements::Column::ReceivedAt;
-    let all_time = Cut::all_time::<advertisements::Entity>(db, column, today).await?;
-    let advert_days = flood_advert_days(db, kept, all_time.whole_days()).await?;
-    let total_advertisements = all_time.count(db, adverts(), column, &advert_days).await?;
-    let advertisements_24h = count_rows(
-        db,
-        adverts().filter(advertisements::Column::ReceivedAt.gte(day_ago)),
-    )
-    .await?;
-    let advert_days = flood_advert_days(db, kept, week.whole_days()).await?;
-    let advertisements_7d = week
-        .count(
-            db,
-            adverts(),
-            advertisements::Column::ReceivedAt,
-            &advert_days,
-        )
-        .await?;
+    let adverts = async {
+        let adverts = || advertisements::Entity::find().filter(flood_only());
+        let column = advertisements::Column::ReceivedAt;
+        let all_time = Cut::all_time::<advertisements::Entity>(db, column, today).await?;
+        let advert_days = flood_advert_days(db, kept, all_time.whole_days()).await?;
+        let total_advertisements = all_time.count(db, adverts(), column, &advert_days).await?;
+        let advertisements_24h = count_rows(db, adverts().filter(column.gte(day_ago))).await?;
+        let advert_days = flood_advert_days(db, kept, week.whole_days()).await?;
+        let advertisements_7d = week.count(db, adverts(), column, &advert_days).await?;
+        Ok::<_, ApiError>((total_advertisements, advertisements_24h, advertisements_7d))
+    };
 
-    // Profiles are few (one per signed-in person), and exact matching of names in a comma
-    // list is clearer in Rust than in portable SQL; only the `roles` column is read.
-    let role_lists: Vec<Option<String>> = user_profiles::Entity::find()
-        .select_only()
-        .column(user_profiles::Column::Roles)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
+    let packets = async {
+        let column = raw_packets::Column::ReceivedAt;
+        let packets = || raw_packets::Entity::find();
+        let all_time = Cut::all_time::<raw_packets::Entity>(db, column, today).await?;
+        let packet_counts = packet_days(db, kept, all_time.whole_days()).await?;
+        let total_packets = all_time
+            .count(db, packets(), column, &packet_counts)
+            .await?;
+        let packet_counts = packet_days(db, kept, week.whole_days()).await?;
+        let packets_7d = week.count(db, packets(), column, &packet_counts).await?;
+        Ok::<_, ApiError>((total_packets, packets_7d))
+    };
 
-    let column = raw_packets::Column::ReceivedAt;
-    let packets = || raw_packets::Entity::find();
-    let all_time = Cut::all_time::<raw_packets::Entity>(db, column, today).await?;
-    let packet_counts = packet_days(db, kept, all_time.whole_days()).await?;
-    let total_packets = all_time
-        .count(db, packets(), column, &packet_counts)
-        .await?;
-    let packet_counts = packet_days(db, kept, week.whole_days()).await?;
-    let packets_7d = week
-        .count(
-            db,
-            raw_packets::Entity::find(),
-            raw_packets::Column::ReceivedAt,
-            &packet_counts,
-        )
-        .await?;
+    let (
+        (total_nodes, active_nodes, total_operators, total_members),
+        (total_messages, messages_today, messages_7d, channel_message_counts),
+        (total_advertisements, advertisements_24h, advertisements_7d),
+        (total_packets, packets_7d),
+    ) = tokio::try_join!(
+        Box::pin(nodes),
+        Box::pin(messages),
+        Box::pin(adverts),
+        Box::pin(packets)
+    )?;
 
     Ok(DashboardStats {
         total_nodes,
