@@ -17,6 +17,13 @@ mod path_and_header_params;
 mod query_params;
 mod result_question_mark;
 mod takes_request;
-mod ttl_dashboard;
-mod ttl_default;
-mod ttl_seconds;
+mod ttl;
+
+/// The OpenAPI document of `api`, asserted to document the `X-Cache` header and to show
+/// nothing of the expansion's own names.
+fn documented_spec(api: impl poem_openapi::OpenApi) -> String {
+    let spec = poem_openapi::OpenApiService::new(api, "test", "1").spec();
+    assert!(spec.contains("X-Cache"), "{spec}");
+    assert!(!spec.contains("__hub"), "{spec}");
+    spec
+}
