@@ -114,19 +114,20 @@ fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condit
                 )),
         );
     }
-    if let Some(event_type) = &filters.event_type {
-        cond = cond.add(if unindexed {
-            sql(backend, "+raw_packets.event_type = ?", [event_type.clone()])
+    let equals = |column: C, value: sea_orm::Value| {
+        use sea_orm::IdenStatic;
+        if unindexed {
+            let text = format!("+raw_packets.{} = ?", column.as_str());
+            sql(backend, &text, [value])
         } else {
-            C::EventType.eq(event_type.clone())
-        });
+            column.eq(value)
+        }
+    };
+    if let Some(event_type) = &filters.event_type {
+        cond = cond.add(equals(C::EventType, event_type.clone().into()));
     }
     if let Some(idx) = filters.channel_idx {
-        cond = cond.add(if unindexed {
-            sql(backend, "+raw_packets.channel_idx = ?", [idx])
-        } else {
-            C::ChannelIdx.eq(idx)
-        });
+        cond = cond.add(equals(C::ChannelIdx, idx.into()));
     }
     cond
 }
