@@ -35,15 +35,22 @@ pub fn openapi() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
 pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
 
 /// The OpenAPI document as served at [`OPENAPI_PATH`]: poem-openapi's, with every free-text
-/// parameter (a string, or a list of strings, without `format`, `pattern` or `enum`)
-/// declaring [`NO_NUL_PATTERN`].
+/// string (without `format`, `pattern` or `enum`) of a parameter, or anywhere in a request
+/// body's schema, declaring [`NO_NUL_PATTERN`].
 ///
 /// Why a transform rather than a `validator(pattern)` on each parameter: the rule is enforced
 /// once for every query and path parameter by [`reject_nul_bytes`] (a 422 naming the parameter,
 /// before any handler runs), so stating it once here keeps the document and that one check in
 /// step, and a parameter added later cannot forget it. poem-openapi has no document-wide way
-/// to say it.
+/// to say it. Bodies are refused alike by [`crate::body::JsonBody::object`] (a NUL in any
+/// string at any depth); their schemas are marked unless a response shares them, since a
+/// stored text may hold a NUL on SQLite and an answer must not contradict its schema.
 pub fn openapi_document(mut spec: serde_json::Value) -> String {
+    for name in request_only_schemas(&spec) {
+        if let Some(schema) = spec["components"]["schemas"].get_mut(&name) {
+            mark_free_text(schema);
+        }
+    }
     let operations = spec["paths"]
         .as_object_mut()
         .into_iter()
@@ -61,16 +68,76 @@ pub fn openapi_document(mut spec: serde_json::Value) -> String {
             } else {
                 schema
             };
-            let free_text = text["type"] == "string"
-                && ["format", "pattern", "enum", "$ref"]
-                    .iter()
-                    .all(|k| text.get(k).is_none());
-            if free_text {
+            if is_free_text(text) {
                 text["pattern"] = NO_NUL_PATTERN.into();
             }
         }
     }
     spec.to_string()
+}
+
+/// Whether `schema` is a string the document leaves free (no `format`, `pattern`, `enum`).
+fn is_free_text(schema: &serde_json::Value) -> bool {
+    schema["type"] == "string"
+        && ["format", "pattern", "enum", "$ref"]
+            .iter()
+            .all(|k| schema.get(k).is_none())
+}
+
+/// Gives every free-text string inside `schema` (properties, items, alternatives) the
+/// [`NO_NUL_PATTERN`].
+fn mark_free_text(schema: &mut serde_json::Value) {
+    if is_free_text(schema) {
+        schema["pattern"] = NO_NUL_PATTERN.into();
+    }
+    match schema {
+        serde_json::Value::Object(map) => map.values_mut().for_each(mark_free_text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mark_free_text),
+        _ => {}
+    }
+}
+
+/// The component schemas reachable from a request body and from no response.
+fn request_only_schemas(spec: &serde_json::Value) -> Vec<String> {
+    let operations: Vec<&serde_json::Value> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(serde_json::Value::as_object)
+        .flat_map(|operations| operations.values())
+        .collect();
+    let bodies = reachable_schemas(spec, operations.iter().map(|o| &o["requestBody"]));
+    let answers = reachable_schemas(spec, operations.iter().map(|o| &o["responses"]));
+    bodies.difference(&answers).cloned().collect()
+}
+
+/// The names of the component schemas that `roots` refer to, directly or through other
+/// component schemas.
+fn reachable_schemas<'a>(
+    spec: &serde_json::Value,
+    roots: impl Iterator<Item = &'a serde_json::Value>,
+) -> std::collections::BTreeSet<String> {
+    const PREFIX: &str = "#/components/schemas/";
+    let mut found = std::collections::BTreeSet::new();
+    let mut pending: Vec<&serde_json::Value> = roots.collect();
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|r| r.strip_prefix(PREFIX))
+                    && found.insert(name.to_string())
+                {
+                    pending.push(&spec["components"]["schemas"][name]);
+                }
+                pending.extend(map.values());
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Builds the whole application around `state`.

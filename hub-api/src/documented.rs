@@ -113,17 +113,6 @@ impl TextFormat for BoolText {
     }
 }
 
-/// `messages`' `message_type`: contact or channel in any case, or blank (no filter).
-pub struct MessageTypeText;
-
-impl TextFormat for MessageTypeText {
-    const NAME: &'static str = "message_type";
-
-    fn schema() -> MetaSchema {
-        trimmed_pattern("([Cc][Oo][Nn][Tt][Aa][Cc][Tt]|[Cc][Hh][Aa][Nn][Nn][Ee][Ll])?")
-    }
-}
-
 /// A comma list of integers (`packets`' `packet_type`): blank items are skipped. At most 18
 /// digits, so every value the pattern allows fits an `i64`.
 pub struct IntegerListText;
@@ -157,8 +146,6 @@ impl TextFormat for DateTimeText {
 pub type BoolParam = Documented<BoolText>;
 /// A datetime query parameter.
 pub type DateTimeParam = Documented<DateTimeText>;
-/// `messages`' `message_type` parameter.
-pub type MessageTypeParam = Documented<MessageTypeText>;
 /// A comma list of integers.
 pub type IntegerListParam = Documented<IntegerListText>;
 
@@ -420,17 +407,6 @@ mod tests {
                 crate::params::parse_bool("x", Some(text)).is_err(),
                 "{text:?}"
             );
-        }
-    }
-
-    #[test]
-    fn the_message_type_pattern_allows_blank_and_both_types_in_any_case() {
-        let regex = regex::<MessageTypeText>();
-        for text in ["", " ", "contact", "CHANNEL", " Contact "] {
-            assert!(regex.is_match(text), "{text:?}");
-        }
-        for text in ["contacts", "direct", "contact,channel"] {
-            assert!(!regex.is_match(text), "{text:?}");
         }
     }
 

@@ -155,10 +155,16 @@ async fn keys_follow_declared_parameters_canonically() {
     let both = format!("/api/v1/advertisements?observed_by={a}&observed_by={b}");
     assert_eq!(fetch(&app, &both, "").await.0, "MISS");
     assert_eq!(fetch(&app, &both, "").await.0, "HIT");
-    // `observed_by` is a `Query<Vec<_>>`: the handler sees its values in request order, so
-    // another order is another key (only a set-typed parameter forgets the order).
-    let swapped = format!("/api/v1/advertisements?observed_by={b}&observed_by={a}");
-    assert_eq!(fetch(&app, &swapped, "").await.0, "MISS");
+    // `observed_by` is a set (`Query<BTreeSet<_>>`): order and repeats do not reach the
+    // handler, so they do not split the cache, on every endpoint that takes it.
+    for list in ["advertisements", "messages", "packets"] {
+        let both = format!("/api/v1/{list}?observed_by={a}&observed_by={b}");
+        let swapped = format!("/api/v1/{list}?observed_by={b}&observed_by={a}&observed_by={b}");
+        if list != "advertisements" {
+            assert_eq!(fetch(&app, &both, "").await.0, "MISS", "{list}");
+        }
+        assert_eq!(fetch(&app, &swapped, "").await.0, "HIT", "{list}");
+    }
     // One of the repeated values is a different request.
     assert_eq!(
         fetch(&app, &format!("/api/v1/advertisements?observed_by={b}"), "")

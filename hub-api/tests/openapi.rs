@@ -61,6 +61,62 @@ async fn free_text_parameters_declare_that_nul_is_refused() {
     assert!(checked > 20, "only {checked} free-text parameters");
 }
 
+/// Every free-text string of `schema` (at `at`), resolving `$ref`s, in `found`.
+fn free_text_in(spec: &Value, schema: &Value, at: String, found: &mut Vec<(String, String)>) {
+    let schema = resolve(spec, schema);
+    if schema["type"] == "string" && schema.get("format").is_none() && schema.get("enum").is_none() {
+        let pattern = schema["pattern"].as_str().unwrap_or_default().to_string();
+        found.push((at.clone(), pattern));
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        free_text_in(spec, property, format!("{at}.{name}"), found);
+    }
+    if let Some(items) = schema.get("items") {
+        free_text_in(spec, items, format!("{at}[]"), found);
+    }
+}
+
+#[tokio::test]
+async fn body_strings_declare_that_nul_is_refused() {
+    let app = fixture_app().await;
+    let spec = spec(&app).await;
+    let mut found = Vec::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if let Some(body) = operation["requestBody"]["content"]["application/json"].get("schema")
+            {
+                free_text_in(&spec, body, format!("{method} {path} body"), &mut found);
+            }
+        }
+    }
+    let unmarked: Vec<&String> = found
+        .iter()
+        .filter(|(_, pattern)| pattern.is_empty())
+        .map(|(at, _)| at)
+        .collect();
+    assert!(unmarked.is_empty(), "free text without a pattern: {unmarked:?}");
+    let marked = found
+        .iter()
+        .filter(|(_, pattern)| pattern == hub_api::app::NO_NUL_PATTERN)
+        .count();
+    assert!(marked >= 15, "only {marked} body strings refuse NUL: {found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|(at, _)| at == "post /api/v1/routes/preview body.node_public_keys[]"),
+        "{found:?}"
+    );
+    // And the server refuses what the pattern excludes, inside an array too.
+    let resp = app
+        .client
+        .post("/api/v1/routes/preview")
+        .content_type("application/json")
+        .body(r#"{"node_public_keys": ["a1\u0000", "b2"]}"#)
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 /// The schema `schema` refers to, when it is a `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
     match schema.get("$ref").and_then(Value::as_str) {

@@ -1,7 +1,7 @@
 //! Route writes and preview (docs/contract/api-2.md sections 5.2, 5.5-5.8) over a copy of MeshCore Hub's
 //! sample database: "Alpha Site"->"Bravo Site" (community, legacy: no creator) and
-//! "Op North"->"Op South" (operator, created by `pw-operator`). The sample's packets were
-//! received about two days before the fixture's date, so tests use a 720-hour window.
+//! "Op North"->"Op South" (operator, created by `pw-operator`). The sample's packets are kept
+//! 55 to 57 hours old (see `fixture`), so tests use a 720-hour window.
 
 use crate::common;
 use crate::writes_support;
@@ -18,20 +18,25 @@ const ALPHA_NODE: &str = "eeaea9ce-281c-449b-aac4-cb79ac8f60af";
 const BRAVO_NODE: &str = "73969d02-aa6c-4e33-a86e-32eefbd23857";
 const NORTH_OBSERVER_1: &str = "2efec766-82ed-43b7-946d-56d004101145";
 
-/// The sample database with its packets moved by whole days, so that they are as old now as
-/// they were on the fixture's date (2026-11-28) and the 720-hour windows below hold them.
+/// The sample database with its packets moved forward by exactly the time since the fixture's
+/// instant (2026-11-28 12:00 UTC), so that they are always as old as they were then: 55 to
+/// 57 hours, inside the 720-hour windows below and outside the preview's default 48 hours
+/// whatever the hour the test runs at (a shift by whole days left them inside those 48 hours
+/// or not depending on the time of day).
 async fn fixture() -> TestApp {
     let app = fixture_app().await;
-    let fixture_date = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid date");
-    let days = (chrono::Utc::now().date_naive() - fixture_date).num_days();
-    if days > 0 {
-        for table in ["raw_packets", "packet_path_hops"] {
-            app.exec(&format!(
-                "UPDATE {table} SET received_at = \
-                 datetime(received_at, '+{days} days') || substr(received_at, 20)"
-            ))
-            .await;
-        }
+    let fixture_instant = chrono::NaiveDate::from_ymd_opt(2026, 11, 28)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .expect("valid instant")
+        .and_utc();
+    let seconds = (chrono::Utc::now() - fixture_instant).num_seconds();
+    for table in ["raw_packets", "packet_path_hops"] {
+        // `substr(.., 20)` keeps the fraction of a second exactly as stored.
+        app.exec(&format!(
+            "UPDATE {table} SET received_at = \
+             datetime(received_at, '{seconds:+} seconds') || substr(received_at, 20)"
+        ))
+        .await;
     }
     app
 }

@@ -234,3 +234,66 @@ async fn an_edit_invalidates_profiles_and_nodes() {
             .any(|p| p["name"] == "Renamed Member")
     );
 }
+
+/// `GET /user/profile/{id}` as `user` with `X-User-Roles: roles`.
+async fn profile_as(app: &TestApp, id: &str, user: &str, roles: &str) -> Value {
+    let answer = get(app, &uri(id)).user(user, roles).send().await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
+    answer.2
+}
+
+#[tokio::test]
+async fn the_owner_gets_the_owner_view_with_synced_roles_and_nobody_else_does() {
+    let redis = RedisServer::start();
+    let app = fixture_app_cached(redis_response_cache(redis.port())).await;
+    let list = "/api/v1/user/profiles";
+    let roles_in_list = |body: &Value| -> Value {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == ADMIN)
+            .map(|p| p["roles"].clone())
+            .unwrap()
+    };
+    for _ in 0..2 {
+        app.get(list).await.assert_status_is_ok();
+    }
+    assert_eq!(x_cache_of(&app.get(list).await), "HIT");
+
+    // The owner (pw-admin) now holds only `admin`: the owner view, roles synced and stored.
+    let own = profile_as(&app, ADMIN, "pw-admin", "admin").await;
+    assert_eq!(own["user_id"], "pw-admin");
+    assert_eq!(own["roles"], json!(["admin"]));
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM user_profiles WHERE id = '{ADMIN}' AND roles = 'admin'"
+        ))
+        .await,
+        1
+    );
+    // The sync reaches the cached profile list at once.
+    let after = app.get(list).await;
+    assert_eq!(x_cache_of(&after), "MISS");
+    assert_eq!(
+        roles_in_list(&after.json().await.value().deserialize()),
+        json!(["admin"])
+    );
+
+    // Another user, an admin, and an anonymous caller get the public view and write nothing.
+    for (user, roles) in [("pw-member", "member"), ("someone", "admin")] {
+        let public = profile_as(&app, ADMIN, user, roles).await;
+        assert!(public.get("user_id").is_none(), "{public}");
+        assert_eq!(public["roles"], json!(["admin"]));
+    }
+    let anonymous = app.json(&uri(ADMIN)).await;
+    assert!(anonymous.get("user_id").is_none(), "{anonymous}");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM user_profiles WHERE user_id IN ('someone')")
+            .await,
+        0
+    );
+    // The owner asking for someone else's profile sees its public view.
+    let other = profile_as(&app, MEMBER, "pw-admin", "admin").await;
+    assert!(other.get("user_id").is_none(), "{other}");
+}

@@ -177,6 +177,25 @@ async fn killed_server_bounds_calls_opens_breaker_and_recovers() {
 }
 
 #[tokio::test]
+async fn the_first_call_after_a_restart_succeeds() {
+    let mut server = RedisServer::start();
+    let cache = RedisCache::new(opts(server.port(), "hub")).unwrap();
+    cache.set("k", b"v", Duration::from_secs(30)).await.unwrap();
+    // Restarted while idle: the connection the cache holds is dead, and nothing has told it.
+    server.restart();
+    for i in 0..3 {
+        let stored = bounded(
+            &format!("set #{i} after the restart"),
+            cache.set("k", b"w", Duration::from_secs(30)),
+        )
+        .await;
+        assert_eq!(stored, Ok(()), "call #{i} after the restart");
+    }
+    assert_eq!(cache.get("k").await, Ok(Some(b"w".to_vec())));
+    assert_eq!(cache.breaker_state(), Some(BreakerState::Closed));
+}
+
+#[tokio::test]
 async fn paused_server_bounds_calls_opens_breaker_and_recovers() {
     let mut server = RedisServer::start();
     let cache = RedisCache::new(opts(server.port(), "hub")).unwrap();

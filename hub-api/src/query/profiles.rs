@@ -26,9 +26,18 @@ pub struct AdoptedNode {
     pub last_seen: Option<String>,
 }
 
-/// The id of the profile of `user_id`, created when missing (named `user_name`, the
-/// `X-User-Name`), with its roles set to the raw `roles` (the `X-User-Roles`; NULL when
-/// absent or blank).
+/// The caller's profile after [`ensure_profile`]: its id, and whether that created it or
+/// changed its roles (then the profile list and the dashboard's profile counts changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsuredProfile {
+    /// The profile's id.
+    pub id: String,
+    /// Whether the profile was created or its roles were rewritten.
+    pub changed: bool,
+}
+
+/// The profile of `user_id`, created when missing (named `user_name`, the `X-User-Name`),
+/// with its roles set to the raw `roles` (the `X-User-Roles`; NULL when absent or blank).
 ///
 /// Runs on `db`, normally the write's own transaction, so a request that fails later leaves
 /// no profile behind (a Decision of docs/contract/api-2.md; MeshCore Hub commits the profile first). An
@@ -38,7 +47,7 @@ pub async fn ensure_profile<C: ConnectionTrait>(
     user_id: &str,
     user_name: Option<&str>,
     roles: Option<&str>,
-) -> Result<String, DbErr> {
+) -> Result<EnsuredProfile, DbErr> {
     let roles = roles.filter(|r| !r.trim().is_empty()).map(str::to_string);
     let now = db_time(db.get_database_backend(), Timestamp::now());
     let existing = user_profiles::Entity::find()
@@ -46,7 +55,8 @@ pub async fn ensure_profile<C: ConnectionTrait>(
         .one(db)
         .await?;
     if let Some(profile) = existing {
-        if profile.roles != roles {
+        let changed = profile.roles != roles;
+        if changed {
             user_profiles::Entity::update_many()
                 .filter(user_profiles::Column::Id.eq(&profile.id))
                 .col_expr(user_profiles::Column::Roles, Expr::value(roles))
@@ -54,7 +64,10 @@ pub async fn ensure_profile<C: ConnectionTrait>(
                 .exec(db)
                 .await?;
         }
-        return Ok(profile.id);
+        return Ok(EnsuredProfile {
+            id: profile.id,
+            changed,
+        });
     }
     let id = uuid::Uuid::new_v4().to_string();
     let name = user_name.filter(|n| !n.is_empty()).map(str::to_string);
@@ -79,5 +92,5 @@ pub async fn ensure_profile<C: ConnectionTrait>(
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .to_owned();
     db.execute(&insert).await?;
-    Ok(id)
+    Ok(EnsuredProfile { id, changed: true })
 }

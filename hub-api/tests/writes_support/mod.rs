@@ -5,7 +5,7 @@ use crate::common::TestApp;
 use poem::http::{Method, StatusCode};
 use serde_json::Value;
 
-/// A write request: method, path, headers and a raw body.
+/// A request: method, path, headers and a raw body.
 pub struct Write<'a> {
     app: &'a TestApp,
     method: Method,
@@ -81,6 +81,11 @@ impl<'a> Write<'a> {
         };
         (status, content_type, body)
     }
+}
+
+/// GET `uri` (a read with headers, e.g. identity headers).
+pub fn get<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
+    Write::new(app, Method::GET, uri)
 }
 
 /// POST `uri`.

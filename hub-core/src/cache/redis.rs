@@ -357,9 +357,14 @@ impl RedisCache {
     }
 
     /// Runs one Redis operation under the breaker and the hard timeout.
+    ///
+    /// A server that restarted while this process was idle leaves it holding a dead
+    /// connection, which only the next command discovers. That command is sent again once on
+    /// a new connection (within the same timeout), so a restart costs no request its cache
+    /// and no failure towards the breaker.
     async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
     where
-        F: FnOnce(Conn) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let permit = self.admit()?;
@@ -367,7 +372,14 @@ impl RedisCache {
         let work = async {
             // Connecting (a cluster's first use) counts against the same hard timeout.
             let conn = Link::connection(&self.link, fresh, self.timeout).await?;
-            f(conn).await.map_err(|e| self.redis_error(e))
+            let result = match f(conn).await {
+                Err(e) if !fresh && is_dead_connection(&e) => {
+                    let conn = Link::connection(&self.link, true, self.timeout).await?;
+                    f(conn).await
+                }
+                result => result,
+            };
+            result.map_err(|e| self.redis_error(e))
         };
         self.guarded(op, permit, work).await
     }
@@ -401,6 +413,13 @@ impl RedisCache {
     }
 }
 
+/// Whether `e` says the connection itself is gone (closed by a restart, reset), not that the
+/// server is unreachable, slow or refused the command: only then can a new connection help
+/// at once.
+fn is_dead_connection(e: &redis::RedisError) -> bool {
+    !e.is_timeout() && !e.is_connection_refusal() && (e.is_connection_dropped() || e.is_io_error())
+}
+
 impl RedisCache {
     /// One MGET, so the entry and its generation counters are read atomically, and, when
     /// asked, the entry's PTTL in the same round trip (a plain HIT does without it).
@@ -409,6 +428,7 @@ impl RedisCache {
         keys: Vec<String>,
         with_expiry: bool,
     ) -> Result<Values, CacheError> {
+        let keys = &keys;
         if !with_expiry {
             let values = self
                 .call("get", |mut c| async move {
@@ -595,10 +615,10 @@ impl CacheBackend for RedisCache {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
         Box::pin(async move {
-            let full = self.full_key(key);
+            let full = &self.full_key(key);
             self.call("get", |mut c| async move {
                 redis::cmd("GET")
-                    .arg(&full)
+                    .arg(full)
                     .query_async::<Option<Vec<u8>>>(&mut c)
                     .await
             })
@@ -613,13 +633,13 @@ impl CacheBackend for RedisCache {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
-            let full = self.full_key(key);
+            let full = &self.full_key(key);
             // PX in whole milliseconds; never 0, which Redis rejects.
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             let stored = self
                 .call("set", |mut c| async move {
                     redis::cmd("SET")
-                        .arg(&full)
+                        .arg(full)
                         .arg(value)
                         .arg("PX")
                         .arg(ms)
@@ -693,7 +713,7 @@ impl CacheBackend for RedisCache {
                         .collect()
                 })
                 .collect();
-            let pipes: Vec<redis::Pipeline> = keys
+            let pipes: &Vec<redis::Pipeline> = &keys
                 .iter()
                 .map(|tagged| {
                     let mut pipe = redis::pipe();
@@ -705,7 +725,7 @@ impl CacheBackend for RedisCache {
                 .collect();
             let bumped = self
                 .call("invalidate", |mut c| async move {
-                    for pipe in &pipes {
+                    for pipe in pipes {
                         pipe.query_async::<()>(&mut c).await?;
                     }
                     Ok(())

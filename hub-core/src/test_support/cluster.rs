@@ -1,10 +1,9 @@
 //! A real Redis Cluster of three masters (no replicas) on loopback, for the cluster tests.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{RedisServer, free_port};
+use super::{RedisServer, free_port, tool_command};
 
 /// Three `redis-server --cluster-enabled yes` processes joined by `redis-cli --cluster
 /// create`, each owning a third of the hash slots; killed on drop.
@@ -34,7 +33,7 @@ impl RedisCluster {
             })
             .collect();
         let cluster = Self { masters, _dir: dir };
-        let status = Command::new("redis-cli")
+        let status = tool_command("redis-cli")
             .arg("--cluster")
             .arg("create")
             .args(cluster.nodes())
@@ -68,7 +67,7 @@ impl RedisCluster {
         let deadline = Instant::now() + Duration::from_secs(20);
         for master in &self.masters {
             loop {
-                let info = Command::new("redis-cli")
+                let info = tool_command("redis-cli")
                     .args(["-p", &master.port().to_string(), "cluster", "info"])
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())

@@ -21,6 +21,16 @@ use std::time::{Duration, Instant};
 
 use crate::cache::backend::{BoxFuture, CacheBackend, CacheError};
 
+/// A command for one of the servers or tools the tests start. `LD_PRELOAD` is not passed on:
+/// a suite run under libfaketime (`faketime`, to check that no test depends on the date or
+/// hour it runs) moves only the tests' clock, and redis-server hangs at startup with the
+/// library loaded.
+pub(crate) fn tool_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.env_remove("LD_PRELOAD");
+    command
+}
+
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A `redis-server` child process on `127.0.0.1`, killed on drop.
@@ -92,7 +102,7 @@ impl RedisServer {
 
     /// Starts the process and waits until it answers; `Err` when it exited at startup.
     fn try_spawn(&mut self) -> Result<(), String> {
-        let child = Command::new("redis-server")
+        let child = tool_command("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::free_port;
+use super::{free_port, tool_command};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,8 +49,8 @@ impl PostgresServer {
         let server_user = (unsafe { libc::geteuid() } == 0).then(postgres_user);
         if server_user.is_some() {
             // The postgres user must reach and own the data directory.
-            run(Command::new("chmod").arg("755").arg(dir.path()));
-            run(Command::new("chown").arg("postgres:postgres").arg(&data));
+            run(tool_command("chmod").arg("755").arg(dir.path()));
+            run(tool_command("chown").arg("postgres:postgres").arg(&data));
         }
         run(server_command(&bin, server_user, "initdb")
             .args(["-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
@@ -144,7 +144,7 @@ impl PostgresServer {
     }
 
     fn psql(&self, name: &str, args: &[&str]) {
-        run(Command::new(self.bin.join("psql"))
+        run(tool_command(self.bin.join("psql"))
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
             .args(["-p", &self.port.to_string(), "-U", "hub", "-d", name])
             .args(args));
@@ -155,7 +155,7 @@ impl PostgresServer {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             let accepting = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
-                && Command::new(bin.join("pg_isready"))
+                && tool_command(bin.join("pg_isready"))
                     .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "hub"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -182,7 +182,7 @@ impl Drop for PostgresServer {
 /// `program` of the server binaries, run as `server_user` when set. The ids are set
 /// directly (no `runuser` in between), so signals reach postgres itself.
 fn server_command(bin: &Path, server_user: Option<(u32, u32)>, program: &str) -> Command {
-    let mut cmd = Command::new(bin.join(program));
+    let mut cmd = tool_command(bin.join(program));
     if let Some((uid, gid)) = server_user {
         cmd.uid(uid).gid(gid);
     }

@@ -29,7 +29,8 @@ pub async fn adopt(
         identity.user_name.as_deref(),
         identity.roles.as_deref(),
     )
-    .await?;
+    .await?
+    .id;
     let node = nodes::Entity::find()
         .filter(nodes::Column::PublicKey.eq(&public_key))
         .one(&txn)

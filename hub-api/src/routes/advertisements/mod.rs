@@ -2,6 +2,7 @@
 
 mod query;
 
+use std::collections::BTreeSet;
 use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -110,7 +111,7 @@ impl AdvertisementsApi {
         public_key: Query<Option<String>>,
         /// Observer public key; repeat the parameter to match any of several observers.
         #[oai(default)]
-        observed_by: Query<Vec<String>>,
+        observed_by: Query<BTreeSet<String>>,
         /// Profile id adopting the source node.
         adopted_by: Query<Option<String>>,
         /// Comma list of route types to keep (NULL route types always kept); default

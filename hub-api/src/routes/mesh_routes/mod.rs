@@ -660,9 +660,10 @@ impl RoutesApi {
     /// remain). An enabled route is evaluated at once. Creates the caller's profile when
     /// missing, in the same transaction: a failed request changes nothing.
     ///
-    /// Invalidates: routes, dashboard/routes-overview.
+    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
+    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes", method = "post")]
-    #[invalidates("routes", "dashboard/routes-overview")]
+    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -703,9 +704,10 @@ impl RoutesApi {
     /// creator are admin-only, and an admin editing one becomes its creator). Null or
     /// absent fields stay unchanged. An enabled route is re-evaluated at once.
     ///
-    /// Invalidates: routes, dashboard/routes-overview.
+    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
+    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes/:route_id", method = "put")]
-    #[invalidates("routes", "dashboard/routes-overview")]
+    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -731,9 +733,10 @@ impl RoutesApi {
     /// Operator or admin; a non-admin only their own routes. Its nodes, observers, results,
     /// history and recent matches go with it.
     ///
-    /// Invalidates: routes, dashboard/routes-overview.
+    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
+    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes/:route_id", method = "delete")]
-    #[invalidates("routes", "dashboard/routes-overview")]
+    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
     async fn delete(
         &self,
         state: Data<&AppState>,

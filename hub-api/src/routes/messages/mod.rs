@@ -2,9 +2,9 @@
 
 mod query;
 
+use std::collections::BTreeSet;
 use crate::caller::{Caller, role_key};
-use crate::documented::{BoolParam, DateTimeParam, MessageTypeParam};
-use crate::error::ApiError;
+use crate::documented::{BoolParam, DateTimeParam};
 use crate::page::Page;
 use crate::params::{Order, lowercase, lowercase_list, parse_bool};
 use crate::query::list::{PageRequest, TimeWindow};
@@ -82,17 +82,10 @@ fn default_limit() -> i64 {
     50
 }
 
-/// The `message_type` filter: `contact` or `channel` (any case); anything else is a 422.
-fn parse_message_type(value: Option<&str>) -> Result<Option<String>, ApiError> {
-    match lowercase(value) {
-        None => Ok(None),
-        Some(t) if t == "contact" || t == "channel" => Ok(Some(t)),
-        Some(_) => Err(ApiError::invalid_query(
-            "message_type",
-            "Input should be 'contact' or 'channel'",
-            "enum",
-        )),
-    }
+/// The `message_type` filter: any stored type, matched exactly as MeshCore Hub does
+/// (`contact` and `channel` are the collector's; other writers store others). Blank: no filter.
+fn message_type_filter(value: Option<&str>) -> Option<String> {
+    value.filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
 #[cached_api]
@@ -111,15 +104,16 @@ impl MessagesApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        /// `contact` or `channel`.
-        message_type: Query<Option<MessageTypeParam>>,
+        /// Exact, case-sensitive message type as stored (the collector writes `contact` and
+        /// `channel`); any other value matches the messages stored with it, or none.
+        message_type: Query<Option<String>>,
         /// Exact sender public key prefix (case-insensitive).
         pubkey_prefix: Query<Option<String>>,
         /// Channel index.
         channel_idx: Query<Option<i32>>,
         /// Observer public key; repeat the parameter to match any of several observers.
         #[oai(default)]
-        observed_by: Query<Vec<String>>,
+        observed_by: Query<BTreeSet<String>>,
         /// Only messages received at or after this time (RFC 3339).
         since: Query<Option<DateTimeParam>>,
         /// Only messages received at or before this time (RFC 3339).
@@ -145,7 +139,7 @@ impl MessagesApi {
     ) -> Reply<Json<Page<MessageRead>>, ListErrors> {
         let include_spam = parse_bool("include_spam", include_spam.as_deref())?.unwrap_or(false);
         let filter = query::MessageFilter {
-            message_type: parse_message_type(message_type.as_deref())?,
+            message_type: message_type_filter(message_type.as_deref()),
             pubkey_prefix: lowercase(pubkey_prefix.as_deref()),
             channel_idx: channel_idx.0,
             observed_by: lowercase_list("observed_by", observed_by.iter())?,

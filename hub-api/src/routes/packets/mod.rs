@@ -137,7 +137,7 @@ fn route_types(value: Option<&str>) -> Result<Vec<String>, ApiError> {
 
 /// Observer public keys: trimmed and lowercased (keys are stored lowercase), duplicates
 /// removed, capped. A blank value is kept: it filters on the empty key and matches nothing.
-fn observer_keys(values: &[String]) -> Result<Vec<String>, ApiError> {
+fn observer_keys(values: &BTreeSet<String>) -> Result<Vec<String>, ApiError> {
     distinct_list("observed_by", values, |value| {
         Some(value.trim().to_ascii_lowercase())
     })
@@ -180,7 +180,7 @@ impl PacketsApi {
         /// Public key of the observer that captured the packet; repeat to match any of
         /// several. A blank value matches nothing.
         #[oai(default)]
-        observed_by: Query<Vec<String>>,
+        observed_by: Query<BTreeSet<String>>,
         /// true: packets whose decoded data says they were decrypted; false: decoded
         /// packets that were not. Packets never decoded match neither.
         decryptable: Query<Option<BoolParam>>,

@@ -21,7 +21,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::MetaSchema;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi, Union};
 use serde_json::{Map, Value, json};
 
 /// A profile in the list.
@@ -103,6 +103,16 @@ pub struct OwnProfileRead {
     pub updated_at: String,
     /// The adopted nodes, oldest adoption first.
     pub nodes: Vec<AdoptedNode>,
+}
+
+/// `GET /user/profile/{id}`: the owner view for the profile's owner, the public view for
+/// everyone else.
+#[derive(Debug, Clone, Union)]
+pub enum ProfileView {
+    /// The caller's own profile.
+    Owner(OwnProfileRead),
+    /// Anyone else's view.
+    Public(ProfileRead),
 }
 
 /// A profile as its owner edits it: the answer of `PUT /user/profile/{id}` (no nodes).
@@ -333,6 +343,9 @@ impl ProfilesApi {
     /// when absent or empty). Needs no read key (the web server calls it at login), but with
     /// keys configured the identity headers count only beside the admin key (the read key
     /// when no admin key is set).
+    ///
+    /// Invalidates, when it creates the profile or changes its roles: profiles,
+    /// dashboard/stats.
     #[oai(path = "/user/profile/me", method = "get")]
     async fn me(
         &self,
@@ -341,16 +354,9 @@ impl ProfilesApi {
     ) -> Reply<Json<OwnProfileRead>, ReadErrors> {
         let user_id = identity
             .user_id
+            .as_deref()
             .ok_or(ApiError::Unauthorized("User identity required"))?;
-        Ok(Json(
-            query::me(
-                &state.db,
-                &user_id,
-                identity.user_name.as_deref(),
-                identity.roles.as_deref(),
-            )
-            .await?,
-        ))
+        Ok(Json(owner_view(&state, &identity, user_id).await?))
     }
 
     /// Edit a profile
@@ -378,12 +384,52 @@ impl ProfilesApi {
     }
 
     /// Get a profile
+    ///
+    /// Anyone sees the public view. The profile's owner (an `X-User-Id` equal to the
+    /// profile's user id, counted under the same rule as on `/user/profile/me`) gets the owner
+    /// view instead, with `user_id`, and, as on `/user/profile/me`, the caller's
+    /// `X-User-Roles` are stored as the profile's roles first. Never cached: the answer
+    /// depends on who asks.
+    ///
+    /// Invalidates, when the owner's roles change: profiles, dashboard/stats.
     #[oai(path = "/user/profile/:id", method = "get")]
     async fn get(
         &self,
         state: Data<&AppState>,
+        identity: Identity,
         id: Path<String>,
-    ) -> Reply<Json<ProfileRead>, ItemErrors> {
-        Ok(Json(query::by_id(&state.db, &id).await?))
+    ) -> Reply<Json<ProfileView>, ItemErrors> {
+        if let Some(user_id) = identity.user_id.as_deref()
+            && query::is_owned_by(&state.db, &id, user_id).await?
+        {
+            let own = owner_view(&state, &identity, user_id).await?;
+            return Ok(Json(ProfileView::Owner(own)));
+        }
+        Ok(Json(ProfileView::Public(query::by_id(&state.db, &id).await?)))
     }
+}
+
+/// The cache names whose answers change when a caller's profile is created or its roles are
+/// rewritten from `X-User-Roles` (the profile list shows roles; `dashboard/stats` counts
+/// profiles by role).
+const PROFILE_SYNC_CHANGES: &[&str] = &["profiles", "dashboard/stats"];
+
+/// The owner view of `user_id`'s profile, synced from the identity headers; invalidates
+/// [`PROFILE_SYNC_CHANGES`] after the sync committed, when it changed something.
+async fn owner_view(
+    state: &AppState,
+    identity: &Identity,
+    user_id: &str,
+) -> Result<OwnProfileRead, ApiError> {
+    let (view, changed) = query::me(
+        &state.db,
+        user_id,
+        identity.user_name.as_deref(),
+        identity.roles.as_deref(),
+    )
+    .await?;
+    if changed {
+        state.cache.invalidate(PROFILE_SYNC_CHANGES).await;
+    }
+    Ok(view)
 }

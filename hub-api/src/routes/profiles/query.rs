@@ -88,8 +88,9 @@ pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<ProfileRead, Api
     })
 }
 
-/// The profile of `user_id`, created when missing (named `user_name`), with its roles set to
-/// the raw `roles` header (NULL when absent or blank), in one transaction.
+/// The owner view of the profile of `user_id`, created when missing (named `user_name`), with
+/// its roles set to the raw `roles` header (NULL when absent or blank), in one transaction;
+/// and whether that created the profile or changed its roles.
 ///
 /// An existing profile keeps its name; `updated_at` moves only when the roles change.
 pub async fn me(
@@ -97,10 +98,10 @@ pub async fn me(
     user_id: &str,
     user_name: Option<&str>,
     roles: Option<&str>,
-) -> Result<OwnProfileRead, ApiError> {
+) -> Result<(OwnProfileRead, bool), ApiError> {
     let txn = db.begin().await?;
-    let id = ensure_profile(&txn, user_id, user_name, roles).await?;
-    let profile = user_profiles::Entity::find_by_id(id)
+    let ensured = ensure_profile(&txn, user_id, user_name, roles).await?;
+    let profile = user_profiles::Entity::find_by_id(ensured.id)
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("Profile not found"))?;
@@ -109,7 +110,7 @@ pub async fn me(
         .await?
         .remove(&profile.id)
         .unwrap_or_default();
-    Ok(OwnProfileRead {
+    let view = OwnProfileRead {
         roles: role_names(profile.roles.as_deref()),
         id: profile.id,
         user_id: profile.user_id,
@@ -120,7 +121,19 @@ pub async fn me(
         created_at: rfc3339(profile.created_at),
         updated_at: rfc3339(profile.updated_at),
         nodes,
-    })
+    };
+    Ok((view, ensured.changed))
+}
+
+/// Whether the profile `id` belongs to `user_id` (the caller's `X-User-Id`). Only an existing
+/// profile of the caller counts: a stranger's id never creates one.
+pub async fn is_owned_by(db: &DatabaseConnection, id: &str, user_id: &str) -> Result<bool, ApiError> {
+    let owned = user_profiles::Entity::find()
+        .filter(user_profiles::Column::UserId.eq(user_id))
+        .filter(user_profiles::Column::Id.eq(id))
+        .one(db)
+        .await?;
+    Ok(owned.is_some())
 }
 
 /// Applies `changes` to the profile `id` in one transaction, for the caller `user_id`

@@ -3,6 +3,7 @@
 
 mod query;
 
+use std::collections::BTreeSet;
 use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -62,7 +63,7 @@ impl TelemetryApi {
         node_public_key: Query<Option<String>>,
         /// Public key of an observer that heard the record; repeat to match any of several.
         #[oai(default)]
-        observed_by: Query<Vec<String>>,
+        observed_by: Query<BTreeSet<String>>,
         /// Only records received at or after this time (RFC 3339).
         since: Query<Option<DateTimeParam>>,
         /// Only records received at or before this time (RFC 3339).

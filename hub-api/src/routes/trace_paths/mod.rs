@@ -3,6 +3,7 @@
 
 mod query;
 
+use std::collections::BTreeSet;
 use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -74,7 +75,7 @@ impl TracePathsApi {
         state: Data<&AppState>,
         /// Public key of an observer that heard the trace; repeat to match any of several.
         #[oai(default)]
-        observed_by: Query<Vec<String>>,
+        observed_by: Query<BTreeSet<String>>,
         /// Only traces received at or after this time (RFC 3339).
         since: Query<Option<DateTimeParam>>,
         /// Only traces received at or before this time (RFC 3339).
