@@ -64,7 +64,8 @@ async fn free_text_parameters_declare_that_nul_is_refused() {
 /// Every free-text string of `schema` (at `at`), resolving `$ref`s, in `found`.
 fn free_text_in(spec: &Value, schema: &Value, at: String, found: &mut Vec<(String, String)>) {
     let schema = resolve(spec, schema);
-    if schema["type"] == "string" && schema.get("format").is_none() && schema.get("enum").is_none() {
+    if schema["type"] == "string" && schema.get("format").is_none() && schema.get("enum").is_none()
+    {
         let pattern = schema["pattern"].as_str().unwrap_or_default().to_string();
         found.push((at.clone(), pattern));
     }
@@ -83,7 +84,8 @@ async fn body_strings_declare_that_nul_is_refused() {
     let mut found = Vec::new();
     for (path, operations) in spec["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
-            if let Some(body) = operation["requestBody"]["content"]["application/json"].get("schema")
+            if let Some(body) =
+                operation["requestBody"]["content"]["application/json"].get("schema")
             {
                 free_text_in(&spec, body, format!("{method} {path} body"), &mut found);
             }
@@ -94,12 +96,18 @@ async fn body_strings_declare_that_nul_is_refused() {
         .filter(|(_, pattern)| pattern.is_empty())
         .map(|(at, _)| at)
         .collect();
-    assert!(unmarked.is_empty(), "free text without a pattern: {unmarked:?}");
+    assert!(
+        unmarked.is_empty(),
+        "free text without a pattern: {unmarked:?}"
+    );
     let marked = found
         .iter()
         .filter(|(_, pattern)| pattern == hub_api::app::NO_NUL_PATTERN)
         .count();
-    assert!(marked >= 15, "only {marked} body strings refuse NUL: {found:?}");
+    assert!(
+        marked >= 15,
+        "only {marked} body strings refuse NUL: {found:?}"
+    );
     assert!(
         found
             .iter()

@@ -433,7 +433,7 @@ impl RedisCache {
             let values = self
                 .call("get", |mut c| async move {
                     redis::cmd("MGET")
-                        .arg(&keys)
+                        .arg(keys)
                         .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
                         .await
                 })
@@ -444,7 +444,7 @@ impl RedisCache {
             .call("get", |mut c| async move {
                 redis::pipe()
                     .cmd("MGET")
-                    .arg(&keys)
+                    .arg(keys)
                     .cmd("PTTL")
                     .arg(&keys[0])
                     .query_async::<(Vec<Option<Vec<u8>>>, i64)>(&mut c)

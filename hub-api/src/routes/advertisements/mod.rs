@@ -2,7 +2,6 @@
 
 mod query;
 
-use std::collections::BTreeSet;
 use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -18,6 +17,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use std::collections::BTreeSet;
 
 /// An advertisement with its observers and the names of its source and primary observer.
 #[derive(Debug, Clone, Object)]

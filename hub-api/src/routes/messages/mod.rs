@@ -2,7 +2,6 @@
 
 mod query;
 
-use std::collections::BTreeSet;
 use crate::caller::{Caller, role_key};
 use crate::documented::{BoolParam, DateTimeParam};
 use crate::page::Page;
@@ -17,6 +16,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use std::collections::BTreeSet;
 
 /// A message with its sender's and observers' names.
 #[derive(Debug, Clone, Object)]

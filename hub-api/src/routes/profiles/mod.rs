@@ -1,6 +1,7 @@
 //! `/api/v1/user/profiles` and `/api/v1/user/profile/{id}`: member profiles and the nodes
-//! they adopted. `/user/profile/me` creates the caller's profile on first use, as MeshCore Hub does;
-//! other reads never write.
+//! they adopted. `/user/profile/me` creates the caller's profile on first use and stores the
+//! roles of `X-User-Roles`, as MeshCore Hub does, and so does `/user/profile/{id}` when its
+//! owner asks (the owner view); other reads never write.
 
 mod query;
 
@@ -405,7 +406,9 @@ impl ProfilesApi {
             let own = owner_view(&state, &identity, user_id).await?;
             return Ok(Json(ProfileView::Owner(own)));
         }
-        Ok(Json(ProfileView::Public(query::by_id(&state.db, &id).await?)))
+        Ok(Json(ProfileView::Public(
+            query::by_id(&state.db, &id).await?,
+        )))
     }
 }
 

@@ -127,7 +127,11 @@ pub async fn me(
 
 /// Whether the profile `id` belongs to `user_id` (the caller's `X-User-Id`). Only an existing
 /// profile of the caller counts: a stranger's id never creates one.
-pub async fn is_owned_by(db: &DatabaseConnection, id: &str, user_id: &str) -> Result<bool, ApiError> {
+pub async fn is_owned_by(
+    db: &DatabaseConnection,
+    id: &str,
+    user_id: &str,
+) -> Result<bool, ApiError> {
     let owned = user_profiles::Entity::find()
         .filter(user_profiles::Column::UserId.eq(user_id))
         .filter(user_profiles::Column::Id.eq(id))

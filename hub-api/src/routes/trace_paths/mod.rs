@@ -3,7 +3,6 @@
 
 mod query;
 
-use std::collections::BTreeSet;
 use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
@@ -22,6 +21,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use query::{TracePathFilters, TracePathRow};
 use sea_orm::DatabaseConnection;
+use std::collections::BTreeSet;
 
 /// A trace result.
 #[derive(Debug, Clone, Object)]
