@@ -151,6 +151,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             cache,
             http,
             spam,
+            roles,
             timeouts,
             demo,
         } => {
@@ -158,6 +159,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             timeouts.validate()?;
             cache.validate()?;
             spam.validate()?;
+            http.validate()?;
+            roles.validate()?;
             let intent = if demo {
                 db::Intent::ServeDemo
             } else {
@@ -187,6 +190,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 auth: auth.normalized(),
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
                 spam,
+                roles,
                 cache: ResponseCache::from_settings(&cache).await,
                 dashboard_days: Default::default(),
                 list_days: Default::default(),

@@ -102,6 +102,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
         spam: Default::default(),
+        roles: Default::default(),
         cache: no_cache(),
         dashboard_days: Default::default(),
         list_days: Default::default(),
