@@ -27,6 +27,7 @@ mod list_totals;
 mod messages;
 mod metrics;
 mod near_cache;
+mod network_metrics;
 mod nodes;
 mod openapi;
 mod packet_groups_fast;

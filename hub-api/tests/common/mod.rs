@@ -4,7 +4,7 @@
 use hub_api::state::AppState;
 use hub_core::cache::NullCache;
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::AuthSettings;
+use hub_core::settings::{AuthSettings, HttpSettings};
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -112,8 +112,20 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
 
 /// The app over `state`; `dir` (holding its SQLite file, if any) lives as long as the app.
 pub fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
+    app_from_state_with(state, HttpSettings::default(), dir, path)
+}
+
+/// [`app_from_state`] with HTTP settings (`/metrics`, CORS, `Cache-Control`).
+pub fn app_from_state_with(
+    state: AppState,
+    http: HttpSettings,
+    dir: TempDir,
+    path: PathBuf,
+) -> TestApp {
     let db = state.db.clone();
-    let app = hub_api::app::build(state).map_to_response().boxed();
+    let app = hub_api::app::build_with(state, http)
+        .map_to_response()
+        .boxed();
     TestApp {
         client: TestClient::new(app),
         db,
@@ -172,6 +184,15 @@ pub async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
     let mut state = default_state(open_sqlite(&path).await);
     adjust(&mut state);
     app_from_state(state, dir, path)
+}
+
+/// A copy of the MeshCore Hub sample database in a new directory, opened as `serve` does.
+pub async fn fixture_copy() -> (TempDir, PathBuf, DatabaseConnection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meshcore.db");
+    std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
+    let db = open_sqlite(&path).await;
+    (dir, path, db)
 }
 
 /// The app over a copy of the MeshCore Hub sample database.

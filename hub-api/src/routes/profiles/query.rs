@@ -11,7 +11,7 @@ use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::roles::role_names;
 use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
@@ -26,10 +26,8 @@ fn holds_role(role: &str) -> SimpleExpr {
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    Expr::cust_with_values(
-        "(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',') LIKE $1 ESCAPE '\\'",
-        [format!("%,{escaped},%")],
-    )
+    Expr::cust("(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',')")
+        .like(LikeExpr::new(format!("%,{escaped},%")).escape('\\'))
 }
 
 /// One page of profiles ordered by name (NULLs last), then id, and the total; profiles
