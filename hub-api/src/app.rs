@@ -129,6 +129,7 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
                 metrics: metrics.clone(),
                 network: Arc::new(network),
                 keys: keys_for_metrics,
+                public: http.metrics.metrics_public,
             },
         );
     }

@@ -460,20 +460,24 @@ pub struct MetricsEndpoint {
     pub metrics: Arc<Metrics>,
     /// The network series (`meshcore_*`), read from the database.
     pub network: Arc<NetworkMetrics>,
-    /// The API keys; with no read key configured the endpoint is open.
+    /// The API keys: the read key is the Basic-auth password.
     pub keys: AuthSettings,
+    /// METRICS_PUBLIC: with no read key configured, serve without authentication.
+    pub public: bool,
 }
 
 impl MetricsEndpoint {
     /// `Err` holds the `detail` of the 401.
     ///
     /// As in MeshCore Hub: user `metrics` with the read key as password, and only the read
-    /// key: a scraper never needs, so never gets to use, the admin key.
+    /// key: a scraper never needs, so never gets to use, the admin key. With no read key,
+    /// open only when METRICS_PUBLIC says so.
     fn authorize(&self, req: &Request) -> Result<(), &'static str> {
+        let credentials = req.headers().typed_get::<Authorization<Basic>>();
         let Some(read_key) = self.keys.read_key.as_deref() else {
-            return Ok(());
+            return if self.public { Ok(()) } else { Err(NOT_PUBLIC) };
         };
-        let Some(Authorization(basic)) = req.headers().typed_get::<Authorization<Basic>>() else {
+        let Some(Authorization(basic)) = credentials else {
             return Err("Authentication required");
         };
         let user_ok: bool = basic
@@ -494,6 +498,10 @@ impl MetricsEndpoint {
         }
     }
 }
+
+/// The 401 detail when no read key is configured and METRICS_PUBLIC is off.
+pub const NOT_PUBLIC: &str =
+    "Metrics require API_READ_KEY (Basic auth, user metrics) or METRICS_PUBLIC=true";
 
 fn unauthorized(text: &str) -> Response {
     let mut response = detail_response(StatusCode::UNAUTHORIZED, text);

@@ -43,6 +43,7 @@ mod server;
 mod server_timeouts;
 mod settings_docs;
 mod telemetry_trace;
+mod upstream_settings;
 mod writes_adoptions;
 mod writes_channels;
 mod writes_invalidation;

@@ -68,13 +68,9 @@ async fn app_with(http: HttpSettings, auth: AuthSettings) -> TestApp {
 }
 
 fn metrics_ttl(seconds: i64) -> HttpSettings {
-    HttpSettings {
-        metrics: MetricsSettings {
-            metrics_enabled: true,
-            metrics_cache_ttl: seconds,
-        },
-        ..HttpSettings::default()
-    }
+    let mut http = public_metrics();
+    http.metrics.metrics_cache_ttl = seconds;
+    http
 }
 
 /// Nodes, adoptions, profiles and routes the way MeshCore Hub writes them; returns the
@@ -103,7 +99,7 @@ async fn insert_network(app: &TestApp) -> i64 {
         (
             "n-fresh",
             "c3",
-            Some("Fresh \"Q\" Room"),
+            Some("Fresh Room"),
             Some("room"),
             Some(HOUR / 2),
             Some((52.1, 1.2)),
@@ -231,7 +227,7 @@ fn label_values(scrape: &Scrape, name: &str, label: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_network_series_reads_the_database_with_meshcore_hubs_labels() {
-    let app = app_with(HttpSettings::default(), AuthSettings::default()).await;
+    let app = app_with(public_metrics(), AuthSettings::default()).await;
     let now = insert_network(&app).await;
     app.get("/api/v1/nodes").await.assert_status_is_ok();
     let text = scrape_text(&app).await;
@@ -348,7 +344,7 @@ async fn every_network_series_reads_the_database_with_meshcore_hubs_labels() {
         Some((now - 49 * HOUR) as f64)
     );
     assert_eq!(
-        seen("c3", "Fresh \"Q\" Room", "room", "true"),
+        seen("c3", "Fresh Room", "room", "true"),
         Some((now - HOUR / 2) as f64)
     );
     assert_eq!(
@@ -469,7 +465,7 @@ fn series(sample: &Sample) -> String {
 
 #[tokio::test]
 async fn meshcore_hubs_node_not_seen_alert_fires_for_an_adopted_node_unseen_for_49_hours() {
-    let app = app_with(HttpSettings::default(), AuthSettings::default()).await;
+    let app = app_with(public_metrics(), AuthSettings::default()).await;
     insert_network(&app).await;
     let scrape = parse(&scrape_text(&app).await);
     let scraped_at = chrono::Utc::now().timestamp();
@@ -641,20 +637,27 @@ async fn only_the_read_key_opens_metrics_never_the_admin_key() {
     let text = admitted.0.into_body().into_string().await.unwrap();
     assert!(text.contains("meshcore_nodes_total "), "{text}");
 
-    // As in MeshCore Hub, only a read key closes /metrics.
-    let admin_only = app_with(
-        HttpSettings::default(),
-        AuthSettings {
-            read_key: None,
-            admin_key: Some("admin-secret".into()),
-        },
-    )
-    .await;
-    admin_only.get("/metrics").await.assert_status_is_ok();
-    admin_only
-        .get("/api/v1/nodes")
-        .await
-        .assert_status(StatusCode::UNAUTHORIZED);
+    // No read key: refused unless METRICS_PUBLIC, whatever the admin key, as in MeshCore Hub.
+    let admin_only = AuthSettings {
+        read_key: None,
+        admin_key: Some("admin-secret".into()),
+    };
+    for auth in [admin_only.clone(), AuthSettings::default()] {
+        let closed = app_with(HttpSettings::default(), auth.clone()).await;
+        let resp = closed.get("/metrics").await;
+        resp.assert_status(StatusCode::UNAUTHORIZED);
+        let body: serde_json::Value = resp.json().await.value().deserialize();
+        assert_eq!(body["detail"], hub_api::metrics::NOT_PUBLIC);
+        let refused = closed
+            .client
+            .get("/metrics")
+            .typed_header(Authorization::basic("metrics", "admin-secret"))
+            .send()
+            .await;
+        refused.assert_status(StatusCode::UNAUTHORIZED);
+        let public = app_with(public_metrics(), auth).await;
+        public.get("/metrics").await.assert_status_is_ok();
+    }
 }
 
 #[tokio::test]
@@ -721,7 +724,7 @@ async fn cors_origins_lists_origins_with_credentials_and_unset_allows_any_withou
     let body: serde_json::Value = other.json().await.value().deserialize();
     assert!(body["detail"].is_string(), "{body}");
 
-    let open = app_with(HttpSettings::default(), AuthSettings::default()).await;
+    let open = app_with(public_metrics(), AuthSettings::default()).await;
     let resp = open
         .client
         .get("/api/v1/nodes")

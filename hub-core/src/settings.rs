@@ -455,6 +455,15 @@ pub struct MetricsSettings {
         default_value_t = DEFAULT_METRICS_CACHE_TTL_SECS
     )]
     pub metrics_cache_ttl: i64,
+    /// With no read key configured, serve `/metrics` without authentication (off by
+    /// default: refused, as in MeshCore Hub). With a read key, Basic auth always applies.
+    #[arg(
+        long = "metrics-public",
+        env = "METRICS_PUBLIC",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false
+    )]
+    pub metrics_public: bool,
 }
 
 impl Default for MetricsSettings {
@@ -462,6 +471,7 @@ impl Default for MetricsSettings {
         Self {
             metrics_enabled: true,
             metrics_cache_ttl: DEFAULT_METRICS_CACHE_TTL_SECS,
+            metrics_public: false,
         }
     }
 }

@@ -111,8 +111,18 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
 }
 
 /// The app over `state`; `dir` (holding its SQLite file, if any) lives as long as the app.
+///
+/// `/metrics` is public (METRICS_PUBLIC) when no read key is set, so that tests without
+/// keys can scrape it; tests/network_metrics.rs checks the default, which refuses.
 pub fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
-    app_from_state_with(state, HttpSettings::default(), dir, path)
+    app_from_state_with(state, public_metrics(), dir, path)
+}
+
+/// Default HTTP settings with METRICS_PUBLIC on.
+pub fn public_metrics() -> HttpSettings {
+    let mut http = HttpSettings::default();
+    http.metrics.metrics_public = true;
+    http
 }
 
 /// [`app_from_state`] with HTTP settings (`/metrics`, CORS, `Cache-Control`).
