@@ -41,6 +41,9 @@ pub fn route_label(from_label: &str, to_label: &str) -> String {
     format!("{from_label} -> {to_label}")
 }
 
+/// A node's id, public key, name, type and last sighting.
+type SeenNode = (String, String, Option<String>, Option<String>, Timestamp);
+
 /// The last reading of the network series and when it was taken.
 type Reading = (Instant, Arc<Vec<MetricFamily>>);
 
@@ -183,20 +186,19 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
         "Unix timestamp of when the node was last seen",
         &["public_key", "node_name", "adv_type", "adopted"],
     );
-    let seen: Vec<(String, String, Option<String>, Option<String>, Timestamp)> =
-        nodes::Entity::find()
-            .select_only()
-            .columns([
-                nodes::Column::Id,
-                nodes::Column::PublicKey,
-                nodes::Column::Name,
-                nodes::Column::AdvType,
-                nodes::Column::LastSeen,
-            ])
-            .filter(nodes::Column::LastSeen.is_not_null())
-            .into_tuple()
-            .all(db)
-            .await?;
+    let seen: Vec<SeenNode> = nodes::Entity::find()
+        .select_only()
+        .columns([
+            nodes::Column::Id,
+            nodes::Column::PublicKey,
+            nodes::Column::Name,
+            nodes::Column::AdvType,
+            nodes::Column::LastSeen,
+        ])
+        .filter(nodes::Column::LastSeen.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
     for (id, public_key, name, adv_type, seen_at) in seen {
         let adopted = if adopted_ids.contains(&id) {
             "true"
