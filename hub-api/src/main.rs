@@ -220,6 +220,12 @@ async fn run(command: Command) -> Result<(), Failure> {
                 cache = %cache.banner(),
                 cache_control = http.cache_control(),
                 spam_detection = spam.spam_detection_enabled,
+                metrics = http.metrics.metrics_enabled,
+                metrics_public = http.metrics.metrics_public,
+                cors_origins = http
+                    .cors
+                    .origins()
+                    .map_or("any, without credentials".to_string(), |o| o.join(",")),
                 header_read_timeout_s = timeouts.header_read_timeout,
                 idle_timeout_s = timeouts.idle_timeout,
                 statement_timeout_s = timeouts.database_statement_timeout,

@@ -562,7 +562,7 @@ pub struct RoleNameSettings {
     #[arg(
         long = "oidc-role-test",
         env = "OIDC_ROLE_TEST",
-        default_value = "test"
+        default_value = crate::roles::TEST_ROLE
     )]
     pub oidc_role_test: String,
 }
@@ -572,7 +572,7 @@ impl Default for RoleNameSettings {
         Self {
             oidc_role_operator: "operator".into(),
             oidc_role_member: "member".into(),
-            oidc_role_test: "test".into(),
+            oidc_role_test: crate::roles::TEST_ROLE.into(),
         }
     }
 }
