@@ -7,12 +7,13 @@ use crate::input_guard::{PathTemplates, reject_nul_bytes};
 use crate::metrics::{
     METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests, path_shape,
 };
+use crate::network_metrics::NetworkMetrics;
 use crate::routes;
 use crate::state::AppState;
-use hub_core::settings::HttpSettings;
+use hub_core::settings::{CorsSettings, HttpSettings};
 use poem::endpoint::{DynEndpoint, ToDynEndpoint};
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::middleware::{NormalizePath, TrailingSlash};
+use poem::middleware::{Cors, NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
 use poem_openapi::OpenApiService;
 use std::collections::HashMap;
@@ -183,17 +184,23 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let keys_for_identity = Arc::new(state.auth.clone());
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     let cache = state.cache.clone();
-    let route = Route::new()
+    let mut route = Route::new()
         .nest("/", api.with(RequireReadKey(keys)))
         .at(OPENAPI_PATH, spec)
-        .nest(DOCS_PATH, docs)
-        .at(
+        .nest(DOCS_PATH, docs);
+    if http.metrics.metrics_enabled {
+        let network = NetworkMetrics::new(state.db.clone(), http.metrics.cache_ttl());
+        route = route.at(
             METRICS_PATH,
             MetricsEndpoint {
                 metrics: metrics.clone(),
+                network: Arc::new(network),
                 keys: keys_for_metrics,
+                public: http.metrics.metrics_public,
             },
-        )
+        );
+    }
+    let route = route
         .data(state.cache.clone())
         .data(state)
         .around(move |next, req| reject_nul_bytes(templates.clone(), next, req))
@@ -204,6 +211,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         .around(move |next, req| one_write_at_a_time(writes.clone(), next, req))
         .around(move |next, req| observe_requests(metrics.clone(), next, req))
         .with(NormalizePath::new(TrailingSlash::Trim))
+        // Inside the error renderer, so a refused origin's error is JSON too.
+        .with(cors(&http.cors))
         .catch_all_error(json_error)
         // Outside the error renderer, so error responses (422, 404, ...) get it too.
         .around(move |next, req| set_cache_control(next, req, cache_control))
@@ -211,6 +220,16 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let app: Arc<dyn DynEndpoint<Output = Response>> = Arc::new(ToDynEndpoint(route));
     cache.refresh_through(Arc::downgrade(&app));
     SharedApp(app)
+}
+
+/// The CORS middleware of `CORS_ORIGINS`, configured as MeshCore Hub configures it: the
+/// listed origins with credentials, or (unset) every origin without credentials; any method
+/// and header.
+pub fn cors(settings: &CorsSettings) -> Cors {
+    match settings.origins() {
+        Some(origins) => Cors::new().allow_origins(origins).allow_credentials(true),
+        None => Cors::new().allow_credentials(false),
+    }
 }
 
 /// The app behind an `Arc`, so that the response cache can send its background refreshes

@@ -8,8 +8,8 @@ use crate::seed::SeedArgs;
 use clap::{CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SpamSettings,
-    TimeoutSettings,
+    AuthSettings, DatabaseSettings, HttpSettings, RoleNameSettings, RuntimeSettings,
+    ServerSettings, SpamSettings, TimeoutSettings,
 };
 
 /// hub: the MeshCore Hub API server.
@@ -49,6 +49,9 @@ pub enum Command {
         /// Spam filtering of messages.
         #[command(flatten)]
         spam: SpamSettings,
+        /// Role names of the dashboard counts and the profile list.
+        #[command(flatten)]
+        roles: RoleNameSettings,
         /// Client and database timeouts.
         #[command(flatten)]
         timeouts: TimeoutSettings,

@@ -151,6 +151,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             cache,
             http,
             spam,
+            roles,
             timeouts,
             demo,
         } => {
@@ -158,6 +159,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             timeouts.validate()?;
             cache.validate()?;
             spam.validate()?;
+            http.validate()?;
+            roles.validate()?;
             let intent = if demo {
                 db::Intent::ServeDemo
             } else {
@@ -187,6 +190,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 auth: auth.normalized(),
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
                 spam,
+                roles,
                 cache: ResponseCache::from_settings(&cache).await,
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
@@ -216,6 +220,12 @@ async fn run(command: Command) -> Result<(), Failure> {
                 cache = %cache.banner(),
                 cache_control = http.cache_control(),
                 spam_detection = spam.spam_detection_enabled,
+                metrics = http.metrics.metrics_enabled,
+                metrics_public = http.metrics.metrics_public,
+                cors_origins = http
+                    .cors
+                    .origins()
+                    .map_or("any, without credentials".to_string(), |o| o.join(",")),
                 header_read_timeout_s = timeouts.header_read_timeout,
                 idle_timeout_s = timeouts.idle_timeout,
                 statement_timeout_s = timeouts.database_statement_timeout,

@@ -1,4 +1,5 @@
-//! `GET /metrics`: Prometheus text exposition of cache and HTTP metrics (docs/metrics.md).
+//! `GET /metrics`: Prometheus text exposition of cache and HTTP metrics (docs/metrics.md),
+//! followed by the network series of [`crate::network_metrics`].
 //!
 //! Every app built by [`crate::app::build`] owns one [`Metrics`] with its own
 //! [`prometheus::Registry`] (never the process-wide default one), so several apps in one
@@ -10,8 +11,8 @@
 //!   at scrape time.
 //! - Request durations are observed by [`observe_requests`], a middleware in `app.rs`.
 
-use crate::auth::check_read;
-use crate::error::{detail_response, json_error};
+use crate::error::{ApiError, detail_response, json_error};
+use crate::network_metrics::NetworkMetrics;
 use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::{BreakerState, CacheBackend};
 use hub_core::settings::AuthSettings;
@@ -148,9 +149,16 @@ impl Metrics {
 
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> String {
+        self.render_with(&[])
+    }
+
+    /// hub's series followed by `more` (the network series), in the text format.
+    pub fn render_with(&self, more: &[MetricFamily]) -> String {
+        let mut families = self.registry.gather();
+        families.extend_from_slice(more);
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
@@ -446,21 +454,30 @@ pub async fn observe_requests<E: Endpoint>(
     Ok(response)
 }
 
-/// The `/metrics` endpoint: the text format, behind HTTP Basic auth when keys are set.
+/// The `/metrics` endpoint: the text format, behind HTTP Basic auth when a read key is set.
 pub struct MetricsEndpoint {
-    /// What to render.
+    /// hub's own series (`hub_*`).
     pub metrics: Arc<Metrics>,
-    /// The API keys; with none configured the endpoint is open.
+    /// The network series (`meshcore_*`), read from the database.
+    pub network: Arc<NetworkMetrics>,
+    /// The API keys: the read key is the Basic-auth password.
     pub keys: AuthSettings,
+    /// METRICS_PUBLIC: with no read key configured, serve without authentication.
+    pub public: bool,
 }
 
 impl MetricsEndpoint {
     /// `Err` holds the `detail` of the 401.
+    ///
+    /// As in MeshCore Hub: user `metrics` with the read key as password, and only the read
+    /// key: a scraper never needs, so never gets to use, the admin key. With no read key,
+    /// open only when METRICS_PUBLIC says so.
     fn authorize(&self, req: &Request) -> Result<(), &'static str> {
-        if self.keys.read_key.is_none() && self.keys.admin_key.is_none() {
-            return Ok(());
-        }
-        let Some(Authorization(basic)) = req.headers().typed_get::<Authorization<Basic>>() else {
+        let credentials = req.headers().typed_get::<Authorization<Basic>>();
+        let Some(read_key) = self.keys.read_key.as_deref() else {
+            return if self.public { Ok(()) } else { Err(NOT_PUBLIC) };
+        };
+        let Some(Authorization(basic)) = credentials else {
             return Err("Authentication required");
         };
         let user_ok: bool = basic
@@ -469,7 +486,11 @@ impl MetricsEndpoint {
             .ct_eq(METRICS_USER.as_bytes())
             .into();
         // Both checks always run, so timing does not tell which part was wrong.
-        let key_ok = check_read(&self.keys, Some(basic.password())).is_ok();
+        let key_ok: bool = basic
+            .password()
+            .as_bytes()
+            .ct_eq(read_key.as_bytes())
+            .into();
         if user_ok & key_ok {
             Ok(())
         } else {
@@ -477,6 +498,10 @@ impl MetricsEndpoint {
         }
     }
 }
+
+/// The 401 detail when no read key is configured and METRICS_PUBLIC is off.
+pub const NOT_PUBLIC: &str =
+    "Metrics require API_READ_KEY (Basic auth, user metrics) or METRICS_PUBLIC=true";
 
 fn unauthorized(text: &str) -> Response {
     let mut response = detail_response(StatusCode::UNAUTHORIZED, text);
@@ -492,9 +517,12 @@ impl Endpoint for MetricsEndpoint {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let mut response = match self.authorize(&req) {
-            Ok(()) => Response::builder()
-                .content_type(TextEncoder::new().format_type())
-                .body(self.metrics.render()),
+            Ok(()) => {
+                let network = self.network.families().await.map_err(ApiError::from)?;
+                Response::builder()
+                    .content_type(TextEncoder::new().format_type())
+                    .body(self.metrics.render_with(&network))
+            }
             Err(detail) => unauthorized(detail),
         };
         response

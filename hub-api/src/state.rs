@@ -2,7 +2,7 @@
 
 use crate::query::past_days::{DashboardDays, PastDays};
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::{AuthSettings, SpamSettings};
+use hub_core::settings::{AuthSettings, RoleNameSettings, SpamSettings};
 use sea_orm::DatabaseConnection;
 
 /// What handlers need besides the request: the database and a few settings.
@@ -16,6 +16,8 @@ pub struct AppState {
     pub raw_packet_retention_days: i64,
     /// Spam filtering of message lists.
     pub spam: SpamSettings,
+    /// OIDC_ROLE_*: the role names the dashboard counts and the profile list read.
+    pub roles: RoleNameSettings,
     /// The response cache (Redis, or the null cache when Redis is disabled).
     pub cache: ResponseCache,
     /// Per-day dashboard aggregates of past days, computed once and kept.

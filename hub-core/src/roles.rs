@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 /// Index of the built-in Public channel, visible to everyone.
 pub const PUBLIC_CHANNEL_IDX: i32 = 17;
 
-/// The role that marks test accounts; profiles holding it are left out of member counts
-/// and, by default, of the profile list.
+/// The default role that marks test accounts (`OIDC_ROLE_TEST`); profiles holding it are
+/// left out of the dashboard's member counts and, by default, of the profile list.
 pub const TEST_ROLE: &str = "test";
 
 /// The role names of a profile's comma list: split on `,`, trimmed, empties dropped.

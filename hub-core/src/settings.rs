@@ -393,6 +393,12 @@ pub struct HttpSettings {
     /// Send no `Cache-Control` headers at all (for a proxy that sets its own).
     #[arg(long = "no-api-cache-control", overrides_with = "api_cache_control")]
     pub no_api_cache_control: bool,
+    /// `/metrics`.
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
+    /// Cross-origin requests.
+    #[command(flatten)]
+    pub cors: CorsSettings,
 }
 
 impl Default for HttpSettings {
@@ -400,6 +406,8 @@ impl Default for HttpSettings {
         Self {
             api_cache_control: true,
             no_api_cache_control: false,
+            metrics: MetricsSettings::default(),
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -414,8 +422,203 @@ impl HttpSettings {
     pub fn with_cache_control(enabled: bool) -> Self {
         Self {
             api_cache_control: enabled,
-            no_api_cache_control: false,
+            ..Self::default()
         }
+    }
+
+    /// Checks the metrics and CORS settings.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.metrics.validate()?;
+        self.cors.validate()
+    }
+}
+
+/// Default `METRICS_CACHE_TTL`, in seconds (MeshCore Hub's).
+pub const DEFAULT_METRICS_CACHE_TTL_SECS: i64 = 60;
+
+/// `/metrics`, as MeshCore Hub's API reads these settings (docs/metrics.md).
+#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Serve Prometheus metrics at `/metrics` (on by default; `false` answers 404 there).
+    #[arg(
+        long = "metrics-enabled",
+        env = "METRICS_ENABLED",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = true
+    )]
+    pub metrics_enabled: bool,
+    /// Seconds the network series (`meshcore_*`) of `/metrics` are reused before the
+    /// database is read again (0-86400; 0 reads it at every scrape).
+    #[arg(
+        long = "metrics-cache-ttl",
+        env = "METRICS_CACHE_TTL",
+        default_value_t = DEFAULT_METRICS_CACHE_TTL_SECS
+    )]
+    pub metrics_cache_ttl: i64,
+    /// With no read key configured, serve `/metrics` without authentication (off by
+    /// default: refused, as in MeshCore Hub). With a read key, Basic auth always applies.
+    #[arg(
+        long = "metrics-public",
+        env = "METRICS_PUBLIC",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false
+    )]
+    pub metrics_public: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            metrics_enabled: true,
+            metrics_cache_ttl: DEFAULT_METRICS_CACHE_TTL_SECS,
+            metrics_public: false,
+        }
+    }
+}
+
+impl MetricsSettings {
+    /// Checks that the TTL is between 0 and a day.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        if !(0..=86_400).contains(&self.metrics_cache_ttl) {
+            return Err(SettingError::new(
+                "METRICS_CACHE_TTL",
+                "metrics-cache-ttl",
+                format!(
+                    "must be between 0 and 86400 seconds, got {}",
+                    self.metrics_cache_ttl
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long the network series are reused.
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.metrics_cache_ttl.max(0) as u64)
+    }
+}
+
+/// Cross-origin requests, as MeshCore Hub's API configures them.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsSettings {
+    /// Comma-separated origins allowed to call the API from a browser, with credentials
+    /// (e.g. `https://hub.example.org,http://localhost:8080`). Unset: every origin, without
+    /// credentials.
+    #[arg(long = "cors-origins", env = "CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+}
+
+impl CorsSettings {
+    /// The configured origins, trimmed (`None`: any origin, without credentials). An empty
+    /// value counts as unset, as in MeshCore Hub.
+    pub fn origins(&self) -> Option<Vec<String>> {
+        let list = self.cors_origins.as_deref().filter(|v| !v.is_empty())?;
+        Some(list.split(',').map(|o| o.trim().to_string()).collect())
+    }
+
+    /// Checks that every origin is a header value without wildcards (`*` is what leaving
+    /// the setting unset means).
+    pub fn validate(&self) -> Result<(), SettingError> {
+        for origin in self.origins().into_iter().flatten() {
+            let bad = origin.is_empty()
+                || origin.contains('*')
+                || origin.chars().any(|c| c.is_control() || c == ' ');
+            if bad {
+                return Err(SettingError::new(
+                    "CORS_ORIGINS",
+                    "cors-origins",
+                    format!(
+                        "must be a comma-separated list of origins such as \
+                         https://hub.example.org (unset allows every origin), got {origin:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The profile role names MeshCore Hub's dashboard counts and profile list read
+/// (`OIDC_ROLE_*`, the web tier's names). Authorization keeps the fixed names `admin`,
+/// `operator` and `member`, as MeshCore Hub's API does.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct RoleNameSettings {
+    /// Role counted by the dashboard's `total_operators`.
+    #[arg(
+        long = "oidc-role-operator",
+        env = "OIDC_ROLE_OPERATOR",
+        default_value = "operator"
+    )]
+    pub oidc_role_operator: String,
+    /// Role counted by the dashboard's `total_members`.
+    #[arg(
+        long = "oidc-role-member",
+        env = "OIDC_ROLE_MEMBER",
+        default_value = "member"
+    )]
+    pub oidc_role_member: String,
+    /// Role of test accounts, left out of the dashboard's counts and (by default) the
+    /// profile list; empty: no account is a test account.
+    #[arg(
+        long = "oidc-role-test",
+        env = "OIDC_ROLE_TEST",
+        default_value = crate::roles::TEST_ROLE
+    )]
+    pub oidc_role_test: String,
+}
+
+impl Default for RoleNameSettings {
+    fn default() -> Self {
+        Self {
+            oidc_role_operator: "operator".into(),
+            oidc_role_member: "member".into(),
+            oidc_role_test: crate::roles::TEST_ROLE.into(),
+        }
+    }
+}
+
+impl RoleNameSettings {
+    /// Checks that each name could appear in a comma list of roles: no comma, no spaces.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let names = [
+            (
+                "OIDC_ROLE_OPERATOR",
+                "oidc-role-operator",
+                &self.oidc_role_operator,
+                false,
+            ),
+            (
+                "OIDC_ROLE_MEMBER",
+                "oidc-role-member",
+                &self.oidc_role_member,
+                false,
+            ),
+            (
+                "OIDC_ROLE_TEST",
+                "oidc-role-test",
+                &self.oidc_role_test,
+                true,
+            ),
+        ];
+        for (env, flag, name, may_be_empty) in names {
+            let bad = (name.is_empty() && !may_be_empty)
+                || name
+                    .chars()
+                    .any(|c| c == ',' || c.is_whitespace() || c.is_control());
+            if bad {
+                return Err(SettingError::new(
+                    env,
+                    flag,
+                    format!("must be one role name without commas or spaces, got {name:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The test role, `None` when it is empty (no account is a test account).
+    pub fn test_role(&self) -> Option<&str> {
+        Some(self.oidc_role_test.as_str()).filter(|r| !r.is_empty())
     }
 }
 

@@ -4,7 +4,7 @@
 use hub_api::state::AppState;
 use hub_core::cache::NullCache;
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::AuthSettings;
+use hub_core::settings::{AuthSettings, HttpSettings};
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -102,6 +102,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         auth: AuthSettings::default(),
         raw_packet_retention_days: 7,
         spam: Default::default(),
+        roles: Default::default(),
         cache: no_cache(),
         dashboard_days: Default::default(),
         list_days: Default::default(),
@@ -110,9 +111,31 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
 }
 
 /// The app over `state`; `dir` (holding its SQLite file, if any) lives as long as the app.
+///
+/// `/metrics` is public (METRICS_PUBLIC) when no read key is set, so that tests without
+/// keys can scrape it; tests/network_metrics.rs checks the default, which refuses.
 pub fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
+    app_from_state_with(state, public_metrics(), dir, path)
+}
+
+/// Default HTTP settings with METRICS_PUBLIC on.
+pub fn public_metrics() -> HttpSettings {
+    let mut http = HttpSettings::default();
+    http.metrics.metrics_public = true;
+    http
+}
+
+/// [`app_from_state`] with HTTP settings (`/metrics`, CORS, `Cache-Control`).
+pub fn app_from_state_with(
+    state: AppState,
+    http: HttpSettings,
+    dir: TempDir,
+    path: PathBuf,
+) -> TestApp {
     let db = state.db.clone();
-    let app = hub_api::app::build(state).map_to_response().boxed();
+    let app = hub_api::app::build_with(state, http)
+        .map_to_response()
+        .boxed();
     TestApp {
         client: TestClient::new(app),
         db,
@@ -171,6 +194,15 @@ pub async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
     let mut state = default_state(open_sqlite(&path).await);
     adjust(&mut state);
     app_from_state(state, dir, path)
+}
+
+/// A copy of the MeshCore Hub sample database in a new directory, opened as `serve` does.
+pub async fn fixture_copy() -> (TempDir, PathBuf, DatabaseConnection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meshcore.db");
+    std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
+    let db = open_sqlite(&path).await;
+    (dir, path, db)
 }
 
 /// The app over a copy of the MeshCore Hub sample database.

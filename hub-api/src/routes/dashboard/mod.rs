@@ -13,7 +13,7 @@ mod stats;
 pub use recent::{ChannelMessage, RecentActivity, RecentAdvertisement};
 pub use routes_overview::{RouteOverviewEntry, RoutesOverview};
 pub use series::{DailyPoint, DailySeries, PacketBreakdown};
-pub use stats::{DashboardStats, MEMBER_ROLE, OPERATOR_ROLE};
+pub use stats::DashboardStats;
 
 use crate::caller::{Caller, role_key};
 use crate::query::day_counts::midnight;
@@ -67,7 +67,7 @@ impl DashboardApi {
         caller: Caller,
     ) -> Reply<Json<DashboardStats>, ReadErrors> {
         Ok(Json(
-            stats::stats(&state.db, &state.dashboard_days, caller.role).await?,
+            stats::stats(&state.db, &state.dashboard_days, &state.roles, caller.role).await?,
         ))
     }
 
@@ -212,7 +212,7 @@ pub async fn read_past_days(state: &AppState) -> Result<(), crate::error::ApiErr
         &state.dashboard_days,
         hub_core::roles::Role::Anonymous,
     );
-    stats::stats(db, kept, role).await?;
+    stats::stats(db, kept, &state.roles, role).await?;
     series::advert_activity(db, kept, default_days_30()).await?;
     series::packet_activity(db, kept, default_days_30()).await?;
     series::message_activity(db, kept, role, default_days_30()).await?;

@@ -11,7 +11,8 @@ use crate::query::past_days::DashboardDays;
 use chrono::{NaiveDate, NaiveDateTime};
 use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
 use hub_core::roles::Role;
-use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::roles::role_names;
+use hub_core::settings::RoleNameSettings;
 use poem_openapi::Object;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -19,11 +20,6 @@ use sea_orm::{
     QuerySelect, Select,
 };
 use std::collections::{BTreeMap, HashMap};
-
-/// Profile role counted by `total_operators`.
-pub const OPERATOR_ROLE: &str = "operator";
-/// Profile role counted by `total_members`.
-pub const MEMBER_ROLE: &str = "member";
 
 /// Dashboard statistics. All counts are integers.
 #[derive(Debug, Clone, Object)]
@@ -46,9 +42,9 @@ pub struct DashboardStats {
     pub advertisements_7d: i64,
     /// Messages per channel index, over the channels the caller may read (string keys).
     pub channel_message_counts: BTreeMap<i32, i64>,
-    /// Profiles holding the `operator` role, test accounts excluded.
+    /// Profiles holding the operator role (`OIDC_ROLE_OPERATOR`), test accounts excluded.
     pub total_operators: i64,
-    /// Profiles holding the `member` role, test accounts excluded.
+    /// Profiles holding the member role (`OIDC_ROLE_MEMBER`), test accounts excluded.
     pub total_members: i64,
     /// Raw packets in the database.
     pub total_packets: i64,
@@ -60,6 +56,7 @@ pub struct DashboardStats {
 pub(super) async fn stats(
     db: &DatabaseConnection,
     kept: &DashboardDays,
+    names: &RoleNameSettings,
     role: Role,
 ) -> Result<DashboardStats, ApiError> {
     let now = hub_core::time::now();
@@ -88,7 +85,8 @@ pub(super) async fn stats(
             .into_tuple()
             .all(db)
             .await?;
-        let (total_operators, total_members) = count_profile_roles(role_lists.iter().flatten());
+        let (total_operators, total_members) =
+            count_profile_roles(names, role_lists.iter().flatten());
         Ok::<_, ApiError>((total_nodes, active_nodes, total_operators, total_members))
     };
     let week = Cut::since(week_ago, today);
@@ -324,22 +322,26 @@ async fn messages_per_channel(
     Ok(counts)
 }
 
-/// `(operators, members)` among profiles with these `roles` comma lists.
+/// `(operators, members)` among profiles with these `roles` comma lists, by the role names
+/// of `names` (OIDC_ROLE_OPERATOR, OIDC_ROLE_MEMBER).
 ///
 /// Names match exactly after trimming (differs from MeshCore Hub, which matched substrings
-/// so that e.g. `operators` counted as an operator); profiles holding [`TEST_ROLE`] count
-/// for neither.
-fn count_profile_roles<'a>(role_lists: impl IntoIterator<Item = &'a String>) -> (i64, i64) {
+/// so that e.g. `operators` counted as an operator); profiles holding the test role
+/// (OIDC_ROLE_TEST, unless empty) count for neither.
+fn count_profile_roles<'a>(
+    names: &RoleNameSettings,
+    role_lists: impl IntoIterator<Item = &'a String>,
+) -> (i64, i64) {
     let mut operators = 0;
     let mut members = 0;
     for list in role_lists {
-        let names = role_names(Some(list));
-        let has = |wanted: &str| names.iter().any(|name| name == wanted);
-        if has(TEST_ROLE) {
+        let held = role_names(Some(list));
+        let has = |wanted: &str| held.iter().any(|name| name == wanted);
+        if names.test_role().is_some_and(has) {
             continue;
         }
-        operators += i64::from(has(OPERATOR_ROLE));
-        members += i64::from(has(MEMBER_ROLE));
+        operators += i64::from(has(&names.oidc_role_operator));
+        members += i64::from(has(&names.oidc_role_member));
     }
     (operators, members)
 }
@@ -363,6 +365,14 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        assert_eq!(count_profile_roles(&lists), (2, 2));
+        let names = RoleNameSettings::default();
+        assert_eq!(count_profile_roles(&names, &lists), (2, 2));
+        // Renamed roles; an empty test role makes no account a test account.
+        let renamed = RoleNameSettings {
+            oidc_role_operator: "Operator".into(),
+            oidc_role_member: "xmember".into(),
+            oidc_role_test: String::new(),
+        };
+        assert_eq!(count_profile_roles(&renamed, &lists), (1, 1));
     }
 }

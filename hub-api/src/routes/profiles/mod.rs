@@ -316,7 +316,7 @@ impl ProfilesApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        /// Hide profiles holding the `test` role (default true).
+        /// Hide profiles holding the test role (`OIDC_ROLE_TEST`, default `test`; default true).
         exclude_test: Query<Option<BoolParam>>,
         /// Page size, 1-500.
         #[oai(
@@ -333,7 +333,8 @@ impl ProfilesApi {
             limit: limit.0,
             offset: offset.0,
         };
-        let (items, total) = query::list(&state.db, exclude_test, page).await?;
+        let excluded_role = state.roles.test_role().filter(|_| exclude_test);
+        let (items, total) = query::list(&state.db, excluded_role, page).await?;
         Ok(Json(page.page(items, total)))
     }
 

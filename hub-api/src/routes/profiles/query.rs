@@ -8,31 +8,38 @@ use crate::params::Order;
 use crate::query::list::{PageRequest, SortKey, fetch_page};
 use crate::query::profiles::ensure_profile;
 use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
-use hub_core::roles::{TEST_ROLE, role_names};
+use hub_core::roles::role_names;
 use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use std::collections::HashMap;
 
 /// SQL that is true when the profile's comma list of roles holds `role` exactly.
-fn holds_role_sql(role: &str) -> String {
-    // Commas around the space-stripped list make the match exact ("tester" is not "test").
-    format!("(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',') LIKE '%,{role},%'")
+fn holds_role(role: &str) -> SimpleExpr {
+    // Commas around the space-stripped list make the match exact ("tester" is not "test");
+    // the role (a setting, OIDC_ROLE_TEST) is a bound value with LIKE's wildcards escaped.
+    let escaped = role
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::cust("(',' || REPLACE(COALESCE(user_profiles.roles, ''), ' ', '') || ',')")
+        .like(LikeExpr::new(format!("%,{escaped},%")).escape('\\'))
 }
 
-/// One page of profiles ordered by name (NULLs last), then id, and the total.
+/// One page of profiles ordered by name (NULLs last), then id, and the total; profiles
+/// holding `excluded_role` (the test role) are left out.
 pub async fn list(
     db: &DatabaseConnection,
-    exclude_test: bool,
+    excluded_role: Option<&str>,
     page: PageRequest,
 ) -> Result<(Vec<ProfileSummary>, u64), ApiError> {
     let mut select = user_profiles::Entity::find();
-    if exclude_test {
-        select = select.filter(Expr::cust(format!("NOT {}", holds_role_sql(TEST_ROLE))));
+    if let Some(role) = excluded_role {
+        select = select.filter(Condition::all().add(holds_role(role)).not());
     }
     let keys = vec![SortKey::nulls_last(user_profiles::Column::Name)];
     let (profiles, total) = fetch_page(
