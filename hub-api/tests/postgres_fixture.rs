@@ -24,16 +24,23 @@ fn postgres_fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-postgres.sql")
 }
 
-/// Adds `current_date - 2026-11-28` days to every `timestamptz` and `date` column.
-const SHIFT_TO_TODAY: &str = "DO $$ DECLARE c record; \
-    shift integer := (now() AT TIME ZONE 'UTC')::date - DATE '2026-11-28'; BEGIN \
+/// Adds `today - 2026-11-28` days to every `timestamptz` and `date` column. Today is the test's
+/// own UTC date (the clock hub reads), not the server's: a run under a moved clock
+/// (scripts/test-clock-moved) must shift the rows to the day hub believes it is.
+fn shift_to_today() -> String {
+    let made = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid date");
+    let shift = (chrono::Utc::now().date_naive() - made).num_days();
+    format!(
+        "DO $$ DECLARE c record; shift integer := {shift}; BEGIN \
     FOR c IN SELECT table_name, column_name, data_type FROM information_schema.columns \
       WHERE table_schema = 'meshcorehub' \
         AND data_type IN ('timestamp with time zone', 'date') LOOP \
       EXECUTE format('UPDATE meshcorehub.%I SET %I = %I + %s', c.table_name, c.column_name, \
         c.column_name, CASE WHEN c.data_type = 'date' THEN shift::text \
           ELSE format('interval %L', shift || ' days') END); \
-    END LOOP; END $$";
+    END LOOP; END $$"
+    )
+}
 
 /// A cluster holding the restored dump in database `meshcore`.
 fn restored_fixture() -> PostgresServer {
@@ -43,7 +50,7 @@ fn restored_fixture() -> PostgresServer {
     // The dump was made on 2026-11-28: move its rows by whole days to today, so the 24 h and
     // 7-day windows hold them whenever the test runs (whole days keep dates and datetimes
     // on the same day boundaries).
-    pg.run_sql("meshcore", SHIFT_TO_TODAY);
+    pg.run_sql("meshcore", &shift_to_today());
     // A server whose default zone is far from UTC (12:57 UTC is 01:57 the next day there):
     // hub must pin its sessions to UTC, or days and windows shift.
     pg.run_sql(
