@@ -12,7 +12,7 @@ use crate::common;
 #[path = "schema/legacy_m1.rs"]
 mod legacy_m1;
 
-use common::fixture_schema_sql;
+use common::{fixture_schema_sql, meshcore_hub_route_perf_upgrade};
 use hub_core::db::SchemaState;
 use hub_core::test_support::PostgresServer;
 use migration::{
@@ -554,23 +554,6 @@ async fn postgres_shape(db: &DatabaseConnection, schema: &str) -> Shape {
         shape.insert(table, lines);
     }
     shape
-}
-
-/// What MeshCore Hub's `a59611449e2a` upgrade does on PostgreSQL to a database at
-/// `da69304d8106` in `schema`, statement for statement as its alembic file
-/// (`alembic/versions/20260725_1200_a59611449e2a_route_perf_remediation.py`) issues them:
-/// clamp the route windows to 12 hours, rebuild the hop index with `INCLUDE`, stamp the head.
-/// Written independently of hub's DDL, so that comparing with it checks hub's DDL.
-fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
-    format!(
-        "UPDATE {schema}.routes SET window_hours = 12 WHERE window_hours > 12;
-         DROP INDEX {schema}.ix_packet_path_hops_raw_packet_id_position;
-         CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON {schema}.packet_path_hops \
-             (raw_packet_id, position) \
-             INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id);
-         UPDATE {schema}.alembic_version SET version_num = 'a59611449e2a' \
-             WHERE version_num = 'da69304d8106';"
-    )
 }
 
 /// Checks that hub recognises `db` (MeshCore Hub's, at alembic `revision`) and leaves its
