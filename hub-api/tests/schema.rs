@@ -777,3 +777,67 @@ async fn postgres_database_hub_made_at_the_previous_head_is_brought_to_the_head(
     assert!(index_is_valid(&interrupted, "ix_packet_path_hops_raw_packet_id_position").await);
     assert_same_tables(&postgres_shape(&interrupted, "public").await, &expected);
 }
+
+/// `serve` migrates on a pool whose statements stop after DATABASE_STATEMENT_TIMEOUT; the
+/// covering index of a large `packet_path_hops` takes longer to build, and is built anyway.
+#[tokio::test]
+async fn postgres_covering_index_build_outlasts_the_statement_timeout() {
+    let pg = PostgresServer::start();
+    let hub = postgres_database(&pg, "large_hops").await;
+    migration::Migrator::up(&hub, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    hub.execute_unprepared(&format!(
+        "DROP INDEX ix_packet_path_hops_raw_packet_id_position;
+         CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON packet_path_hops USING btree (raw_packet_id, \"position\");
+         UPDATE alembic_version SET version_num = '{PREVIOUS_ALEMBIC_HEAD}';
+         INSERT INTO raw_packets (id, received_at) VALUES ('p1', now());
+         INSERT INTO packet_path_hops (id, raw_packet_id, \"position\", node_hash, packet_hash, event_hash, received_at) \
+           SELECT 'h' || n, 'p1', n, to_hex(n % 65536), md5(n::text), md5((n + 1)::text), now() \
+           FROM generate_series(1, 600000) AS n;
+         ANALYZE packet_path_hops;"
+    ))
+    .await
+    .unwrap();
+    hub.close().await.unwrap();
+
+    let target = hub_core::db::DatabaseTarget::url(pg.url_of("large_hops"));
+    let timeout = std::time::Duration::from_millis(300);
+    let serving = hub_core::db::connect_with_timeout(&target, timeout)
+        .await
+        .unwrap();
+    // The data is large enough: the same build as one plain statement is cancelled.
+    let probe = serving
+        .execute_unprepared(
+            "CREATE INDEX probe ON packet_path_hops (raw_packet_id, \"position\") \
+             INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id)",
+        )
+        .await
+        .expect_err("the build outlasts the statement timeout");
+    assert!(hub_core::db::unavailable(&probe), "{probe}");
+
+    assert_eq!(
+        hub_core::db::prepare(&serving, &target, hub_core::db::Intent::Serve)
+            .await
+            .unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert!(index_is_valid(&serving, "ix_packet_path_hops_raw_packet_id_position").await);
+    assert!(
+        postgres_shape(&serving, "public").await["packet_path_hops"]
+            .iter()
+            .any(|line| line == COVERING_HOP_INDEX)
+    );
+    // The pool's connections keep their timeout.
+    for _ in 0..4 {
+        assert_eq!(
+            strings(
+                &serving,
+                "SELECT current_setting('statement_timeout')",
+                vec![]
+            )
+            .await,
+            ["300ms"]
+        );
+    }
+}

@@ -15,6 +15,7 @@
 //! leaves an invalid index behind) is finished by the next, and a database that
 //! `m20261126_000001` made at the head (or that alembic upgraded) finds nothing to do.
 
+use sea_orm_migration::SchemaManagerConnection;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -111,17 +112,72 @@ async fn rebuild_covering_index(manager: &SchemaManager<'_>) -> Result<(), DbErr
         if valid && definition_body(&definition) == definition_body(target) {
             return Ok(());
         }
-        db.execute_unprepared(&format!(
-            "DROP INDEX CONCURRENTLY IF EXISTS {COVERING_INDEX}"
-        ))
-        .await?;
     }
     let concurrent = target
         .strip_prefix("CREATE INDEX ")
         .map(|rest| format!("CREATE INDEX CONCURRENTLY {rest}"))
         .ok_or_else(|| DbErr::Migration(format!("{COVERING_INDEX}: not a CREATE INDEX")))?;
-    db.execute_unprepared(&concurrent).await?;
-    Ok(())
+    execute_without_statement_timeout(
+        manager,
+        &[
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {COVERING_INDEX}"),
+            concurrent,
+        ],
+    )
+    .await
+}
+
+/// Runs `statements` in order on one pooled connection with no statement timeout, and gives
+/// the connection back with its own. `serve` migrates on a pool whose connections stop any
+/// statement after `DATABASE_STATEMENT_TIMEOUT`, and building this index on a large
+/// `packet_path_hops` takes longer; `SET LOCAL` would need a transaction, which
+/// `CONCURRENTLY` refuses.
+async fn execute_without_statement_timeout(
+    manager: &SchemaManager<'_>,
+    statements: &[String],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::{self, AssertSqlSafe};
+
+    let SchemaManagerConnection::Connection(db) = manager.get_connection() else {
+        // In a transaction already (not how the migrator runs this migration): no pool to
+        // take a connection from.
+        for statement in statements {
+            manager
+                .get_connection()
+                .execute_unprepared(statement)
+                .await?;
+        }
+        return Ok(());
+    };
+    let failed = |err: sqlx::Error| DbErr::Migration(format!("{COVERING_INDEX}: {err}"));
+    let mut connection = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(failed)?;
+    sqlx::raw_sql("SET statement_timeout = 0")
+        .execute(&mut *connection)
+        .await
+        .map_err(failed)?;
+    let mut outcome = Ok(());
+    for statement in statements {
+        if let Err(err) = sqlx::raw_sql(AssertSqlSafe(statement.as_str()))
+            .execute(&mut *connection)
+            .await
+        {
+            outcome = Err(failed(err));
+            break;
+        }
+    }
+    if sqlx::raw_sql("RESET statement_timeout")
+        .execute(&mut *connection)
+        .await
+        .is_err()
+    {
+        // Never hand the pool a connection without its timeout.
+        connection.detach();
+    }
+    outcome
 }
 
 #[cfg(test)]
