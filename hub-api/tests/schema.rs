@@ -841,3 +841,49 @@ async fn postgres_covering_index_build_outlasts_the_statement_timeout() {
         );
     }
 }
+
+/// What `hub-api migrate` prints (stdout and log) for a MeshCore Hub SQLite database at
+/// alembic `revision`.
+async fn migrate_output(dir: &tempfile::TempDir, revision: &str) -> String {
+    let path = dir.path().join(format!("meshcore-{revision}.db"));
+    let db = hub_core::db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared(&fixture_schema_sql()).await.unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO alembic_version VALUES ('{revision}')"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-api"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("LOG_LEVEL", "info")
+        .output()
+        .expect("run hub-api");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("nothing to do"), "{printed}");
+    printed
+}
+
+#[tokio::test]
+async fn the_startup_log_names_the_alembic_revision_and_warns_about_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = migrate_output(&dir, ALEMBIC_HEAD).await;
+    assert!(known.contains("alembic_revision=a59611449e2a"), "{known}");
+    assert!(!known.contains("was not checked against"), "{known}");
+    let unknown = migrate_output(&dir, "ffffffffffff").await;
+    assert!(
+        unknown.contains("alembic_revision=ffffffffffff"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("was not checked against"), "{unknown}");
+}
