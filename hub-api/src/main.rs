@@ -103,9 +103,19 @@ async fn open_database(
         }
         SchemaState::Migrated { .. } => {}
         SchemaState::ExternallyManaged => {
+            let revision = db::alembic_revision(&conn).await?;
             tracing::info!(
+                alembic_revision = %revision.as_deref().unwrap_or("none"),
                 "MeshCore Hub database detected: reading it as it is, schema left unchanged"
             );
+            if !revision.as_deref().is_some_and(db::known_alembic_revision) {
+                tracing::warn!(
+                    alembic_revision = %revision.as_deref().unwrap_or("none"),
+                    known = ?migration::KNOWN_ALEMBIC_REVISIONS,
+                    "MeshCore Hub database at an alembic revision hub was not checked against; \
+                     reading it as it is"
+                );
+            }
         }
     }
     Ok((conn, target, schema))

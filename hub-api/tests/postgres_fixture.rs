@@ -549,3 +549,92 @@ fn the_serve_command_stops_naming_database_schema_and_never_prints_the_password(
         assert!(!printed.contains("pa%20ss%40word%2F1"), "{printed}");
     }
 }
+
+/// What MeshCore Hub's current `docker-compose.yml` passes its API for the database (v0.19 on:
+/// PostgreSQL only, its bundled `postgres` service initialised with user, password and
+/// database `meshcorehub`, tables in schema `meshcorehub`), with the host and port of the test
+/// cluster in place of the `postgres` service's, and hub's `DATABASE_BACKEND=postgres` (which
+/// MeshCore Hub v0.19 still accepted and v0.20 removed).
+fn meshcore_hub_compose_settings(pg: &PostgresServer) -> DatabaseSettings {
+    let port = pg.port().to_string();
+    DatabaseCli::try_parse_from([
+        "hub",
+        "--database-backend",
+        "postgres",
+        "--database-host",
+        "127.0.0.1",
+        "--database-port",
+        &port,
+        "--database-name",
+        "meshcorehub",
+        "--database-schema",
+        "meshcorehub",
+        "--database-user",
+        "meshcorehub",
+        "--database-password",
+        "meshcorehub",
+        // Set for the API container too; it holds no database on PostgreSQL.
+        "--data-home",
+        "/data",
+    ])
+    .expect("database flags")
+    .database
+}
+
+/// An operator of MeshCore Hub's current release (alembic head a59611449e2a) who keeps its
+/// compose values and adds `DATABASE_BACKEND=postgres` gets hub serving that database as it
+/// is, as MeshCore Hub's own least-privileged role.
+#[tokio::test]
+async fn meshcore_hub_compose_defaults_serve_its_database_at_the_head() {
+    let pg = PostgresServer::start();
+    pg.run_sql(
+        "postgres",
+        "CREATE ROLE meshcorehub LOGIN PASSWORD 'meshcorehub'",
+    );
+    pg.create_database("meshcorehub");
+    pg.run_sql_file("meshcorehub", &postgres_fixture_path());
+    pg.run_sql(
+        "meshcorehub",
+        &format!(
+            "{} GRANT USAGE ON SCHEMA meshcorehub TO meshcorehub; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA meshcorehub TO meshcorehub;",
+            meshcore_hub_route_perf_upgrade("meshcorehub")
+        ),
+    );
+
+    let target = meshcore_hub_compose_settings(&pg)
+        .resolve()
+        .expect("valid settings");
+    assert_eq!(
+        target.url,
+        format!(
+            "postgres://meshcorehub:meshcorehub@127.0.0.1:{}/meshcorehub",
+            pg.port()
+        )
+    );
+    assert_eq!(target.schema.as_deref(), Some("meshcorehub"));
+    let conn = db::connect_with_timeout(&target, db::DEFAULT_STATEMENT_TIMEOUT)
+        .await
+        .expect("connect as meshcorehub");
+    assert_eq!(
+        db::prepare(&conn, &target, Intent::Serve).await.unwrap(),
+        SchemaState::ExternallyManaged
+    );
+    assert_eq!(
+        db::alembic_revision(&conn).await.unwrap().as_deref(),
+        Some(migration::ALEMBIC_HEAD)
+    );
+    assert!(!db::table_exists(&conn, "seaql_migrations").await.unwrap());
+
+    let app = app_over(conn);
+    assert_eq!(app.json("/api/v1/nodes").await["total"], 8);
+    let routes = app.json_as("/api/v1/routes", "admin").await;
+    let windows: Vec<i64> = routes["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{routes}"))
+        .iter()
+        .map(|route| route["window_hours"].as_i64().unwrap())
+        .collect();
+    assert_eq!(windows, [12, 12], "{routes}");
+    app.get("/health/ready").await.assert_status_is_ok();
+}

@@ -1,18 +1,24 @@
-//! A database hub migrates has exactly MeshCore Hub's schema: the same tables, columns, types,
-//! nullability, defaults, constraints and indexes as a database MeshCore Hub's own migrations
-//! made (`tests/fixtures/meshcore-hub-schema.sql` on SQLite, `meshcore-hub-postgres.sql` on
-//! PostgreSQL), plus hub's own `hub_ix_` read indexes and `seaql_migrations`. A database an
-//! earlier hub migrated (12 tables) is completed by the next migration.
+//! A database hub migrates has exactly MeshCore Hub's schema at its current alembic head
+//! (`a59611449e2a`): the same tables, columns, types, nullability, defaults, constraints and
+//! indexes as a database MeshCore Hub's own migrations made (`tests/fixtures/meshcore-hub-schema.sql`
+//! on SQLite; on PostgreSQL `meshcore-hub-postgres.sql`, made at `da69304d8106`, with
+//! `a59611449e2a`'s upgrade applied as its alembic file does it), plus hub's own `hub_ix_` read
+//! indexes and `seaql_migrations`. A database an earlier hub migrated (12 tables, or the
+//! complete schema at `da69304d8106`) is brought to the head by the later migrations, and a
+//! MeshCore Hub database at either head is recognised and left exactly as it is.
 
 use crate::common;
 
 #[path = "schema/legacy_m1.rs"]
 mod legacy_m1;
 
-use common::fixture_schema_sql;
+use common::{fixture_schema_sql, meshcore_hub_route_perf_upgrade};
 use hub_core::db::SchemaState;
 use hub_core::test_support::PostgresServer;
-use migration::{ALEMBIC_HEAD, HUB_INDEX_PREFIX, MigratorTrait, async_trait};
+use migration::{
+    ALEMBIC_HEAD, HUB_INDEX_PREFIX, KNOWN_ALEMBIC_REVISIONS, MigratorTrait, PREVIOUS_ALEMBIC_HEAD,
+    async_trait,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -185,14 +191,50 @@ async fn alembic_versions(db: &DatabaseConnection) -> Vec<String> {
     strings(db, "SELECT version_num FROM alembic_version", vec![]).await
 }
 
+/// Every migration of hub; a fresh database gets them all at once.
+const MIGRATIONS: usize = 6;
+
+/// The migrations before `m20261207_000006_route_perf_head`, which a database hub made at the
+/// previous head has had.
+const MIGRATIONS_AT_PREVIOUS_HEAD: u32 = 5;
+
+/// MeshCore Hub's `alembic/versions/20260725_1200_a59611449e2a_route_perf_remediation.py`.
+#[test]
+fn the_head_is_meshcore_hubs_route_perf_revision() {
+    assert_eq!(ALEMBIC_HEAD, "a59611449e2a");
+    assert_eq!(PREVIOUS_ALEMBIC_HEAD, "da69304d8106");
+    assert_eq!(
+        KNOWN_ALEMBIC_REVISIONS,
+        [PREVIOUS_ALEMBIC_HEAD, ALEMBIC_HEAD]
+    );
+}
+
+/// The routes' windows, by `from_label`.
+async fn route_windows(db: &DatabaseConnection) -> Vec<String> {
+    strings(
+        db,
+        "SELECT from_label || '=' || CAST(window_hours AS TEXT) FROM routes ORDER BY from_label",
+        vec![],
+    )
+    .await
+}
+
+/// Two routes, one with a window longer than `a59611449e2a` accepts.
+const ROUTES_24H_AND_6H: &str = "INSERT INTO routes (id, created_at, updated_at, from_label, to_label, visibility, \
+     match_width, window_hours, packet_count_threshold, enabled, reversible) VALUES \
+     ('r1', '2026-11-26 05:00:00', '2026-11-26 05:00:00', 'A', 'B', 'community', 2, 24, 3, true, true), \
+     ('r2', '2026-11-26 05:00:00', '2026-11-26 05:00:00', 'C', 'D', 'community', 2, 6, 3, true, true)";
+
 #[tokio::test]
 async fn sqlite_migrated_schema_is_exactly_meshcore_hubs() {
     let dir = tempfile::tempdir().unwrap();
     let hub = sqlite_file(&dir, "hub.db").await;
-    assert!(matches!(
+    assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 5 }
-    ));
+        SchemaState::Migrated {
+            applied: MIGRATIONS
+        }
+    );
     let expected = sqlite_shape(&meshcore_hub_sqlite(&dir).await, Compare::Exact).await;
     assert_eq!(
         expected.len(),
@@ -303,7 +345,9 @@ async fn sqlite_database_of_an_earlier_hub_is_completed() {
 
     assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 3 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS - 2
+        }
     );
     let fixture = meshcore_hub_sqlite(&dir).await;
     let expected = sqlite_shape(&fixture, Compare::Equivalent).await;
@@ -347,16 +391,96 @@ async fn sqlite_database_of_an_earlier_hub_is_completed() {
 }
 
 #[tokio::test]
-async fn sqlite_database_made_by_meshcore_hub_is_left_alone() {
+async fn sqlite_database_hub_made_at_the_previous_head_is_brought_to_the_head() {
     let dir = tempfile::tempdir().unwrap();
-    let db = meshcore_hub_sqlite(&dir).await;
-    let before = sqlite_shape(&db, Compare::Exact).await;
+    let hub = sqlite_file(&dir, "hub.db").await;
+    // As hub left it before the head moved: every migration up to the fifth, stamped
+    // da69304d8106, with a route window longer than the head accepts.
+    migration::Migrator::up(&hub, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    hub.execute_unprepared(&format!(
+        "UPDATE alembic_version SET version_num = '{PREVIOUS_ALEMBIC_HEAD}'"
+    ))
+    .await
+    .unwrap();
+    hub.execute_unprepared(ROUTES_24H_AND_6H).await.unwrap();
+
     assert_eq!(
-        hub_core::db::prepare_schema(&db).await.unwrap(),
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+    assert_eq!(route_windows(&hub).await, ["A=12", "C=6"]);
+    assert_eq!(
+        sqlite_shape(&hub, Compare::Exact).await,
+        sqlite_shape(&meshcore_hub_sqlite(&dir).await, Compare::Exact).await
+    );
+}
+
+/// A revision MeshCore Hub's migration tool wrote after hub's head stays as it is.
+#[tokio::test]
+async fn the_route_perf_migration_keeps_a_newer_alembic_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_file(&dir, "hub.db").await;
+    migration::Migrator::up(&hub, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    hub.execute_unprepared("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+        .await
+        .unwrap();
+    assert_eq!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert_eq!(alembic_versions(&hub).await, ["ffffffffffff"]);
+}
+
+#[tokio::test]
+async fn sqlite_database_made_by_meshcore_hub_is_left_alone_at_either_head() {
+    let dir = tempfile::tempdir().unwrap();
+    for revision in KNOWN_ALEMBIC_REVISIONS {
+        let db = meshcore_hub_sqlite(&dir).await;
+        db.execute_unprepared(&format!(
+            "INSERT INTO alembic_version VALUES ('{revision}'); {ROUTES_24H_AND_6H}"
+        ))
+        .await
+        .unwrap();
+        let before = sqlite_shape(&db, Compare::Exact).await;
+        assert_eq!(
+            hub_core::db::prepare_schema(&db).await.unwrap(),
+            SchemaState::ExternallyManaged,
+            "{revision}"
+        );
+        assert_eq!(sqlite_shape(&db, Compare::Exact).await, before);
+        assert!(hub_indexes(&db).await.is_empty());
+        assert!(
+            !hub_core::db::table_exists(&db, "seaql_migrations")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            hub_core::db::alembic_revision(&db)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(*revision)
+        );
+        assert!(hub_core::db::known_alembic_revision(revision));
+        // Its data too: the long window is MeshCore Hub's to clamp, not hub's.
+        assert_eq!(route_windows(&db).await, ["A=24", "C=6"]);
+    }
+    // A revision hub was not checked against is still MeshCore Hub's database, read as it is.
+    let newer = meshcore_hub_sqlite(&dir).await;
+    newer
+        .execute_unprepared("INSERT INTO alembic_version VALUES ('ffffffffffff')")
+        .await
+        .unwrap();
+    assert_eq!(
+        hub_core::db::prepare_schema(&newer).await.unwrap(),
         SchemaState::ExternallyManaged
     );
-    assert_eq!(sqlite_shape(&db, Compare::Exact).await, before);
-    assert!(hub_indexes(&db).await.is_empty());
+    assert!(!hub_core::db::known_alembic_revision("ffffffffffff"));
 }
 
 /// MeshCore Hub's PostgreSQL database as `pg_dump` wrote it (schema `meshcorehub`).
@@ -432,21 +556,74 @@ async fn postgres_shape(db: &DatabaseConnection, schema: &str) -> Shape {
     shape
 }
 
-/// The shape of MeshCore Hub's own PostgreSQL database, restored from the fixture dump.
-async fn meshcore_hub_postgres_shape(pg: &PostgresServer) -> Shape {
+/// Checks that hub recognises `db` (MeshCore Hub's, at alembic `revision`) and leaves its
+/// schema and data as they are; returns its shape in `schema`.
+async fn assert_left_alone(db: &DatabaseConnection, schema: &str, revision: &str) -> Shape {
+    let before = postgres_shape(db, schema).await;
+    let windows = route_windows(db).await;
+    assert_eq!(
+        hub_core::db::prepare_schema(db).await.unwrap(),
+        SchemaState::ExternallyManaged,
+        "{revision}"
+    );
+    assert_eq!(postgres_shape(db, schema).await, before, "{revision}");
+    assert_eq!(route_windows(db).await, windows, "{revision}");
+    assert_eq!(
+        hub_core::db::alembic_revision(db).await.unwrap().as_deref(),
+        Some(revision)
+    );
+    assert!(hub_core::db::known_alembic_revision(revision));
+    assert!(hub_indexes(db).await.is_empty());
+    assert!(
+        !hub_core::db::table_exists(db, "seaql_migrations")
+            .await
+            .unwrap()
+    );
+    before
+}
+
+/// MeshCore Hub's own PostgreSQL database, restored from the fixture dump (alembic revision
+/// `da69304d8106`), then upgraded to `a59611449e2a` as MeshCore Hub's migration does it:
+/// its shape at the previous head and at the head. hub recognises it at both and changes
+/// nothing in it.
+async fn meshcore_hub_postgres_shapes(pg: &PostgresServer) -> (Shape, Shape) {
     let db = postgres_database(pg, "made_by_meshcore_hub").await;
     db.execute_unprepared(&postgres_dump()).await.unwrap();
     db.close().await.unwrap();
-    // A fresh pool: the dump empties the search_path of the session that ran it.
-    let db = hub_core::db::connect(&format!(
-        "postgres://hub@127.0.0.1:{}/made_by_meshcore_hub",
-        pg.port()
-    ))
+    // A fresh pool: the dump empties the search_path of the session that ran it. The tables
+    // are in schema `meshcorehub`, where MeshCore Hub's DATABASE_SCHEMA default puts them.
+    let db = hub_core::db::connect_to(&hub_core::db::DatabaseTarget {
+        url: format!(
+            "postgres://hub@127.0.0.1:{}/made_by_meshcore_hub",
+            pg.port()
+        ),
+        schema: Some("meshcorehub".into()),
+    })
     .await
     .unwrap();
-    let shape = postgres_shape(&db, "meshcorehub").await;
+    let previous = assert_left_alone(&db, "meshcorehub", PREVIOUS_ALEMBIC_HEAD).await;
+    assert_eq!(route_windows(&db).await, ["Alpha Site=48", "Op North=24"]);
+    db.execute_unprepared(&meshcore_hub_route_perf_upgrade("meshcorehub"))
+        .await
+        .unwrap();
+    assert_eq!(route_windows(&db).await, ["Alpha Site=12", "Op North=12"]);
+    let head = assert_left_alone(&db, "meshcorehub", ALEMBIC_HEAD).await;
     db.close().await.unwrap();
-    shape
+    (previous, head)
+}
+
+/// Whether index `name` in the current schema is valid (a failed concurrent build leaves an
+/// invalid one).
+async fn index_is_valid(db: &DatabaseConnection, name: &str) -> bool {
+    strings(
+        db,
+        "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relname = $1",
+        vec![name.into()],
+    )
+    .await
+        == ["true"]
 }
 
 fn assert_same_tables(actual: &Shape, expected: &Shape) {
@@ -459,10 +636,19 @@ fn assert_same_tables(actual: &Shape, expected: &Shape) {
     }
 }
 
+/// The hop index as MeshCore Hub's head has it on PostgreSQL, as `pg_indexes` prints it.
+const COVERING_HOP_INDEX: &str = "index CREATE INDEX ix_packet_path_hops_raw_packet_id_position \
+     ON packet_path_hops USING btree (raw_packet_id, \"position\") \
+     INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id)";
+
+/// The hop index as MeshCore Hub's previous head had it.
+const PLAIN_HOP_INDEX: &str = "index CREATE INDEX ix_packet_path_hops_raw_packet_id_position \
+     ON packet_path_hops USING btree (raw_packet_id, \"position\")";
+
 #[tokio::test]
 async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete() {
     let pg = PostgresServer::start();
-    let expected = meshcore_hub_postgres_shape(&pg).await;
+    let (previous, expected) = meshcore_hub_postgres_shapes(&pg).await;
     assert_eq!(expected.len(), 20, "the dump has MeshCore Hub's 20 tables");
     for line in [
         "column 6 first_seen timestamp with time zone() nullable=NO default=NULL",
@@ -471,12 +657,30 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
     ] {
         assert!(expected["nodes"].iter().any(|l| l == line), "{line}");
     }
+    // a59611449e2a changes exactly one thing in the schema: the hop index becomes covering.
+    let changed: Vec<&String> = expected
+        .keys()
+        .filter(|table| previous[*table] != expected[*table])
+        .collect();
+    assert_eq!(changed, ["packet_path_hops"]);
+    assert!(
+        previous["packet_path_hops"]
+            .iter()
+            .any(|l| l == PLAIN_HOP_INDEX)
+    );
+    assert!(
+        expected["packet_path_hops"]
+            .iter()
+            .any(|l| l == COVERING_HOP_INDEX)
+    );
 
     let hub = postgres_database(&pg, "made_by_hub").await;
-    assert!(matches!(
+    assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 5 }
-    ));
+        SchemaState::Migrated {
+            applied: MIGRATIONS
+        }
+    );
     assert_same_tables(&postgres_shape(&hub, "public").await, &expected);
     assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
     assert_eq!(
@@ -500,7 +704,9 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
     );
     assert_eq!(
         hub_core::db::prepare_schema(&legacy).await.unwrap(),
-        SchemaState::Migrated { applied: 3 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS - 2
+        }
     );
     assert_same_tables(&postgres_shape(&legacy, "public").await, &expected);
     assert_eq!(alembic_versions(&legacy).await, [ALEMBIC_HEAD]);
@@ -515,4 +721,169 @@ async fn postgres_migrated_schema_is_exactly_meshcore_hubs_and_upgrades_complete
         .await,
         ["Old"]
     );
+}
+
+#[tokio::test]
+async fn postgres_database_hub_made_at_the_previous_head_is_brought_to_the_head() {
+    let pg = PostgresServer::start();
+    let (previous, expected) = meshcore_hub_postgres_shapes(&pg).await;
+
+    let hub = postgres_database(&pg, "made_by_hub_at_previous_head").await;
+    migration::Migrator::up(&hub, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    // As hub's DDL made it before the head moved: the plain hop index, da69304d8106.
+    hub.execute_unprepared(&format!(
+        "DROP INDEX ix_packet_path_hops_raw_packet_id_position;
+         CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON packet_path_hops USING btree (raw_packet_id, \"position\");
+         UPDATE alembic_version SET version_num = '{PREVIOUS_ALEMBIC_HEAD}';
+         {ROUTES_24H_AND_6H};"
+    ))
+    .await
+    .unwrap();
+    assert_same_tables(&postgres_shape(&hub, "public").await, &previous);
+
+    assert_eq!(
+        hub_core::db::prepare_schema(&hub).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert_same_tables(&postgres_shape(&hub, "public").await, &expected);
+    assert!(index_is_valid(&hub, "ix_packet_path_hops_raw_packet_id_position").await);
+    assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
+    assert_eq!(route_windows(&hub).await, ["A=12", "C=6"]);
+    assert_eq!(
+        hub_indexes(&hub).await.len(),
+        migration::read_indexes::all().count()
+    );
+
+    // A concurrent build that failed part way leaves the covering index invalid: the
+    // migration rebuilds it rather than take it as done.
+    let interrupted = postgres_database(&pg, "interrupted_covering_build").await;
+    migration::Migrator::up(&interrupted, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    interrupted
+        .execute_unprepared(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = \
+             'ix_packet_path_hops_raw_packet_id_position'::regclass",
+        )
+        .await
+        .unwrap();
+    assert!(!index_is_valid(&interrupted, "ix_packet_path_hops_raw_packet_id_position").await);
+    assert_eq!(
+        hub_core::db::prepare_schema(&interrupted).await.unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert!(index_is_valid(&interrupted, "ix_packet_path_hops_raw_packet_id_position").await);
+    assert_same_tables(&postgres_shape(&interrupted, "public").await, &expected);
+}
+
+/// `serve` migrates on a pool whose statements stop after DATABASE_STATEMENT_TIMEOUT; the
+/// covering index of a large `packet_path_hops` takes longer to build, and is built anyway.
+#[tokio::test]
+async fn postgres_covering_index_build_outlasts_the_statement_timeout() {
+    let pg = PostgresServer::start();
+    let hub = postgres_database(&pg, "large_hops").await;
+    migration::Migrator::up(&hub, Some(MIGRATIONS_AT_PREVIOUS_HEAD))
+        .await
+        .unwrap();
+    hub.execute_unprepared(&format!(
+        "DROP INDEX ix_packet_path_hops_raw_packet_id_position;
+         CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON packet_path_hops USING btree (raw_packet_id, \"position\");
+         UPDATE alembic_version SET version_num = '{PREVIOUS_ALEMBIC_HEAD}';
+         INSERT INTO raw_packets (id, received_at) VALUES ('p1', now());
+         INSERT INTO packet_path_hops (id, raw_packet_id, \"position\", node_hash, packet_hash, event_hash, received_at) \
+           SELECT 'h' || n, 'p1', n, to_hex(n % 65536), md5(n::text), md5((n + 1)::text), now() \
+           FROM generate_series(1, 600000) AS n;
+         ANALYZE packet_path_hops;"
+    ))
+    .await
+    .unwrap();
+    hub.close().await.unwrap();
+
+    let target = hub_core::db::DatabaseTarget::url(pg.url_of("large_hops"));
+    let timeout = std::time::Duration::from_millis(300);
+    let serving = hub_core::db::connect_with_timeout(&target, timeout)
+        .await
+        .unwrap();
+    // The data is large enough: the same build as one plain statement is cancelled.
+    let probe = serving
+        .execute_unprepared(
+            "CREATE INDEX probe ON packet_path_hops (raw_packet_id, \"position\") \
+             INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id)",
+        )
+        .await
+        .expect_err("the build outlasts the statement timeout");
+    assert!(hub_core::db::unavailable(&probe), "{probe}");
+
+    assert_eq!(
+        hub_core::db::prepare(&serving, &target, hub_core::db::Intent::Serve)
+            .await
+            .unwrap(),
+        SchemaState::Migrated { applied: 1 }
+    );
+    assert!(index_is_valid(&serving, "ix_packet_path_hops_raw_packet_id_position").await);
+    assert!(
+        postgres_shape(&serving, "public").await["packet_path_hops"]
+            .iter()
+            .any(|line| line == COVERING_HOP_INDEX)
+    );
+    // The pool's connections keep their timeout.
+    for _ in 0..4 {
+        assert_eq!(
+            strings(
+                &serving,
+                "SELECT current_setting('statement_timeout')",
+                vec![]
+            )
+            .await,
+            ["300ms"]
+        );
+    }
+}
+
+/// What `hub-api migrate` prints (stdout and log) for a MeshCore Hub SQLite database at
+/// alembic `revision`.
+async fn migrate_output(dir: &tempfile::TempDir, revision: &str) -> String {
+    let path = dir.path().join(format!("meshcore-{revision}.db"));
+    let db = hub_core::db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared(&fixture_schema_sql()).await.unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO alembic_version VALUES ('{revision}')"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-api"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("LOG_LEVEL", "info")
+        .output()
+        .expect("run hub-api");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("nothing to do"), "{printed}");
+    printed
+}
+
+#[tokio::test]
+async fn the_startup_log_names_the_alembic_revision_and_warns_about_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = migrate_output(&dir, ALEMBIC_HEAD).await;
+    assert!(known.contains("alembic_revision=a59611449e2a"), "{known}");
+    assert!(!known.contains("was not checked against"), "{known}");
+    let unknown = migrate_output(&dir, "ffffffffffff").await;
+    assert!(
+        unknown.contains("alembic_revision=ffffffffffff"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("was not checked against"), "{unknown}");
 }

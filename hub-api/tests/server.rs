@@ -149,9 +149,15 @@ async fn openapi_document_and_docs_are_served() {
 }
 
 /// A database created by the Python service's DDL, with no sea-orm migration table, is read
-/// as it is and never altered.
+/// as it is and never altered, at either alembic head hub knows.
 #[tokio::test]
 async fn reads_a_meshcore_hub_database_created_by_raw_ddl_without_altering_it() {
+    for revision in migration::KNOWN_ALEMBIC_REVISIONS {
+        reads_unaltered_at(revision).await;
+    }
+}
+
+async fn reads_unaltered_at(revision: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meshcore.db");
     {
@@ -159,12 +165,12 @@ async fn reads_a_meshcore_hub_database_created_by_raw_ddl_without_altering_it() 
             .await
             .unwrap();
         db.execute_unprepared(&fixture_schema_sql()).await.unwrap();
-        db.execute_unprepared(
-            "INSERT INTO alembic_version VALUES ('da69304d8106');
+        db.execute_unprepared(&format!(
+            "INSERT INTO alembic_version VALUES ('{revision}');
              INSERT INTO nodes (id, public_key, name, adv_type, first_seen, last_seen, created_at, updated_at, is_observer)
              VALUES ('n1', 'ab00000000000000000000000000000000000000000000000000000000000000', 'Legacy', 'chat',
-                     '2026-11-01 10:00:00', '2026-11-02 10:00:00.5', '2026-11-01 10:00:00', '2026-11-01 10:00:00', 0);",
-        )
+                     '2026-11-01 10:00:00', '2026-11-02 10:00:00.5', '2026-11-01 10:00:00', '2026-11-01 10:00:00', 0);"
+        ))
         .await
         .unwrap();
         db.close().await.unwrap();

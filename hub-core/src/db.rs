@@ -452,6 +452,29 @@ async fn query_strings(
         .collect()
 }
 
+/// The revision MeshCore Hub's migration tool (alembic) recorded in `alembic_version`, or
+/// `None` when the table is missing or empty. alembic keeps one row there: the revision whose
+/// schema the database has.
+pub async fn alembic_revision(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+    if !table_exists(db, "alembic_version").await? {
+        return Ok(None);
+    }
+    let revisions = query_strings(
+        db,
+        "SELECT version_num FROM alembic_version ORDER BY 1",
+        vec![],
+    )
+    .await?;
+    Ok(revisions.into_iter().next())
+}
+
+/// Whether hub's entities were checked against MeshCore Hub's schema at alembic `revision`
+/// ([`migration::KNOWN_ALEMBIC_REVISIONS`]: its head `a59611449e2a` and the previous head
+/// `da69304d8106`). A database at another revision is still read as it is; `serve` warns.
+pub fn known_alembic_revision(revision: &str) -> bool {
+    migration::KNOWN_ALEMBIC_REVISIONS.contains(&revision)
+}
+
 /// Whether `table` exists in the connected database (in PostgreSQL's current schema).
 pub async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbErr> {
     Ok(tables_in_current_schema(db)

@@ -71,6 +71,14 @@ impl ServerSettings {
 /// The default database: an embedded SQLite file, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/hub.db";
 
+/// `DATABASE_NAME` when unset: MeshCore Hub's default, and the database its compose's bundled
+/// PostgreSQL creates.
+pub const DEFAULT_POSTGRES_NAME: &str = "meshcorehub";
+
+/// `DATABASE_USER` when unset: MeshCore Hub's default, and the role its compose's bundled
+/// PostgreSQL creates.
+pub const DEFAULT_POSTGRES_USER: &str = "meshcorehub";
+
 /// Where MeshCore Hub's collector keeps its SQLite file, below `DATA_HOME`.
 pub const DATA_HOME_SQLITE_FILE: &str = "collector/meshcore.db";
 
@@ -82,7 +90,9 @@ pub const DATA_HOME_SQLITE_FILE: &str = "collector/meshcore.db";
 /// `DATABASE_NAME`, `DATABASE_USER` and `DATABASE_PASSWORD`; otherwise (SQLite, the default
 /// backend) `DATA_HOME` gives `${DATA_HOME}/collector/meshcore.db`, and without it hub's own
 /// default [`DEFAULT_DATABASE_URL`]. `DATABASE_SCHEMA` applies to PostgreSQL however it is
-/// reached.
+/// reached. `DATABASE_HOST`, `DATABASE_NAME`, `DATABASE_USER` or `DATABASE_PASSWORD` set
+/// without `DATABASE_BACKEND` (and without `DATABASE_URL`) is refused, naming
+/// `DATABASE_BACKEND`: that is how MeshCore Hub v0.19 and later are configured.
 #[derive(Args, Clone, Default)]
 pub struct DatabaseSettings {
     /// Database URL: `sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://user:pass@host/db`.
@@ -100,14 +110,14 @@ pub struct DatabaseSettings {
     /// PostgreSQL port (DATABASE_BACKEND=postgres) [default: 5432]
     #[arg(long = "database-port", env = "DATABASE_PORT")]
     pub database_port: Option<String>,
-    /// PostgreSQL database name (DATABASE_BACKEND=postgres) [default: meshcore]
+    /// PostgreSQL database name (DATABASE_BACKEND=postgres) [default: meshcorehub]
     #[arg(long = "database-name", env = "DATABASE_NAME")]
     pub database_name: Option<String>,
     /// PostgreSQL schema holding the tables, set as every connection's search_path (one schema
     /// per instance on a shared cluster) [default: the server's search_path, normally public]
     #[arg(long = "database-schema", env = "DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
-    /// PostgreSQL user (DATABASE_BACKEND=postgres) [default: meshcore]
+    /// PostgreSQL user (DATABASE_BACKEND=postgres) [default: meshcorehub]
     #[arg(long = "database-user", env = "DATABASE_USER")]
     pub database_user: Option<String>,
     /// PostgreSQL password (DATABASE_BACKEND=postgres); never printed
@@ -180,8 +190,38 @@ impl DatabaseSettings {
         self.resolve().map(|_| ())
     }
 
+    /// The PostgreSQL connection setting that is set while `DATABASE_BACKEND` and
+    /// `DATABASE_URL` are not, if any: MeshCore Hub v0.19 and later connect to PostgreSQL
+    /// from these alone (its compose passes them without `DATABASE_BACKEND`), where hub would
+    /// otherwise open or create an SQLite file and serve an empty network.
+    fn postgres_part_without_backend(&self) -> Option<&'static str> {
+        if given(&self.database_backend).is_some() || given(&self.database_url).is_some() {
+            return None;
+        }
+        [
+            ("DATABASE_HOST", &self.database_host),
+            ("DATABASE_NAME", &self.database_name),
+            ("DATABASE_USER", &self.database_user),
+            ("DATABASE_PASSWORD", &self.database_password),
+        ]
+        .into_iter()
+        .find(|(_, value)| given(value).is_some())
+        .map(|(name, _)| name)
+    }
+
     /// The database to open, following the precedence documented on the type.
     pub fn resolve(&self) -> Result<crate::db::DatabaseTarget, SettingError> {
+        if let Some(part) = self.postgres_part_without_backend() {
+            return Err(SettingError::new(
+                "DATABASE_BACKEND",
+                "database-backend",
+                format!(
+                    "{part} is set but DATABASE_BACKEND is not: set DATABASE_BACKEND=postgres to \
+                     serve that PostgreSQL database (MeshCore Hub v0.19 and later need no such \
+                     setting; hub serves SQLite too), or DATABASE_BACKEND=sqlite for SQLite"
+                ),
+            ));
+        }
         let backend = self.backend()?;
         let schema = self.validated_schema()?;
         let url = if let Some(url) = given(&self.database_url) {
@@ -254,8 +294,9 @@ impl DatabaseSettings {
                 )
             })?,
         };
-        let name = given(&self.database_name).unwrap_or("meshcore");
-        let user = given(&self.database_user).unwrap_or("meshcore");
+        // MeshCore Hub's defaults (its settings and its compose's bundled PostgreSQL).
+        let name = given(&self.database_name).unwrap_or(DEFAULT_POSTGRES_NAME);
+        let user = given(&self.database_user).unwrap_or(DEFAULT_POSTGRES_USER);
         // An empty password is "none", as for the other secrets.
         let credentials = match self.database_password.as_deref().filter(|p| !p.is_empty()) {
             Some(password) => format!("{}:{}", percent_encode(user), percent_encode(password)),
@@ -917,7 +958,7 @@ mod tests {
         };
         assert_eq!(
             defaults.resolve().unwrap().url,
-            "postgres://meshcore@localhost:5432/meshcore"
+            "postgres://meshcorehub@localhost:5432/meshcorehub"
         );
         let ipv6 = DatabaseSettings {
             database_host: Some("::1".into()),
@@ -925,7 +966,7 @@ mod tests {
         };
         assert_eq!(
             ipv6.resolve().unwrap().url,
-            "postgres://meshcore@[::1]:5432/meshcore"
+            "postgres://meshcorehub@[::1]:5432/meshcorehub"
         );
     }
 
@@ -998,6 +1039,67 @@ mod tests {
             ..in_home("/srv/meshcore")
         };
         assert!(postgres.resolve().unwrap().url.starts_with("postgres://"));
+    }
+
+    /// MeshCore Hub v0.19+'s compose passes the PostgreSQL parts without DATABASE_BACKEND.
+    #[test]
+    fn postgres_parts_without_a_backend_ask_for_one() {
+        for part in [
+            DatabaseSettings {
+                database_host: Some("postgres".into()),
+                ..DatabaseSettings::default()
+            },
+            DatabaseSettings {
+                database_name: Some("meshcorehub".into()),
+                ..DatabaseSettings::default()
+            },
+            DatabaseSettings {
+                database_user: Some("meshcorehub".into()),
+                ..DatabaseSettings::default()
+            },
+            DatabaseSettings {
+                database_password: Some("meshcorehub".into()),
+                data_home: Some("/data".into()),
+                ..DatabaseSettings::default()
+            },
+        ] {
+            let message = part.validate().unwrap_err().to_string();
+            assert!(
+                message.contains("DATABASE_BACKEND=postgres")
+                    && message.contains("--database-backend"),
+                "{message}"
+            );
+        }
+        // Either backend named explicitly, or a URL, settles it; empty values are unset.
+        let parts = DatabaseSettings {
+            database_host: Some("postgres".into()),
+            database_password: Some(String::new()),
+            ..DatabaseSettings::default()
+        };
+        for backend in ["sqlite", "postgres"] {
+            let explicit = DatabaseSettings {
+                database_backend: Some(backend.into()),
+                ..parts.clone()
+            };
+            assert!(explicit.resolve().unwrap().url.starts_with(backend));
+        }
+        assert!(
+            DatabaseSettings {
+                database_url: Some("sqlite://./x.db".into()),
+                ..parts
+            }
+            .validate()
+            .is_ok()
+        );
+        assert!(
+            DatabaseSettings {
+                database_host: Some(" ".into()),
+                database_password: Some(String::new()),
+                ..DatabaseSettings::default()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 
     #[test]

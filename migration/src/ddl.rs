@@ -26,6 +26,20 @@ pub(crate) fn statements(backend: DbBackend) -> Result<Vec<&'static str>, DbErr>
     Ok(split(sql))
 }
 
+/// The `CREATE [UNIQUE] INDEX` statement of index `name` in the DDL for `backend`.
+pub(crate) fn index_statement(backend: DbBackend, name: &str) -> Result<&'static str, DbErr> {
+    statements(backend)?
+        .into_iter()
+        .find(|statement| {
+            let rest = statement
+                .strip_prefix("CREATE UNIQUE INDEX ")
+                .or_else(|| statement.strip_prefix("CREATE INDEX "));
+            rest.and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|found| found.trim_matches('"') == name)
+        })
+        .ok_or_else(|| DbErr::Migration(format!("index {name} is not in the {backend:?} DDL")))
+}
+
 /// Splits a DDL file into statements: each ends with `;` at a line end. Comment lines before
 /// a statement are dropped; none of the statements contain `;` themselves.
 fn split(sql: &'static str) -> Vec<&'static str> {

@@ -14,6 +14,7 @@ mod m20261126_000002_read_indexes;
 mod m20261128_000003_complete_schema;
 mod m20261202_000004_fast_read_indexes;
 mod m20261202_000005_observer_read_index;
+mod m20261207_000006_route_perf_head;
 pub mod read_indexes;
 
 /// Every migration of hub, in order.
@@ -28,12 +29,23 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_complete_schema::Migration),
             Box::new(m20261202_000004_fast_read_indexes::Migration),
             Box::new(m20261202_000005_observer_read_index::Migration),
+            Box::new(m20261207_000006_route_perf_head::Migration),
         ]
     }
 }
 
-/// The alembic revision of MeshCore Hub whose schema hub creates.
-pub const ALEMBIC_HEAD: &str = "da69304d8106";
+/// The alembic revision of MeshCore Hub whose schema hub creates: `a59611449e2a`
+/// (MeshCore Hub v0.18's route-performance migration, still its head in v0.21).
+pub const ALEMBIC_HEAD: &str = "a59611449e2a";
+
+/// The alembic revision hub stamped before [`ALEMBIC_HEAD`]; `m20261207_000006_route_perf_head`
+/// moves a hub database from it to the head.
+pub const PREVIOUS_ALEMBIC_HEAD: &str = "da69304d8106";
+
+/// The alembic revisions of MeshCore Hub whose schema hub's entities are checked against
+/// (tests/schema.rs), oldest first. A MeshCore Hub database at any of them is read as it is;
+/// they differ only in an index and in data (see `m20261207_000006_route_perf_head`).
+pub const KNOWN_ALEMBIC_REVISIONS: &[&str] = &[PREVIOUS_ALEMBIC_HEAD, ALEMBIC_HEAD];
 
 /// The name prefix of the indexes hub adds for its own reads. MeshCore Hub names its indexes
 /// `ix_...` / `uq_...`, so these can never collide with one of its migrations.

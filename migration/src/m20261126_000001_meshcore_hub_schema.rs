@@ -1,6 +1,8 @@
-//! MeshCore Hub's complete schema (alembic head da69304d8106): its 20 tables with their
-//! columns, types, defaults, constraints and indexes, and `alembic_version` stamped with that
-//! head, so that MeshCore Hub's own services and migration tool accept a database hub made.
+//! MeshCore Hub's complete schema (alembic head [`crate::ALEMBIC_HEAD`]): its 20 tables with
+//! their columns, types, defaults, constraints and indexes, and `alembic_version` stamped with
+//! that head, so that MeshCore Hub's own services and migration tool accept a database hub made.
+//! (Before the head moved to `a59611449e2a` this created `da69304d8106`'s schema; databases made
+//! then are brought to the head by `m20261207_000006_route_perf_head`.)
 //!
 //! The DDL is the per-backend SQL in `src/sql/`: on SQLite the very text MeshCore Hub leaves in
 //! `sqlite_master`, on PostgreSQL its types (`timestamp with time zone`, `json`, `bytea`, ...)

@@ -245,6 +245,23 @@ pub fn meshcore_hub_postgres() -> (
     (pg, target)
 }
 
+/// What MeshCore Hub's `a59611449e2a` upgrade does on PostgreSQL to a database at
+/// `da69304d8106` in `schema`, statement for statement as its alembic file
+/// (`alembic/versions/20260725_1200_a59611449e2a_route_perf_remediation.py`) issues them:
+/// clamp the route windows to 12 hours, rebuild the hop index with `INCLUDE`, stamp the head.
+/// Written independently of hub's DDL, so that comparing with it checks hub's DDL.
+pub fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
+    format!(
+        "UPDATE {schema}.routes SET window_hours = 12 WHERE window_hours > 12;
+         DROP INDEX {schema}.ix_packet_path_hops_raw_packet_id_position;
+         CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON {schema}.packet_path_hops \
+             (raw_packet_id, position) \
+             INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id);
+         UPDATE {schema}.alembic_version SET version_num = 'a59611449e2a' \
+             WHERE version_num = 'da69304d8106';"
+    )
+}
+
 /// Naive UTC text `days` days and `hours` hours before now, as the database stores it.
 pub fn ago(days: i64, hours: i64) -> String {
     let t = chrono::Utc::now().naive_utc()

@@ -1,7 +1,8 @@
--- MeshCore Hub's schema on PostgreSQL (alembic head da69304d8106): the tables, column types,
--- defaults, constraint and index names that its migrations create (see the pg_dump in
--- shared/fixtures/meshcore-hub-postgres.sql), with constraints inline so that each table is
--- one statement. No schema prefix: objects land in the connection's current schema.
+-- MeshCore Hub's schema on PostgreSQL (alembic head a59611449e2a): the tables, column types,
+-- defaults, constraint and index names that its migrations create (see the pg_dump of head
+-- da69304d8106 in hub-api/tests/fixtures/meshcore-hub-postgres.sql; a59611449e2a only rebuilds
+-- ix_packet_path_hops_raw_packet_id_position as a covering index with INCLUDE), with
+-- constraints inline so that each table is one statement. No schema prefix: objects land in the connection's current schema.
 -- Tables are in dependency order; every statement ends with `;` at a line end.
 
 CREATE TABLE nodes (
@@ -349,7 +350,7 @@ CREATE TABLE packet_path_hops (
 );
 CREATE INDEX ix_packet_path_hops_event_hash_received_at ON packet_path_hops USING btree (event_hash, received_at);
 CREATE INDEX ix_packet_path_hops_node_hash_received_at ON packet_path_hops USING btree (node_hash, received_at);
-CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON packet_path_hops USING btree (raw_packet_id, "position");
+CREATE INDEX ix_packet_path_hops_raw_packet_id_position ON packet_path_hops USING btree (raw_packet_id, "position") INCLUDE (node_hash, packet_hash, event_hash, received_at, observer_node_id);
 CREATE INDEX ix_packet_path_hops_received_at ON packet_path_hops USING btree (received_at);
 
 CREATE TABLE route_recent_matches (

@@ -1,6 +1,6 @@
--- MeshCore Hub's schema on SQLite (alembic head da69304d8106), statement for statement as
--- that service leaves it in sqlite_master, so that a database hub creates is indistinguishable
--- from one it created. Tables are in dependency order; each statement ends with `;` on its
+-- MeshCore Hub's schema on SQLite (alembic head a59611449e2a, the same as at da69304d8106:
+-- a59611449e2a changes no SQLite object), statement for statement as that service leaves it in
+-- sqlite_master, so that a database hub creates is indistinguishable from one it created. Tables are in dependency order; each statement ends with `;` on its
 -- own line end. Kept byte-exact (trailing spaces included): sqlite_master stores this text.
 
 CREATE TABLE "nodes" (
