@@ -8,7 +8,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -528,6 +529,31 @@ pub fn unavailable_code(code: &str) -> bool {
     matches!(code, "57014" | "57P01" | "57P02" | "57P03")
         || code.starts_with("08")
         || code.starts_with("53")
+}
+
+/// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` on
+/// PostgreSQL.
+///
+/// SQLite's default (deferred) transaction starts as a reader and becomes a writer at its
+/// first write; if another connection holds the write lock at that moment, SQLite answers
+/// `SQLITE_BUSY` at once instead of waiting out the busy timeout (it never waits while
+/// holding a read transaction, to avoid deadlock), so two writes close together could fail
+/// with a 503. An immediate transaction takes the write lock at `BEGIN`, where the busy
+/// timeout applies: concurrent writes queue instead.
+///
+/// ```no_run
+/// # async fn write(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// let txn = hub_core::db::begin_write(db).await?;
+/// // ... reads and writes on `txn` ...
+/// txn.commit().await
+/// # }
+/// ```
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Whether the database answers a trivial query (`/health/ready`); bounded by the pool's

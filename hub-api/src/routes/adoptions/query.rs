@@ -9,10 +9,7 @@ use hub_core::entity::{nodes, user_profile_nodes, user_profiles};
 use hub_core::time::db_time;
 use hub_core::time::{Timestamp, rfc3339};
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 /// Adopts the node with `public_key` (lowercased) for `who` (docs/contract/api-2.md section 7.7).
 pub async fn adopt(
@@ -22,7 +19,7 @@ pub async fn adopt(
     public_key: &str,
 ) -> Result<AdoptedNode, ApiError> {
     let public_key = public_key.to_lowercase();
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let profile_id = ensure_profile(
         &txn,
         user_id,
@@ -83,7 +80,7 @@ pub async fn release(
     is_admin: bool,
     public_key: &str,
 ) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let node = nodes::Entity::find()
         .filter(nodes::Column::PublicKey.eq(public_key.to_lowercase()))
         .one(&txn)

@@ -10,7 +10,6 @@ use hub_core::time::db_time;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 /// Every channel `role` may see, ordered by name (then id, for a stable order).
@@ -80,7 +79,7 @@ fn hash_of(key_hex: &str) -> String {
 
 /// Inserts a channel after the name and key checks, in one transaction.
 pub async fn create(db: &DatabaseConnection, new: NewChannel) -> Result<ChannelRead, ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let name_taken = channels::Entity::find()
         .filter(channels::Column::Name.eq(&new.name))
         .one(&txn)
@@ -138,7 +137,7 @@ pub async fn update(
     id: &str,
     changes: ChannelChanges,
 ) -> Result<ChannelRead, ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let current = find(&txn, id).await?;
     if let Some(key_hex) = &changes.key_hex {
         check_key_free(&txn, key_hex, Some(id)).await?;
@@ -176,7 +175,7 @@ pub async fn update(
 
 /// Deletes channel `id`, or 404 `Channel not found`.
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     find(&txn, id).await?;
     channels::Entity::delete_by_id(id.to_string())
         .exec(&txn)

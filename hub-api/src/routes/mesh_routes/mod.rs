@@ -43,7 +43,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -674,7 +674,9 @@ impl RoutesApi {
         let user_id = require_operator_or_admin(&identity)?;
         let new = body::parse_create(&body.object()?)?;
         let writer = writer(&identity, user_id, caller);
-        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        let txn = hub_core::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::from)?;
         let id = write::create(&txn, &writer, new).await?;
         txn.commit().await.map_err(ApiError::from)?;
         let mut read = read_route(&state.db, &id).await?;
@@ -720,7 +722,9 @@ impl RoutesApi {
         let user_id = require_operator_or_admin(&identity)?;
         let changes = body::parse_update(&body.object()?)?;
         let writer = writer(&identity, user_id, caller);
-        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        let txn = hub_core::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::from)?;
         write::update(&txn, &writer, &route_id, changes).await?;
         txn.commit().await.map_err(ApiError::from)?;
         Ok(RouteUpdated::Ok(Json(Box::new(
@@ -747,7 +751,9 @@ impl RoutesApi {
     ) -> Reply<RouteDeleted, DeleteErrors> {
         let user_id = require_operator_or_admin(&identity)?;
         let writer = writer(&identity, user_id, caller);
-        let txn = state.db.begin().await.map_err(ApiError::from)?;
+        let txn = hub_core::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::from)?;
         write::delete(&txn, &writer, &route_id).await?;
         txn.commit().await.map_err(ApiError::from)?;
         Ok(RouteDeleted::NoContent)

@@ -12,7 +12,7 @@ use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 
 /// The filters of the node list, already parsed (lowercased, blanks dropped).
@@ -354,7 +354,7 @@ pub async fn add_tag(
     key: String,
     input: TagInput,
 ) -> Result<NodeTagRead, ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let node = tag_target(&txn, public_key, user_id, is_admin).await?;
     if find_tag(&txn, &node.id, &key).await?.is_some() {
         return Err(ApiError::conflict("Tag already exists"));
@@ -403,7 +403,7 @@ pub async fn update_tag(
     value: Option<String>,
     value_type: Option<String>,
 ) -> Result<NodeTagRead, ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let node = tag_target(&txn, public_key, user_id, is_admin).await?;
     let tag = find_tag(&txn, &node.id, key)
         .await?
@@ -443,7 +443,7 @@ pub async fn delete_tag(
     (user_id, is_admin): (&str, bool),
     key: &str,
 ) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let node = tag_target(&txn, public_key, user_id, is_admin).await?;
     let tag = find_tag(&txn, &node.id, key)
         .await?

@@ -14,7 +14,7 @@ use hub_core::time::{Timestamp, rfc3339, rfc3339_opt};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use std::collections::HashMap;
 
@@ -106,7 +106,7 @@ pub async fn me(
     user_name: Option<&str>,
     roles: Option<&str>,
 ) -> Result<(OwnProfileRead, bool), ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let ensured = ensure_profile(&txn, user_id, user_name, roles).await?;
     let profile = user_profiles::Entity::find_by_id(ensured.id)
         .one(&txn)
@@ -157,7 +157,7 @@ pub async fn update(
     is_admin: bool,
     changes: ProfileChanges,
 ) -> Result<UserProfileRead, ApiError> {
-    let txn = db.begin().await?;
+    let txn = hub_core::db::begin_write(db).await?;
     let current = user_profiles::Entity::find_by_id(id.to_string())
         .one(&txn)
         .await?
