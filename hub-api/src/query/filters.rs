@@ -60,6 +60,39 @@ pub fn flood_only_newest_first(backend: DbBackend) -> Condition {
     route_type_in_newest_first(backend, &flood)
 }
 
+/// The spellings of a hex value as MeshCore Hub's collector may have stored it: lowercase
+/// and uppercase, lowercase first; one when they agree (digits only).
+///
+/// The collector writes each hex column in one case, but not all in the same one (see
+/// docs/contract/api-notes.md, "Hex columns"): LetsMesh sender prefixes and path hashes are
+/// uppercase, node keys lowercase, and what it copies from a payload keeps that payload's
+/// case. Built from the value in either case, the list (and so a condition's SQL and values,
+/// which key the kept per-day counts) is the same whatever case the caller used.
+///
+/// ```
+/// use hub_api::query::filters::hex_spellings;
+/// assert_eq!(hex_spellings("aBc1"), ["abc1", "ABC1"]);
+/// assert_eq!(hex_spellings("0123"), ["0123"]);
+/// ```
+pub fn hex_spellings(value: &str) -> Vec<String> {
+    let lower = value.to_ascii_lowercase();
+    let upper = value.to_ascii_uppercase();
+    if lower == upper {
+        vec![lower]
+    } else {
+        vec![lower, upper]
+    }
+}
+
+/// `column` holds the hex `value` in lowercase or in uppercase ([`hex_spellings`]).
+///
+/// Written `column IN (lower, upper)`: two probes of the column's index on SQLite and
+/// PostgreSQL alike, where `LOWER(column) = ?` would read every row. A stored value in mixed
+/// case does not match; no writer of MeshCore Hub's schema stores one.
+pub fn hex_equals(column: impl ColumnTrait, value: &str) -> SimpleExpr {
+    column.is_in(hex_spellings(value))
+}
+
 /// Messages a caller who may read the channel indices `visible` may see: every non-channel
 /// message, channel messages without an index, and channel messages on a visible index.
 ///
