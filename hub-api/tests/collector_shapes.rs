@@ -12,8 +12,13 @@
 use crate::common;
 
 use common::*;
+use hub_api::query::filters::hex_equals;
 use hub_core::entity::*;
 use hub_core::test_support::PostgresServer;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryTrait,
+    Statement, TransactionTrait,
+};
 use serde_json::Value;
 
 /// The sender prefix of the collector-shaped packet, as the collector stores it.
@@ -187,4 +192,100 @@ async fn hex_filters_find_collector_shaped_rows_in_either_case_on_postgres() {
     copy_rows::<raw_packets::Entity>(&sqlite.db, &db).await;
     copy_rows::<telemetry::Entity>(&sqlite.db, &db).await;
     assert_filters_match_either_case(&app_over(db)).await;
+}
+
+/// Each either-case filter as the lists write it ([`hex_equals`]), on `backend`.
+fn hex_filter_queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
+    let value = "c0ffee0000ab";
+    vec![
+        (
+            "raw_packets.source_pubkey_prefix",
+            raw_packets::Entity::find()
+                .filter(hex_equals(raw_packets::Column::SourcePubkeyPrefix, value))
+                .build(backend),
+        ),
+        (
+            "raw_packets.packet_hash",
+            raw_packets::Entity::find()
+                .filter(hex_equals(raw_packets::Column::PacketHash, value))
+                .build(backend),
+        ),
+        (
+            "messages.pubkey_prefix",
+            messages::Entity::find()
+                .filter(hex_equals(messages::Column::PubkeyPrefix, value))
+                .build(backend),
+        ),
+        (
+            "advertisements.public_key",
+            advertisements::Entity::find()
+                .filter(hex_equals(advertisements::Column::PublicKey, value))
+                .build(backend),
+        ),
+        (
+            "telemetry.node_public_key",
+            telemetry::Entity::find()
+                .filter(hex_equals(telemetry::Column::NodePublicKey, value))
+                .build(backend),
+        ),
+    ]
+}
+
+/// The plan of `statement` prefixed with `explain`, one line per row (the last column).
+async fn plan(db: &impl ConnectionTrait, explain: &str, statement: &Statement) -> String {
+    let text = Statement::from_sql_and_values(
+        statement.db_backend,
+        format!("{explain} {}", statement.sql),
+        statement.values.clone().map(|v| v.0).unwrap_or_default(),
+    );
+    let rows = db.query_all_raw(text).await.expect("explain");
+    rows.iter()
+        .map(|row| {
+            let last = if statement.db_backend == DbBackend::Sqlite {
+                3
+            } else {
+                0
+            };
+            row.try_get_by_index::<String>(last).expect("plan text")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// "Either case" costs index probes, not a scan: SQLite searches the column's index, and
+/// PostgreSQL, told to avoid sequential scans when it can, reads it through an index (as it
+/// could not for `LOWER(column) = ?`, which the last check shows).
+#[tokio::test]
+async fn either_case_filters_are_served_by_the_columns_index() {
+    let sqlite = fixture_app().await;
+    for (column, statement) in hex_filter_queries(DbBackend::Sqlite) {
+        let plan = plan(&sqlite.db, "EXPLAIN QUERY PLAN", &statement).await;
+        assert!(
+            plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"),
+            "{column}: {plan}"
+        );
+        assert!(!plan.contains("SCAN"), "{column}: {plan}");
+    }
+
+    let pg = PostgresServer::start();
+    let db: DatabaseConnection = hub_core::db::connect(&pg.url())
+        .await
+        .expect("connect to PostgreSQL");
+    hub_core::db::prepare_schema(&db).await.unwrap();
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+        .await
+        .unwrap();
+    for (column, statement) in hex_filter_queries(DbBackend::Postgres) {
+        let plan = plan(&txn, "EXPLAIN", &statement).await;
+        assert!(plan.contains("Index"), "{column}: {plan}");
+        assert!(!plan.contains("Seq Scan"), "{column}: {plan}");
+    }
+    let lower = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT id FROM raw_packets WHERE LOWER(source_pubkey_prefix) = 'c0ffee0000ab'",
+    );
+    let plan = plan(&txn, "EXPLAIN", &lower).await;
+    assert!(plan.contains("Seq Scan"), "LOWER(): {plan}");
+    txn.rollback().await.unwrap();
 }
