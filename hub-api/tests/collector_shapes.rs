@@ -108,6 +108,11 @@ async fn assert_filters_match_either_case(app: &TestApp) {
     let found =
         finds_in_either_case(app, "/api/v1/packets?packet_hash=", HASH, "id", "cs-packet").await;
     assert_eq!(found, ["cs-packet"]);
+    for hash in [HASH.to_ascii_lowercase(), HASH.to_string()] {
+        let group = app.json(&format!("/api/v1/packet-groups/{hash}")).await;
+        assert_eq!(group["packet_hash"], HASH, "{hash}: {group}");
+        assert_eq!(group["reception_count"], 1, "{hash}: {group}");
+    }
 
     // The fixture's own messages from Alpha Node store the prefix lowercase: both spellings
     // are listed, whatever case the caller used.
