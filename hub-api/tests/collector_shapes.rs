@@ -12,7 +12,7 @@
 use crate::common;
 
 use common::*;
-use hub_api::query::filters::hex_equals;
+use hub_api::query::filters::{hex_equals, hex_prefix};
 use hub_core::entity::*;
 use hub_core::test_support::PostgresServer;
 use sea_orm::{
@@ -28,9 +28,18 @@ const HASH: &str = "D00DFEED0000000000000000000000AB";
 /// Alpha Node's (`a1fa…`) sender prefix, as the collector stores it for a LetsMesh message.
 const SENDER: &str = "A1FA00000000";
 
-/// One collector-shaped row in each table with a hex filter, received an hour ago.
+/// Node keys at the edges of prefix ranges (`9` to `a`, `f` to `g`, all `f`), one stored
+/// uppercase and one not hex.
+const EDGE_KEYS: [&str; 7] = ["a9", "a9f", "af", "b0", "9f", "AB", "ag"];
+
+/// One collector-shaped row in each table with a hex filter, received an hour ago, and nodes
+/// keyed at the edges of prefix ranges.
 async fn insert_collector_rows(app: &TestApp) {
     let t = ago(0, 1);
+    for (n, stem) in EDGE_KEYS.iter().enumerate() {
+        insert_node(app, &format!("edge-{n}"), &pk(stem), None, None).await;
+    }
+    insert_node(app, "edge-f", &"f".repeat(64), None, None).await;
     let alpha = pk("a1fa");
     let alpha_upper = alpha.to_ascii_uppercase();
     let observer = format!("(SELECT id FROM nodes WHERE public_key = '{}')", pk("aa01"));
@@ -159,6 +168,46 @@ async fn assert_filters_match_either_case(app: &TestApp) {
     .await;
     assert_eq!(found, [alpha.to_ascii_uppercase()]);
 
+    // Node prefixes (read as index ranges) mean "starts with, in either case".
+    let nodes = app.json("/api/v1/nodes?limit=500").await;
+    let keys: Vec<String> = nodes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["public_key"].as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(keys.len() as u64, nodes["total"].as_u64().unwrap());
+    for prefix in [
+        "a9", "A9", "a9f", "af", "AF", "f", "ff", "FFF", "9", "9f", "ab", "aB", "b", "0", "zz",
+        "a1fa0",
+    ] {
+        let wanted = keys
+            .iter()
+            .filter(|k| k.starts_with(&prefix.to_ascii_lowercase()))
+            .count();
+        let body = app
+            .json(&format!("/api/v1/nodes?limit=500&pubkey_prefix={prefix}"))
+            .await;
+        assert_eq!(body["total"], wanted, "pubkey_prefix={prefix}");
+        let first = keys
+            .iter()
+            .filter(|k| k.starts_with(&prefix.to_ascii_lowercase()))
+            .min();
+        let found = app.get(&format!("/api/v1/nodes/prefix/{prefix}")).await;
+        match first {
+            Some(key) => {
+                found.assert_status_is_ok();
+                let node: Value = found.json().await.value().deserialize();
+                assert_eq!(
+                    node["public_key"].as_str().unwrap().to_ascii_lowercase(),
+                    *key,
+                    "prefix/{prefix}"
+                );
+            }
+            None => found.assert_status(poem::http::StatusCode::NOT_FOUND),
+        }
+    }
+
     // Node keys are stored lowercase: the node paths find Alpha Node from either case.
     let upper = alpha.to_ascii_uppercase();
     for uri in [
@@ -199,10 +248,17 @@ async fn hex_filters_find_collector_shaped_rows_in_either_case_on_postgres() {
     assert_filters_match_either_case(&app_over(db)).await;
 }
 
-/// Each either-case filter as the lists write it ([`hex_equals`]), on `backend`.
+/// Each either-case filter as the lists write it ([`hex_equals`], [`hex_prefix`]), on
+/// `backend`.
 fn hex_filter_queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
     let value = "c0ffee0000ab";
     vec![
+        (
+            "nodes.public_key prefix",
+            nodes::Entity::find()
+                .filter(hex_prefix(backend, "nodes.public_key", "a1f"))
+                .build(backend),
+        ),
         (
             "raw_packets.source_pubkey_prefix",
             raw_packets::Entity::find()
