@@ -94,9 +94,9 @@ pub fn hex_equals(column: impl ColumnTrait, value: &str) -> SimpleExpr {
 }
 
 /// The least string above every string that starts with `prefix` (non-empty ASCII hex):
-/// `prefix` with its last character raised by one in the prefix's case, `9` becoming `a` (`A`) and
-/// `f` becoming `g` (`G`). Only hex characters and `g` appear, so the bound holds in byte
-/// order and in the linguistic collations PostgreSQL databases use (which ignore
+/// `prefix` with its last character raised by one in the prefix's case, `9` becoming `a`
+/// (`A`) and `f` becoming `g` (`G`). Only hex characters and `g` appear, so the bound holds
+/// in byte order and in the linguistic collations PostgreSQL databases use (which ignore
 /// punctuation such as the `:` that follows `9`).
 fn hex_prefix_end(prefix: &str) -> String {
     let (head, last) = prefix.split_at(prefix.len() - 1);
