@@ -17,6 +17,7 @@ mod advertisements;
 mod cache;
 mod cache_cluster;
 mod channels_profiles;
+mod collector_shapes;
 mod compose;
 mod concurrent_writes;
 mod dashboard;

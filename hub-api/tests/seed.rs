@@ -498,6 +498,107 @@ async fn the_api_serves_the_seeded_network() {
     assert_eq!(app.json_as("/api/v1/channels", "admin").await["total"], 8);
 }
 
+/// The seed stores hex as a LetsMesh collector does (docs/contract/api-notes.md, "Hex
+/// columns"): packet sender prefixes and contact-message prefixes as 12 uppercase characters,
+/// node keys lowercase; the filters find those rows from a lowercase value, and the sender of
+/// an uppercase prefix is named.
+#[tokio::test]
+async fn seeded_hex_is_collector_shaped_and_found_in_either_case() {
+    let app = empty_app().await;
+    seed::seed_database(&app.db, &SeedArgs::default())
+        .await
+        .unwrap();
+    let not_upper = strings(
+        &app.db,
+        "SELECT source_pubkey_prefix FROM raw_packets WHERE source_pubkey_prefix IS NOT NULL \
+         AND (source_pubkey_prefix <> upper(source_pubkey_prefix) OR length(source_pubkey_prefix) <> 12)",
+    )
+    .await;
+    assert!(
+        not_upper.is_empty(),
+        "{} not uppercase, e.g. {:?}",
+        not_upper.len(),
+        not_upper.first()
+    );
+    let upper_contacts = strings(
+        &app.db,
+        "SELECT pubkey_prefix FROM messages WHERE message_type = 'contact' \
+         AND pubkey_prefix = upper(pubkey_prefix) AND length(pubkey_prefix) = 12",
+    )
+    .await;
+    let contacts = strings(
+        &app.db,
+        "SELECT pubkey_prefix FROM messages WHERE message_type = 'contact' \
+         ORDER BY received_at DESC",
+    )
+    .await;
+    assert!(!contacts.is_empty());
+    assert_eq!(upper_contacts.len(), contacts.len());
+    let lower_keys = strings(
+        &app.db,
+        "SELECT public_key FROM nodes WHERE public_key <> lower(public_key)",
+    )
+    .await;
+    assert!(
+        lower_keys.is_empty(),
+        "{} not lowercase, e.g. {:?}",
+        lower_keys.len(),
+        lower_keys.first()
+    );
+
+    // The most frequent packet sender, asked for in lowercase.
+    let source = strings(
+        &app.db,
+        "SELECT source_pubkey_prefix FROM raw_packets WHERE source_pubkey_prefix IS NOT NULL \
+         GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let stored = strings(
+        &app.db,
+        &format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM raw_packets WHERE source_pubkey_prefix = '{source}'"
+        ),
+    )
+    .await
+    .remove(0);
+    for value in [source.to_ascii_lowercase(), source.clone()] {
+        let body = app
+            .json(&format!("/api/v1/packets?pubkey_prefix={value}&limit=1"))
+            .await;
+        assert_eq!(body["total"].to_string(), stored, "{value}");
+    }
+
+    // A contact message's uppercase prefix names its sender, and filters from lowercase.
+    let prefix = &contacts[0];
+    let body = app
+        .json(&format!(
+            "/api/v1/messages?message_type=contact&pubkey_prefix={}&limit=100",
+            prefix.to_ascii_lowercase()
+        ))
+        .await;
+    let items = body["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{prefix}: {body}");
+    let key_prefix = prefix.to_ascii_lowercase();
+    let sender: Vec<String> = strings(
+        &app.db,
+        &format!(
+            "SELECT COALESCE(name, '') FROM nodes WHERE public_key LIKE '{key_prefix}%' \
+             ORDER BY public_key LIMIT 1"
+        ),
+    )
+    .await;
+    assert_eq!(sender.len(), 1, "{prefix} has no node");
+    for item in items {
+        assert_eq!(item["pubkey_prefix"].as_str().unwrap(), prefix.as_str());
+        assert_eq!(
+            item["sender_name"].as_str().unwrap_or(""),
+            sender[0],
+            "{item}"
+        );
+    }
+}
+
 /// Where the route matcher (docs/contract/api-2.md §5.8) finds `expected` in `hops`: greedy leftmost
 /// subsequence, forwards, else backwards for a reversible route.
 fn match_span(

@@ -60,6 +60,90 @@ pub fn flood_only_newest_first(backend: DbBackend) -> Condition {
     route_type_in_newest_first(backend, &flood)
 }
 
+/// The spellings of a hex value as MeshCore Hub's collector may have stored it: lowercase
+/// and uppercase, lowercase first; one when they agree (digits only).
+///
+/// The collector writes each hex column in one case, but not all in the same one (see
+/// docs/contract/api-notes.md, "Hex columns"): LetsMesh sender prefixes and path hashes are
+/// uppercase, node keys lowercase, and what it copies from a payload keeps that payload's
+/// case. Built from the value in either case, the list (and so a condition's SQL and values,
+/// which key the kept per-day counts) is the same whatever case the caller used.
+///
+/// ```
+/// use hub_api::query::filters::hex_spellings;
+/// assert_eq!(hex_spellings("aBc1"), ["abc1", "ABC1"]);
+/// assert_eq!(hex_spellings("0123"), ["0123"]);
+/// ```
+pub fn hex_spellings(value: &str) -> Vec<String> {
+    let lower = value.to_ascii_lowercase();
+    let upper = value.to_ascii_uppercase();
+    if lower == upper {
+        vec![lower]
+    } else {
+        vec![lower, upper]
+    }
+}
+
+/// `column` holds the hex `value` in lowercase or in uppercase ([`hex_spellings`]).
+///
+/// Written `column IN (lower, upper)`: two probes of the column's index on SQLite and
+/// PostgreSQL alike, where `LOWER(column) = ?` would read every row. A stored value in mixed
+/// case does not match; no writer of MeshCore Hub's schema stores one.
+pub fn hex_equals(column: impl ColumnTrait, value: &str) -> SimpleExpr {
+    column.is_in(hex_spellings(value))
+}
+
+/// The least string above every string that starts with `prefix` (non-empty ASCII hex):
+/// `prefix` with its last character raised by one in the prefix's case, `9` becoming `a`
+/// (`A`) and `f` becoming `g` (`G`). Only hex characters and `g` appear, so the bound holds
+/// in byte order and in the linguistic collations PostgreSQL databases use (which ignore
+/// punctuation such as the `:` that follows `9`).
+fn hex_prefix_end(prefix: &str) -> String {
+    let (head, last) = prefix.split_at(prefix.len() - 1);
+    let next = match last.as_bytes()[0] {
+        b'9' => b'a',
+        b'0'..=b'8' | b'a'..=b'f' | b'A'..=b'F' => last.as_bytes()[0] + 1,
+        other => other,
+    };
+    let next = if prefix.bytes().any(|b| b.is_ascii_uppercase()) {
+        next.to_ascii_uppercase()
+    } else {
+        next
+    };
+    format!("{head}{}", next as char)
+}
+
+/// `column` (SQL) starts with the hex `prefix` in either case, read as two ranges of the
+/// column's index (`column >= 'ab' AND column < 'ac'`, and the same in uppercase) where a
+/// `LIKE` reads every row (SQLite's case-insensitive LIKE cannot use a case-sensitive index;
+/// PostgreSQL's LIKE needs a C collation). A case-insensitive LIKE on the rows of those
+/// ranges keeps the meaning exact whatever the collation. A `prefix` that is blank or not
+/// hex is matched by that LIKE alone.
+///
+/// For `a9`: `((column >= 'a9' AND column < 'aa') OR (column >= 'A9' AND column < 'AA'))
+/// AND column LIKE 'a9%'` (`LOWER(column) LIKE` on PostgreSQL).
+pub fn hex_prefix(backend: DbBackend, column: &str, prefix: &str) -> SimpleExpr {
+    let lower = prefix.to_ascii_lowercase();
+    let like = crate::params::lower_like(backend, column);
+    let pattern = crate::params::prefix_pattern(&lower);
+    if lower.is_empty() || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return sql(backend, &like, [pattern]);
+    }
+    let upper = prefix.to_ascii_uppercase();
+    let range = format!("({column} >= ? AND {column} < ?)");
+    sql(
+        backend,
+        &format!("({range} OR {range}) AND {like}"),
+        [
+            lower.clone(),
+            hex_prefix_end(&lower),
+            upper.clone(),
+            hex_prefix_end(&upper),
+            pattern,
+        ],
+    )
+}
+
 /// Messages a caller who may read the channel indices `visible` may see: every non-channel
 /// message, channel messages without an index, and channel messages on a visible index.
 ///

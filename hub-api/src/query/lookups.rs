@@ -303,7 +303,7 @@ pub async fn senders_by_prefix(
     db: &DatabaseConnection,
     prefixes: &[String],
 ) -> Result<HashMap<String, NodeNames>, DbErr> {
-    use crate::params::{prefix_pattern, sql};
+    use crate::query::filters::hex_prefix;
     use sea_orm::Condition;
 
     let wanted: BTreeSet<String> = prefixes
@@ -317,10 +317,10 @@ pub async fn senders_by_prefix(
     let mut senders: Vec<nodes::Model> = Vec::new();
     for chunk in wanted.chunks(CHUNK) {
         let any_prefix = chunk.iter().fold(Condition::any(), |cond, prefix| {
-            cond.add(sql(
+            cond.add(hex_prefix(
                 db.get_database_backend(),
-                "nodes.public_key LIKE ? ESCAPE '\\'",
-                [prefix_pattern(prefix)],
+                "nodes.public_key",
+                prefix,
             ))
         });
         let matches = nodes::Entity::find()

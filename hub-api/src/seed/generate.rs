@@ -1399,7 +1399,9 @@ impl Gen {
                     "contact",
                     None,
                     body,
-                    Some(self.nodes[sender].public_key[..12].to_string()),
+                    // As a LetsMesh collector stores a sender prefix: 12 uppercase hex
+                    // characters (channel messages keep the lowercase of a native one).
+                    Some(self.nodes[sender].public_key[..12].to_ascii_uppercase()),
                     None,
                 )
             };
@@ -1715,7 +1717,8 @@ impl Gen {
             } else {
                 None
             };
-            let source = source_node.map(|n| self.nodes[n].public_key[..12].to_string());
+            // The collector stores a packet's sender prefix as 12 uppercase hex characters.
+            let source = source_node.map(|n| self.nodes[n].public_key[..12].to_ascii_uppercase());
             let route_type = self.route_type();
             let raw_len = self.rng.random_range(8..25);
             let raw_hex = self.hex(raw_len);

@@ -8,8 +8,8 @@ use super::AdvertisementRead;
 use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, lower_like, sql};
 use crate::query::filters::{
-    ObserverPlan, ids_of, is_one_of, observed_by_condition, observed_events, observer_ids,
-    route_type_in, route_type_in_newest_first,
+    ObserverPlan, hex_equals, ids_of, is_one_of, observed_by_condition, observed_events,
+    observer_ids, route_type_in, route_type_in_newest_first,
 };
 use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
@@ -76,7 +76,7 @@ impl AdvertisementFilter {
             );
         }
         if let Some(public_key) = &self.public_key {
-            filter = filter.add(advertisements::Column::PublicKey.eq(public_key.clone()));
+            filter = filter.add(hex_equals(advertisements::Column::PublicKey, public_key));
         }
         if let Some(cond) = observed_by_condition(
             backend,

@@ -7,7 +7,8 @@ use super::MessageRead;
 use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, lower_like, sql};
 use crate::query::filters::{
-    ObserverPlan, not_spam, observed_by_condition, observed_events, observer_ids, visible_messages,
+    ObserverPlan, hex_equals, not_spam, observed_by_condition, observed_events, observer_ids,
+    visible_messages,
 };
 use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
 use crate::query::lookups::{
@@ -54,7 +55,7 @@ impl MessageFilter {
             filter = filter.add(messages::Column::MessageType.eq(message_type.clone()));
         }
         if let Some(prefix) = &self.pubkey_prefix {
-            filter = filter.add(messages::Column::PubkeyPrefix.eq(prefix.clone()));
+            filter = filter.add(hex_equals(messages::Column::PubkeyPrefix, prefix));
         }
         if let Some(idx) = self.channel_idx {
             filter = filter.add(messages::Column::ChannelIdx.eq(idx));

@@ -3,7 +3,8 @@
 use super::NodeRead;
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::params::{contains_pattern, prefix_pattern, sql};
+use crate::params::{contains_pattern, sql};
+use crate::query::filters::hex_prefix;
 use crate::query::list::{PageRequest, SortKey, fetch_page};
 use crate::query::lookups::{NodeTagRead, adopters_by_node, tags_by_node};
 use hub_core::entity::{node_tags, nodes, user_profile_nodes, user_profiles};
@@ -97,11 +98,7 @@ impl NodeFilter {
             );
         }
         if let Some(prefix) = &self.pubkey_prefix {
-            filter = filter.add(sql(
-                backend,
-                "nodes.public_key LIKE ? ESCAPE '\\'",
-                [prefix_pattern(prefix)],
-            ));
+            filter = filter.add(hex_prefix(backend, "nodes.public_key", prefix));
         }
         if let Some(adv_type) = &self.adv_type {
             filter = filter.add(adv_type_condition(backend, adv_type));
@@ -162,10 +159,10 @@ pub async fn by_key(db: &DatabaseConnection, public_key: &str) -> Result<nodes::
 pub async fn by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<NodeRead, ApiError> {
     let prefix = prefix.trim().to_ascii_lowercase();
     let node = nodes::Entity::find()
-        .filter(sql(
+        .filter(hex_prefix(
             db.get_database_backend(),
-            "nodes.public_key LIKE ? ESCAPE '\\'",
-            [prefix_pattern(&prefix)],
+            "nodes.public_key",
+            &prefix,
         ))
         .order_by_asc(nodes::Column::PublicKey)
         .one(db)

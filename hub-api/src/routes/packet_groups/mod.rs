@@ -14,6 +14,7 @@ use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
+use crate::query::filters::hex_spellings;
 use crate::query::json::json_object;
 use crate::query::lookups::observer_names;
 use crate::query::lookups::visible_channels;
@@ -262,7 +263,8 @@ impl PacketGroupsApi {
 
     /// Get a packet group by packet hash
     ///
-    /// Every reception of the packet (no time window), oldest first, with its path.
+    /// Every reception of the packet (no time window), oldest first, with its path. The
+    /// hash matches in either case.
     /// Receptions on a channel the caller may not read are redacted; `raw_hex` and
     /// `decoded` come from the oldest reception the caller may read.
     #[oai(path = "/packet-groups/:packet_hash", method = "get")]
@@ -273,7 +275,8 @@ impl PacketGroupsApi {
         packet_hash: Path<String>,
     ) -> Reply<Json<GroupedPacketRead>, ItemErrors> {
         let db = &state.db;
-        let rows = query::rows_of_groups(db, std::slice::from_ref(&packet_hash.0)).await?;
+        // The hash in either case: the collector stores it as LetsMesh sent it (uppercase).
+        let rows = query::rows_of_groups(db, &hex_spellings(&packet_hash)).await?;
         let Some(first) = rows.first().cloned() else {
             return Err(ApiError::NotFound("Packet group not found").into());
         };
@@ -313,7 +316,7 @@ impl PacketGroupsApi {
         }
         let all_redacted = readable.is_none();
         Ok(Json(GroupedPacketRead {
-            packet_hash: Some(packet_hash.0.clone()),
+            packet_hash: first.packet_hash.clone(),
             event_type: first.event_type,
             channel_idx: first.channel_idx,
             packet_type: first.packet_type,

@@ -167,13 +167,13 @@ impl PacketsApi {
         event_type: Query<Option<String>>,
         /// Comma list of integer packet types; any other token is a 422.
         packet_type: Query<Option<IntegerListParam>>,
-        /// Exact packet hash.
+        /// Exact packet hash, in either case.
         packet_hash: Query<Option<String>>,
         /// Channel index.
         channel_idx: Query<Option<i64>>,
         /// Comma list of route types (case-insensitive); `all`, `none` or blank: no filter.
         route_type: Query<Option<String>>,
-        /// Exact source public key prefix (as stored, `source_pubkey_prefix`).
+        /// Exact source public key prefix (`source_pubkey_prefix`), in either case.
         public_key: Query<Option<String>>,
         /// Same filter as `public_key`, used when `public_key` is absent or blank.
         pubkey_prefix: Query<Option<String>>,

@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::params::{Order, lower_like, sql};
 use crate::query::day_counts::count_rows;
-use crate::query::filters::{ObserverPlan, ids_of, is_one_of, observer_ids};
+use crate::query::filters::{ObserverPlan, hex_equals, ids_of, is_one_of, observer_ids};
 use crate::query::list::{
     PageRequest, SortKey, TimeWindow, Total, fetch_counted_page, sqlite_nulls, text_order,
 };
@@ -140,7 +140,7 @@ pub(super) fn packet_condition(
         cond = cond.add(C::PacketType.is_in(filters.packet_types.iter().copied()));
     }
     if let Some(hash) = &filters.packet_hash {
-        cond = cond.add(C::PacketHash.eq(hash.clone()));
+        cond = cond.add(hex_equals(C::PacketHash, hash));
     }
     if let Some(idx) = filters.channel_idx {
         cond = cond.add(C::ChannelIdx.eq(idx));
@@ -149,7 +149,7 @@ pub(super) fn packet_condition(
         cond = cond.add(C::RouteType.is_in(filters.route_types.iter().cloned()));
     }
     if let Some(prefix) = &filters.source_prefix {
-        cond = cond.add(C::SourcePubkeyPrefix.eq(prefix.clone()));
+        cond = cond.add(hex_equals(C::SourcePubkeyPrefix, prefix));
     }
     if let Some(ids) = observer_ids {
         cond = cond.add(observed_by(backend, ids, observers));

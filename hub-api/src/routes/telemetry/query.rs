@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::{ObserverPlan, observed_by_condition, observer_ids};
+use crate::query::filters::{ObserverPlan, hex_equals, observed_by_condition, observer_ids};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
 use hub_core::entity::telemetry;
@@ -52,7 +52,7 @@ pub(super) async fn list_telemetry(
     let backend = db.get_database_backend();
     let mut cond = Condition::all();
     if let Some(key) = &filters.node_public_key {
-        cond = cond.add(C::NodePublicKey.eq(key.clone()));
+        cond = cond.add(hex_equals(C::NodePublicKey, key));
     }
     let observers = observer_ids(db, &filters.observed_by).await?;
     if let Some(observed) = observed_by_condition(
