@@ -11,6 +11,8 @@
 #[path = "support/cli_settings.rs"]
 mod cli_settings;
 mod common;
+#[path = "support/raw_packets.rs"]
+mod raw_packets;
 mod writes_support;
 
 mod advertisements;
@@ -25,19 +27,19 @@ mod database_down;
 mod hostile_input;
 mod identity;
 mod list_totals;
+mod mesh_routes;
+mod mesh_routes_writes;
 mod messages;
 mod metrics;
 mod near_cache;
 mod network_metrics;
 mod nodes;
 mod openapi;
-mod packet_groups_fast;
+mod packet_groups;
 mod packets;
 mod postgres;
 mod postgres_fixture;
 mod read_indexes;
-mod routes;
-mod routes_writes;
 mod schema;
 mod seed;
 mod server;
