@@ -7,8 +7,8 @@
 //! request; the whole days between are counted once per
 //! [`PAST_DAY_TTL`](super::past_days::PAST_DAY_TTL).
 
-use super::list::TimeWindow;
 use super::past_days::PastDays;
+use super::time_window::TimeWindow;
 use crate::params::{Bound, datetime_bound};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use hub_core::time::Timestamp;
@@ -119,7 +119,7 @@ impl WindowDays {
     /// ```
     /// use chrono::NaiveDate;
     /// use hub_api::query::day_counts::WindowDays;
-    /// use hub_api::query::list::TimeWindow;
+    /// use hub_api::query::time_window::TimeWindow;
     /// let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
     /// let week = TimeWindow::parse(Some("2026-11-25T07:00:00Z"), None).unwrap();
     /// let days = WindowDays::new(week, None, today).unwrap();

@@ -1,56 +1,16 @@
-//! What every paginated list shares: a received-time window, sorting that always ends with a
-//! unique tie-break, and one page with the total before limit/offset (docs/contract/api.md section 0).
+//! What every paginated list shares: sorting that always ends with a unique tie-break, and one page with the total before limit/offset (docs/contract/api.md section 0).
 
 use super::day_counts::{WindowDays, oldest_row, select_key};
 use super::past_days::PastDays;
-use crate::error::ApiError;
+use super::time_window::TimeWindow;
 use crate::page::Page;
-use crate::params::{Bound, Order, datetime_bound, parse_datetime};
-use chrono::NaiveDateTime;
+use crate::params::Order;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Expr, NullOrdering, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, IntoSimpleExpr, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, IntoSimpleExpr,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
-
-/// The inclusive `since` / `until` window of a list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeWindow {
-    /// Rows at or after this time.
-    pub since: Option<NaiveDateTime>,
-    /// Rows at or before this time.
-    pub until: Option<NaiveDateTime>,
-}
-
-impl TimeWindow {
-    /// Parses the `since` and `until` parameters; a malformed one is a 422 naming it.
-    ///
-    /// ```
-    /// use hub_api::query::list::TimeWindow;
-    /// let window = TimeWindow::parse(Some("2026-11-26T05:00:00Z"), None).unwrap();
-    /// assert!(window.since.is_some() && window.until.is_none());
-    /// assert!(TimeWindow::parse(None, Some("yesterday")).is_err());
-    /// ```
-    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, ApiError> {
-        Ok(TimeWindow {
-            since: parse_datetime("since", since)?,
-            until: parse_datetime("until", until)?,
-        })
-    }
-
-    /// `column >= since AND column <= until`, for the bounds that are set.
-    pub fn condition(&self, backend: DbBackend, column: impl ColumnTrait) -> Condition {
-        let mut condition = Condition::all();
-        if let Some(since) = self.since {
-            condition = condition.add(column.gte(datetime_bound(backend, since, Bound::Lower)));
-        }
-        if let Some(until) = self.until {
-            condition = condition.add(column.lte(datetime_bound(backend, until, Bound::Upper)));
-        }
-        condition
-    }
-}
 
 /// `column` for ORDER BY: byte order on PostgreSQL (`COLLATE "C"`), as SQLite compares text.
 pub fn text_order(backend: DbBackend, column: &str) -> Expr {

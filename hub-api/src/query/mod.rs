@@ -22,3 +22,4 @@ pub mod past_days;
 pub mod profiles;
 pub mod raw_packets;
 pub mod route_history;
+pub mod time_window;

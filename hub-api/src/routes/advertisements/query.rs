@@ -11,9 +11,10 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, ids_of, is_one_of, observed_by_condition, observed_events,
     observer_ids, route_type_in, route_type_in_newest_first,
 };
-use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
 use crate::query::past_days::PastDays;
+use crate::query::time_window::TimeWindow;
 use hub_core::entity::{advertisements, nodes};
 use hub_core::time::{rfc3339, rfc3339_opt};
 use sea_orm::sea_query::Expr;

@@ -10,11 +10,12 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, not_spam, observed_by_condition, observed_events, observer_ids,
     visible_messages,
 };
-use crate::query::list::{PageRequest, SortKey, TimeWindow, Total, fetch_counted_page};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
 use crate::query::lookups::{
     ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
 };
 use crate::query::past_days::PastDays;
+use crate::query::time_window::TimeWindow;
 use hub_core::entity::messages;
 use hub_core::roles::Role;
 use hub_core::time::{rfc3339, rfc3339_opt};

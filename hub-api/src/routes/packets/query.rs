@@ -5,10 +5,11 @@ use crate::params::{Order, lower_like, sql};
 use crate::query::day_counts::count_rows;
 use crate::query::filters::{ObserverPlan, hex_equals, ids_of, is_one_of, observer_ids};
 use crate::query::list::{
-    PageRequest, SortKey, TimeWindow, Total, fetch_counted_page, sqlite_nulls, text_order,
+    PageRequest, SortKey, Total, fetch_counted_page, sqlite_nulls, text_order,
 };
 use crate::query::past_days::PastDays;
 use crate::query::raw_packets::{PacketRow, packet_columns, redacted_rows, unredacted_rows};
+use crate::query::time_window::TimeWindow;
 use hub_core::entity::raw_packets;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};

@@ -4,7 +4,8 @@ use crate::error::ApiError;
 use crate::params::Order;
 use crate::query::filters::{ObserverPlan, observed_by_condition, observer_ids};
 use crate::query::json::json_text;
-use crate::query::list::{PageRequest, TimeWindow, fetch_page_as};
+use crate::query::list::{PageRequest, fetch_page_as};
+use crate::query::time_window::TimeWindow;
 use hub_core::entity::trace_paths;
 use hub_core::time::Timestamp;
 use sea_orm::{
