@@ -1,11 +1,8 @@
 //! API keys (docs/contract/api.md section 1): bearer tokens compared in constant time.
 
-use crate::caller::Identity;
-use crate::error::{ApiError, detail_response};
-use hub_core::roles::role_names;
+use crate::error::{ApiError, Denied};
 use hub_core::settings::AuthSettings;
 use poem::http::Method;
-use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use subtle::ConstantTimeEq;
 
@@ -16,35 +13,6 @@ pub enum Access {
     Read,
     /// The token is the admin key.
     Admin,
-}
-
-/// Why a request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
-    /// 401 `Authentication required`: no token where one is needed.
-    Missing,
-    /// 401 `Invalid API key`: a token that matches no key.
-    Invalid,
-    /// 403 `Admin access required`: a valid non-admin token on an admin endpoint.
-    NotAdmin,
-}
-
-impl Denied {
-    /// The JSON error response, with `WWW-Authenticate: Bearer` on 401s.
-    pub fn response(self) -> Response {
-        let (status, text) = match self {
-            Denied::Missing => (StatusCode::UNAUTHORIZED, "Authentication required"),
-            Denied::Invalid => (StatusCode::UNAUTHORIZED, "Invalid API key"),
-            Denied::NotAdmin => (StatusCode::FORBIDDEN, "Admin access required"),
-        };
-        let mut response = detail_response(status, text);
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert("www-authenticate", "Bearer".parse().expect("static header"));
-        }
-        response
-    }
 }
 
 /// The bearer token of a request (`Authorization: Bearer <t>`, scheme case-insensitive).
@@ -145,33 +113,6 @@ fn handler_checks_key(method: &Method, path: &str) -> bool {
 pub fn require_admin_key(keys: &AuthSettings, req: &Request) -> Result<(), ApiError> {
     check_admin(keys, bearer_token(req))?;
     Ok(())
-}
-
-/// RequireUserOwner after the key check: the caller's `X-User-Id`, else 401
-/// `User identity required`.
-pub fn require_user(identity: &Identity) -> Result<&str, ApiError> {
-    identity
-        .user_id
-        .as_deref()
-        .ok_or(ApiError::Unauthorized("User identity required"))
-}
-
-/// RequireOperatorOrAdmin after the key check: [`require_user`], then `operator` or `admin`
-/// among the `X-User-Roles` entries, else 403 `Operator or admin role required`.
-pub fn require_operator_or_admin(identity: &Identity) -> Result<&str, ApiError> {
-    let user_id = require_user(identity)?;
-    if has_role(identity, "operator") || has_role(identity, "admin") {
-        Ok(user_id)
-    } else {
-        Err(ApiError::forbidden("Operator or admin role required"))
-    }
-}
-
-/// Whether `role` is among the caller's `X-User-Roles` entries (split on `,`, trimmed, exact).
-pub fn has_role(identity: &Identity, role: &str) -> bool {
-    role_names(identity.roles.as_deref())
-        .iter()
-        .any(|r| r == role)
 }
 
 /// Operations that need no key even when keys are configured: MeshCore Hub's web server

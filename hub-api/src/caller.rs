@@ -5,7 +5,9 @@
 //! handler, cache key or write reads them, so all of those see an anonymous caller.
 
 use crate::auth::{bearer_token, identity_trusted};
+use crate::error::ApiError;
 use hub_core::roles::Role;
+use hub_core::roles::role_names;
 use hub_core::settings::AuthSettings;
 use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response};
 use std::sync::Arc;
@@ -106,4 +108,31 @@ impl<'a> FromRequest<'a> for Identity {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         Ok(Identity::of(req))
     }
+}
+
+/// RequireUserOwner after the key check: the caller's `X-User-Id`, else 401
+/// `User identity required`.
+pub fn require_user(identity: &Identity) -> Result<&str, ApiError> {
+    identity
+        .user_id
+        .as_deref()
+        .ok_or(ApiError::Unauthorized("User identity required"))
+}
+
+/// RequireOperatorOrAdmin after the key check: [`require_user`], then `operator` or `admin`
+/// among the `X-User-Roles` entries, else 403 `Operator or admin role required`.
+pub fn require_operator_or_admin(identity: &Identity) -> Result<&str, ApiError> {
+    let user_id = require_user(identity)?;
+    if has_role(identity, "operator") || has_role(identity, "admin") {
+        Ok(user_id)
+    } else {
+        Err(ApiError::forbidden("Operator or admin role required"))
+    }
+}
+
+/// Whether `role` is among the caller's `X-User-Roles` entries (split on `,`, trimmed, exact).
+pub fn has_role(identity: &Identity, role: &str) -> bool {
+    role_names(identity.roles.as_deref())
+        .iter()
+        .any(|r| r == role)
 }

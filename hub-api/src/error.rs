@@ -32,7 +32,7 @@ pub enum ApiError {
     NotFound(&'static str),
     /// A refused API key (401 with `WWW-Authenticate: Bearer`, or 403 on admin endpoints).
     #[error("{0:?}")]
-    Key(crate::auth::Denied),
+    Key(Denied),
     /// `{"detail": text}` with any 4xx status: 403, 404 and 409 texts built from the
     /// request, and the string-detail 422 of node tag values (docs/contract/api-2.md section 0.3).
     #[error("{text}")]
@@ -94,8 +94,37 @@ impl ApiError {
     }
 }
 
-impl From<crate::auth::Denied> for ApiError {
-    fn from(denied: crate::auth::Denied) -> Self {
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// 401 `Authentication required`: no token where one is needed.
+    Missing,
+    /// 401 `Invalid API key`: a token that matches no key.
+    Invalid,
+    /// 403 `Admin access required`: a valid non-admin token on an admin endpoint.
+    NotAdmin,
+}
+
+impl Denied {
+    /// The JSON error response, with `WWW-Authenticate: Bearer` on 401s.
+    pub fn response(self) -> Response {
+        let (status, text) = match self {
+            Denied::Missing => (StatusCode::UNAUTHORIZED, "Authentication required"),
+            Denied::Invalid => (StatusCode::UNAUTHORIZED, "Invalid API key"),
+            Denied::NotAdmin => (StatusCode::FORBIDDEN, "Admin access required"),
+        };
+        let mut response = detail_response(status, text);
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
+        }
+        response
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
         ApiError::Key(denied)
     }
 }

@@ -3,9 +3,9 @@
 
 mod query;
 
-use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::caller::{has_role, require_operator_or_admin};
 use crate::query::profiles::AdoptedNode;
 use crate::responses::{DeleteErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;

@@ -16,9 +16,9 @@ pub mod body;
 pub mod query;
 mod write;
 
-use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, JsonBody};
 use crate::caller::{Caller, Identity, role_key};
+use crate::caller::{has_role, require_operator_or_admin};
 use crate::documented::BoolParam;
 use crate::error::ApiError;
 use crate::params::parse_bool;

@@ -3,9 +3,9 @@
 
 mod query;
 
-use crate::auth::{has_role, require_operator_or_admin};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::caller::{has_role, require_operator_or_admin};
 use crate::documented::BoolParam;
 use crate::error::ApiError;
 use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};

@@ -5,9 +5,9 @@
 
 mod query;
 
-use crate::auth::{has_role, require_user};
 use crate::body::{BodyErrors, ErrorText, Field, Fields, JsonBody};
 use crate::caller::Identity;
+use crate::caller::{has_role, require_user};
 use crate::documented::{BodySchema, BodyValue, BoolParam};
 use crate::error::ApiError;
 use crate::page::Page;
