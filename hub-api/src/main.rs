@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use hub_api::cli::{Cli, Command};
-use hub_api::routes::packet_groups::GroupHours;
+use hub_api::query::group_hours::GroupHours;
 use hub_api::seed;
 use hub_api::state::AppState;
 use hub_core::cache::runtime::ResponseCache;

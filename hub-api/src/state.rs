@@ -25,5 +25,5 @@ pub struct AppState {
     /// Per-day row counts of list totals over past days, computed once and kept.
     pub list_days: PastDays<i64>,
     /// Per-hour packet group counts of past hours, computed once and kept.
-    pub packet_group_hours: crate::routes::packet_groups::GroupHours,
+    pub packet_group_hours: crate::query::group_hours::GroupHours,
 }

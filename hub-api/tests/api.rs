@@ -26,6 +26,7 @@ mod dashboard;
 mod database_down;
 mod hostile_input;
 mod identity;
+mod layout;
 mod list_totals;
 mod mesh_routes;
 mod mesh_routes_writes;

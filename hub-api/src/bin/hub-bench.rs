@@ -10,7 +10,7 @@
 //! rows of one run, or runs on the same machine.
 
 use clap::{Parser, ValueEnum};
-use hub_api::routes::packet_groups::GroupHours;
+use hub_api::query::group_hours::GroupHours;
 use hub_api::seed::{self, Scale, SeedArgs};
 use hub_api::state::AppState;
 use hub_core::cache::observer::{CacheObserver, Lookup};

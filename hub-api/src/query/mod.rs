@@ -15,6 +15,7 @@
 
 pub mod day_counts;
 pub mod filters;
+pub mod group_hours;
 pub mod json;
 pub mod list;
 pub mod lookups;

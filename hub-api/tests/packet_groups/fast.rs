@@ -9,9 +9,8 @@ use crate::common;
 use chrono::{Duration, NaiveDateTime};
 use common::*;
 use hub_api::params::Order;
-use hub_api::routes::packet_groups::{
-    GroupFilters, GroupHours, GroupSort, list_groups, list_groups_by_sql,
-};
+use hub_api::query::group_hours::GroupHours;
+use hub_api::routes::packet_groups::{GroupFilters, GroupSort, list_groups, list_groups_by_sql};
 use hub_api::seed::{self, Scale, SeedArgs};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{Order, lowercase, parse_datetime};
 use crate::query::filters::hex_spellings;
+use crate::query::group_hours::GroupHours;
 use crate::query::json::json_object;
 use crate::query::lookups::observer_names;
 use crate::query::lookups::visible_channels;
@@ -33,7 +34,6 @@ use std::collections::{BTreeSet, HashMap};
 
 #[doc(hidden)]
 pub use query::{GroupAggregate, GroupFilters, GroupSort, list_groups as list_groups_by_sql};
-pub use total::{GroupHours, HourGroups};
 
 /// Days the list covers when no `since` is given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;

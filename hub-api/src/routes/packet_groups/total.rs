@@ -33,7 +33,7 @@ use super::query::{
 };
 use crate::error::ApiError;
 use crate::params::{Bound, datetime_bound, sql};
-use crate::query::past_days::PastBuckets;
+use crate::query::group_hours::{GroupHours, HourGroups};
 use chrono::{Duration, DurationRound, NaiveDateTime};
 use hub_core::entity::raw_packets;
 use hub_core::time::Timestamp;
@@ -60,19 +60,6 @@ const MAX_KEPT_HOURS: i64 = 32 * 24;
 /// earlier row at all. Reading from here on keeps the counts exact and bounds each read by
 /// the window, not the whole history.
 const EARLIER_LOOKBACK: Duration = Duration::hours(MAX_KEPT_HOURS + 24);
-
-/// The groups of one past UTC hour, for one row filter.
-#[derive(Debug, Clone, Default)]
-pub struct HourGroups {
-    /// Distinct packet hashes with a matching row in the hour.
-    hashes: i64,
-    /// For each of those hashes that also has a matching row before the hour (within
-    /// [`EARLIER_LOOKBACK`]; older ones never count), the time of the latest such row.
-    earlier: Vec<NaiveDateTime>,
-}
-
-/// Kept [`HourGroups`] by (row filter, hour start), shared by every request of one server.
-pub type GroupHours = PastBuckets<NaiveDateTime, HourGroups>;
 
 /// The number of groups in the list of `filters`, as the grouped query counts them, with
 /// hours that ended before `now` (less [`GRACE`]) read from `kept` when there.
