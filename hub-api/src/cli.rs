@@ -8,8 +8,8 @@ use crate::seed::SeedArgs;
 use clap::{CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, RuntimeSettings, ServerSettings, SpamSettings,
-    TimeoutSettings,
+    AuthSettings, DatabaseSettings, FeedSettings, HttpSettings, RuntimeSettings, ServerSettings,
+    SpamSettings, TimeoutSettings,
 };
 
 /// hub: the MeshCore Hub API server.
@@ -52,6 +52,9 @@ pub enum Command {
         /// Client and database timeouts.
         #[command(flatten)]
         timeouts: TimeoutSettings,
+        /// The RSS and Atom feeds.
+        #[command(flatten)]
+        feeds: FeedSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,

@@ -152,12 +152,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             http,
             spam,
             timeouts,
+            feeds,
             demo,
         } => {
             server.validate()?;
             timeouts.validate()?;
             cache.validate()?;
             spam.validate()?;
+            feeds.validate()?;
             let intent = if demo {
                 db::Intent::ServeDemo
             } else {
@@ -191,6 +193,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
                 packet_group_hours: GroupHours::filled_in_background(),
+                feeds,
             };
             let response_cache = state.cache.clone();
             let past_days = state.clone();
