@@ -47,7 +47,7 @@ fn clean(text: &str) -> String {
 
 /// Text content, escaped as an XML text node needs (`&`, `<`, `>`).
 fn text(value: &str) -> BytesText<'static> {
-    BytesText::from_escaped(partial_escape(&clean(value)).into_owned())
+    BytesText::from_escaped(partial_escape(clean(value)).into_owned())
 }
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {

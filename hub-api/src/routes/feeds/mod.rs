@@ -278,7 +278,6 @@ fn prefix(text: &str, n: usize) -> &str {
 
 async fn messages_feed<const RSS: bool, const ATOM: bool>(
     state: &AppState,
-    req: &Request,
     format: Format,
     scope: MessageScope,
     meta: FeedMeta,
@@ -286,7 +285,6 @@ async fn messages_feed<const RSS: bool, const ATOM: bool>(
 ) -> Result<Feed<RSS, ATOM>, ApiError> {
     let (rows, senders) =
         query::newest_messages(&state.db, scope, state.spam.hidden_from(false)).await?;
-    let _ = req;
     let items: Vec<FeedItem> = rows
         .into_iter()
         .map(|m| {
@@ -327,7 +325,7 @@ async fn messages<const RSS: bool, const ATOM: bool>(
 ) -> Result<Feed<RSS, ATOM>, ApiError> {
     let ctx = FeedContext::of(state, req);
     let meta = ctx.meta("Public Messages", "/messages");
-    messages_feed(state, req, format, MessageScope::Public, meta, &ctx).await
+    messages_feed(state, format, MessageScope::Public, meta, &ctx).await
 }
 
 async fn adverts<const RSS: bool, const ATOM: bool>(
@@ -482,6 +480,6 @@ impl FeedsApi {
         };
         let ctx = FeedContext::of(&state, req);
         let meta = ctx.meta(&name, &format!("/messages?channel_idx={idx}"));
-        Ok(messages_feed(&state, req, format, MessageScope::Channel(idx), meta, &ctx).await?)
+        Ok(messages_feed(&state, format, MessageScope::Channel(idx), meta, &ctx).await?)
     }
 }
