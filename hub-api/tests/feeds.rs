@@ -424,6 +424,23 @@ async fn links_use_web_public_url_then_forwarded_host() {
             .all(|e| e.links[0].href.starts_with("https://hub.example.com/"))
     );
 
+    // The client-facing entry of a proxy chain; a scheme other than http(s) is not used.
+    let resp = app
+        .client
+        .get("/api/v1/feeds/nodes.atom")
+        .header("X-Forwarded-Host", "edge.example.net, 10.0.0.7")
+        .header("X-Forwarded-Proto", "javascript")
+        .send()
+        .await;
+    let feed = parsed(&body(resp).await);
+    assert!(
+        feed.links
+            .iter()
+            .any(|l| l.href == "http://edge.example.net/nodes"),
+        "{:?}",
+        feed.links
+    );
+
     let pinned = sqlite_app(|s| {
         s.feeds = FeedSettings {
             web_public_url: Some("https://mesh.example.org/".into()),

@@ -188,7 +188,7 @@ pub async fn when_enabled<E: Endpoint>(
 }
 
 /// The web dashboard's origin that feed links start with: `WEB_PUBLIC_URL`, else the
-/// forwarded host (and protocol, `http` by default), else the request's own host.
+/// forwarded host (and protocol: `https`, else `http`), else the request's own host.
 fn public_origin(settings: &FeedSettings, req: &Request) -> String {
     if let Some(origin) = settings.public_origin() {
         return origin.to_owned();
@@ -200,8 +200,17 @@ fn public_origin(settings: &FeedSettings, req: &Request) -> String {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    if let Some(host) = header("x-forwarded-host") {
-        let proto = header("x-forwarded-proto").unwrap_or("http");
+    // A chain of proxies lists the client-facing value first; a scheme other than http(s)
+    // would make every link unusable, so it falls back to http.
+    let first = |value: &'_ str| value.split(',').next().unwrap_or("").trim().to_owned();
+    if let Some(host) = header("x-forwarded-host")
+        .map(first)
+        .filter(|h| !h.is_empty())
+    {
+        let proto = match header("x-forwarded-proto").map(first).as_deref() {
+            Some("https") => "https",
+            _ => "http",
+        };
         return format!("{proto}://{host}").trim_end_matches('/').to_owned();
     }
     let host = header("host")
