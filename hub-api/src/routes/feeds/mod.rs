@@ -219,7 +219,8 @@ fn public_origin(settings: &FeedSettings, req: &Request) -> String {
     format!("http://{host}")
 }
 
-/// Builds a feed's document in `format`: metadata from `NETWORK_NAME` and the request.
+/// What the feed of one request is built with: `NETWORK_NAME`, the links' origin and the
+/// feed's own path.
 struct FeedContext<'a> {
     settings: &'a FeedSettings,
     origin: String,
@@ -285,6 +286,7 @@ fn prefix(text: &str, n: usize) -> &str {
     text.char_indices().nth(n).map_or(text, |(i, _)| &text[..i])
 }
 
+/// The newest messages of `scope`, titled by their sender's names, as a feed.
 async fn messages_feed<const RSS: bool, const ATOM: bool>(
     state: &AppState,
     format: Format,
