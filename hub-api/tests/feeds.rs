@@ -353,10 +353,50 @@ async fn assert_feeds(app: &TestApp) {
     }
 }
 
+/// 2,100 older adverts of three nodes (more than the walk of the newest rows reads), then one
+/// newer advert each: the feed still lists each node once, with its newest advert.
+async fn assert_adverts_of_few_busy_nodes(app: &TestApp) {
+    app.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100) \
+         INSERT INTO advertisements (id, public_key, name, received_at, created_at, updated_at) \
+         SELECT 'bulk-' || i, CASE i % 3 WHEN 0 THEN '{a}' WHEN 1 THEN '{b}' ELSE '{c}' END, \
+                'Busy', '{t}', '{t}', '{t}' FROM n",
+        a = pk("a1"),
+        b = pk("b1"),
+        c = pk("c1"),
+        t = ago(5, 0),
+    ))
+    .await;
+    for (n, stem) in ["a1", "b1", "c1"].iter().enumerate() {
+        app.exec(&format!(
+            "INSERT INTO advertisements (id, public_key, name, received_at, created_at, updated_at) \
+             VALUES ('latest-{stem}', '{pk}', 'Latest {stem}', '{t}', '{t}', '{t}')",
+            pk = pk(stem),
+            t = ago(4, n as i64),
+        ))
+        .await;
+    }
+    let feed = parsed(&body(app.get("/api/v1/feeds/adverts.atom").await).await);
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["advert:latest-a1", "advert:latest-b1", "advert:latest-c1"],
+        "{ids:?}"
+    );
+}
+
 #[tokio::test]
 async fn feeds_on_sqlite() {
     let app = sqlite_app(|_| {}).await;
     assert_feeds(&app).await;
+}
+
+#[tokio::test]
+async fn adverts_of_few_busy_nodes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let app = app(open_sqlite(&path).await, |_| {});
+    assert_adverts_of_few_busy_nodes(&app).await;
 }
 
 #[tokio::test]
@@ -367,6 +407,9 @@ async fn feeds_on_postgres() {
     let app = app(db, |_| {});
     load(&app).await;
     assert_feeds(&app).await;
+    // The grouped reading of adverts, on PostgreSQL, below the three nodes above.
+    app.exec("DELETE FROM advertisements").await;
+    assert_adverts_of_few_busy_nodes(&app).await;
     // Spam detection on: hidden on PostgreSQL too.
     let db = app.db.clone();
     let spam = self::app(db, |s| {

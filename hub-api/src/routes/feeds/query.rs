@@ -79,14 +79,62 @@ pub async fn public_channel_name(
         .map(|c| c.name))
 }
 
+/// Advertisements read per step of [`newest_adverts`]' walk.
+const WALK_ROWS: u64 = 500;
+/// Steps of that walk before it asks the database to group every advert by node instead.
+const WALK_STEPS: u64 = 4;
+
 /// The newest advertisement of each of the nodes that advertised last, newest first, with
 /// the names of the nodes they link to.
 ///
 /// Nodes re-advertise constantly, so raw rows would repeat a handful of nodes: one row per
-/// public key, the newest (the highest id among rows received at the same instant).
+/// public key, its newest (the highest id among rows received at the same instant). The
+/// newest rows, walked in that order off the `received_at, id` index, almost always hold 50
+/// nodes within a few hundred rows; only a network of fewer active nodes than that falls
+/// back to grouping the whole table (370 ms for 200,000 adverts on SQLite, where the walk
+/// takes a few).
 pub async fn newest_adverts(
     db: &DatabaseConnection,
 ) -> Result<(Vec<advertisements::Model>, HashMap<String, NodeNames>), DbErr> {
+    let mut seen = BTreeSet::new();
+    let mut newest: Vec<advertisements::Model> = Vec::new();
+    let mut complete = false;
+    for step in 0..WALK_STEPS {
+        let rows = advertisements::Entity::find()
+            .order_by_desc(advertisements::Column::ReceivedAt)
+            .order_by_desc(advertisements::Column::Id)
+            .offset(step * WALK_ROWS)
+            .limit(WALK_ROWS)
+            .all(db)
+            .await?;
+        let exhausted = (rows.len() as u64) < WALK_ROWS;
+        newest.extend(
+            rows.into_iter()
+                .filter(|a| seen.insert(a.public_key.clone())),
+        );
+        if exhausted || newest.len() as u64 >= FEED_ITEMS {
+            complete = true;
+            break;
+        }
+    }
+    if !complete {
+        newest = grouped_newest_adverts(db).await?;
+    }
+    newest.truncate(FEED_ITEMS as usize);
+    let node_ids: Vec<String> = newest
+        .iter()
+        .filter_map(|a| a.node_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = names_by_node_id(db, &node_ids).await?;
+    Ok((newest, names))
+}
+
+/// [`newest_adverts`]' rows by grouping every advert by public key.
+async fn grouped_newest_adverts(
+    db: &DatabaseConnection,
+) -> Result<Vec<advertisements::Model>, DbErr> {
     let sql = format!(
         "SELECT a.* FROM advertisements a \
          JOIN (SELECT public_key, MAX(received_at) AS newest FROM advertisements \
@@ -99,18 +147,10 @@ pub async fn newest_adverts(
         .all(db)
         .await?;
     let mut seen = BTreeSet::new();
-    let newest: Vec<advertisements::Model> = rows
+    Ok(rows
         .into_iter()
         .filter(|a| seen.insert(a.public_key.clone()))
-        .collect();
-    let node_ids: Vec<String> = newest
-        .iter()
-        .filter_map(|a| a.node_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let names = names_by_node_id(db, &node_ids).await?;
-    Ok((newest, names))
+        .collect())
 }
 
 /// The nodes created last, newest first, with their names.
