@@ -91,8 +91,8 @@ const WALK_STEPS: u64 = 4;
 /// public key, its newest (the highest id among rows received at the same instant). The
 /// newest rows, walked in that order off the `received_at, id` index, almost always hold 50
 /// nodes within a few hundred rows; only a network of fewer active nodes than that falls
-/// back to grouping the whole table (370 ms for 200,000 adverts on SQLite, where the walk
-/// takes a few).
+/// back to grouping the whole table. On the `large` seed (200,000 adverts, SQLite, release
+/// build) the feed took 370 ms grouped and 7 ms walked.
 pub async fn newest_adverts(
     db: &DatabaseConnection,
 ) -> Result<(Vec<advertisements::Model>, HashMap<String, NodeNames>), DbErr> {
