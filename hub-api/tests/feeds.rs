@@ -638,3 +638,20 @@ async fn cached_by_path_with_etag_304_and_invalidated_by_writes() {
     renamed.assert_header("x-cache", "MISS");
     assert!(body(renamed).await.contains("Renamed Repeater"));
 }
+
+#[tokio::test]
+async fn no_cache_control_when_it_is_switched_off() {
+    use poem::EndpointExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let state = default_state(open_sqlite(&path).await);
+    let app = hub_api::app::build_with(
+        state,
+        hub_core::settings::HttpSettings::with_cache_control(false),
+    );
+    let client = poem::test::TestClient::new(app.map_to_response());
+    let resp = client.get("/api/v1/feeds/messages.xml").send().await;
+    resp.assert_status_is_ok();
+    resp.assert_header_is_not_exist("cache-control");
+    resp.assert_content_type("application/rss+xml; charset=utf-8");
+}
