@@ -180,12 +180,18 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     });
     let docs = api.swagger_ui();
     let keys = state.auth.clone();
+    let feeds_enabled = state.feeds.feature_feeds;
     let keys_for_metrics = state.auth.clone();
     let keys_for_identity = Arc::new(state.auth.clone());
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     let cache = state.cache.clone();
     let mut route = Route::new()
-        .nest("/", api.with(RequireReadKey(keys)))
+        .nest(
+            "/",
+            // The read key first: a feed answers 401 before saying feeds are off.
+            api.around(move |next, req| routes::feeds::when_enabled(feeds_enabled, next, req))
+                .with(RequireReadKey(keys)),
+        )
         .at(OPENAPI_PATH, spec)
         .nest(DOCS_PATH, docs);
     if http.metrics.metrics_enabled {
@@ -364,20 +370,29 @@ pub fn cache_control_for(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Sets [`cache_control_for`] on every response (errors and 304s included) when `enabled`.
+/// Sets [`cache_control_for`] on every response (errors and 304s included) when `enabled`,
+/// except a read's answer that carries its own (a public feed's `public, max-age=...`);
+/// when not `enabled`, responses carry no `Cache-Control` at all.
 async fn set_cache_control<E: Endpoint>(
     next: E,
     req: Request,
     enabled: bool,
 ) -> poem::Result<Response> {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let value = enabled
         .then(|| cache_control_for(req.method(), req.uri().path()))
         .flatten();
     let mut response = next.call(req).await?.into_response();
-    if let Some(value) = value {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    let headers = response.headers_mut();
+    match value {
+        Some(_) if read && headers.contains_key(header::CACHE_CONTROL) => {}
+        Some(value) => {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        }
+        None if !enabled => {
+            headers.remove(header::CACHE_CONTROL);
+        }
+        None => {}
     }
     Ok(response)
 }

@@ -8,7 +8,7 @@ use crate::seed::SeedArgs;
 use clap::{CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::settings::{
-    AuthSettings, DatabaseSettings, HttpSettings, RoleNameSettings, RuntimeSettings,
+    AuthSettings, DatabaseSettings, FeedSettings, HttpSettings, RoleNameSettings, RuntimeSettings,
     ServerSettings, SpamSettings, TimeoutSettings,
 };
 
@@ -55,6 +55,9 @@ pub enum Command {
         /// Client and database timeouts.
         #[command(flatten)]
         timeouts: TimeoutSettings,
+        /// The RSS and Atom feeds.
+        #[command(flatten)]
+        feeds: FeedSettings,
         /// Fill an empty database with the `small` demo network before serving.
         #[arg(long)]
         demo: bool,

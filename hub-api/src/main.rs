@@ -163,6 +163,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             spam,
             roles,
             timeouts,
+            feeds,
             demo,
         } => {
             server.validate()?;
@@ -171,6 +172,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             spam.validate()?;
             http.validate()?;
             roles.validate()?;
+            feeds.validate()?;
             let intent = if demo {
                 db::Intent::ServeDemo
             } else {
@@ -205,6 +207,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
                 packet_group_hours: GroupHours::filled_in_background(),
+                feeds,
             };
             let response_cache = state.cache.clone();
             let past_days = state.clone();

@@ -2,7 +2,7 @@
 
 use crate::query::past_days::{DashboardDays, PastDays};
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::{AuthSettings, RoleNameSettings, SpamSettings};
+use hub_core::settings::{AuthSettings, FeedSettings, RoleNameSettings, SpamSettings};
 use sea_orm::DatabaseConnection;
 
 /// What handlers need besides the request: the database and a few settings.
@@ -26,4 +26,6 @@ pub struct AppState {
     pub list_days: PastDays<i64>,
     /// Per-hour packet group counts of past hours, computed once and kept.
     pub packet_group_hours: crate::query::group_hours::GroupHours,
+    /// The RSS and Atom feeds: on or off, link origin, title.
+    pub feeds: FeedSettings,
 }

@@ -269,6 +269,11 @@ async fn every_null_the_server_sends_is_declared_nullable() {
         .unwrap()
         .iter()
         .filter(|(path, ops)| !path.contains('{') && ops.get("get").is_some())
+        // JSON answers only: the feeds answer XML.
+        .filter(|(_, ops)| {
+            let content = ops["get"]["responses"]["200"]["content"].as_object();
+            content.is_some_and(|c| c.keys().any(|t| t.starts_with("application/json")))
+        })
         .map(|(path, _)| path.clone())
         .collect();
     uris.extend(item_uris(&app).await);

@@ -815,10 +815,114 @@ impl SpamSettings {
     }
 }
 
+/// Default `NETWORK_NAME`, as MeshCore Hub's.
+pub const DEFAULT_NETWORK_NAME: &str = "MeshCore Network";
+
+/// The public RSS and Atom feeds (`/api/v1/feeds/...`), as MeshCore Hub v0.21 serves them.
+///
+/// ```
+/// use hub_core::settings::FeedSettings;
+/// let feeds = FeedSettings { web_public_url: Some("https://mesh.example.org/".into()), ..FeedSettings::default() };
+/// assert!(feeds.feature_feeds);
+/// assert_eq!(feeds.public_origin(), Some("https://mesh.example.org"));
+/// assert_eq!(FeedSettings::default().public_origin(), None);
+/// ```
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct FeedSettings {
+    /// Serve the RSS and Atom feeds (on by default); when off every feed answers 404.
+    #[arg(
+        long = "feature-feeds",
+        env = "FEATURE_FEEDS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = true
+    )]
+    pub feature_feeds: bool,
+    /// Public origin of the web dashboard (e.g. `https://mesh.example.org`) that feed links
+    /// point at; unset, links use X-Forwarded-Host/X-Forwarded-Proto, else the request's own
+    /// origin.
+    #[arg(long = "web-public-url", env = "WEB_PUBLIC_URL")]
+    pub web_public_url: Option<String>,
+    /// Network display name: the title of every feed.
+    #[arg(
+        long = "network-name",
+        env = "NETWORK_NAME",
+        default_value = DEFAULT_NETWORK_NAME
+    )]
+    pub network_name: String,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            feature_feeds: true,
+            web_public_url: None,
+            network_name: DEFAULT_NETWORK_NAME.to_owned(),
+        }
+    }
+}
+
+impl FeedSettings {
+    /// Checks that `WEB_PUBLIC_URL`, when set, is an absolute http(s) URL without query or
+    /// fragment (feed links are built by appending paths to it).
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let Some(origin) = self.public_origin() else {
+            return Ok(());
+        };
+        let problem = match url::Url::parse(origin) {
+            Err(e) => Some(format!("must be an absolute URL: {e}")),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => Some(format!(
+                "must be an http:// or https:// URL, got {origin:?}"
+            )),
+            Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+                Some(format!("must not have a query or fragment, got {origin:?}"))
+            }
+            Ok(_) => None,
+        };
+        match problem {
+            Some(problem) => Err(SettingError::new(
+                "WEB_PUBLIC_URL",
+                "web-public-url",
+                problem,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `WEB_PUBLIC_URL` without trailing slashes, `None` when unset or blank (as compose
+    /// passes an unset variable).
+    pub fn public_origin(&self) -> Option<&str> {
+        self.web_public_url
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn web_public_url_is_validated() {
+        let with = |url: &str| FeedSettings {
+            web_public_url: Some(url.into()),
+            ..FeedSettings::default()
+        };
+        assert!(FeedSettings::default().validate().is_ok());
+        assert!(with("").validate().is_ok());
+        assert!(with("https://mesh.example.org/").validate().is_ok());
+        assert!(with("http://10.0.0.2:8080/hub").validate().is_ok());
+        for bad in [
+            "mesh.example.org",
+            "ftp://mesh.example.org",
+            "https://a/?x=1",
+        ] {
+            let err = with(bad).validate().expect_err(bad).to_string();
+            assert!(err.contains("WEB_PUBLIC_URL"), "{err}");
+        }
+        assert_eq!(with("https://a/b//").public_origin(), Some("https://a/b"));
+    }
 
     #[derive(Parser)]
     struct HttpCli {

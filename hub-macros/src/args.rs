@@ -17,6 +17,8 @@ pub(crate) enum Ttl {
     Default,
     /// `ttl = dashboard`: `REDIS_CACHE_TTL_DASHBOARD`.
     Dashboard,
+    /// `ttl = feeds`: `REDIS_CACHE_TTL_FEEDS`.
+    Feeds,
     /// `ttl = <n>`: `n` seconds, `n > 0`.
     Seconds(u64),
 }
@@ -32,14 +34,16 @@ pub(crate) struct CachedArgs {
     /// Other cache names the response depends on (`depends = ["profiles"]`), validated and
     /// without duplicates.
     pub depends: Vec<LitStr>,
+    /// `public`: the same response for every caller, keyed by path alone, sent with
+    /// `Cache-Control: public, max-age=<ttl>`. Spanned for errors about it.
+    pub public: Option<syn::Path>,
 }
 
 /// Characters a cache name must not contain besides whitespace: they have a meaning in the
 /// Redis key layout (`:` separates key parts) or in Redis patterns (`*`, `{`, `}`).
 const FORBIDDEN: [char; 4] = [':', '*', '{', '}'];
 
-const TTL_FORMS: &str =
-    "`ttl` must be `default`, `dashboard` or a positive integer literal (seconds), e.g. `ttl = 60`";
+const TTL_FORMS: &str = "`ttl` must be `default`, `dashboard`, `feeds` or a positive integer literal (seconds), e.g. `ttl = 60`";
 const KEY_FORM: &str = "`key` must be a path to a function `fn(&poem::Request) -> impl Display`, e.g. `key = role_key`";
 
 /// Checks a cache name: non-empty, no `:` `*` `{` `}` and no whitespace.
@@ -81,6 +85,7 @@ pub(crate) fn parse_ttl(value: &Expr) -> syn::Result<Ttl> {
             match p.path.get_ident().map(|i| i.to_string()).as_deref() {
                 Some("default") => Ok(Ttl::Default),
                 Some("dashboard") => Ok(Ttl::Dashboard),
+                Some("feeds") => Ok(Ttl::Feeds),
                 _ => Err(syn::Error::new_spanned(p, TTL_FORMS)),
             }
         }
@@ -224,16 +229,32 @@ pub(crate) fn parse_metas(
     let mut ttl: Option<Option<Ttl>> = None;
     let mut key: Option<Option<ExprPath>> = None;
     let mut depends: Option<Option<Vec<LitStr>>> = None;
+    let mut public: Option<syn::Path> = None;
 
     for meta in metas {
         let path = meta.path().clone();
         let arg = path.get_ident().map(|i| i.to_string()).unwrap_or_default();
         let arg = arg.as_str();
+        if arg == "public" {
+            if public.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &path,
+                    "duplicate #[cached] argument `public`",
+                ));
+            } else if !matches!(meta, Meta::Path(_)) {
+                errors.push(syn::Error::new_spanned(
+                    &meta,
+                    "`public` is a flag and takes no value: write `#[cached(name = \"...\", public)]`",
+                ));
+            }
+            public.get_or_insert(path);
+            continue;
+        }
         if !matches!(arg, "name" | "ttl" | "key" | "depends") {
             errors.push(syn::Error::new_spanned(
                 &path,
                 format!(
-                    "unknown #[cached] argument `{}`; expected `name`, `ttl`, `key` or `depends`",
+                    "unknown #[cached] argument `{}`; expected `name`, `ttl`, `key`, `depends` or `public`",
                     quote::quote!(#path).to_string().replace(' ', "")
                 ),
             ));
@@ -284,6 +305,13 @@ pub(crate) fn parse_metas(
             "#[cached] requires a cache name: `name = \"...\"`",
         ));
     }
+    if let (Some(public), Some(Some(key))) = (&public, &key) {
+        errors.push(syn::Error::new_spanned(
+            quote::quote!(#public #key),
+            "a `public` response is the same for every caller and keyed by its path alone, \
+             so it cannot vary by a `key` function",
+        ));
+    }
     errors.finish()?;
 
     // No error was recorded, so every argument that was seen also parsed.
@@ -298,6 +326,7 @@ pub(crate) fn parse_metas(
         ttl: ttl.flatten().unwrap_or(Ttl::Default),
         key: key.flatten(),
         depends: depends.flatten().unwrap_or_default(),
+        public,
     })
 }
 
@@ -357,6 +386,7 @@ mod tests {
     fn ttls() {
         assert_eq!(parse_ttl(&parse_quote!(default)).unwrap(), Ttl::Default);
         assert_eq!(parse_ttl(&parse_quote!(dashboard)).unwrap(), Ttl::Dashboard);
+        assert_eq!(parse_ttl(&parse_quote!(feeds)).unwrap(), Ttl::Feeds);
         assert_eq!(parse_ttl(&parse_quote!(1)).unwrap(), Ttl::Seconds(1));
         assert_eq!(
             parse_ttl(&parse_quote!(3600u64)).unwrap(),
@@ -476,6 +506,25 @@ mod tests {
         assert!(ierr(parse_quote!(#[invalidates("a", "a")])).contains("duplicate"));
         assert!(ierr(parse_quote!(#[invalidates(NODES)])).contains("string literals"));
         assert!(ierr(parse_quote!(#[invalidates("")])).contains("empty"));
+    }
+
+    #[test]
+    fn public_flag() {
+        let a = args(parse_quote!(#[cached(name = "feeds/x", ttl = feeds, public)])).unwrap();
+        assert!(a.public.is_some());
+        assert_eq!(a.ttl, Ttl::Feeds);
+        assert!(
+            args(parse_quote!(#[cached(name = "x")]))
+                .unwrap()
+                .public
+                .is_none()
+        );
+        let e = err(parse_quote!(#[cached(name = "x", public = true)]));
+        assert!(e.contains("takes no value"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "x", public, public)]));
+        assert!(e.contains("duplicate #[cached] argument `public`"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "x", public, key = role_key)]));
+        assert!(e.contains("cannot vary by a `key` function"), "{e}");
     }
 
     #[test]

@@ -294,7 +294,8 @@ fn validate_method(
     }
 
     let has_key_fn = args.as_ref().is_some_and(|a| a.key.is_some());
-    let key_params = key_params(method, api_attrs, has_key_fn, errors);
+    let public = args.as_ref().and_then(|a| a.public.as_ref());
+    let key_params = key_params(method, api_attrs, has_key_fn, public, errors);
     ok &= key_params.is_some();
     match (args, key_params) {
         (Some(args), Some(key_params)) if ok => Some(CachedMethod { args, key_params }),
@@ -309,6 +310,7 @@ fn key_params(
     method: &ImplItemFn,
     api_attrs: &[Attribute],
     has_key_fn: bool,
+    public: Option<&syn::Path>,
     errors: &mut Errors,
 ) -> Option<Vec<KeyParamDecl>> {
     let mut ok = true;
@@ -332,6 +334,15 @@ fn key_params(
                 continue;
             }
             ParamKind::Path => Read::Path,
+            ParamKind::Query if public.is_some() => {
+                errors.push(syn::Error::new_spanned(
+                    &param.ty,
+                    "a `public` #[cached] response is keyed by its path alone: it cannot read \
+                     query parameters (every caller, whatever its query, gets one response)",
+                ));
+                ok = false;
+                continue;
+            }
             ParamKind::Query => {
                 // `explode = false` lists arrive as one comma-separated value: the first.
                 let exploded = oai::bool_option(&param.attrs, "explode").unwrap_or(true);
@@ -401,14 +412,18 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
     };
     // Paths written out (not `#rt`) so that they carry the span: a return type that is not an
     // `ApiResponse` is reported at the user's return type.
-    let wrapped: Type =
-        syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Cached<#ret_ty>);
+    let wrapped: Type = if cached.args.public.is_some() {
+        syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Cached<#ret_ty, ::hub_core::cache::runtime::Public>)
+    } else {
+        syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Cached<#ret_ty>)
+    };
     method.sig.output = ReturnType::Type(Default::default(), Box::new(wrapped));
 
     let name = &cached.args.name;
     let ttl = match cached.args.ttl {
         Ttl::Default => quote!(#rt::Ttl::Default),
         Ttl::Dashboard => quote!(#rt::Ttl::Dashboard),
+        Ttl::Feeds => quote!(#rt::Ttl::Feeds),
         Ttl::Seconds(s) => {
             let s = Literal::u64_suffixed(s);
             quote!(#rt::Ttl::Seconds(#s))

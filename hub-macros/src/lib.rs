@@ -115,8 +115,9 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// - `name = "..."` (required): the cache name, used in keys (`{prefix}:{name}:...`) and by
 ///   invalidation. Non-empty, no `:` `*` `{` `}` or whitespace, unique within the impl.
-/// - `ttl = default | dashboard | <seconds>` (optional, `default` when absent):
-///   `REDIS_CACHE_TTL`, `REDIS_CACHE_TTL_DASHBOARD`, or an integer literal `> 0`.
+/// - `ttl = default | dashboard | feeds | <seconds>` (optional, `default` when absent):
+///   `REDIS_CACHE_TTL`, `REDIS_CACHE_TTL_DASHBOARD`, `REDIS_CACHE_TTL_FEEDS`, or an integer
+///   literal `> 0`.
 /// - `key = path` (optional): a function `fn(&poem::Request) -> K` with `K: Display` giving
 ///   the variant part of the key, e.g. `role=admin`. A function of another type is a type
 ///   error reported at the path.
@@ -124,6 +125,12 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   invalidate this operation's entries (e.g. `nodes` embeds profile names). String literals,
 ///   distinct, each in `hub_core::cache::names::KNOWN` (checked at compile time). The name
 ///   itself and its ancestors (`dashboard` for `dashboard/stats`) are always included.
+/// - `public` (optional flag): every caller gets the same response (the RSS and Atom
+///   feeds), so its 200 and 304 answers carry `Cache-Control: public, max-age=<ttl>` and the
+///   return type becomes `Cached<R, Public>`, which documents that header. Its key is the
+///   path alone: a `public` handler declaring a `Query<_>` parameter, or given `key = ...`,
+///   is a compile error. The body may be any payload (`application/rss+xml`, ...): the cache
+///   stores and replays it with its content type, ETag and 304 as for JSON.
 ///
 /// The handler must be an `async fn` whose `#[oai(...)]` declares `method = "get"` only. It
 /// never writes a request parameter or the `Cached<_>` wrapper itself: `#[cached_api]` does

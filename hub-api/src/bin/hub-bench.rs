@@ -572,6 +572,7 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
                 dashboard_days: Default::default(),
                 list_days: Default::default(),
                 packet_group_hours: GroupHours::filled_in_background(),
+                feeds: Default::default(),
             };
             let app = Arc::new(hub_api::app::build(state));
             let started = Instant::now();
@@ -655,6 +656,7 @@ async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
         dashboard_days: Default::default(),
         list_days: Default::default(),
         packet_group_hours: GroupHours::filled_in_background(),
+        feeds: Default::default(),
     };
     // What `serve` reads in the background at startup, before it is asked anything.
     let started = Instant::now();
@@ -747,6 +749,7 @@ async fn measure(
         dashboard_days: Default::default(),
         list_days: Default::default(),
         packet_group_hours: GroupHours::filled_in_background(),
+        feeds: Default::default(),
     };
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

@@ -4,6 +4,7 @@ pub mod adoptions;
 pub mod advertisements;
 pub mod channels;
 pub mod dashboard;
+pub mod feeds;
 pub mod health;
 pub mod mesh_routes;
 pub mod messages;
@@ -43,6 +44,8 @@ pub enum ApiTags {
     TracePaths,
     /// Monitored routes between sites and their health.
     Routes,
+    /// Public RSS 2.0 and Atom feeds (the logged-out view).
+    Feeds,
 }
 
 /// The type of [`all`]: every API group.
@@ -60,6 +63,7 @@ pub type AllApis = (
     trace_paths::TracePathsApi,
     mesh_routes::RoutesApi,
     adoptions::AdoptionsApi,
+    feeds::FeedsApi,
 );
 
 /// The cache names of every `#[cached]` operation of [`all`], one entry per operation (so a
@@ -79,6 +83,7 @@ pub fn cache_names() -> Vec<&'static str> {
         packet_groups::PacketGroupsApi::CACHE_NAMES,
         mesh_routes::RoutesApi::CACHE_NAMES,
         adoptions::AdoptionsApi::CACHE_NAMES,
+        feeds::FeedsApi::CACHE_NAMES,
     ]
     .concat()
 }
@@ -99,5 +104,6 @@ pub fn all() -> AllApis {
         trace_paths::TracePathsApi,
         mesh_routes::RoutesApi,
         adoptions::AdoptionsApi,
+        feeds::FeedsApi,
     )
 }

@@ -107,6 +107,7 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
         dashboard_days: Default::default(),
         list_days: Default::default(),
         packet_group_hours: Default::default(),
+        feeds: Default::default(),
     }
 }
 

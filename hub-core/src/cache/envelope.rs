@@ -220,6 +220,21 @@ mod tests {
     }
 
     #[test]
+    fn round_trip_of_a_non_json_body_keeps_its_content_type() {
+        let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel/></rss>";
+        let env = Envelope::new(
+            200,
+            "application/rss+xml; charset=utf-8",
+            vec![1],
+            xml.as_bytes().to_vec(),
+        );
+        let back = Envelope::decode(&env.encode().unwrap()).unwrap();
+        assert_eq!(back.content_type, "application/rss+xml; charset=utf-8");
+        assert_eq!(&back.body[..], xml.as_bytes());
+        assert_eq!(back.etag, etag_for(xml.as_bytes()));
+    }
+
+    #[test]
     fn round_trip_empty_body_and_content_type() {
         let env = Envelope::new(204, "", Vec::new(), Vec::new());
         assert_eq!(Envelope::decode(&env.encode().unwrap()), Some(env));

@@ -39,6 +39,7 @@ pub const KNOWN: &[&str] = &[
     "dashboard/node-count",
     "dashboard/packet-breakdown",
     "dashboard/routes-overview",
+    "feeds",
 ];
 
 const fn str_eq(a: &str, b: &str) -> bool {

@@ -36,7 +36,8 @@
 //! Every 200 answer to a GET/HEAD of a cached operation carries `X-Cache`, a strong `ETag` (the
 //! hash of the exact body bytes, computed on a MISS too) and `Cache-Status` (RFC 9211), and
 //! becomes a `304` when `If-None-Match` matches. Concurrent misses of one key run the handler
-//! once (see `coalesce.rs`). `Cache-Control` is not set here but by `hub-api`'s middleware.
+//! once (see `coalesce.rs`). `Cache-Control` is set by `hub-api`'s middleware, except on the
+//! 200 and 304 answers of a [`Public`] operation, which carry `public, max-age=<ttl>` from here.
 //!
 //! Invalidation (docs/contract/cache-design.md section 7): a read fetches the entry and the current generations
 //! of the names it depends on ([`super::names::generation_names`]) in one round trip, and
@@ -53,7 +54,7 @@ use std::time::Duration;
 
 use poem::endpoint::DynEndpoint;
 use poem::error::IntoResult;
-use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use poem::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Body, IntoResponse, Request, Response};
 use poem_openapi::ApiResponse;
@@ -88,6 +89,8 @@ pub enum Ttl {
     Default,
     /// `REDIS_CACHE_TTL_DASHBOARD`.
     Dashboard,
+    /// `REDIS_CACHE_TTL_FEEDS`.
+    Feeds,
     /// A fixed number of seconds from the attribute.
     Seconds(u64),
 }
@@ -115,6 +118,58 @@ pub trait CachedApi {
     const CACHE_NAMES: &'static [&'static str];
 }
 
+/// Who may keep a cached operation's responses, as its `Cache-Control` tells clients and
+/// shared caches: the second type parameter of [`Cached`], so that the OpenAPI document
+/// states each operation's own header.
+pub trait Audience: 'static {
+    /// Whether every caller gets the same response, so that any cache may keep it for the
+    /// operation's TTL (`Cache-Control: public, max-age=<ttl>`).
+    const PUBLIC: bool;
+
+    /// The `Cache-Control` header as the OpenAPI document describes it.
+    fn cache_control_header() -> MetaHeader;
+}
+
+/// The default [`Audience`]: responses may vary by role and be invalidated server-side, so
+/// `hub-api` marks them `private, no-cache` and clients revalidate with `If-None-Match`.
+#[derive(Debug, Clone, Copy)]
+pub struct Private;
+
+impl Audience for Private {
+    const PUBLIC: bool = false;
+
+    fn cache_control_header() -> MetaHeader {
+        string_header(
+            "Cache-Control",
+            "`private, no-cache`: responses vary by role and may be invalidated server-side, \
+             so clients revalidate with If-None-Match. Absent when API_CACHE_CONTROL_ENABLED \
+             is false.",
+            false,
+            &[],
+        )
+    }
+}
+
+/// The [`Audience`] of `#[cached(public)]` operations (the RSS and Atom feeds): the same
+/// response for every caller, keyed by path alone; 200 and 304 answers carry
+/// `Cache-Control: public, max-age=<the operation's TTL in seconds>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Public;
+
+impl Audience for Public {
+    const PUBLIC: bool = true;
+
+    fn cache_control_header() -> MetaHeader {
+        string_header(
+            "Cache-Control",
+            "`public, max-age=<seconds>`: the same response for every caller, which any cache \
+             may keep for the operation's TTL. Absent when API_CACHE_CONTROL_ENABLED is false.",
+            false,
+            &[],
+        )
+    }
+}
+
 /// Compile-time description of a write operation, emitted by `#[invalidates(...)]`.
 #[derive(Debug)]
 pub struct InvalidateSpec {
@@ -137,6 +192,7 @@ pub struct ResponseCache {
     backend: Arc<dyn CacheBackend>,
     ttl_default: Duration,
     ttl_dashboard: Duration,
+    ttl_feeds: Duration,
     observer: Observers,
     /// Misses in flight, for coalescing; `None` when coalescing is off.
     flights: Option<Arc<Flights>>,
@@ -148,6 +204,9 @@ pub struct ResponseCache {
     refresher: Arc<Refresher>,
 }
 
+/// Default of [`ResponseCache::with_ttl_feeds`] (`REDIS_CACHE_TTL_FEEDS`).
+pub const DEFAULT_TTL_FEEDS: Duration = Duration::from_secs(300);
+
 /// Default of [`ResponseCache::with_coalesce_wait`] (`CACHE_COALESCE_WAIT_MS`).
 pub const DEFAULT_COALESCE_WAIT: Duration = Duration::from_secs(10);
 
@@ -157,6 +216,7 @@ impl std::fmt::Debug for ResponseCache {
             .field("backend", &self.backend.kind())
             .field("ttl_default", &self.ttl_default)
             .field("ttl_dashboard", &self.ttl_dashboard)
+            .field("ttl_feeds", &self.ttl_feeds)
             .field("coalescing", &self.coalescing())
             .field("coalesce_wait", &self.coalesce_wait)
             .field("grace", &self.grace)
@@ -188,6 +248,7 @@ impl ResponseCache {
             Arc::new(NullCache)
         };
         Self::new(backend, s.ttl_default(), s.ttl_dashboard())
+            .with_ttl_feeds(s.ttl_feeds())
             .with_coalesce_wait(s.coalesce_wait())
             .with_grace(s.grace())
     }
@@ -202,6 +263,7 @@ impl ResponseCache {
             backend,
             ttl_default,
             ttl_dashboard,
+            ttl_feeds: DEFAULT_TTL_FEEDS,
             observer: Observers::default(),
             flights: Some(Arc::default()),
             coalesce_wait: DEFAULT_COALESCE_WAIT,
@@ -270,6 +332,13 @@ impl ResponseCache {
         }
     }
 
+    /// The same cache with `ttl = feeds` entries kept for `ttl` (`REDIS_CACHE_TTL_FEEDS`;
+    /// [`DEFAULT_TTL_FEEDS`] otherwise).
+    pub fn with_ttl_feeds(mut self, ttl: Duration) -> Self {
+        self.ttl_feeds = ttl;
+        self
+    }
+
     /// The same cache with coalesced waiters waiting at most `wait` for their leader; past
     /// it, a waiter runs the handler itself (docs/caching.md#coalescing).
     pub fn with_coalesce_wait(mut self, wait: Duration) -> Self {
@@ -306,6 +375,7 @@ impl ResponseCache {
         match ttl {
             Ttl::Default => self.ttl_default,
             Ttl::Dashboard => self.ttl_dashboard,
+            Ttl::Feeds => self.ttl_feeds,
             Ttl::Seconds(n) => Duration::from_secs(n),
         }
     }
@@ -340,7 +410,9 @@ enum Outcome {
 ///
 /// `R`'s custom `bad_request_handler` (if any) is not used: request-parsing errors of cached
 /// operations propagate as `poem::Error`, like those of any operation without one.
-pub struct Cached<R> {
+///
+/// `A` is the operation's [`Audience`]: [`Private`] unless it is `#[cached(public)]`.
+pub struct Cached<R, A: Audience = Private> {
     outcome: Outcome,
     /// `Cache-Status` value, e.g. `hub; fwd=miss; stored`.
     status: Option<String>,
@@ -348,11 +420,13 @@ pub struct Cached<R> {
     etag: Option<String>,
     /// Answer `304 Not Modified` instead of the body (the request's `If-None-Match` matched).
     not_modified: bool,
-    // `fn() -> R` keeps `Cached<R>` Send + Sync whatever `R` is; no `R` is ever stored.
-    _r: PhantomData<fn() -> R>,
+    /// `Cache-Control` of a [`Public`] operation's 200 or 304 answer.
+    cache_control: Option<String>,
+    // `fn() -> (R, A)` keeps `Cached` Send + Sync whatever `R` and `A` are; none is stored.
+    _r: PhantomData<fn() -> (R, A)>,
 }
 
-impl<R> std::fmt::Debug for Cached<R> {
+impl<R, A: Audience> std::fmt::Debug for Cached<R, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.outcome {
             Outcome::Hit(e) => f.debug_tuple("Cached::Hit").field(&e.etag).finish(),
@@ -362,13 +436,14 @@ impl<R> std::fmt::Debug for Cached<R> {
     }
 }
 
-impl<R> Cached<R> {
+impl<R, A: Audience> Cached<R, A> {
     fn with(outcome: Outcome) -> Self {
         Self {
             outcome,
             status: None,
             etag: None,
             not_modified: false,
+            cache_control: None,
             _r: PhantomData,
         }
     }
@@ -420,6 +495,20 @@ impl<R> Cached<R> {
         self.not_modified
     }
 
+    /// The `Cache-Control` a [`Public`] operation's 200 or 304 answer carries.
+    pub fn cache_control(&self) -> Option<&str> {
+        self.cache_control.as_deref()
+    }
+
+    /// Marks a [`Public`] operation's answer `public, max-age=<max_age>`; does nothing for
+    /// other audiences or when `max_age` is unknown (no cache in the request data).
+    fn public_for(mut self, max_age: Option<Duration>) -> Self {
+        if A::PUBLIC {
+            self.cache_control = max_age.map(|ttl| format!("public, max-age={}", ttl.as_secs()));
+        }
+        self
+    }
+
     fn status(mut self, status: String) -> Self {
         self.status = Some(status);
         self
@@ -449,6 +538,7 @@ impl<R> Cached<R> {
             Outcome::Miss(resp) => (resp, "MISS"),
             Outcome::Err(e) => return Err(e),
         };
+        let answered = self.not_modified || resp.status() == StatusCode::OK;
         let headers = resp.headers_mut();
         headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
         if let Some(v) = self.status.and_then(|s| HeaderValue::from_str(&s).ok()) {
@@ -456,6 +546,13 @@ impl<R> Cached<R> {
         }
         if let Some(v) = self.etag.and_then(|s| HeaderValue::from_str(&s).ok()) {
             headers.insert(ETAG, v);
+        }
+        if let Some(v) = self
+            .cache_control
+            .filter(|_| answered)
+            .and_then(|s| HeaderValue::from_str(&s).ok())
+        {
+            headers.insert(CACHE_CONTROL, v);
         }
         if self.not_modified {
             // RFC 9110 15.4.5: no content; the validators and cache headers stay.
@@ -500,7 +597,7 @@ pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
         .any(|t| t == "*" || opaque(t) == etag)
 }
 
-impl<R> IntoResult<Response> for Cached<R> {
+impl<R, A: Audience> IntoResult<Response> for Cached<R, A> {
     fn into_result(self) -> poem::Result<Response> {
         Cached::into_result(self)
     }
@@ -518,8 +615,9 @@ fn string_header(name: &str, description: &str, required: bool, values: &[&str])
     }
 }
 
-/// The headers every response of a cached operation carries (docs/contract/cache-design.md section 4).
-fn cache_headers() -> Vec<MetaHeader> {
+/// The headers every response of a cached operation of audience `A` carries
+/// (docs/contract/cache-design.md section 4).
+fn cache_headers<A: Audience>() -> Vec<MetaHeader> {
     vec![
         string_header(
             "X-Cache",
@@ -546,18 +644,11 @@ fn cache_headers() -> Vec<MetaHeader> {
             true,
             &[],
         ),
-        string_header(
-            "Cache-Control",
-            "`private, no-cache`: responses vary by role and may be invalidated server-side, \
-             so clients revalidate with If-None-Match. Absent when API_CACHE_CONTROL_ENABLED \
-             is false.",
-            false,
-            &[],
-        ),
+        A::cache_control_header(),
     ]
 }
 
-impl<R: ApiResponse> ApiResponse for Cached<R> {
+impl<R: ApiResponse, A: Audience> ApiResponse for Cached<R, A> {
     // `R`'s handler would return an `R`, which cannot be turned into a response here without
     // knowing its payload type (see the type docs), so parse errors take the default path.
     const BAD_REQUEST_HANDLER: bool = false;
@@ -568,7 +659,7 @@ impl<R: ApiResponse> ApiResponse for Cached<R> {
         // without these headers (see the type docs), so documenting them there would be false.
         let successful = |resp: &MetaResponse| resp.status.is_some_and(|s| (200..300).contains(&s));
         for resp in meta.responses.iter_mut().filter(|r| successful(r)) {
-            for header in cache_headers() {
+            for header in cache_headers::<A>() {
                 if !resp
                     .headers
                     .iter()
@@ -584,7 +675,7 @@ impl<R: ApiResponse> ApiResponse for Cached<R> {
                 status: Some(304),
                 status_range: None,
                 content: Vec::new(),
-                headers: cache_headers(),
+                headers: cache_headers::<A>(),
             });
         }
         meta
@@ -623,16 +714,36 @@ pub fn variant<K: Display>(key_fn: fn(&Request) -> K, req: &Request) -> String {
 /// handler does) and its response is returned unchanged apart from the headers. `R` is
 /// anything a poem handler may return (`T: IntoResponse`, or `Result<T, E>` with
 /// `E: Into<poem::Error>`); `T` is inferred.
-pub async fn serve<R, T, F>(
+pub async fn serve<R, T, F, A>(
     spec: &'static CacheSpec,
     req: &Request,
     variant: String,
     handler: F,
-) -> Cached<R>
+) -> Cached<R, A>
 where
     R: IntoResult<T> + ApiResponse,
     T: IntoResponse,
     F: Future<Output = R> + Send,
+    A: Audience,
+{
+    let max_age = req.data::<ResponseCache>().map(|cache| cache.ttl(spec.ttl));
+    lookup_or_compute(spec, req, variant, handler)
+        .await
+        .public_for(max_age)
+}
+
+/// [`serve`] but for the `Cache-Control` of public operations.
+async fn lookup_or_compute<R, T, F, A>(
+    spec: &'static CacheSpec,
+    req: &Request,
+    variant: String,
+    handler: F,
+) -> Cached<R, A>
+where
+    R: IntoResult<T> + ApiResponse,
+    T: IntoResponse,
+    F: Future<Output = R> + Send,
+    A: Audience,
 {
     let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
     let conditional = if_none_match(req.headers());
@@ -792,7 +903,7 @@ struct Store<'a> {
 /// task, so that neither the waiters nor this request's client wait for the store's write.
 /// Sets `Cache-Status` to `hub; fwd=miss; stored` when the response is being stored, else
 /// `hub; fwd=<fwd>`.
-async fn compute<R, T, F>(
+async fn compute<R, T, F, A>(
     store: Option<Store<'_>>,
     spec: &'static CacheSpec,
     fwd: &str,
@@ -800,11 +911,12 @@ async fn compute<R, T, F>(
     get: bool,
     leader: Option<Leader>,
     handler: F,
-) -> Cached<R>
+) -> Cached<R, A>
 where
     R: IntoResult<T>,
     T: IntoResponse,
     F: Future<Output = R>,
+    A: Audience,
 {
     let resp = match handler.await.into_result() {
         Ok(v) => v.into_response(),

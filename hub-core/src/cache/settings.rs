@@ -98,6 +98,16 @@ pub struct CacheSettings {
     )]
     pub redis_cache_ttl_dashboard: i64,
 
+    /// Seconds a `ttl = feeds` response (the RSS and Atom feeds) stays cached; also the
+    /// `max-age` of their `Cache-Control: public`.
+    #[arg(
+        long = "redis-cache-ttl-feeds",
+        env = "REDIS_CACHE_TTL_FEEDS",
+        default_value_t = 300,
+        allow_negative_numbers = true
+    )]
+    pub redis_cache_ttl_feeds: i64,
+
     /// Seconds past its TTL that a response is still served (marked stale) while one
     /// background refresh recomputes it; also served when that refresh fails. 0 turns it off.
     #[arg(
@@ -169,6 +179,7 @@ impl Default for CacheSettings {
             redis_key_prefix: "hub".into(),
             redis_cache_ttl: 30,
             redis_cache_ttl_dashboard: 30,
+            redis_cache_ttl_feeds: 300,
             redis_cache_grace: 30,
             redis_timeout_ms: 150,
             cache_local: true,
@@ -303,6 +314,11 @@ impl CacheSettings {
                 "--redis-cache-ttl-dashboard",
                 self.redis_cache_ttl_dashboard,
             ),
+            (
+                "REDIS_CACHE_TTL_FEEDS",
+                "--redis-cache-ttl-feeds",
+                self.redis_cache_ttl_feeds,
+            ),
         ] {
             if v <= 0 {
                 return Err(invalid(
@@ -386,6 +402,11 @@ impl CacheSettings {
     /// `REDIS_CACHE_TTL_DASHBOARD` as a duration (at least 1 s even if unvalidated).
     pub fn ttl_dashboard(&self) -> Duration {
         Duration::from_secs(self.redis_cache_ttl_dashboard.max(1).unsigned_abs())
+    }
+
+    /// `REDIS_CACHE_TTL_FEEDS` as a duration (at least 1 s even if unvalidated).
+    pub fn ttl_feeds(&self) -> Duration {
+        Duration::from_secs(self.redis_cache_ttl_feeds.max(1).unsigned_abs())
     }
 
     /// `REDIS_CACHE_GRACE` as a duration (zero: stale-while-revalidate off).
@@ -485,6 +506,7 @@ impl fmt::Debug for CacheSettings {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_cache_ttl", &self.redis_cache_ttl)
             .field("redis_cache_ttl_dashboard", &self.redis_cache_ttl_dashboard)
+            .field("redis_cache_ttl_feeds", &self.redis_cache_ttl_feeds)
             .field("redis_cache_grace", &self.redis_cache_grace)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("near_cache_bytes", &self.near_cache_bytes())
@@ -544,6 +566,7 @@ mod tests {
         assert_eq!(d.redis_key_prefix, "hub");
         assert_eq!(d.ttl_default(), Duration::from_secs(30));
         assert_eq!(d.ttl_dashboard(), Duration::from_secs(30));
+        assert_eq!(d.ttl_feeds(), Duration::from_secs(300));
         assert_eq!(d.timeout(), Duration::from_millis(150));
         assert_eq!(d.coalesce_wait(), Duration::from_secs(10));
         d.validate().unwrap();
@@ -616,6 +639,7 @@ mod tests {
             ("redis-key-prefix", "REDIS_KEY_PREFIX"),
             ("redis-cache-ttl", "REDIS_CACHE_TTL"),
             ("redis-cache-ttl-dashboard", "REDIS_CACHE_TTL_DASHBOARD"),
+            ("redis-cache-ttl-feeds", "REDIS_CACHE_TTL_FEEDS"),
             ("redis-timeout-ms", "REDIS_TIMEOUT_MS"),
             ("cache-coalesce-wait-ms", "CACHE_COALESCE_WAIT_MS"),
         ] {
@@ -667,6 +691,13 @@ mod tests {
                 ..base()
             })
             .contains("REDIS_CACHE_TTL_DASHBOARD")
+        );
+        assert!(
+            err(CacheSettings {
+                redis_cache_ttl_feeds: 0,
+                ..base()
+            })
+            .contains("REDIS_CACHE_TTL_FEEDS")
         );
         assert!(
             err(CacheSettings {

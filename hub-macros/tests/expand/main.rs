@@ -14,6 +14,7 @@ mod invalidates;
 mod key_path;
 mod name_only;
 mod path_and_header_params;
+mod public;
 mod query_params;
 mod result_question_mark;
 mod takes_request;

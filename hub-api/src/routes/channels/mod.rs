@@ -279,7 +279,14 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels", method = "post")]
-    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
+    #[invalidates(
+        "channels",
+        "messages",
+        "packets",
+        "packet_groups",
+        "dashboard",
+        "feeds"
+    )]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -300,7 +307,14 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "put")]
-    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
+    #[invalidates(
+        "channels",
+        "messages",
+        "packets",
+        "packet_groups",
+        "dashboard",
+        "feeds"
+    )]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -322,7 +336,14 @@ impl ChannelsApi {
     ///
     /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "delete")]
-    #[invalidates("channels", "messages", "packets", "packet_groups", "dashboard")]
+    #[invalidates(
+        "channels",
+        "messages",
+        "packets",
+        "packet_groups",
+        "dashboard",
+        "feeds"
+    )]
     async fn delete(
         &self,
         state: Data<&AppState>,

@@ -289,7 +289,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags", method = "post")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
     async fn add_tag(
         &self,
         state: Data<&AppState>,
@@ -311,7 +311,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "put")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
     async fn update_tag(
         &self,
         state: Data<&AppState>,
@@ -344,7 +344,7 @@ impl NodesApi {
     ///
     /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "delete")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard")]
+    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
     async fn delete_tag(
         &self,
         state: Data<&AppState>,
