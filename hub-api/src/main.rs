@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use hub_api::cli::{Cli, Command};
-use hub_api::query::group_hours::GroupHours;
 use hub_api::seed;
 use hub_api::state::AppState;
 use hub_core::cache::runtime::ResponseCache;
@@ -198,16 +197,12 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .map_err(|e| Failure::Other(e.to_string()))?;
             }
             let state = AppState {
-                db: conn.clone(),
                 auth: auth.normalized(),
                 raw_packet_retention_days: runtime.raw_packet_retention_days,
                 spam,
                 roles,
-                cache: ResponseCache::from_settings(&cache).await,
-                dashboard_days: Default::default(),
-                list_days: Default::default(),
-                packet_group_hours: GroupHours::filled_in_background(),
                 feeds,
+                ..AppState::new(conn.clone(), ResponseCache::from_settings(&cache).await)
             };
             let response_cache = state.cache.clone();
             let past_days = state.clone();

@@ -1,8 +1,11 @@
 //! State shared by every handler.
 
+use crate::query::group_hours::GroupHours;
 use crate::query::past_days::{DashboardDays, PastDays};
 use hub_core::cache::runtime::ResponseCache;
-use hub_core::settings::{AuthSettings, FeedSettings, RoleNameSettings, SpamSettings};
+use hub_core::settings::{
+    AuthSettings, DEFAULT_RAW_PACKET_RETENTION_DAYS, FeedSettings, RoleNameSettings, SpamSettings,
+};
 use sea_orm::DatabaseConnection;
 
 /// What handlers need besides the request: the database and a few settings.
@@ -25,7 +28,41 @@ pub struct AppState {
     /// Per-day row counts of list totals over past days, computed once and kept.
     pub list_days: PastDays<i64>,
     /// Per-hour packet group counts of past hours, computed once and kept.
-    pub packet_group_hours: crate::query::group_hours::GroupHours,
+    pub packet_group_hours: GroupHours,
     /// The RSS and Atom feeds: on or off, link origin, title.
     pub feeds: FeedSettings,
+}
+
+impl AppState {
+    /// The state of a server over `db` and `cache` with every setting at its default, as
+    /// `serve` starts without configuration, and nothing kept yet (kept values are read on
+    /// first use, missing packet-group hours in the background). Set other fields with
+    /// struct update syntax.
+    ///
+    /// ```
+    /// # async fn build(db: sea_orm::DatabaseConnection) {
+    /// use hub_api::state::AppState;
+    /// use hub_core::cache::{NullCache, runtime::ResponseCache};
+    /// use std::{sync::Arc, time::Duration};
+    /// let ttl = Duration::from_secs(30);
+    /// let state = AppState {
+    ///     raw_packet_retention_days: 30,
+    ///     ..AppState::new(db, ResponseCache::new(Arc::new(NullCache), ttl, ttl))
+    /// };
+    /// # }
+    /// ```
+    pub fn new(db: DatabaseConnection, cache: ResponseCache) -> Self {
+        AppState {
+            db,
+            auth: AuthSettings::default(),
+            raw_packet_retention_days: DEFAULT_RAW_PACKET_RETENTION_DAYS,
+            spam: SpamSettings::default(),
+            roles: RoleNameSettings::default(),
+            cache,
+            dashboard_days: DashboardDays::default(),
+            list_days: PastDays::default(),
+            packet_group_hours: GroupHours::filled_in_background(),
+            feeds: FeedSettings::default(),
+        }
+    }
 }

@@ -362,6 +362,9 @@ impl fmt::Debug for AuthSettings {
     }
 }
 
+/// `RAW_PACKET_RETENTION_DAYS` when unset, as in MeshCore Hub.
+pub const DEFAULT_RAW_PACKET_RETENTION_DAYS: i64 = 7;
+
 /// Log verbosity and retention.
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeSettings {
@@ -372,7 +375,7 @@ pub struct RuntimeSettings {
     #[arg(
         long = "raw-packet-retention-days",
         env = "RAW_PACKET_RETENTION_DAYS",
-        default_value_t = 7
+        default_value_t = DEFAULT_RAW_PACKET_RETENTION_DAYS
     )]
     pub raw_packet_retention_days: i64,
 }

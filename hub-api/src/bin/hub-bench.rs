@@ -10,13 +10,11 @@
 //! rows of one run, or runs on the same machine.
 
 use clap::{Parser, ValueEnum};
-use hub_api::query::group_hours::GroupHours;
 use hub_api::seed::{self, Scale, SeedArgs};
 use hub_api::state::AppState;
 use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
-use hub_core::settings::AuthSettings;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -562,18 +560,7 @@ async fn coalescing_check(url: &str, endpoints: &[String], n: u32) -> Result<(),
             if !coalescing {
                 cache = cache.without_coalescing();
             }
-            let state = AppState {
-                db: db.clone(),
-                auth: AuthSettings::default(),
-                raw_packet_retention_days: 7,
-                spam: Default::default(),
-                roles: Default::default(),
-                cache,
-                dashboard_days: Default::default(),
-                list_days: Default::default(),
-                packet_group_hours: GroupHours::filled_in_background(),
-                feeds: Default::default(),
-            };
+            let state = AppState::new(db.clone(), cache);
             let app = Arc::new(hub_api::app::build(state));
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
@@ -646,18 +633,10 @@ async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
         args.endpoints.clone()
     };
     let ttl = Duration::from_secs(3600);
-    let state = AppState {
-        db: db.clone(),
-        auth: AuthSettings::default(),
-        raw_packet_retention_days: 7,
-        spam: Default::default(),
-        roles: Default::default(),
-        cache: ResponseCache::new(Arc::new(NullCache), ttl, ttl).without_coalescing(),
-        dashboard_days: Default::default(),
-        list_days: Default::default(),
-        packet_group_hours: GroupHours::filled_in_background(),
-        feeds: Default::default(),
-    };
+    let state = AppState::new(
+        db.clone(),
+        ResponseCache::new(Arc::new(NullCache), ttl, ttl).without_coalescing(),
+    );
     // What `serve` reads in the background at startup, before it is asked anything.
     let started = Instant::now();
     hub_api::routes::dashboard::read_past_days(&state)
@@ -739,18 +718,7 @@ async fn measure(
     let db = hub_core::db::connect(url)
         .await
         .map_err(|e| format!("database: {e}"))?;
-    let state = AppState {
-        db: db.clone(),
-        auth: AuthSettings::default(),
-        raw_packet_retention_days: 7,
-        spam: Default::default(),
-        roles: Default::default(),
-        cache,
-        dashboard_days: Default::default(),
-        list_days: Default::default(),
-        packet_group_hours: GroupHours::filled_in_background(),
-        feeds: Default::default(),
-    };
+    let state = AppState::new(db.clone(), cache);
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await

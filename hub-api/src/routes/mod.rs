@@ -48,62 +48,48 @@ pub enum ApiTags {
     Feeds,
 }
 
-/// The type of [`all`]: every API group.
-pub type AllApis = (
-    health::HealthApi,
-    nodes::NodesApi,
-    advertisements::AdvertisementsApi,
-    messages::MessagesApi,
-    channels::ChannelsApi,
-    dashboard::DashboardApi,
-    profiles::ProfilesApi,
-    packets::PacketsApi,
-    packet_groups::PacketGroupsApi,
-    telemetry::TelemetryApi,
-    trace_paths::TracePathsApi,
-    mesh_routes::RoutesApi,
-    adoptions::AdoptionsApi,
-    feeds::FeedsApi,
-);
+/// Declares the API groups once, in the order the docs list them; `[cached]` marks a group
+/// with `#[cached_api]`. It writes [`AllApis`], [`all`] and [`cache_names`], so a new group is
+/// one line here.
+macro_rules! api_groups {
+    ($($module:ident::$api:ident $([$cached:ident])?),* $(,)?) => {
+        /// The type of [`all`]: every API group.
+        pub type AllApis = ($($module::$api,)*);
 
-/// The cache names of every `#[cached]` operation of [`all`], one entry per operation (so a
-/// name used twice appears twice). The groups without `#[cached_api]` (health, telemetry,
-/// trace paths) have none; `hub-api/tests/cache.rs` checks this list against the cached
-/// operations of the OpenAPI document, so a group missing here fails that test.
-pub fn cache_names() -> Vec<&'static str> {
-    use hub_core::cache::runtime::CachedApi;
-    [
-        nodes::NodesApi::CACHE_NAMES,
-        advertisements::AdvertisementsApi::CACHE_NAMES,
-        messages::MessagesApi::CACHE_NAMES,
-        channels::ChannelsApi::CACHE_NAMES,
-        dashboard::DashboardApi::CACHE_NAMES,
-        profiles::ProfilesApi::CACHE_NAMES,
-        packets::PacketsApi::CACHE_NAMES,
-        packet_groups::PacketGroupsApi::CACHE_NAMES,
-        mesh_routes::RoutesApi::CACHE_NAMES,
-        adoptions::AdoptionsApi::CACHE_NAMES,
-        feeds::FeedsApi::CACHE_NAMES,
-    ]
-    .concat()
+        /// Every API group, in the order the docs list them.
+        pub fn all() -> AllApis {
+            ($($module::$api,)*)
+        }
+
+        /// The cache names of every `#[cached]` operation of [`all`], one entry per operation
+        /// (so a name used twice appears twice). `hub-api/tests/cache.rs` checks this list
+        /// against the cached operations of the OpenAPI document, so a cached group not
+        /// marked `[cached]` fails that test.
+        pub fn cache_names() -> Vec<&'static str> {
+            use hub_core::cache::runtime::CachedApi;
+            let mut names: Vec<&'static str> = Vec::new();
+            $($(
+                let _ = stringify!($cached);
+                names.extend_from_slice($module::$api::CACHE_NAMES);
+            )?)*
+            names
+        }
+    };
 }
 
-/// Every API group, in the order the docs list them.
-pub fn all() -> AllApis {
-    (
-        health::HealthApi,
-        nodes::NodesApi,
-        advertisements::AdvertisementsApi,
-        messages::MessagesApi,
-        channels::ChannelsApi,
-        dashboard::DashboardApi,
-        profiles::ProfilesApi,
-        packets::PacketsApi,
-        packet_groups::PacketGroupsApi,
-        telemetry::TelemetryApi,
-        trace_paths::TracePathsApi,
-        mesh_routes::RoutesApi,
-        adoptions::AdoptionsApi,
-        feeds::FeedsApi,
-    )
+api_groups! {
+    health::HealthApi,
+    nodes::NodesApi [cached],
+    advertisements::AdvertisementsApi [cached],
+    messages::MessagesApi [cached],
+    channels::ChannelsApi [cached],
+    dashboard::DashboardApi [cached],
+    profiles::ProfilesApi [cached],
+    packets::PacketsApi [cached],
+    packet_groups::PacketGroupsApi [cached],
+    telemetry::TelemetryApi,
+    trace_paths::TracePathsApi,
+    mesh_routes::RoutesApi [cached],
+    adoptions::AdoptionsApi [cached],
+    feeds::FeedsApi [cached],
 }
