@@ -1,5 +1,5 @@
-//! Cache keys of the route reads: the role, and the caller's user id for `mine=true`, or
-//! the route's path.
+//! The cache key of the route list: the role, and the caller's user id when `mine` may be
+//! true.
 
 use crate::caller::role_key;
 use crate::params::parse_bool;
@@ -12,11 +12,6 @@ pub(super) fn user_id(req: &Request) -> Option<&str> {
         .get("x-user-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty())
-}
-
-/// `text` with `%` and `:` percent-encoded, so it cannot split a cache key's parts.
-pub(super) fn escape_key_part(text: &str) -> String {
-    text.replace('%', "%25").replace(':', "%3A")
 }
 
 #[derive(serde::Deserialize)]
@@ -51,21 +46,4 @@ pub fn list_key(req: &Request) -> String {
         |id| hex::encode(&Sha256::digest(id.as_bytes())[..16]),
     );
     format!("{role};user={user}")
-}
-
-/// Cache-key variant of the per-route operations: the role and the request path, which
-/// holds the route id (the macro keys on query parameters only).
-///
-/// ```
-/// let req = |uri: &str| poem::Request::builder().uri(uri.parse().unwrap()).finish();
-/// let key = hub_api::routes::mesh_routes::route_key;
-/// assert_ne!(key(&req("/api/v1/routes/a")), key(&req("/api/v1/routes/b")));
-/// assert_eq!(key(&req("/api/v1/routes/a:b")), "role=anonymous;path=/api/v1/routes/a%3Ab");
-/// ```
-pub fn route_key(req: &Request) -> String {
-    format!(
-        "{};path={}",
-        role_key(req),
-        escape_key_part(req.uri().path())
-    )
 }

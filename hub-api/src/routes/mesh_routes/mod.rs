@@ -21,7 +21,7 @@ mod types;
 mod write;
 
 use crate::body::JsonBody;
-use crate::caller::{Caller, Identity};
+use crate::caller::{Caller, Identity, role_key};
 use crate::caller::{has_role, require_operator_or_admin};
 use crate::documented::BoolParam;
 use crate::error::ApiError;
@@ -42,8 +42,8 @@ use poem_openapi::payload::Json;
 use detail::{
     RouteParts, contributing_observers, history_days, read_route, route_matches, visible_route,
 };
+pub use keys::list_key;
 use keys::user_id;
-pub use keys::{list_key, route_key};
 use preview::preview_route;
 pub use types::{
     ContributingObserver, RecentMatchHop, RecentMatchPath, RouteCreated, RouteDeleted, RouteDetail,
@@ -108,7 +108,7 @@ impl RoutesApi {
     /// them. Stored matches are shown even for a disabled route; when none are stored, an
     /// enabled route's matches are computed over its window (nothing is written).
     #[oai(path = "/routes/:route_id", method = "get")]
-    #[cached(name = "routes/detail", ttl = dashboard, key = route_key)]
+    #[cached(name = "routes/detail", ttl = dashboard, key = role_key)]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -134,7 +134,7 @@ impl RoutesApi {
     /// current evaluation. `days` is clamped to RAW_PACKET_RETENTION_DAYS; `days <= 0` gives
     /// only today. A disabled route reads `unknown`/`no_coverage`/0 throughout.
     #[oai(path = "/routes/:route_id/history", method = "get")]
-    #[cached(name = "routes/history", ttl = dashboard, key = route_key)]
+    #[cached(name = "routes/history", ttl = dashboard, key = role_key)]
     async fn history(
         &self,
         state: Data<&AppState>,
