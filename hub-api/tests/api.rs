@@ -24,6 +24,7 @@ mod compose;
 mod concurrent_writes;
 mod dashboard;
 mod database_down;
+mod docs_names;
 mod feeds;
 mod hostile_input;
 mod identity;
