@@ -15,6 +15,7 @@
 //! only a marker that `#[cached_api]` consumes; expanded on its own it is an error.
 
 mod args;
+mod check;
 mod errors;
 mod expand;
 mod oai;

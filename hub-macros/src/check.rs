@@ -1,0 +1,270 @@
+//! Validation of `#[cached]` and `#[invalidates]` methods, apart from their expansion (as
+//! serde_derive's `internals/check.rs`): each check records every mistake it finds in
+//! [`Errors`], pointing at the user's tokens, and yields the validated description the
+//! expansion works from only when there is none.
+
+use quote::quote;
+use syn::{Attribute, ImplItemFn, LitStr};
+
+use crate::{
+    args::{self, CachedArgs},
+    errors::Errors,
+    oai::{self, Multiplicity, Operation, ParamKind},
+};
+
+/// Everything the expansion needs to know about one `#[cached]` method, once validated.
+pub(crate) struct CachedMethod {
+    pub args: CachedArgs,
+    /// The declared `Query<_>` and `Path<_>` parameters, in declaration order.
+    pub key_params: Vec<KeyParamDecl>,
+}
+
+/// How the handler reads one parameter that enters the key (mirrors
+/// `hub_core::cache::key::ParamRead`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    QueryFirst,
+    QueryAll,
+    QuerySet,
+    Path,
+}
+
+/// One parameter that enters the key.
+pub(crate) struct KeyParamDecl {
+    pub name: String,
+    pub read: Read,
+    pub ignore_case: bool,
+}
+
+/// Checks the `#[cached]` attribute and the method it is on. Returns `None` after recording
+/// the errors if anything is wrong.
+pub(crate) fn validate_method(
+    method: &ImplItemFn,
+    attr: &Attribute,
+    api_attrs: &[Attribute],
+    errors: &mut Errors,
+) -> Option<CachedMethod> {
+    let args = errors.ok(args::parse_cached_attr(attr));
+    let mut ok = args.is_some();
+    ok &= check_operation(method, attr, Role::Read, errors);
+
+    let has_key_fn = args.as_ref().is_some_and(|a| a.key.is_some());
+    let public = args.as_ref().and_then(|a| a.public.as_ref());
+    let key_params = key_params(method, api_attrs, has_key_fn, public, errors);
+    ok &= key_params.is_some();
+    match (args, key_params) {
+        (Some(args), Some(key_params)) if ok => Some(CachedMethod { args, key_params }),
+        _ => None,
+    }
+}
+
+/// The parameters of `method` that enter the key, or `None` after recording why the key
+/// cannot cover every input: a header or cookie parameter without a `key` function, or two
+/// key parameters with one name (their values would be indistinguishable in the key).
+fn key_params(
+    method: &ImplItemFn,
+    api_attrs: &[Attribute],
+    has_key_fn: bool,
+    public: Option<&syn::Path>,
+    errors: &mut Errors,
+) -> Option<Vec<KeyParamDecl>> {
+    let mut ok = true;
+    let mut params: Vec<KeyParamDecl> = Vec::new();
+    let operation_ignore_case = oai::bool_option(&method.attrs, "ignore_case")
+        .or_else(|| oai::bool_option(api_attrs, "ignore_case"));
+    for param in oai::typed_params(&method.sig.inputs) {
+        let Some((kind, inner)) = oai::param_kind(&param.ty) else {
+            continue;
+        };
+        let read = match kind {
+            ParamKind::HeaderOrCookie if has_key_fn => continue,
+            ParamKind::HeaderOrCookie => {
+                errors.push(syn::Error::new_spanned(
+                    &param.ty,
+                    "the cache key is built from query and path parameters only, so a \
+                     #[cached] handler reading a header or cookie parameter needs \
+                     `key = <fn>` returning a variant that covers it",
+                ));
+                ok = false;
+                continue;
+            }
+            ParamKind::Path => Read::Path,
+            ParamKind::Query if public.is_some() => {
+                errors.push(syn::Error::new_spanned(
+                    &param.ty,
+                    "a `public` #[cached] response is keyed by its path alone: it cannot read \
+                     query parameters (every caller, whatever its query, gets one response)",
+                ));
+                ok = false;
+                continue;
+            }
+            ParamKind::Query => {
+                // `explode = false` lists arrive as one comma-separated value: the first.
+                let exploded = oai::bool_option(&param.attrs, "explode").unwrap_or(true);
+                match inner.map_or(Multiplicity::One, oai::multiplicity) {
+                    Multiplicity::Sequence if exploded => Read::QueryAll,
+                    Multiplicity::Set if exploded => Read::QuerySet,
+                    _ => Read::QueryFirst,
+                }
+            }
+        };
+        // poem-openapi reports a parameter without a usable name itself.
+        let Some(name) = oai::param_name(param) else {
+            continue;
+        };
+        let ignore_case = read != Read::Path
+            && oai::bool_option(&param.attrs, "ignore_case")
+                .or(operation_ignore_case)
+                .unwrap_or(false);
+        if params.iter().any(|p| {
+            p.name == name || ((p.ignore_case || ignore_case) && p.name.eq_ignore_ascii_case(&name))
+        }) {
+            errors.push(syn::Error::new_spanned(
+                &param.pat,
+                format!(
+                    "two parameters of this #[cached] handler are named {name:?}; the cache \
+                     key could not tell their values apart: rename one with #[oai(name = ...)]"
+                ),
+            ));
+            ok = false;
+            continue;
+        }
+        params.push(KeyParamDecl {
+            name,
+            read,
+            ignore_case,
+        });
+    }
+    ok.then_some(params)
+}
+
+/// A validated `#[invalidates(...)]` write operation.
+pub(crate) struct WriteMethod {
+    pub names: Vec<LitStr>,
+}
+
+/// Checks an `#[invalidates]` attribute and the method it is on: an `async fn` operation
+/// whose methods are all writes. Returns `None` after recording the errors otherwise.
+pub(crate) fn validate_write(
+    method: &ImplItemFn,
+    attr: &Attribute,
+    errors: &mut Errors,
+) -> Option<WriteMethod> {
+    let names = errors.ok(args::parse_invalidates_attr(attr));
+    let mut ok = names.is_some();
+    ok &= check_operation(method, attr, Role::Write, errors);
+    match names {
+        Some(names) if ok => Some(WriteMethod { names }),
+        _ => None,
+    }
+}
+
+/// Which kind of operation an attribute applies to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `#[cached]`: GET operations.
+    Read,
+    /// `#[invalidates]`: writes (POST, PUT, PATCH, DELETE).
+    Write,
+}
+
+impl Role {
+    /// The attribute, with the article its name takes.
+    fn handler(self) -> &'static str {
+        match self {
+            Role::Read => "a #[cached]",
+            Role::Write => "an #[invalidates]",
+        }
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Role::Read => "#[cached]",
+            Role::Write => "#[invalidates]",
+        }
+    }
+
+    /// The HTTP method the `#[oai]` example names.
+    fn example_method(self) -> &'static str {
+        match self {
+            Role::Read => "get",
+            Role::Write => "post",
+        }
+    }
+
+    /// Why a method without `method = ...` is refused.
+    fn no_method(self) -> &'static str {
+        match self {
+            Role::Read => "#[cached] applies to GET operations: add `method = \"get\"`",
+            Role::Write => {
+                "#[invalidates] applies to write operations: add `method = \"post\"` \
+                 (or put, patch, delete)"
+            }
+        }
+    }
+
+    /// The error for an operation method this attribute does not apply to, if `method` is one.
+    fn wrong_method(self, method: &LitStr) -> Option<syn::Error> {
+        let value = method.value();
+        let text = match self {
+            // Case is poem-openapi's business (it rejects `"GET"` itself).
+            Role::Read if !value.eq_ignore_ascii_case("get") => format!(
+                "#[cached] applies only to GET operations, but this operation's method is \
+                 {value:?}; writes invalidate caches instead of being cached"
+            ),
+            Role::Write
+                if value.eq_ignore_ascii_case("get") || value.eq_ignore_ascii_case("head") =>
+            {
+                format!(
+                    "#[invalidates] applies only to write operations, but this operation's \
+                     method is {value:?}; reads are cached with #[cached] instead"
+                )
+            }
+            _ => return None,
+        };
+        Some(syn::Error::new_spanned(method, text))
+    }
+}
+
+/// Checks what `#[cached]` and `#[invalidates]` both need of the method under `attr`: an
+/// `async fn` that is a poem-openapi operation of the attribute's kind. Returns whether it
+/// is, after recording every mistake.
+fn check_operation(method: &ImplItemFn, attr: &Attribute, role: Role, errors: &mut Errors) -> bool {
+    let mut ok = true;
+    if method.sig.asyncness.is_none() {
+        let fn_token = &method.sig.fn_token;
+        let ident = &method.sig.ident;
+        errors.push(syn::Error::new_spanned(
+            quote!(#fn_token #ident),
+            format!("{} handler must be an `async fn`", role.handler()),
+        ));
+        ok = false;
+    }
+    match oai::operation(&method.attrs) {
+        Operation::Missing => {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                format!(
+                    "{} applies to an operation: this method has no \
+                     #[oai(path = \"...\", method = \"{}\")]",
+                    role.attribute(),
+                    role.example_method()
+                ),
+            ));
+            ok = false;
+        }
+        // poem-openapi reports the unreadable attribute itself.
+        Operation::Unreadable => {}
+        Operation::Methods(oai_attr, methods) => {
+            if methods.is_empty() {
+                errors.push(syn::Error::new_spanned(oai_attr, role.no_method()));
+                ok = false;
+            }
+            for error in methods.iter().filter_map(|m| role.wrong_method(m)) {
+                errors.push(error);
+                ok = false;
+            }
+        }
+    }
+    ok
+}
