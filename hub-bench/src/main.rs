@@ -15,6 +15,7 @@ use hub_api::state::AppState;
 use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
+use hub_core::test_support::RedisServer;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -181,60 +182,35 @@ impl CacheBackend for ColdRedisCache {
     }
 }
 
-/// The Redis server of the cache modes: `--redis-port`, or a `redis-server` this command
-/// starts on a free loopback port and stops at the end.
+/// The Redis server of the cache modes: `--redis-port`, or a `redis-server` the tests' own
+/// support starts on a free loopback port and stops at the end.
 struct BenchRedis {
     port: u16,
-    child: Option<std::process::Child>,
+    /// The server this command started, if it did.
+    _server: Option<RedisServer>,
     rows: AtomicU64,
 }
 
 impl BenchRedis {
     fn start(port: Option<u16>) -> Result<Self, String> {
-        if let Some(port) = port {
-            return Ok(Self {
-                port,
-                child: None,
-                rows: AtomicU64::new(0),
-            });
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("finding a free port: {e}"))?
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("starting redis-server (install it, or pass --redis-port): {e}")
-            })?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(format!("redis-server did not listen on port {port}"));
+        let (port, server) = match port {
+            Some(port) => (port, None),
+            None => {
+                let server = std::panic::catch_unwind(RedisServer::start).map_err(|_| {
+                    "starting redis-server failed (install it, or pass --redis-port)".to_string()
+                })?;
+                (server.port(), Some(server))
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        };
         Ok(Self {
             port,
-            child: Some(child),
+            _server: server,
             rows: AtomicU64::new(0),
         })
     }
 
     fn next_prefix(&self) -> u64 {
         self.rows.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-impl Drop for BenchRedis {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            child.kill().ok();
-            child.wait().ok();
-        }
     }
 }
 
