@@ -7,7 +7,12 @@
 //! [`HeaderDeadline`], which watches the bytes the server reads and fails the read once a
 //! request head (line and headers, up to its empty line) takes longer than the timeout.
 
-use poem::listener::Acceptor;
+use crate::cli::{ServeArgs, StartError, open_database};
+use crate::seed;
+use crate::state::AppState;
+use hub_core::cache::runtime::ResponseCache;
+use hub_core::db::{self, SchemaState};
+use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, IntoEndpoint, Server};
 use std::future::Future;
@@ -228,6 +233,138 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for HeaderDeadline<Io> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// `hub-api serve`: validates the settings, opens the database, builds the app and serves it
+/// until SIGINT or SIGTERM, then stops gracefully.
+pub async fn run(args: ServeArgs) -> Result<(), StartError> {
+    let ServeArgs {
+        server,
+        database,
+        auth,
+        runtime,
+        cache,
+        http,
+        spam,
+        roles,
+        timeouts,
+        feeds,
+        demo,
+    } = args;
+    server.validate()?;
+    timeouts.validate()?;
+    cache.validate()?;
+    spam.validate()?;
+    http.validate()?;
+    roles.validate()?;
+    feeds.validate()?;
+    let intent = if demo {
+        db::Intent::ServeDemo
+    } else {
+        db::Intent::Serve
+    };
+    let (conn, target, schema) =
+        open_database(&database, intent, Some(timeouts.statement())).await?;
+    if schema == SchemaState::ExternallyManaged {
+        match crate::read_indexes::missing_hint(&conn, crate::read_indexes::LARGE_TABLE_ROWS).await
+        {
+            Ok(Some(hint)) => tracing::warn!("{hint}"),
+            Ok(None) => {}
+            Err(err) => tracing::debug!(%err, "could not check hub's read indexes"),
+        }
+    }
+    if demo {
+        seed::seed_demo_if_empty(&conn)
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?;
+    }
+    let state = AppState {
+        auth: auth.normalized(),
+        raw_packet_retention_days: runtime.raw_packet_retention_days,
+        spam,
+        roles,
+        feeds,
+        ..AppState::new(conn.clone(), ResponseCache::from_settings(&cache).await)
+    };
+    let response_cache = state.cache.clone();
+    let past_days = state.clone();
+    tokio::spawn(async move {
+        // Harmless when it fails: each request then reads what it needs itself.
+        let started = std::time::Instant::now();
+        match crate::routes::dashboard::read_past_days(&past_days).await {
+            Ok(()) => tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "dashboard's past days read"
+            ),
+            Err(err) => tracing::debug!(%err, "could not read the dashboard's past days"),
+        }
+    });
+    let address = server.bind_address();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        address = %address,
+        database = %target.describe(),
+        read_key = state.auth.read_key.is_some(),
+        admin_key = state.auth.admin_key.is_some(),
+        identity_headers = crate::auth::identity_rule(&state.auth),
+        cache = %cache.banner(),
+        cache_control = http.cache_control(),
+        spam_detection = spam.spam_detection_enabled,
+        metrics = http.metrics.metrics_enabled,
+        metrics_public = http.metrics.metrics_public,
+        cors_origins = http
+            .cors
+            .origins()
+            .map_or("any, without credentials".to_string(), |o| o.join(",")),
+        header_read_timeout_s = timeouts.header_read_timeout,
+        idle_timeout_s = timeouts.idle_timeout,
+        statement_timeout_s = timeouts.database_statement_timeout,
+        "hub serving http://{address}/api/v1, docs at http://{address}{}",
+        crate::app::DOCS_PATH
+    );
+    if state.auth.read_key.is_none() && state.auth.admin_key.is_none() {
+        tracing::warn!(
+            "no API key configured: the API is open, and the identity headers \
+             (X-User-Id, X-User-Name, X-User-Roles) are trusted from any caller; \
+             set API_ADMIN_KEY (or API_READ_KEY) so that only the web tier holding \
+             it can act for a user"
+        );
+    }
+    let app = crate::app::build_with(state, http.clone());
+    let acceptor = TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .map_err(|e| StartError::Other(format!("server: {e}")))?;
+    crate::server::serve(
+        acceptor,
+        app,
+        crate::server::ClientTimeouts::from(&timeouts),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| StartError::Other(format!("server: {e}")))?;
+    response_cache.backend().close().await;
+    conn.close().await.ok();
+    tracing::info!("hub stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
+    tracing::info!("shutting down");
 }
 
 #[cfg(test)]
