@@ -10,7 +10,7 @@ use crate::query::day_counts::count_rows;
 use chrono::Duration as ChronoDuration;
 use hub_core::entity::{
     advertisements, events_log, messages, nodes, route_results, routes, telemetry, trace_paths,
-    user_profile_nodes, user_profiles,
+    user_profile_nodes,
 };
 use hub_core::roles::role_names;
 use hub_core::time::Timestamp;
@@ -281,12 +281,7 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
     }
 
     // Profiles.
-    let role_lists: Vec<Option<String>> = user_profiles::Entity::find()
-        .select_only()
-        .column(user_profiles::Column::Roles)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let role_lists = crate::query::profiles::role_lists(db).await?;
     gauges.plain(
         "meshcore_user_profiles_total",
         "Total number of user profiles",

@@ -6,7 +6,7 @@ use hub_core::time::Timestamp;
 use hub_core::time::db_time;
 use poem_openapi::Object;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 /// A node adopted by a profile.
 #[derive(Debug, Clone, Object)]
@@ -93,4 +93,16 @@ pub async fn ensure_profile<C: ConnectionTrait>(
         .to_owned();
     db.execute(&insert).await?;
     Ok(EnsuredProfile { id, changed: true })
+}
+
+/// The raw `roles` of every profile, for counts by role. Profiles are few (one per signed-in
+/// person), and exact matching of names in a comma list is clearer in Rust than in portable
+/// SQL; only `roles` is read.
+pub async fn role_lists<C: ConnectionTrait>(db: &C) -> Result<Vec<Option<String>>, DbErr> {
+    user_profiles::Entity::find()
+        .select_only()
+        .column(user_profiles::Column::Roles)
+        .into_tuple()
+        .all(db)
+        .await
 }

@@ -9,7 +9,7 @@ use crate::query::lookups::visible_channels;
 use crate::query::past_days::DashboardDays;
 use crate::query::time_window::TimeWindow;
 use chrono::{NaiveDate, NaiveDateTime};
-use hub_core::entity::{advertisements, messages, nodes, raw_packets, user_profiles};
+use hub_core::entity::{advertisements, messages, nodes, raw_packets};
 use hub_core::roles::Role;
 use hub_core::roles::role_names;
 use hub_core::settings::RoleNameSettings;
@@ -77,14 +77,7 @@ pub(super) async fn stats(
             nodes::Entity::find().filter(nodes::Column::LastSeen.gte(day_ago)),
         )
         .await?;
-        // Profiles are few (one per signed-in person), and exact matching of names in a
-        // comma list is clearer in Rust than in portable SQL; only `roles` is read.
-        let role_lists: Vec<Option<String>> = user_profiles::Entity::find()
-            .select_only()
-            .column(user_profiles::Column::Roles)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let role_lists = crate::query::profiles::role_lists(db).await?;
         let (total_operators, total_members) =
             count_profile_roles(names, role_lists.iter().flatten());
         Ok::<_, ApiError>((total_nodes, active_nodes, total_operators, total_members))
