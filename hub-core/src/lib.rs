@@ -10,6 +10,7 @@ pub mod entity;
 pub mod roles;
 pub mod route_matching;
 pub mod settings;
+pub mod tables;
 pub mod time;
 
 #[cfg(feature = "test-support")]

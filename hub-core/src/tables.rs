@@ -1,0 +1,87 @@
+//! MeshCore Hub's tables: the unit of freshness (docs/caching.md, "Freshness by data").
+//!
+//! Every cached read declares the tables it reads (`#[cached(reads = [nodes, node_tags])]`)
+//! and every write the tables it changes (`#[invalidates(node_tags)]`). Each table has a
+//! generation; a cached response is valid while the generations of the tables it read are
+//! those it was computed under, and a change to a table, whoever made it (a write of hub's,
+//! the collector, an operator's SQL seen by [`crate::changes`]), bumps that table's generation.
+//!
+//! ```
+//! use hub_core::tables::Table;
+//! assert_eq!(Table::NodeTags.name(), "node_tags");
+//! assert_eq!(Table::from_name("raw_packets"), Some(Table::RawPackets));
+//! assert_eq!(Table::ALL.len(), 19);
+//! ```
+
+use std::fmt;
+
+macro_rules! tables {
+    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+        /// One of MeshCore Hub's tables (the schema of `migration/`, without `alembic_version`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Table {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Table {
+            /// Every table, in schema order.
+            pub const ALL: &'static [Table] = &[$(Table::$variant,)*];
+
+            /// The table's SQL name, also its name in generation keys and metrics.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Table::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+tables! {
+    Nodes => "nodes": "Nodes heard on the mesh; the collector updates `last_seen`.",
+    NodeTags => "node_tags": "Operator-set key/value tags of nodes.",
+    Advertisements => "advertisements": "Adverts as received (collector inserts).",
+    Messages => "messages": "Channel and direct messages (collector inserts).",
+    RawPackets => "raw_packets": "Every packet as received (collector inserts).",
+    PacketPathHops => "packet_path_hops": "The hops of each raw packet's path (collector inserts).",
+    Telemetry => "telemetry": "Telemetry readings (collector inserts).",
+    TracePaths => "trace_paths": "Trace-path results (collector inserts).",
+    EventsLog => "events_log": "Other collector events (collector inserts).",
+    EventObservers => "event_observers": "Which observers heard an event (collector inserts).",
+    Channels => "channels": "Channel definitions and their visibility.",
+    Routes => "routes": "Mesh routes and their thresholds.",
+    RouteNodes => "route_nodes": "The nodes a route runs through.",
+    RouteObservers => "route_observers": "The observers a route is judged by.",
+    RouteRecentMatches => "route_recent_matches": "Recent packets matched to routes.",
+    RouteResults => "route_results": "Each route's latest evaluation.",
+    RouteResultHistory => "route_result_history": "Each route's evaluations by day.",
+    UserProfiles => "user_profiles": "Member profiles and their roles.",
+    UserProfileNodes => "user_profile_nodes": "Adoptions: which profile adopted which node.",
+}
+
+impl Table {
+    /// The table named `name` (its SQL name), if it is one of MeshCore Hub's.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.iter().copied().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for (i, t) in Table::ALL.iter().enumerate() {
+            assert_eq!(Table::from_name(t.name()), Some(*t));
+            assert!(!Table::ALL[i + 1..].contains(t));
+        }
+        assert_eq!(Table::from_name("alembic_version"), None);
+    }
+}
