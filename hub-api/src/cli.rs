@@ -9,8 +9,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use hub_core::cache::CacheSettings;
 use hub_core::db::{self, SchemaState};
 use hub_core::settings::{
-    AuthSettings, DatabaseSettings, FeedSettings, HttpSettings, RoleNameSettings, RuntimeSettings,
-    ServerSettings, SettingError, SpamSettings, TimeoutSettings,
+    AuthSettings, DatabaseSettings, FeedSettings, FreshnessSettings, HttpSettings,
+    RoleNameSettings, RuntimeSettings, ServerSettings, SettingError, SpamSettings, TimeoutSettings,
 };
 
 /// hub: the MeshCore Hub API server.
@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// The RSS and Atom feeds.
     #[command(flatten)]
     pub feeds: FeedSettings,
+    /// How changes hub did not make reach the cache and the kept counts.
+    #[command(flatten)]
+    pub freshness: FreshnessSettings,
     /// Fill an empty database with the `small` demo network before serving.
     #[arg(long)]
     pub demo: bool,

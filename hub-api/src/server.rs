@@ -249,6 +249,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         roles,
         timeouts,
         feeds,
+        freshness,
         demo,
     } = args;
     server.validate()?;
@@ -258,6 +259,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     http.validate()?;
     roles.validate()?;
     feeds.validate()?;
+    freshness.validate()?;
     let intent = if demo {
         db::Intent::ServeDemo
     } else {
@@ -285,6 +287,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         roles,
         feeds,
         ..AppState::new(conn.clone(), ResponseCache::from_settings(&cache).await)
+            .with_kept_counts_renew_after(freshness.renew_after())
     };
     let response_cache = state.cache.clone();
     let past_days = state.clone();

@@ -4,9 +4,11 @@ use crate::query::group_hours::GroupHours;
 use crate::query::past_days::{DashboardDays, PastDays};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::settings::{
-    AuthSettings, DEFAULT_RAW_PACKET_RETENTION_DAYS, FeedSettings, RoleNameSettings, SpamSettings,
+    AuthSettings, DEFAULT_KEPT_COUNTS_RENEW_AFTER, DEFAULT_RAW_PACKET_RETENTION_DAYS, FeedSettings,
+    RoleNameSettings, SpamSettings,
 };
 use sea_orm::DatabaseConnection;
+use std::time::Duration;
 
 /// What handlers need besides the request: the database and a few settings.
 #[derive(Clone)]
@@ -52,6 +54,8 @@ impl AppState {
     /// # }
     /// ```
     pub fn new(db: DatabaseConnection, cache: ResponseCache) -> Self {
+        let versions = cache.versions().clone();
+        let renew_after = Duration::from_secs(DEFAULT_KEPT_COUNTS_RENEW_AFTER);
         AppState {
             db,
             auth: AuthSettings::default(),
@@ -59,10 +63,23 @@ impl AppState {
             spam: SpamSettings::default(),
             roles: RoleNameSettings::default(),
             cache,
-            dashboard_days: DashboardDays::default(),
-            list_days: PastDays::default(),
-            packet_group_hours: GroupHours::filled_in_background(),
+            dashboard_days: DashboardDays::new(&versions, renew_after),
+            list_days: PastDays::new(versions.clone(), renew_after),
+            packet_group_hours: GroupHours::new(versions, renew_after).filled_in_background(),
             feeds: FeedSettings::default(),
+        }
+    }
+
+    /// The same state with nothing kept, whose kept counts are read again in the background
+    /// from `renew_after` on even when no change of their tables was seen
+    /// (`KEPT_COUNTS_RENEW_AFTER`; zero: never by age).
+    pub fn with_kept_counts_renew_after(self, renew_after: Duration) -> Self {
+        let versions = self.cache.versions().clone();
+        AppState {
+            dashboard_days: DashboardDays::new(&versions, renew_after),
+            list_days: PastDays::new(versions.clone(), renew_after),
+            packet_group_hours: GroupHours::new(versions, renew_after).filled_in_background(),
+            ..self
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use clap::Args;
 use std::fmt;
+use std::time::Duration;
 
 /// A setting that failed validation; the message names the setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -418,6 +419,92 @@ impl RuntimeSettings {
             "critical" => "error".into(),
             other => other.into(),
         }
+    }
+}
+
+/// `DATA_CHANGE_CHECK_MS` when unset: how often hub looks for changes it did not make.
+pub const DEFAULT_DATA_CHANGE_CHECK_MS: u64 = 1000;
+
+/// `KEPT_COUNTS_RENEW_AFTER` when unset, in seconds.
+pub const DEFAULT_KEPT_COUNTS_RENEW_AFTER: u64 = 600;
+
+/// How fresh hub keeps what it serves when others write the database (docs/caching.md,
+/// "Freshness").
+///
+/// ```
+/// use hub_core::settings::FreshnessSettings;
+/// let s = FreshnessSettings::default();
+/// assert_eq!(s.check_interval(), Some(std::time::Duration::from_secs(1)));
+/// let off = FreshnessSettings { data_change_check_ms: 0, ..s };
+/// assert_eq!(off.check_interval(), None);
+/// assert!(off.validate().is_ok());
+/// ```
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct FreshnessSettings {
+    /// Milliseconds between two looks at the database for changes hub did not make (the
+    /// collector's rows, retention deletes, an operator's SQL); each one found ends the cached
+    /// answers and kept counts that read the table. 0 turns the watch off: such changes then
+    /// show when a TTL ends.
+    #[arg(
+        long = "data-change-check-ms",
+        env = "DATA_CHANGE_CHECK_MS",
+        default_value_t = DEFAULT_DATA_CHANGE_CHECK_MS
+    )]
+    pub data_change_check_ms: u64,
+    /// Seconds after which a kept count of a past day or hour is read again in the background
+    /// even though no change of its tables was seen: the bound for changes the watch cannot
+    /// see. 0: never by age.
+    #[arg(
+        long = "kept-counts-renew-after",
+        env = "KEPT_COUNTS_RENEW_AFTER",
+        default_value_t = DEFAULT_KEPT_COUNTS_RENEW_AFTER
+    )]
+    pub kept_counts_renew_after: u64,
+}
+
+impl Default for FreshnessSettings {
+    fn default() -> Self {
+        FreshnessSettings {
+            data_change_check_ms: DEFAULT_DATA_CHANGE_CHECK_MS,
+            kept_counts_renew_after: DEFAULT_KEPT_COUNTS_RENEW_AFTER,
+        }
+    }
+}
+
+impl FreshnessSettings {
+    /// Checks both settings are within a day (a longer bound is a TTL's job).
+    pub fn validate(&self) -> Result<(), SettingError> {
+        if self.data_change_check_ms > 86_400_000 {
+            return Err(SettingError::new(
+                "DATA_CHANGE_CHECK_MS",
+                "data-change-check-ms",
+                format!(
+                    "must be between 0 (off) and 86400000, got {}",
+                    self.data_change_check_ms
+                ),
+            ));
+        }
+        if self.kept_counts_renew_after > 86_400 {
+            return Err(SettingError::new(
+                "KEPT_COUNTS_RENEW_AFTER",
+                "kept-counts-renew-after",
+                format!(
+                    "must be between 0 (never) and 86400 seconds, got {}",
+                    self.kept_counts_renew_after
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The time between two checks for changes, `None` when the watch is off.
+    pub fn check_interval(&self) -> Option<Duration> {
+        (self.data_change_check_ms > 0).then(|| Duration::from_millis(self.data_change_check_ms))
+    }
+
+    /// The renewal age of kept counts (zero: never by age).
+    pub fn renew_after(&self) -> Duration {
+        Duration::from_secs(self.kept_counts_renew_after)
     }
 }
 

@@ -14,9 +14,11 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! tables {
-    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+    ($($variant:ident => $name:ident: $doc:literal,)*) => {
         /// One of MeshCore Hub's tables (the schema of `migration/`, without `alembic_version`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Table {
@@ -30,39 +32,89 @@ macro_rules! tables {
             /// The table's SQL name, also its name in generation keys and metrics.
             pub const fn name(self) -> &'static str {
                 match self {
-                    $(Table::$variant => $name,)*
+                    $(Table::$variant => stringify!($name),)*
                 }
             }
+        }
+
+        /// Each [`Table`] under its SQL name: what `#[cached(reads = [...])]` and
+        /// `#[invalidates(...)]` expand their table names to, so that a name that is not a
+        /// table fails the build at the name, with the compiler's suggestion of the closest.
+        #[allow(non_upper_case_globals)]
+        pub mod by_name {
+            use super::Table;
+            $(#[doc = $doc] pub const $name: Table = Table::$variant;)*
         }
     };
 }
 
 tables! {
-    Nodes => "nodes": "Nodes heard on the mesh; the collector updates `last_seen`.",
-    NodeTags => "node_tags": "Operator-set key/value tags of nodes.",
-    Advertisements => "advertisements": "Adverts as received (collector inserts).",
-    Messages => "messages": "Channel and direct messages (collector inserts).",
-    RawPackets => "raw_packets": "Every packet as received (collector inserts).",
-    PacketPathHops => "packet_path_hops": "The hops of each raw packet's path (collector inserts).",
-    Telemetry => "telemetry": "Telemetry readings (collector inserts).",
-    TracePaths => "trace_paths": "Trace-path results (collector inserts).",
-    EventsLog => "events_log": "Other collector events (collector inserts).",
-    EventObservers => "event_observers": "Which observers heard an event (collector inserts).",
-    Channels => "channels": "Channel definitions and their visibility.",
-    Routes => "routes": "Mesh routes and their thresholds.",
-    RouteNodes => "route_nodes": "The nodes a route runs through.",
-    RouteObservers => "route_observers": "The observers a route is judged by.",
-    RouteRecentMatches => "route_recent_matches": "Recent packets matched to routes.",
-    RouteResults => "route_results": "Each route's latest evaluation.",
-    RouteResultHistory => "route_result_history": "Each route's evaluations by day.",
-    UserProfiles => "user_profiles": "Member profiles and their roles.",
-    UserProfileNodes => "user_profile_nodes": "Adoptions: which profile adopted which node.",
+    Nodes => nodes: "Nodes heard on the mesh; the collector updates `last_seen`.",
+    NodeTags => node_tags: "Operator-set key/value tags of nodes.",
+    Advertisements => advertisements: "Adverts as received (collector inserts).",
+    Messages => messages: "Channel and direct messages (collector inserts).",
+    RawPackets => raw_packets: "Every packet as received (collector inserts).",
+    PacketPathHops => packet_path_hops: "The hops of each raw packet's path (collector inserts).",
+    Telemetry => telemetry: "Telemetry readings (collector inserts).",
+    TracePaths => trace_paths: "Trace-path results (collector inserts).",
+    EventsLog => events_log: "Other collector events (collector inserts).",
+    EventObservers => event_observers: "Which observers heard an event (collector inserts).",
+    Channels => channels: "Channel definitions and their visibility.",
+    Routes => routes: "Mesh routes and their thresholds.",
+    RouteNodes => route_nodes: "The nodes a route runs through.",
+    RouteObservers => route_observers: "The observers a route is judged by.",
+    RouteRecentMatches => route_recent_matches: "Recent packets matched to routes.",
+    RouteResults => route_results: "Each route's latest evaluation.",
+    RouteResultHistory => route_result_history: "Each route's evaluations by day.",
+    UserProfiles => user_profiles: "Member profiles and their roles.",
+    UserProfileNodes => user_profile_nodes: "Adoptions: which profile adopted which node.",
 }
 
 impl Table {
     /// The table named `name` (its SQL name), if it is one of MeshCore Hub's.
     pub fn from_name(name: &str) -> Option<Table> {
         Table::ALL.iter().copied().find(|t| t.name() == name)
+    }
+}
+
+/// In-process change counters, one per table: what values kept in memory across requests
+/// (past-day counts, ...) are checked against. A kept value read while the tables it counts
+/// stood at `of(tables) == v` is still true while `of(tables)` is `v`. Clones share the
+/// counters.
+///
+/// ```
+/// use hub_core::tables::{Table, TableVersions};
+/// let versions = TableVersions::default();
+/// let read_under = versions.of(&[Table::Messages, Table::Channels]);
+/// versions.bump(Table::Nodes);
+/// assert_eq!(versions.of(&[Table::Messages, Table::Channels]), read_under);
+/// versions.clone().bump(Table::Channels);
+/// assert_ne!(versions.of(&[Table::Messages, Table::Channels]), read_under);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TableVersions(Arc<[AtomicU64; TABLE_COUNT]>);
+
+const TABLE_COUNT: usize = Table::ALL.len();
+
+impl Default for TableVersions {
+    fn default() -> Self {
+        TableVersions(Arc::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+}
+
+impl TableVersions {
+    /// Records a change of `table`.
+    pub fn bump(&self, table: Table) {
+        self.0[table as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A number that changes whenever one of `tables` changes (the sum of their counters,
+    /// which only grow).
+    pub fn of(&self, tables: &[Table]) -> u64 {
+        tables
+            .iter()
+            .map(|t| self.0[*t as usize].load(Ordering::Acquire))
+            .fold(0, u64::wrapping_add)
     }
 }
 

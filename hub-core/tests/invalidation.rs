@@ -1,10 +1,11 @@
 //! Invalidation by generations against a real redis-server (docs/contract/cache-design.md section 7), through a
 //! real `#[OpenApi]` service written the way `#[cached]` and `#[invalidates]` expand: a write
-//! makes every entry of its names (and of the names below them) a MISS; a write that fails
+//! makes every entry that read one of the tables it changes a MISS; a write that fails
 //! invalidates nothing; a slow miss that started before a write is never served after it;
 //! the cost of a write does not depend on how many keys are cached; Redis down never fails
 //! or slows a write beyond the per-call bound.
 
+use hub_core::tables::Table;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ impl Api {
             name: "nodes",
             ttl: Ttl::Default,
             params: &[KeyParam::first("page")],
-            depends: &[],
+            reads: &[Table::Nodes],
         };
         let v = self.db.nodes.load(Ordering::SeqCst);
         serve(&SPEC, req, String::new(), async move {
@@ -82,7 +83,7 @@ impl Api {
             name: "dashboard/stats",
             ttl: Ttl::Dashboard,
             params: &[],
-            depends: &[],
+            reads: &[Table::Nodes],
         };
         let v = self.db.nodes.load(Ordering::SeqCst);
         serve(&SPEC, req, String::new(), async move {
@@ -91,14 +92,14 @@ impl Api {
         .await
     }
 
-    /// Shows profile data: declares `depends = ["profiles"]`.
+    /// Shows profile data only: reads `user_profiles`.
     #[oai(path = "/adopted", method = "get")]
     async fn adopted(&self, req: &Request) -> Cached<Json<String>> {
         static SPEC: CacheSpec = CacheSpec {
             name: "adopted",
             ttl: Ttl::Default,
             params: &[],
-            depends: &["profiles"],
+            reads: &[Table::UserProfiles],
         };
         let v = self.db.profiles.load(Ordering::SeqCst);
         serve(&SPEC, req, String::new(), async move {
@@ -114,7 +115,7 @@ impl Api {
             name: "nodes/slow",
             ttl: Ttl::Default,
             params: &[],
-            depends: &[],
+            reads: &[Table::Nodes],
         };
         let (db, gate, runs) = (self.db.clone(), self.gate.clone(), self.slow_runs.clone());
         serve(&SPEC, req, String::new(), async move {
@@ -128,7 +129,7 @@ impl Api {
         .await
     }
 
-    /// `#[invalidates("nodes", "dashboard")]`; `missing=true` answers 404 without writing.
+    /// `#[invalidates(nodes, node_tags)]`; `missing=true` answers 404 without writing.
     #[oai(path = "/nodes", method = "post")]
     async fn write_node(
         &self,
@@ -136,7 +137,7 @@ impl Api {
         missing: Query<Option<bool>>,
     ) -> Invalidated<WriteResult> {
         static SPEC: InvalidateSpec = InvalidateSpec {
-            names: &["nodes", "dashboard"],
+            changes: &[Table::Nodes, Table::NodeTags],
         };
         let db = self.db.clone();
         invalidating(&SPEC, req, async move {
@@ -148,11 +149,11 @@ impl Api {
         .await
     }
 
-    /// `#[invalidates("profiles")]`.
+    /// `#[invalidates(user_profiles)]`.
     #[oai(path = "/profiles", method = "put")]
     async fn write_profile(&self, req: &Request) -> Invalidated<poem::Result<Json<u64>>> {
         static SPEC: InvalidateSpec = InvalidateSpec {
-            names: &["profiles"],
+            changes: &[Table::UserProfiles],
         };
         let db = self.db.clone();
         invalidating(&SPEC, req, async move {
@@ -278,7 +279,7 @@ async fn assert_cached(app: &BoxEndpoint<'static, Response>, uri: &str, body: &s
 }
 
 #[tokio::test]
-async fn a_write_invalidates_its_names_and_the_names_below_them_only() {
+async fn a_write_invalidates_the_entries_that_read_its_tables_only() {
     let server = RedisServer::start();
     let h = harness(&server);
     let app = &*h.app;
@@ -299,10 +300,10 @@ async fn a_write_invalidates_its_names_and_the_names_below_them_only() {
     assert_eq!(write.x_cache, "", "writes carry no cache headers");
     assert_eq!(
         *h.events.invalidated.lock().unwrap(),
-        ["nodes", "dashboard"]
+        ["nodes", "node_tags"]
     );
 
-    // Every key of `nodes` and everything under `dashboard` is a MISS with the new data...
+    // Every key of every response that reads `nodes` is a MISS with the new data...
     for (uri, body) in [
         ("/nodes?page=1", "\"nodes v1 page Some(1)\""),
         ("/nodes", "\"nodes v1 page None\""),
@@ -312,11 +313,11 @@ async fn a_write_invalidates_its_names_and_the_names_below_them_only() {
         assert_eq!((got.x_cache.as_str(), got.body.as_str()), ("MISS", body));
         assert_eq!(get(app, uri).await.x_cache, "HIT", "{uri} is cached again");
     }
-    // ... while a name the write does not touch stays cached.
+    // ... while one that reads no table the write changed stays cached.
     assert_eq!(get(app, "/adopted").await.x_cache, "HIT");
 
-    // `adopted` declares `depends = ["profiles"]`: a profile write invalidates it, and not
-    // the nodes entries.
+    // `adopted` reads `user_profiles`: a profile write invalidates it, and not the nodes
+    // entries.
     assert_eq!(
         send(app, Method::PUT, "/profiles").await.status,
         StatusCode::OK
@@ -461,7 +462,7 @@ async fn write_commands(keys: u32) -> Vec<(String, u64)> {
 async fn invalidation_cost_does_not_grow_with_the_number_of_cached_keys() {
     let few = write_commands(10).await;
     let many = write_commands(10_000).await;
-    // One INCR per invalidated name (`nodes`, `dashboard`), nothing that scans or deletes.
+    // One INCR per changed table (`nodes`, `node_tags`), nothing that scans or deletes.
     assert_eq!(many, [("incr".to_owned(), 2)]);
     assert_eq!(few, many);
 }
@@ -481,12 +482,12 @@ async fn redis_down_a_write_still_succeeds_within_the_bound() {
         assert_eq!((write.status, write.body), (StatusCode::OK, i.to_string()));
         assert!(took <= TIMEOUT + SLACK, "write #{i} took {took:?}");
     }
-    // Each failed bump is a counted error (per name), never an invalidation event; once the
+    // Each failed bump is a counted error (per table), never an invalidation event; once the
     // breaker is open the bump is skipped without I/O.
     assert!(h.events.invalidated.lock().unwrap().is_empty());
     assert_eq!(h.events.errors.load(Ordering::SeqCst), 2 * 6);
     let start = Instant::now();
-    assert!(!h.cache.invalidate(&["nodes"]).await);
+    assert!(!h.cache.tables_changed(&[Table::Nodes]).await);
     assert!(
         start.elapsed() < Duration::from_millis(20),
         "breaker open: no waiting"

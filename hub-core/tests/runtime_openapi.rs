@@ -2,6 +2,7 @@
 //! expands: compiles, serves HIT/MISS with byte-identical bodies, never fails a request when
 //! the cache is broken, and keeps the typed schema plus `X-Cache` in the OpenAPI document.
 
+use hub_core::tables::Table;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -47,7 +48,7 @@ impl Api {
         #[oai(name = "seen_by")] seen_by: Query<Vec<String>>,
     ) -> Cached<poem::Result<Json<Item>>> {
         static SPEC: CacheSpec = CacheSpec {
-            depends: &[],
+            reads: Table::ALL,
             name: "items",
             ttl: Ttl::Dashboard,
             params: &[KeyParam::first("label"), KeyParam::all("seen_by")],
@@ -75,7 +76,7 @@ impl Api {
     #[oai(path = "/touch", method = "post")]
     async fn touch(&self, req: &Request) -> Cached<Json<u32>> {
         static SPEC: CacheSpec = CacheSpec {
-            depends: &[],
+            reads: Table::ALL,
             name: "touch",
             ttl: Ttl::Seconds(60),
             params: &[],

@@ -3,6 +3,7 @@
 //! it; a failing refresh keeps the stale entry served (stale-if-error); an invalidated entry
 //! is never served stale.
 
+use hub_core::tables::Table;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ impl Api {
     #[oai(path = "/item", method = "get")]
     async fn item(&self, req: &Request) -> Cached<poem::Result<Json<serde_json::Value>>> {
         static SPEC: CacheSpec = CacheSpec {
-            depends: &[],
+            reads: Table::ALL,
             name: "item",
             ttl: Ttl::Seconds(TTL_SECS),
             params: &[],
@@ -205,7 +206,7 @@ async fn an_invalidated_entry_is_never_served_stale() {
     let h = harness(Duration::from_secs(30));
     assert_eq!(get(&h).await.run, 1);
     past_ttl().await;
-    h.cache.invalidate(&["item"]).await;
+    h.cache.tables_changed(&[Table::Nodes]).await;
     let got = get(&h).await;
     assert_eq!(got.run, 2, "recomputed, not the stale entry: {got:?}");
     assert!(got.cache_status.contains("fwd=miss"), "{got:?}");

@@ -4,7 +4,7 @@
 //! arguments or a `syn::Error` (possibly several, combined) spanned on the offending tokens.
 
 use syn::{
-    Attribute, Expr, ExprLit, ExprPath, ExprUnary, Lit, LitStr, Meta, Token, UnOp,
+    Attribute, Expr, ExprLit, ExprPath, ExprUnary, Ident, Lit, LitStr, Meta, Token, UnOp,
     punctuated::Punctuated,
 };
 
@@ -31,9 +31,10 @@ pub(crate) struct CachedArgs {
     pub ttl: Ttl,
     /// Path of the variant function (`fn(&poem::Request) -> impl Display`), if any.
     pub key: Option<ExprPath>,
-    /// Other cache names the response depends on (`depends = ["profiles"]`), validated and
-    /// without duplicates.
-    pub depends: Vec<LitStr>,
+    /// The tables the response reads (`reads = [nodes, node_tags]`), without duplicates;
+    /// `None` when not declared (the response then depends on every table). Each is checked
+    /// to be a table by the compiler, at the name, through `hub_core::tables::by_name`.
+    pub reads: Option<Vec<Ident>>,
     /// `public`: the same response for every caller, keyed by path alone, sent with
     /// `Cache-Control: public, max-age=<ttl>`. Spanned for errors about it.
     pub public: Option<syn::Path>,
@@ -118,64 +119,64 @@ pub(crate) fn parse_ttl(value: &Expr) -> syn::Result<Ttl> {
     }
 }
 
-/// Parses a list of cache names: string literals, each a valid name, no duplicates.
-/// `what` names the construct in messages, e.g. "`depends`".
-pub(crate) fn parse_name_list<'a>(
+/// Parses a list of table names: bare identifiers (`nodes`, `node_tags`), each listed once.
+/// Whether each names a table is left to the compiler (the expansion refers to
+/// `hub_core::tables::by_name::<name>`), which reports a misspelling at the name with the
+/// closest table as suggestion. `what` names the construct in messages, e.g. "`reads`".
+pub(crate) fn parse_table_list<'a>(
     items: impl IntoIterator<Item = &'a Expr>,
     what: &str,
-) -> syn::Result<Vec<LitStr>> {
+) -> syn::Result<Vec<Ident>> {
     let mut errors = Errors::default();
-    let mut names: Vec<LitStr> = Vec::new();
+    let mut tables: Vec<Ident> = Vec::new();
     for item in items {
         match item {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => {
-                if let Err(msg) = validate_name(&s.value()) {
-                    errors.push(syn::Error::new_spanned(s, msg));
-                } else if names.iter().any(|n| n.value() == s.value()) {
+            Expr::Path(p)
+                if p.qself.is_none() && p.attrs.is_empty() && p.path.get_ident().is_some() =>
+            {
+                let ident = p.path.get_ident().cloned().expect("checked above");
+                if tables.contains(&ident) {
                     errors.push(syn::Error::new_spanned(
-                        s,
-                        format!("duplicate cache name {:?} in {what}", s.value()),
+                        &ident,
+                        format!("duplicate table `{ident}` in {what}"),
                     ));
                 } else {
-                    names.push(s.clone());
+                    tables.push(ident);
                 }
             }
             other => errors.push(syn::Error::new_spanned(
                 other,
                 format!(
-                    "{what} takes cache names as string literals, e.g. \"nodes\"; \
-                     constants and expressions are not allowed, so names can be checked at \
-                     compile time"
+                    "{what} takes MeshCore Hub's table names as bare identifiers, e.g. \
+                     `nodes, node_tags` (see hub_core::tables)"
                 ),
             )),
         }
     }
     errors.finish()?;
-    Ok(names)
+    Ok(tables)
 }
 
-/// Parses the value of `depends = [...]`.
-pub(crate) fn parse_depends(value: &Expr) -> syn::Result<Vec<LitStr>> {
+/// Parses the value of `reads = [...]`.
+pub(crate) fn parse_reads(value: &Expr) -> syn::Result<Vec<Ident>> {
     match value {
-        Expr::Array(array) if !array.elems.is_empty() => parse_name_list(&array.elems, "`depends`"),
+        Expr::Array(array) if !array.elems.is_empty() => parse_table_list(&array.elems, "`reads`"),
         Expr::Array(array) => Err(syn::Error::new_spanned(
             array,
-            "`depends` must list at least one cache name; omit it instead",
+            "`reads` must list at least one table; a response that reads none is not worth caching",
         )),
         other => Err(syn::Error::new_spanned(
             other,
-            "`depends` must be a list of cache names, e.g. `depends = [\"profiles\"]`",
+            "`reads` must be a list of tables, e.g. `reads = [nodes, node_tags]`",
         )),
     }
 }
 
-/// Parses and validates the arguments of `#[invalidates("a", "b", ...)]`: a non-empty list
-/// of string literals that are valid, distinct cache names.
-pub(crate) fn parse_invalidates_attr(attr: &Attribute) -> syn::Result<Vec<LitStr>> {
-    const FORM: &str = "#[invalidates] requires the cache names a write invalidates, e.g. \
-                        `#[invalidates(\"channels\", \"messages\")]`";
+/// Parses and validates the arguments of `#[invalidates(a, b, ...)]`: a non-empty list of
+/// the tables a write changes.
+pub(crate) fn parse_invalidates_attr(attr: &Attribute) -> syn::Result<Vec<Ident>> {
+    const FORM: &str = "#[invalidates] requires the tables a write changes, e.g. \
+                        `#[invalidates(channels)]`";
     let list = match &attr.meta {
         Meta::List(list) => list,
         _ => return Err(syn::Error::new_spanned(attr, FORM)),
@@ -184,7 +185,7 @@ pub(crate) fn parse_invalidates_attr(attr: &Attribute) -> syn::Result<Vec<LitStr
     if items.is_empty() {
         return Err(syn::Error::new_spanned(attr, FORM));
     }
-    parse_name_list(&items, "#[invalidates]")
+    parse_table_list(&items, "#[invalidates]")
 }
 
 /// Parses the value of `key = ...`.
@@ -228,7 +229,7 @@ pub(crate) fn parse_metas(
     let mut name: Option<Option<LitStr>> = None;
     let mut ttl: Option<Option<Ttl>> = None;
     let mut key: Option<Option<ExprPath>> = None;
-    let mut depends: Option<Option<Vec<LitStr>>> = None;
+    let mut reads: Option<Option<Vec<Ident>>> = None;
     let mut public: Option<syn::Path> = None;
 
     for meta in metas {
@@ -250,11 +251,11 @@ pub(crate) fn parse_metas(
             public.get_or_insert(path);
             continue;
         }
-        if !matches!(arg, "name" | "ttl" | "key" | "depends") {
+        if !matches!(arg, "name" | "ttl" | "key" | "reads") {
             errors.push(syn::Error::new_spanned(
                 &path,
                 format!(
-                    "unknown #[cached] argument `{}`; expected `name`, `ttl`, `key`, `depends` or `public`",
+                    "unknown #[cached] argument `{}`; expected `name`, `ttl`, `key`, `reads` or `public`",
                     quote::quote!(#path).to_string().replace(' ', "")
                 ),
             ));
@@ -263,7 +264,7 @@ pub(crate) fn parse_metas(
         let seen = match arg {
             "name" => name.is_some(),
             "ttl" => ttl.is_some(),
-            "depends" => depends.is_some(),
+            "reads" => reads.is_some(),
             _ => key.is_some(),
         };
         if seen {
@@ -279,7 +280,7 @@ pub(crate) fn parse_metas(
                 let example = match arg {
                     "name" => "name = \"nodes\"",
                     "ttl" => "ttl = dashboard",
-                    "depends" => "depends = [\"profiles\"]",
+                    "reads" => "reads = [nodes, node_tags]",
                     _ => "key = role_key",
                 };
                 errors.push(syn::Error::new_spanned(
@@ -294,7 +295,7 @@ pub(crate) fn parse_metas(
         match arg {
             "name" => name = Some(value.and_then(|v| errors.ok(parse_name(v)))),
             "ttl" => ttl = Some(value.and_then(|v| errors.ok(parse_ttl(v)))),
-            "depends" => depends = Some(value.and_then(|v| errors.ok(parse_depends(v)))),
+            "reads" => reads = Some(value.and_then(|v| errors.ok(parse_reads(v)))),
             _ => key = Some(value.and_then(|v| errors.ok(parse_key(v)))),
         }
     }
@@ -325,7 +326,7 @@ pub(crate) fn parse_metas(
         name,
         ttl: ttl.flatten().unwrap_or(Ttl::Default),
         key: key.flatten(),
-        depends: depends.flatten().unwrap_or_default(),
+        reads: reads.flatten(),
         public,
     })
 }
@@ -465,47 +466,49 @@ mod tests {
     }
 
     #[test]
-    fn depends_lists() {
-        let a = args(parse_quote!(#[cached(name = "a", depends = ["nodes", "dashboard/stats"])]))
-            .unwrap();
-        let names: Vec<String> = a.depends.iter().map(LitStr::value).collect();
-        assert_eq!(names, ["nodes", "dashboard/stats"]);
+    fn reads_lists() {
+        let a = args(parse_quote!(#[cached(name = "a", reads = [nodes, node_tags])])).unwrap();
+        let tables: Vec<String> = a.reads.unwrap().iter().map(Ident::to_string).collect();
+        assert_eq!(tables, ["nodes", "node_tags"]);
         assert!(
             args(parse_quote!(#[cached(name = "a")]))
                 .unwrap()
-                .depends
-                .is_empty()
+                .reads
+                .is_none()
         );
-        let e = err(parse_quote!(#[cached(name = "a", depends = [])]));
+        let e = err(parse_quote!(#[cached(name = "a", reads = [])]));
         assert!(e.contains("at least one"), "{e}");
-        let e = err(parse_quote!(#[cached(name = "a", depends = "nodes")]));
-        assert!(e.contains("list of cache names"), "{e}");
-        let e = err(parse_quote!(#[cached(name = "a", depends = ["nodes", NAME, "a:b", "nodes"])]));
-        assert!(e.contains("string literals"), "{e}");
-        assert!(e.contains("must not contain"), "{e}");
-        assert!(e.contains("duplicate cache name \"nodes\""), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", reads = nodes)]));
+        assert!(e.contains("list of tables"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", reads = [nodes, "a", x::y, nodes])]));
+        assert!(e.contains("bare identifiers"), "{e}");
+        assert!(e.contains("duplicate table `nodes`"), "{e}");
+        let e = err(parse_quote!(#[cached(name = "a", depends = ["nodes"])]));
+        assert!(
+            e.contains("expected `name`, `ttl`, `key`, `reads` or `public`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn invalidates_lists() {
-        let names = |attr: Attribute| -> Vec<String> {
+        let tables = |attr: Attribute| -> Vec<String> {
             parse_invalidates_attr(&attr)
                 .unwrap()
                 .iter()
-                .map(LitStr::value)
+                .map(Ident::to_string)
                 .collect()
         };
         let ierr = |attr: Attribute| parse_invalidates_attr(&attr).unwrap_err().to_string();
         assert_eq!(
-            names(parse_quote!(#[invalidates("channels", "messages",)])),
+            tables(parse_quote!(#[invalidates(channels, messages,)])),
             ["channels", "messages"]
         );
-        assert!(ierr(parse_quote!(#[invalidates])).contains("requires the cache names"));
-        assert!(ierr(parse_quote!(#[invalidates()])).contains("requires the cache names"));
-        assert!(ierr(parse_quote!(#[invalidates = "x"])).contains("requires the cache names"));
-        assert!(ierr(parse_quote!(#[invalidates("a", "a")])).contains("duplicate"));
-        assert!(ierr(parse_quote!(#[invalidates(NODES)])).contains("string literals"));
-        assert!(ierr(parse_quote!(#[invalidates("")])).contains("empty"));
+        assert!(ierr(parse_quote!(#[invalidates])).contains("requires the tables"));
+        assert!(ierr(parse_quote!(#[invalidates()])).contains("requires the tables"));
+        assert!(ierr(parse_quote!(#[invalidates = "x"])).contains("requires the tables"));
+        assert!(ierr(parse_quote!(#[invalidates(nodes, nodes)])).contains("duplicate"));
+        assert!(ierr(parse_quote!(#[invalidates("nodes")])).contains("bare identifiers"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! expansion works from only when there is none.
 
 use quote::quote;
-use syn::{Attribute, ImplItemFn, LitStr};
+use syn::{Attribute, Ident, ImplItemFn, LitStr};
 
 use crate::{
     args::{self, CachedArgs},
@@ -140,7 +140,8 @@ fn key_params(
 
 /// A validated `#[invalidates(...)]` write operation.
 pub(crate) struct WriteMethod {
-    pub names: Vec<LitStr>,
+    /// The tables the write changes.
+    pub changes: Vec<Ident>,
 }
 
 /// Checks an `#[invalidates]` attribute and the method it is on: an `async fn` operation
@@ -150,11 +151,11 @@ pub(crate) fn validate_write(
     attr: &Attribute,
     errors: &mut Errors,
 ) -> Option<WriteMethod> {
-    let names = errors.ok(args::parse_invalidates_attr(attr));
-    let mut ok = names.is_some();
+    let changes = errors.ok(args::parse_invalidates_attr(attr));
+    let mut ok = changes.is_some();
     ok &= check_operation(method, attr, Role::Write, errors);
-    match names {
-        Some(names) if ok => Some(WriteMethod { names }),
+    match changes {
+        Some(changes) if ok => Some(WriteMethod { changes }),
         _ => None,
     }
 }

@@ -151,7 +151,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<LitStr> {
         let Some(invalidated) = validate_write(method, &attr, errors) else {
             continue;
         };
-        rewrite_write(method, &invalidated, &names);
+        rewrite_write(method, &invalidated);
     }
     declared
 }
@@ -254,9 +254,26 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
         }
     };
     let params = &cached.key_params;
-    let depends = &cached.args.depends;
-    // A `depends` name must be one writes can invalidate, else it is a silent no-op.
-    let checks = depends.iter().map(|n| known_name_check(n, "`depends`"));
+    let reads = match &cached.args.reads {
+        Some(tables) => {
+            let tables = tables.iter().map(table_path);
+            quote!(&[#(#tables),*])
+        }
+        None => quote!(::hub_core::tables::Table::ALL),
+    };
+    document(
+        method,
+        &match &cached.args.reads {
+            Some(tables) => format!(
+                "Cached: an answer is reused until one of the tables it reads changes \
+                 (or its TTL ends). Reads {}.",
+                table_list(tables)
+            ),
+            None => {
+                "Cached: an answer is reused until any table changes (or its TTL ends).".to_owned()
+            }
+        },
+    );
     let variant = match &cached.args.key {
         // Spanned on the user's path: a key function of the wrong type is reported there.
         Some(key) => quote_spanned!(key.span()=> ::hub_core::cache::runtime::variant(#key, #req)),
@@ -282,34 +299,41 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
             name: #name,
             ttl: #ttl,
             params: &[#(#params),*],
-            depends: &[#(#depends),*],
+            reads: #reads,
         };
-        #(#checks)*
         let #var: ::std::string::String = #variant;
         #call
     }};
 }
 
-/// A `const` assertion, spanned on `name`, that `name` is in `hub_core::cache::names::KNOWN`.
-fn known_name_check(name: &LitStr, what: &str) -> TokenStream {
-    let message = format!(
-        "unknown cache name {:?} in {what}: not in hub_core::cache::names::KNOWN nor a \
-         #[cached] name of this impl",
-        name.value()
-    );
-    quote_spanned! {name.span()=>
-        const _: () = ::core::assert!(::hub_core::cache::names::is_known(#name), #message);
+/// The `hub_core::tables::Table` a table name of the user's stands for, spanned on the name:
+/// a name that is no table fails the build there, with the compiler's suggestion.
+fn table_path(table: &Ident) -> TokenStream {
+    quote_spanned!(table.span()=> ::hub_core::tables::by_name::#table)
+}
+
+/// `tables` as the OpenAPI description lists them: `` `a`, `b` and `c` ``.
+fn table_list(tables: &[Ident]) -> String {
+    let names: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
     }
 }
 
+/// Appends `paragraph` to the method's doc comment, which `#[OpenApi]` turns into the
+/// operation's description: the declaration is the one place that states what an operation
+/// reads or changes, and the OpenAPI document says it from there.
+fn document(method: &mut ImplItemFn, paragraph: &str) {
+    let paragraph = format!(" {paragraph}");
+    method.attrs.push(parse_quote!(#[doc = ""]));
+    method.attrs.push(parse_quote!(#[doc = #paragraph]));
+}
+
 /// Rewrites a validated `#[invalidates]` method: request parameter reused or injected,
-/// return type `R` -> `Invalidated<R>`, body wrapped in `invalidating(...)`, and a `const`
-/// check of every name that is not a `#[cached]` name of this impl.
-fn rewrite_write(
-    method: &mut ImplItemFn,
-    write: &WriteMethod,
-    impl_names: &HashMap<String, Ident>,
-) {
+/// return type `R` -> `Invalidated<R>`, body wrapped in `invalidating(...)`, and the tables it
+/// changes stated in its description.
+fn rewrite_write(method: &mut ImplItemFn, write: &WriteMethod) {
     let rt = runtime();
     let req = request_param(method);
     let (ret_ty, ret_span): (Type, Span) = match &method.sig.output {
@@ -319,18 +343,20 @@ fn rewrite_write(
     let wrapped: Type =
         syn::parse_quote_spanned!(ret_span=> ::hub_core::cache::runtime::Invalidated<#ret_ty>);
     method.sig.output = ReturnType::Type(Default::default(), Box::new(wrapped));
-    let names = &write.names;
-    let checks = names
-        .iter()
-        .filter(|n| !impl_names.contains_key(&n.value()))
-        .map(|n| known_name_check(n, "#[invalidates]"));
+    let changes = write.changes.iter().map(table_path);
+    document(
+        method,
+        &format!(
+            "Changes {}: cached answers that read them are recomputed.",
+            table_list(&write.changes)
+        ),
+    );
     let spec = Ident::new("__HUB_INVALIDATES", Span::mixed_site());
     let ret = Ident::new("__hub_ret", Span::mixed_site());
     let body = &method.block;
     method.block = parse_quote! {{
-        #(#checks)*
         static #spec: #rt::InvalidateSpec = #rt::InvalidateSpec {
-            names: &[#(#names),*],
+            changes: &[#(#changes),*],
         };
         #rt::invalidating(&#spec, #req, async move {
             let #ret: #ret_ty = async move #body.await;
@@ -507,34 +533,97 @@ mod tests {
         assert!(out.contains("String :: new ()"), "{out}");
     }
 
+    /// The doc comment `#[OpenApi]` makes the description of method `name` from.
+    fn doc_of(out: &str, name: &str) -> String {
+        let file: syn::File = syn::parse_str(out).unwrap();
+        let item_impl = file
+            .items
+            .iter()
+            .find_map(|i| match i {
+                syn::Item::Impl(i) if i.trait_.is_none() => Some(i),
+                _ => None,
+            })
+            .unwrap();
+        let method = item_impl
+            .items
+            .iter()
+            .find_map(|i| match i {
+                ImplItem::Fn(f) if f.sig.ident == name => Some(f),
+                _ => None,
+            })
+            .unwrap();
+        method
+            .attrs
+            .iter()
+            .filter_map(|a| match &a.meta {
+                syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => Some(s.value()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn rewrites_writes() {
         let out = expand(parse_quote! {
             #[OpenApi]
             impl Api {
+                /// Read a.
                 #[oai(path = "/a", method = "get")]
-                #[cached(name = "a", depends = ["nodes"])]
+                #[cached(name = "a", reads = [nodes, node_tags, channels])]
                 async fn a(&self) -> Json<u32> { Json(1) }
+                /// Read b.
+                #[oai(path = "/b", method = "get")]
+                #[cached(name = "b")]
+                async fn b(&self) -> Json<u32> { Json(1) }
+                /// Write a.
                 #[oai(path = "/a", method = "post")]
-                #[invalidates("a", "dashboard")]
+                #[invalidates(node_tags)]
                 async fn post(&self, req: &Request) -> Json<u32> { Json(2) }
             }
         });
         assert!(!out.contains("compile_error"), "{out}");
-        assert!(out.contains("depends : & [\"nodes\"]"), "{out}");
+        // What each operation reads or changes is stated once, in its declaration, and the
+        // OpenAPI description says it from there.
+        assert_eq!(
+            doc_of(&out, "a"),
+            " Read a.\n\n Cached: an answer is reused until one of the tables it reads changes \
+             (or its TTL ends). Reads `nodes`, `node_tags` and `channels`."
+        );
+        assert_eq!(
+            doc_of(&out, "b"),
+            " Read b.\n\n Cached: an answer is reused until any table changes (or its TTL ends)."
+        );
+        assert_eq!(
+            doc_of(&out, "post"),
+            " Write a.\n\n Changes `node_tags`: cached answers that read them are recomputed."
+        );
+        assert!(
+            out.contains("reads : & [:: hub_core :: tables :: by_name :: nodes"),
+            "{out}"
+        );
+        assert!(
+            out.contains("reads : :: hub_core :: tables :: Table :: ALL"),
+            "{out}"
+        );
+        assert!(
+            out.contains("changes : & [:: hub_core :: tables :: by_name :: node_tags]"),
+            "{out}"
+        );
         assert!(
             out.contains(":: hub_core :: cache :: runtime :: Invalidated < Json < u32 > >"),
             "{out}"
         );
-        assert!(out.contains("names : & [\"a\" , \"dashboard\"]"), "{out}");
         assert!(
             out.contains("invalidating (& __HUB_INVALIDATES , req"),
             "{out}"
         );
-        // Checked against KNOWN: `dashboard` and the depends name; `a` is this impl's own.
-        assert_eq!(out.matches("is_known").count(), 2, "{out}");
-        assert!(out.contains("is_known (\"dashboard\")"), "{out}");
-        assert!(out.contains("is_known (\"nodes\")"), "{out}");
         assert!(
             out.contains("# [invalidates (__processed_by_cached_api)]"),
             "{out}"
@@ -547,19 +636,19 @@ mod tests {
             #[OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "get")]
-                #[invalidates("nodes")]
+                #[invalidates(nodes)]
                 async fn a(&self) -> Json<u32> { Json(1) }
                 #[oai(path = "/b")]
-                #[invalidates("nodes")]
+                #[invalidates(nodes)]
                 async fn b(&self) -> Json<u32> { Json(1) }
                 #[oai(path = "/c", method = "post")]
-                #[invalidates("nodes")]
+                #[invalidates(nodes)]
                 fn c(&self) -> Json<u32> { Json(1) }
-                #[invalidates("nodes")]
+                #[invalidates(nodes)]
                 async fn d(&self) -> Json<u32> { Json(1) }
                 #[oai(path = "/e", method = "delete")]
-                #[invalidates("nodes")]
-                #[invalidates("profiles")]
+                #[invalidates(nodes)]
+                #[invalidates(user_profiles)]
                 async fn e(&self) -> Json<u32> { Json(1) }
             }
         });

@@ -114,18 +114,21 @@ pub fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Arguments, in any order:
 ///
-/// - `name = "..."` (required): the cache name, used in keys (`{prefix}:{name}:...`) and by
-///   invalidation. Non-empty, no `:` `*` `{` `}` or whitespace, unique within the impl.
+/// - `name = "..."` (required): the cache name, used in keys (`{prefix}:{name}:...`) and as
+///   the metrics label. Non-empty, no `:` `*` `{` `}` or whitespace, unique within the impl.
 /// - `ttl = default | dashboard | feeds | <seconds>` (optional, `default` when absent):
 ///   `REDIS_CACHE_TTL`, `REDIS_CACHE_TTL_DASHBOARD`, `REDIS_CACHE_TTL_FEEDS`, or an integer
 ///   literal `> 0`.
 /// - `key = path` (optional): a function `fn(&poem::Request) -> K` with `K: Display` giving
 ///   the variant part of the key, e.g. `role=admin`. A function of another type is a type
 ///   error reported at the path.
-/// - `depends = ["profiles", ...]` (optional): other cache names whose invalidation must also
-///   invalidate this operation's entries (e.g. `nodes` embeds profile names). String literals,
-///   distinct, each in `hub_core::cache::names::KNOWN` (checked at compile time). The name
-///   itself and its ancestors (`dashboard` for `dashboard/stats`) are always included.
+/// - `reads = [nodes, node_tags, ...]` (optional): the tables of MeshCore Hub
+///   (`hub_core::tables`) the response is computed from, as bare identifiers, each once. An
+///   entry is valid while none of them changed; when `reads` is absent, a change to any table
+///   ends it. A name that is not a table is a compile error at the name (it expands to
+///   `hub_core::tables::by_name::<name>`). The operation's OpenAPI description ends with the
+///   list. Declaring too few tables serves stale answers: hub-api's coherence test compares
+///   every cached answer with a fresh computation after random writes to catch it.
 /// - `public` (optional flag): every caller gets the same response (the RSS and Atom
 ///   feeds), so its 200 and 304 answers carry `Cache-Control: public, max-age=<ttl>` and the
 ///   return type becomes `Cached<R, Public>`, which documents that header. Its key is the
@@ -148,27 +151,24 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()
 }
 
-/// Marks a write operation of a [`macro@cached_api`] impl with the cache names it
-/// invalidates: `#[invalidates("channels", "messages", "dashboard")]`.
+/// Marks a write operation of a [`macro@cached_api`] impl with the tables of MeshCore Hub it
+/// changes: `#[invalidates(channels)]`.
 ///
 /// After the handler returns a 2xx response (that is, after its transaction committed), the
-/// runtime bumps the invalidation generation of every listed name in one Redis round trip
-/// (a pipeline of `INCR {prefix}:gen:{name}`), so every entry computed before is a MISS from
-/// then on, whatever the number of cached keys. Invalidating a name also invalidates every
-/// name below it: `"dashboard"` covers `dashboard/stats`, `dashboard/activity`, ... (see
-/// `hub_core::cache::names`). The response is never changed and never fails because of the
-/// cache: with Redis down the bump is skipped (logged, counted as a cache error, bounded by
-/// `REDIS_TIMEOUT_MS` or immediate while the breaker is open) and entries expire with their
-/// TTL. Each name is reported to the cache observers (`hub_cache_invalidations_total`).
+/// runtime bumps the generation of every listed table in one Redis round trip (a pipeline of
+/// `INCR {prefix}:gen:{table}`) and its in-process version, so every entry that read one of
+/// them is a MISS from then on, whatever the number of cached keys. The response is never
+/// changed and never fails because of the cache: with Redis down the bump is skipped
+/// (logged, counted as a cache error, bounded by `REDIS_TIMEOUT_MS` or immediate while the
+/// breaker is open) and entries expire with their TTL. Each table is reported to the cache
+/// observers (`hub_cache_invalidations_total`). The operation's OpenAPI description ends with
+/// the list.
 ///
-/// # Name checks (at compile time)
+/// # Table checks (at compile time)
 ///
-/// Names are string literals (no constants or expressions), valid cache names, listed once,
-/// at least one. Each must be either the `name` of a `#[cached]` operation of the same impl,
-/// or in the one registry of known names, `hub_core::cache::names::KNOWN`: a `const`
-/// assertion (`names::is_known`) fails the build otherwise, at the misspelled literal. Adding
-/// a cached operation whose name other impls' writes invalidate means adding it to `KNOWN`.
-/// `#[cached(depends = [...])]` names are checked against `KNOWN` the same way.
+/// Tables are bare identifiers, listed once, at least one; each expands to
+/// `hub_core::tables::by_name::<name>`, so a name that is not a table fails the build at the
+/// name, with the compiler's suggestion of the closest one.
 ///
 /// The operation must be an `async fn` whose `#[oai(...)]` declares write methods only (`post`,
 /// `put`, `patch`, `delete`; not `get` or `head`). As with `#[cached]`, `#[cached_api]` injects
@@ -188,14 +188,14 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[OpenApi]
 /// impl ChannelsApi {
 ///     #[oai(path = "/channels", method = "get")]
-///     #[cached(name = "channels")]
+///     #[cached(name = "channels", reads = [channels])]
 ///     async fn list(&self) -> poem::Result<Json<Vec<String>>> {
 ///         Ok(Json(vec!["public".into()]))
 ///     }
 ///
-///     /// Creates a channel; its messages and the dashboard change too.
+///     /// Creates a channel.
 ///     #[oai(path = "/channels", method = "post")]
-///     #[invalidates("channels", "messages", "dashboard")]
+///     #[invalidates(channels)]
 ///     async fn create(&self, name: Json<String>) -> poem::Result<Json<String>> {
 ///         Ok(Json(name.0))
 ///     }

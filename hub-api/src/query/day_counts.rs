@@ -2,15 +2,16 @@
 //! (docs/benchmarks.md, "Fast without the cache").
 //!
 //! The collector stamps every row with the time it was heard, so a past day's rows stay as
-//! they are (see [`PastDays`] for the exceptions and how long they may show). A window cut at
-//! midnights then costs only its partial first day and its last day (usually today) on each
-//! request; the whole days between are counted once per
-//! [`PAST_DAY_TTL`](super::past_days::PAST_DAY_TTL).
+//! they are until something reaches back (a late row, a retention delete: see [`PastDays`]).
+//! A window cut at midnights then costs only its partial first day and its last day (usually
+//! today) on each request; the whole days between are counted once, and again after a change
+//! of the tables they were counted from ([`counted_tables`]).
 
 use super::past_days::PastDays;
 use super::time_window::TimeWindow;
 use crate::params::{Bound, datetime_bound};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use hub_core::tables::Table;
 use hub_core::time::Timestamp;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -79,6 +80,26 @@ pub async fn counts_by_day<E: EntityTrait>(
         .collect())
 }
 
+/// The tables a kept count of `E`'s rows is counted from: `E`'s own, and the observers of its
+/// events, which the `observed_by` filter reads. (Names, tags and adoptions a filter names
+/// are resolved to ids on each request and enter the key instead: see
+/// [`ids_of`](super::filters::ids_of).)
+///
+/// ```
+/// use hub_api::query::day_counts::counted_tables;
+/// use hub_core::{entity::messages, tables::Table};
+/// assert_eq!(counted_tables::<messages::Entity>(), [Table::Messages, Table::EventObservers]);
+/// ```
+pub fn counted_tables<E: EntityTrait>() -> &'static [Table] {
+    match Table::from_name(E::default().table_name()) {
+        Some(Table::Messages) => &[Table::Messages, Table::EventObservers],
+        Some(Table::Advertisements) => &[Table::Advertisements, Table::EventObservers],
+        Some(Table::RawPackets) => &[Table::RawPackets, Table::EventObservers],
+        // No other table's rows are counted by day; should one be, every change counts.
+        _ => Table::ALL,
+    }
+}
+
 /// [`counts_by_day`] for the past days `dates`, the days already counted for `key` (which
 /// names exactly what `select` counts) taken from `kept`, so that only days not seen yet
 /// are read.
@@ -91,7 +112,8 @@ pub async fn kept_counts_by_day<E: EntityTrait>(
     dates: &[NaiveDate],
 ) -> Result<HashMap<NaiveDate, i64>, DbErr> {
     let db = db.clone();
-    kept.get_or_fetch(key, dates, 0, move |first, last| async move {
+    let tables = counted_tables::<E>();
+    kept.get_or_fetch(key, tables, dates, 0, move |first, last| async move {
         counts_by_day(&db, select, column, first, last).await
     })
     .await
@@ -247,12 +269,13 @@ impl WindowDays {
         // The whole days as one span, not per day: one COUNT reads an index range, where
         // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
         // window moves by a day a day, so a span is counted about once a day (and again
-        // after PAST_DAY_TTL).
+        // after a change reaches back into it).
         let span = format!("{key} {first}..{last}");
         let span_days = [*first];
         let from_oldest = self.head.is_none() && self.from_oldest_row;
         let reader = db.clone();
-        let whole = kept.get_or_fetch(&span, &span_days, 0, move |first, _| async move {
+        let tables = counted_tables::<E>();
+        let whole = kept.get_or_fetch(&span, tables, &span_days, 0, move |first, _| async move {
             let rows = if from_oldest {
                 // Every row but the tail's, as one statement (one snapshot): without a lower
                 // time bound the count reads the filter's narrowest index (a covering one for

@@ -1,28 +1,32 @@
-//! Aggregates of past UTC days, kept in process so a dashboard series reads only the days it
-//! has not seen yet (docs/benchmarks.md, "Fast without the cache").
+//! Aggregates of past UTC days and hours, kept in process so a dashboard series or a list
+//! total reads only the buckets it has not seen yet (docs/benchmarks.md, "Fast without the
+//! cache").
 //!
-//! The collector stamps rows with the time they were heard, so once a day is over its counts
-//! stay as they are; the exceptions (retention deleting old rows, a late import) show after
-//! at most [`PAST_DAY_TTL`], as a cached dashboard response would. Today is never kept: the
-//! dashboard windows end before it.
+//! A kept bucket is true while the tables it was counted from are unchanged: each is stored
+//! with the [`TableVersions`] of those tables as they stood before it was read, and a bucket
+//! whose tables have moved since is read again by the next request that needs it. The
+//! collector's steady appends (rows heard now) never reach a past bucket and move no version
+//! ([`ResponseCache::tables_grew`](hub_core::cache::runtime::ResponseCache::tables_grew)); a
+//! late row, a retention delete, an operator's SQL or a write of hub's do
+//! ([`tables_changed`](hub_core::cache::runtime::ResponseCache::tables_changed)). A change the
+//! data-change watcher cannot see (docs/caching.md, "Freshness") is bounded by the renewal
+//! age (`KEPT_COUNTS_RENEW_AFTER`): from that age on, a request that uses a bucket also reads
+//! it again in the background, answering from what is kept meanwhile. Today, and the current
+//! hour, are never kept.
 
 use chrono::NaiveDate;
+use hub_core::tables::{Table, TableVersions};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long one day's aggregate is reused before it is read again.
-pub const PAST_DAY_TTL: Duration = Duration::from_secs(600);
+/// The default renewal age of a kept bucket (`KEPT_COUNTS_RENEW_AFTER`).
+pub const DEFAULT_RENEW_AFTER: Duration =
+    Duration::from_secs(hub_core::settings::DEFAULT_KEPT_COUNTS_RENEW_AFTER);
 
-/// From this age on, a request that uses a kept bucket also starts reading it again in the
-/// background, so that a key in use is renewed before [`PAST_DAY_TTL`] and no request waits
-/// for its periodic recount (which is the full count of a list filter or of the dashboard's
-/// totals: up to a second on a large network).
-pub const RENEW_AFTER: Duration = Duration::from_secs(480);
-
-/// Days beyond this many kept entries are dropped (oldest reads first), bounding memory:
-/// 90 days for each series, role and breakdown fits many times over.
+/// Buckets beyond this many kept entries are dropped (those whose tables changed first, then
+/// all), bounding memory: 90 days for each series, role and breakdown fits many times over.
 const MAX_ENTRIES: usize = 20_000;
 
 /// Per-day values of type `V` for any number of aggregates, each named by a key that says
@@ -30,32 +34,44 @@ const MAX_ENTRIES: usize = 20_000;
 pub type PastDays<V> = PastBuckets<NaiveDate, V>;
 
 /// Values of past time buckets of kind `B` (UTC days, hours), for any number of aggregates,
-/// each named by a key that says what was counted. A bucket that is over stays as it was
-/// read except for retention deletes and late imports, which show after [`PAST_DAY_TTL`].
+/// each named by a key that says what was counted and from which tables.
 ///
 /// By default a missing bucket is read on the request that needs it. Made with
 /// [`PastBuckets::filled_in_background`], a request that finds buckets missing is told so
 /// ([`PastBuckets::kept_or_fill`] answers `None`) and they are read by a task of their own,
 /// one per key at a time, so that request can answer another way. Either way, buckets older
-/// than [`RENEW_AFTER`] are read again in the background by the request that uses them.
+/// than the renewal age are read again in the background by the request that uses them.
 pub struct PastBuckets<B, V> {
     entries: Arc<Mutex<BucketEntries<B, V>>>,
     /// Keys whose buckets a background task is reading (at most one task per key).
     reading: Arc<Mutex<HashSet<String>>>,
     /// Missing buckets are read in the background, not by the request.
     fill_in_background: bool,
+    /// The tables' change counters the buckets are checked against.
+    versions: TableVersions,
+    /// From this age on a bucket is read again in the background; zero: never by age.
+    renew_after: Duration,
 }
 
-/// Kept values by (aggregate key, bucket), each with the time it was read.
-type BucketEntries<B, V> = HashMap<(String, B), (Instant, V)>;
+/// Kept values by (aggregate key, bucket).
+type BucketEntries<B, V> = HashMap<(String, B), Entry<V>>;
+
+/// One kept bucket: its value, the tables it was counted from and their version before the
+/// read, and when it was read.
+struct Entry<V> {
+    value: V,
+    tables: &'static [Table],
+    version: u64,
+    read_at: Instant,
+}
 
 /// What is kept of a key's buckets.
 struct Kept<B, V> {
-    /// The fresh values (younger than [`PAST_DAY_TTL`]).
+    /// The values still true (their tables unchanged since they were read).
     values: HashMap<B, V>,
-    /// Buckets with no fresh value.
+    /// Buckets with no true value.
     missing: Vec<B>,
-    /// Fresh buckets older than [`RENEW_AFTER`].
+    /// True buckets older than the renewal age.
     due: Vec<B>,
 }
 
@@ -65,27 +81,38 @@ impl<B, V> Clone for PastBuckets<B, V> {
             entries: self.entries.clone(),
             reading: self.reading.clone(),
             fill_in_background: self.fill_in_background,
+            versions: self.versions.clone(),
+            renew_after: self.renew_after,
         }
     }
 }
 
 impl<B, V> Default for PastBuckets<B, V> {
     fn default() -> Self {
-        PastBuckets {
-            entries: Arc::default(),
-            reading: Arc::default(),
-            fill_in_background: false,
-        }
+        PastBuckets::new(TableVersions::default(), DEFAULT_RENEW_AFTER)
     }
 }
 
 impl<B, V> PastBuckets<B, V> {
-    /// Kept buckets whose missing ones [`kept_or_fill`](Self::kept_or_fill) reads in the
-    /// background.
-    pub fn filled_in_background() -> Self {
+    /// Nothing kept yet; buckets are checked against `versions` (the server's:
+    /// [`ResponseCache::versions`](hub_core::cache::runtime::ResponseCache::versions)) and
+    /// read again in the background from `renew_after` on (zero: never by age).
+    pub fn new(versions: TableVersions, renew_after: Duration) -> Self {
+        PastBuckets {
+            entries: Arc::default(),
+            reading: Arc::default(),
+            fill_in_background: false,
+            versions,
+            renew_after,
+        }
+    }
+
+    /// The same buckets, whose missing ones [`kept_or_fill`](Self::kept_or_fill) reads in
+    /// the background.
+    pub fn filled_in_background(self) -> Self {
         PastBuckets {
             fill_in_background: true,
-            ..PastBuckets::default()
+            ..self
         }
     }
 
@@ -111,14 +138,15 @@ where
     B: Copy + Ord + std::hash::Hash + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// The value of every bucket of `buckets` for `key`: kept ones from memory, the others
-    /// from one call of `fetch(first, last)` over the span of the missing buckets (which must
-    /// return every bucket of that span it has a value for; one it leaves out gets `empty`).
-    /// When none is missing but some are due for renewal, `fetch` reads those on a task of
-    /// its own and this answers from memory at once.
+    /// The value of every bucket of `buckets` for `key`, counted from `tables`: kept ones from
+    /// memory, the others from one call of `fetch(first, last)` over the span of the missing
+    /// buckets (which must return every bucket of that span it has a value for; one it
+    /// leaves out gets `empty`). When none is missing but some are due for renewal, `fetch`
+    /// reads those on a task of its own and this answers from memory at once.
     pub async fn get_or_fetch<E, Fut>(
         &self,
         key: &str,
+        tables: &'static [Table],
         buckets: &[B],
         empty: V,
         fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
@@ -127,15 +155,21 @@ where
         E: 'static,
         Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
     {
-        let mut kept = self.kept(key, buckets);
+        let mut kept = self.kept(key, tables, buckets);
         let Some((first, last)) = span(&kept.missing) else {
-            self.renew(key, &kept.due, empty, fetch);
+            self.renew(key, tables, &kept.due, empty, fetch);
             return Ok(kept.values);
         };
-        let read_at = Instant::now();
+        let (read_at, version) = (Instant::now(), self.versions.of(tables));
         let fetched = fetch(first, last).await?;
-        kept.values
-            .extend(self.store(key, &kept.missing, read_at, empty, fetched));
+        kept.values.extend(self.store(
+            key,
+            tables,
+            &kept.missing,
+            (read_at, version),
+            empty,
+            fetched,
+        ));
         Ok(kept.values)
     }
 
@@ -146,6 +180,7 @@ where
     pub async fn kept_or_fill<E, Fut>(
         &self,
         key: &str,
+        tables: &'static [Table],
         buckets: &[B],
         empty: V,
         fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
@@ -156,25 +191,26 @@ where
     {
         if !self.fill_in_background {
             return self
-                .get_or_fetch(key, buckets, empty, fetch)
+                .get_or_fetch(key, tables, buckets, empty, fetch)
                 .await
                 .map(Some);
         }
-        let kept = self.kept(key, buckets);
+        let kept = self.kept(key, tables, buckets);
         if kept.missing.is_empty() {
-            self.renew(key, &kept.due, empty, fetch);
+            self.renew(key, tables, &kept.due, empty, fetch);
             return Ok(Some(kept.values));
         }
-        self.renew(key, &kept.missing, empty, fetch);
+        self.renew(key, tables, &kept.missing, empty, fetch);
         Ok(None)
     }
 
     /// Reads `buckets` of `key` with `fetch` on a task of its own, unless `buckets` is empty
     /// or a task already reads `key`. A failed read keeps what was kept (a missing bucket is
-    /// read again by a later request; a due one until it expires).
+    /// read again by a later request; a due one by the next request that uses it).
     fn renew<E, Fut>(
         &self,
         key: &str,
+        tables: &'static [Table],
         buckets: &[B],
         empty: V,
         fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
@@ -190,17 +226,17 @@ where
         }
         let (kept, key, buckets) = (self.clone(), key.to_string(), buckets.to_vec());
         tokio::spawn(async move {
-            let read_at = Instant::now();
+            let read = (Instant::now(), kept.versions.of(tables));
             if let Ok(fetched) = fetch(first, last).await {
-                kept.store(&key, &buckets, read_at, empty, fetched);
+                kept.store(&key, tables, &buckets, read, empty, fetched);
             }
             kept.reading().remove(&key);
         });
     }
 
     /// What is kept of `buckets` for `key`, as of now.
-    fn kept(&self, key: &str, buckets: &[B]) -> Kept<B, V> {
-        let now = Instant::now();
+    fn kept(&self, key: &str, tables: &'static [Table], buckets: &[B]) -> Kept<B, V> {
+        let (now, version) = (Instant::now(), self.versions.of(tables));
         let entries = self.lock();
         let mut kept = Kept {
             values: HashMap::new(),
@@ -209,11 +245,13 @@ where
         };
         for bucket in buckets {
             match entries.get(&(key.to_string(), *bucket)) {
-                Some((at, value)) if now.duration_since(*at) < PAST_DAY_TTL => {
-                    if now.duration_since(*at) >= RENEW_AFTER {
+                Some(entry) if entry.version == version => {
+                    if !self.renew_after.is_zero()
+                        && now.duration_since(entry.read_at) >= self.renew_after
+                    {
                         kept.due.push(*bucket);
                     }
-                    kept.values.insert(*bucket, value.clone());
+                    kept.values.insert(*bucket, entry.value.clone());
                 }
                 _ => kept.missing.push(*bucket),
             }
@@ -221,20 +259,20 @@ where
         kept
     }
 
-    /// Keeps the values `fetched` at `read_at` for `buckets` of `key` (`empty` for a bucket
-    /// it has none for) and returns them.
+    /// Keeps the values `fetched` for `buckets` of `key`, read at `read.0` under the version
+    /// `read.1` of `tables` (`empty` for a bucket it has none for), and returns them.
     fn store(
         &self,
         key: &str,
+        tables: &'static [Table],
         buckets: &[B],
-        read_at: Instant,
+        (read_at, version): (Instant, u64),
         empty: V,
         mut fetched: HashMap<B, V>,
     ) -> HashMap<B, V> {
-        let now = Instant::now();
         let mut entries = self.lock();
         if entries.len() + buckets.len() > MAX_ENTRIES {
-            entries.retain(|_, (at, _)| now.duration_since(*at) < PAST_DAY_TTL);
+            entries.retain(|_, e| self.versions.of(e.tables) == e.version);
             if entries.len() + buckets.len() > MAX_ENTRIES {
                 entries.clear();
             }
@@ -242,7 +280,13 @@ where
         let mut stored = HashMap::new();
         for bucket in buckets {
             let value = fetched.remove(bucket).unwrap_or_else(|| empty.clone());
-            entries.insert((key.to_string(), *bucket), (read_at, value.clone()));
+            let entry = Entry {
+                value: value.clone(),
+                tables,
+                version,
+                read_at,
+            };
+            entries.insert((key.to_string(), *bucket), entry);
             stored.insert(*bucket, value);
         }
         stored
@@ -268,9 +312,24 @@ pub struct DashboardDays {
     pub channel_messages: PastDays<Vec<(i32, i64)>>,
 }
 
+impl DashboardDays {
+    /// Nothing kept yet, checked against `versions` and renewed from `renew_after` on (see
+    /// [`PastBuckets::new`]).
+    pub fn new(versions: &TableVersions, renew_after: Duration) -> Self {
+        DashboardDays {
+            counts: PastDays::new(versions.clone(), renew_after),
+            packet_kinds: PastDays::new(versions.clone(), renew_after),
+            channel_messages: PastDays::new(versions.clone(), renew_after),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table the test buckets are counted from.
+    const T: &[Table] = &[Table::Messages];
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default()
@@ -308,7 +367,7 @@ mod tests {
         let spans = Spans::default();
         let all = [day(1), day(2), day(3)];
         let got = days
-            .get_or_fetch("k", &all, 0, fetch(&spans, HashMap::from([(day(2), 5)])))
+            .get_or_fetch("k", T, &all, 0, fetch(&spans, HashMap::from([(day(2), 5)])))
             .await;
         assert_eq!(
             got,
@@ -316,7 +375,13 @@ mod tests {
         );
         let next = [day(2), day(3), day(4)];
         let got = days
-            .get_or_fetch("k", &next, 0, fetch(&spans, HashMap::from([(day(4), 7)])))
+            .get_or_fetch(
+                "k",
+                T,
+                &next,
+                0,
+                fetch(&spans, HashMap::from([(day(4), 7)])),
+            )
             .await;
         assert_eq!(
             got,
@@ -324,7 +389,7 @@ mod tests {
         );
         // Another key shares nothing.
         let _ = days
-            .get_or_fetch("other", &[day(2)], 0, fetch(&spans, HashMap::new()))
+            .get_or_fetch("other", T, &[day(2)], 0, fetch(&spans, HashMap::new()))
             .await;
         assert_eq!(
             taken(&spans),
@@ -336,12 +401,12 @@ mod tests {
     async fn a_failed_fetch_keeps_nothing() {
         let days: PastDays<i64> = PastDays::default();
         let failed = days
-            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
+            .get_or_fetch("k", T, &[day(1)], 0, |_, _| async { Err("down") })
             .await;
         assert_eq!(failed, Err("down"));
         let spans = Spans::default();
         let _ = days
-            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+            .get_or_fetch("k", T, &[day(1)], 0, fetch(&spans, HashMap::new()))
             .await;
         assert_eq!(taken(&spans), [(day(1), day(1))]);
     }
@@ -353,14 +418,14 @@ mod tests {
         let both = [day(1), day(2)];
         let one = |n| HashMap::from([(day(1), n), (day(2), n)]);
         let _ = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(1)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(1)))
             .await;
         assert_eq!(taken(&spans).len(), 1);
 
-        // Younger than RENEW_AFTER: nothing is read.
-        tokio::time::advance(RENEW_AFTER - Duration::from_secs(1)).await;
+        // Younger than DEFAULT_RENEW_AFTER: nothing is read.
+        tokio::time::advance(DEFAULT_RENEW_AFTER - Duration::from_secs(1)).await;
         let got = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(2)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(2)))
             .await;
         assert_eq!(got, Ok(one(1)));
         days.settled().await;
@@ -369,24 +434,23 @@ mod tests {
         // Due: the kept values at once, the new ones read meanwhile, one read per key.
         tokio::time::advance(Duration::from_secs(2)).await;
         let got = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(2)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(2)))
             .await;
         assert_eq!(got, Ok(one(1)));
         let _ = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(3)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(3)))
             .await;
         days.settled().await;
         assert_eq!(taken(&spans), [(day(1), day(2))]);
         let got = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(4)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(4)))
             .await;
         assert_eq!(got, Ok(one(2)));
 
-        // Renewed, the values outlive the first read's PAST_DAY_TTL without a request
-        // waiting for a read.
-        tokio::time::advance(PAST_DAY_TTL - RENEW_AFTER + Duration::from_secs(1)).await;
+        // Renewed, the values are not due again for another renewal age.
+        tokio::time::advance(Duration::from_secs(2)).await;
         let got = days
-            .get_or_fetch("k", &both, 0, fetch(&spans, one(5)))
+            .get_or_fetch("k", T, &both, 0, fetch(&spans, one(5)))
             .await;
         assert_eq!(got, Ok(one(2)));
         days.settled().await;
@@ -394,36 +458,93 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_renewal_keeps_the_values_until_they_expire() {
+    async fn a_failed_renewal_keeps_the_values() {
         let days: PastDays<i64> = PastDays::default();
         let spans = Spans::default();
         let kept = HashMap::from([(day(1), 1)]);
         let _ = days
-            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, kept.clone()))
+            .get_or_fetch("k", T, &[day(1)], 0, fetch(&spans, kept.clone()))
             .await;
-        tokio::time::advance(RENEW_AFTER).await;
+        tokio::time::advance(DEFAULT_RENEW_AFTER).await;
         let got = days
-            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
+            .get_or_fetch("k", T, &[day(1)], 0, |_, _| async { Err("down") })
             .await;
         assert_eq!(got, Ok(kept.clone()));
         days.settled().await;
         let got = days
-            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+            .get_or_fetch("k", T, &[day(1)], 0, fetch(&spans, HashMap::new()))
             .await;
         assert_eq!(got, Ok(kept));
         days.settled().await;
         // That request renewed it (the failure kept nothing but the old value).
         assert_eq!(taken(&spans).len(), 2);
+    }
 
-        // Expired values are read by the request, as if never kept.
-        let days: PastDays<i64> = PastDays::default();
-        let _ = days
-            .get_or_fetch("k", &[day(1)], 0, fetch(&spans, HashMap::new()))
+    #[tokio::test]
+    async fn a_change_of_its_tables_makes_the_request_read_a_bucket_again() {
+        let versions = TableVersions::default();
+        let days: PastDays<i64> = PastDays::new(versions.clone(), DEFAULT_RENEW_AFTER);
+        let spans = Spans::default();
+        let first = days
+            .get_or_fetch(
+                "k",
+                T,
+                &[day(1)],
+                0,
+                fetch(&spans, HashMap::from([(day(1), 1)])),
+            )
             .await;
-        tokio::time::advance(PAST_DAY_TTL).await;
+        assert_eq!(first, Ok(HashMap::from([(day(1), 1)])));
+
+        // Another table changed: still kept.
+        versions.bump(Table::Nodes);
         let got = days
-            .get_or_fetch("k", &[day(1)], 0, |_, _| async { Err("down") })
+            .get_or_fetch("k", T, &[day(1)], 0, |_, _| async { Err("not read") })
             .await;
-        assert_eq!(got, Err("down"));
+        assert_eq!(got, Ok(HashMap::from([(day(1), 1)])));
+
+        // Its table changed (a late row, a delete): the request itself reads it again, so
+        // what it answers is never the value from before the change.
+        versions.bump(Table::Messages);
+        let got = days
+            .get_or_fetch(
+                "k",
+                T,
+                &[day(1)],
+                0,
+                fetch(&spans, HashMap::from([(day(1), 2)])),
+            )
+            .await;
+        assert_eq!(got, Ok(HashMap::from([(day(1), 2)])));
+        assert_eq!(taken(&spans).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_change_during_a_read_is_not_hidden_by_it() {
+        let versions = TableVersions::default();
+        let days: PastDays<i64> = PastDays::new(versions.clone(), DEFAULT_RENEW_AFTER);
+        // The read started before the change and may not have seen it: kept under the
+        // version from before, so the next request reads again.
+        let changed_meanwhile = {
+            let versions = versions.clone();
+            move |_, _| async move {
+                versions.bump(Table::Messages);
+                Ok::<_, &str>(HashMap::from([(day(1), 1)]))
+            }
+        };
+        let _ = days
+            .get_or_fetch("k", T, &[day(1)], 0, changed_meanwhile)
+            .await;
+        let spans = Spans::default();
+        let got = days
+            .get_or_fetch(
+                "k",
+                T,
+                &[day(1)],
+                0,
+                fetch(&spans, HashMap::from([(day(1), 2)])),
+            )
+            .await;
+        assert_eq!(got, Ok(HashMap::from([(day(1), 2)])));
     }
 }

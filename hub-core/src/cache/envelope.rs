@@ -21,9 +21,9 @@ const MAGIC: &[u8; 2] = b"HC";
 /// Current envelope format version. Bump it when the layout changes: older entries then
 /// decode to `None` and are recomputed instead of misread.
 ///
-/// Version 2 holds the generations of every name the response depends on (version 1 held a
-/// single, unused generation).
-pub const FORMAT_VERSION: u8 = 2;
+/// Version 3 holds the generations of the tables the response read (version 2 held those of
+/// cache names, version 1 a single, unused generation).
+pub const FORMAT_VERSION: u8 = 3;
 
 /// A cached response: everything needed to replay it byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +36,9 @@ pub struct Envelope {
     pub etag: String,
     /// Unix time (seconds) when the entry was stored.
     pub stored_at: u64,
-    /// Invalidation generations, read before the response was computed, of the names it
-    /// depends on (in the order of [`super::names::generation_names`]). A read serves the
-    /// entry only while these are still the current generations.
+    /// Generations, read before the response was computed, of the tables it read (in the
+    /// order of its [`CacheSpec::reads`](super::runtime::CacheSpec::reads)). A read serves
+    /// the entry only while these are still the current generations.
     pub generations: Vec<u64>,
     /// The body bytes exactly as sent (`Bytes`: a decoded entry shares the stored bytes).
     pub body: Bytes,

@@ -4,7 +4,8 @@
 //! - [`CacheBackend`]: the store abstraction, with [`RedisCache`] and [`NullCache`].
 //! - [`breaker`]: the circuit breaker that keeps a dead Redis from slowing requests.
 //! - [`key`] and [`envelope`]: what is stored under which key.
-//! - [`names`]: the known cache names and the generation rule of invalidation.
+//! - Freshness: entries are valid under the generations of the tables they read
+//!   ([`crate::tables`]), bumped by writes and by [`crate::changes`].
 //! - [`near`]: the per-process near cache in front of Redis, kept coherent by client tracking.
 //! - [`CacheSettings`]: the `REDIS_*` settings.
 
@@ -14,7 +15,6 @@ mod coalesce;
 mod connection;
 pub mod envelope;
 pub mod key;
-pub mod names;
 pub mod near;
 pub mod observer;
 pub mod redis;

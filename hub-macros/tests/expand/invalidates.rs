@@ -17,22 +17,24 @@ struct Api;
 #[cached_api]
 #[OpenApi]
 impl Api {
-    /// Depends on profiles too: a profile write must drop these entries.
+    /// Widgets.
+    ///
+    /// Read from nodes and their owners' profiles: a profile write must drop these entries.
     #[oai(path = "/widgets", method = "get")]
-    #[cached(name = "widgets", depends = ["profiles", "dashboard/stats"])]
+    #[cached(name = "widgets", reads = [nodes, user_profiles])]
     async fn widgets(&self) -> Json<u32> {
         Json(1)
     }
 
-    /// `widgets` is this impl's own name; the others are in `hub_core::cache::names::KNOWN`.
+    /// Create a widget.
     #[oai(path = "/widgets", method = "post")]
-    #[invalidates("widgets", "nodes", "dashboard")]
+    #[invalidates(nodes, node_tags)]
     async fn create(&self, body: Json<u32>) -> poem::Result<Json<u32>> {
         Ok(Json(body.0))
     }
 
     #[oai(path = "/widgets/:id", method = "delete", method = "put")]
-    #[hub_macros::invalidates("widgets",)]
+    #[hub_macros::invalidates(nodes,)]
     async fn delete(&self, id: Path<u32>, req: &Request) -> Deleted {
         let _ = req.uri();
         if id.0 == 0 { Deleted::NotFound } else { Deleted::NoContent }
@@ -49,4 +51,15 @@ fn expands_and_runs() {
     assert!(delete["204"].is_object() && delete["404"].is_object(), "{delete}");
     assert!(delete["204"].get("headers").is_none(), "{delete}");
     assert!(json["paths"]["/widgets"]["post"]["responses"]["200"].is_object());
+    // The declarations are the descriptions' one source.
+    assert_eq!(
+        json["paths"]["/widgets"]["get"]["description"],
+        "Read from nodes and their owners' profiles: a profile write must drop these entries.\n\n\
+         Cached: an answer is reused until one of the tables it reads changes (or its TTL ends). \
+         Reads `nodes` and `user_profiles`."
+    );
+    assert_eq!(
+        json["paths"]["/widgets"]["post"]["description"],
+        "Changes `nodes` and `node_tags`: cached answers that read them are recomputed."
+    );
 }

@@ -8,7 +8,7 @@
 
 mod all_arguments;
 mod full_paths;
-// Not formatted: it spells `invalidates("widgets",)` with the trailing comma users may write.
+// Not formatted: it spells `invalidates(nodes,)` with the trailing comma users may write.
 #[rustfmt::skip]
 mod invalidates;
 mod key_path;

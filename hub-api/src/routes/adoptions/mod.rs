@@ -75,10 +75,8 @@ impl AdoptionsApi {
     ///
     /// Operator or admin. Creates the caller's profile when missing and stores the
     /// `X-User-Roles` on it, in the same transaction: a failed adoption changes nothing.
-    ///
-    /// Invalidates: nodes, profiles, advertisements, dashboard.
     #[oai(path = "/adoptions", method = "post")]
-    #[invalidates("nodes", "profiles", "advertisements", "routes", "dashboard")]
+    #[invalidates(user_profile_nodes, user_profiles)]
     async fn adopt(
         &self,
         state: Data<&AppState>,
@@ -104,10 +102,8 @@ impl AdoptionsApi {
     ///
     /// Operator or admin; a non-admin only their own adoption. Does not touch the caller's
     /// profile.
-    ///
-    /// Invalidates: nodes, profiles, advertisements, dashboard.
     #[oai(path = "/adoptions/:public_key", method = "delete")]
-    #[invalidates("nodes", "profiles", "advertisements", "routes", "dashboard")]
+    #[invalidates(user_profile_nodes, user_profiles)]
     async fn release(
         &self,
         state: Data<&AppState>,

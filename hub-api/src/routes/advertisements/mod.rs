@@ -100,7 +100,7 @@ impl AdvertisementsApi {
     /// `transport_flood` or unknown) are listed; `route_type=all` lists every advert. Every
     /// sort ends with the advert id so pages are stable.
     #[oai(path = "/advertisements", method = "get")]
-    #[cached(name = "advertisements")]
+    #[cached(name = "advertisements", reads = [advertisements, nodes, node_tags, event_observers, user_profiles, user_profile_nodes])]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

@@ -258,7 +258,7 @@ impl ChannelsApi {
     /// Every channel whose visibility level the caller's role reaches, ordered by name.
     /// Unknown query parameters (clients send `limit`) are ignored.
     #[oai(path = "/channels", method = "get")]
-    #[cached(name = "channels", key = role_key)]
+    #[cached(name = "channels", key = role_key, reads = [channels])]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -276,17 +276,8 @@ impl ChannelsApi {
     /// Admin key. The name must be new (exact match) and the key unused by any channel
     /// (compared case-insensitively). The channel hash is the first byte of SHA-256 over
     /// the key bytes.
-    ///
-    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels", method = "post")]
-    #[invalidates(
-        "channels",
-        "messages",
-        "packets",
-        "packet_groups",
-        "dashboard",
-        "feeds"
-    )]
+    #[invalidates(channels)]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -304,17 +295,8 @@ impl ChannelsApi {
     ///
     /// Admin key. Only the fields given (not null) change; a new key recomputes the
     /// channel hash. `updated_at` moves only when a value actually changes.
-    ///
-    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "put")]
-    #[invalidates(
-        "channels",
-        "messages",
-        "packets",
-        "packet_groups",
-        "dashboard",
-        "feeds"
-    )]
+    #[invalidates(channels)]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -333,17 +315,8 @@ impl ChannelsApi {
     ///
     /// Admin key. Messages keep their channel index; unless another channel shares the
     /// hash (or it is 17), they become hidden from every role.
-    ///
-    /// Invalidates: channels, messages, packets, packet_groups, dashboard.
     #[oai(path = "/channels/:channel_id", method = "delete")]
-    #[invalidates(
-        "channels",
-        "messages",
-        "packets",
-        "packet_groups",
-        "dashboard",
-        "feeds"
-    )]
+    #[invalidates(channels)]
     async fn delete(
         &self,
         state: Data<&AppState>,

@@ -60,7 +60,7 @@ impl DashboardApi {
     /// `messages_7d` and `channel_message_counts` only count messages the caller may read;
     /// advertisement counts are flood-only (route_type flood, transport_flood or NULL).
     #[oai(path = "/dashboard/stats", method = "get")]
-    #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key)]
+    #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key, reads = [nodes, advertisements, messages, raw_packets, channels, user_profiles])]
     async fn stats(
         &self,
         state: Data<&AppState>,
@@ -76,7 +76,7 @@ impl DashboardApi {
     /// The last 10 flood-only advertisements with their observers, and the last 5 messages
     /// of each channel the caller may read that has messages (keyed by channel index).
     #[oai(path = "/dashboard/recent-activity", method = "get")]
-    #[cached(name = "dashboard/recent-activity", key = role_key)]
+    #[cached(name = "dashboard/recent-activity", key = role_key, reads = [advertisements, messages, channels, nodes, node_tags, event_observers])]
     async fn recent_activity(
         &self,
         state: Data<&AppState>,
@@ -90,7 +90,7 @@ impl DashboardApi {
     /// Flood-only advertisements per UTC day, one zero-filled entry per day from today-`days`
     /// to yesterday (today is excluded because it is incomplete), oldest first.
     #[oai(path = "/dashboard/activity", method = "get")]
-    #[cached(name = "dashboard/activity", ttl = dashboard)]
+    #[cached(name = "dashboard/activity", ttl = dashboard, reads = [advertisements])]
     async fn activity(
         &self,
         state: Data<&AppState>,
@@ -107,7 +107,7 @@ impl DashboardApi {
     ///
     /// Raw packets per UTC day, shaped like `activity`.
     #[oai(path = "/dashboard/packet-activity", method = "get")]
-    #[cached(name = "dashboard/packet-activity", ttl = dashboard)]
+    #[cached(name = "dashboard/packet-activity", ttl = dashboard, reads = [raw_packets])]
     async fn packet_activity(
         &self,
         state: Data<&AppState>,
@@ -124,7 +124,7 @@ impl DashboardApi {
     ///
     /// Messages the caller may read per UTC day, shaped like `activity`.
     #[oai(path = "/dashboard/message-activity", method = "get")]
-    #[cached(name = "dashboard/message-activity", ttl = dashboard, key = role_key)]
+    #[cached(name = "dashboard/message-activity", ttl = dashboard, key = role_key, reads = [messages, channels])]
     async fn message_activity(
         &self,
         state: Data<&AppState>,
@@ -143,7 +143,7 @@ impl DashboardApi {
     /// Cumulative count of nodes by `created_at` at the end of each UTC day, shaped like
     /// `activity`: nodes created before the window plus a running total.
     #[oai(path = "/dashboard/node-count", method = "get")]
-    #[cached(name = "dashboard/node-count", ttl = dashboard)]
+    #[cached(name = "dashboard/node-count", ttl = dashboard, reads = [nodes])]
     async fn node_count(
         &self,
         state: Data<&AppState>,
@@ -159,7 +159,7 @@ impl DashboardApi {
     /// Raw packets from today-`days` to yesterday by event type (top 6 by count, the rest
     /// summed as `other`, NULL as `unknown`) and by path hash width (`1b`, `2b`, `3b`).
     #[oai(path = "/dashboard/packet-breakdown", method = "get")]
-    #[cached(name = "dashboard/packet-breakdown", ttl = dashboard)]
+    #[cached(name = "dashboard/packet-breakdown", ttl = dashboard, reads = [raw_packets])]
     async fn packet_breakdown(
         &self,
         state: Data<&AppState>,
@@ -177,7 +177,7 @@ impl DashboardApi {
     /// Community routes ordered by `from_label`, each with its current state and a
     /// `days`+1 entry daily history (today last), plus route counts by state.
     #[oai(path = "/dashboard/routes-overview", method = "get")]
-    #[cached(name = "dashboard/routes-overview", ttl = dashboard)]
+    #[cached(name = "dashboard/routes-overview", ttl = dashboard, reads = [routes, route_results, route_result_history])]
     async fn routes_overview(
         &self,
         state: Data<&AppState>,

@@ -200,6 +200,7 @@ pub(super) async fn packet_breakdown(
         .packet_kinds
         .get_or_fetch(
             "packet-breakdown",
+            day_counts::counted_tables::<raw_packets::Entity>(),
             &window.dates,
             Vec::new(),
             move |first, last| async move {

@@ -269,6 +269,7 @@ async fn messages_per_channel(
         .channel_messages
         .get_or_fetch(
             "channel messages",
+            crate::query::day_counts::counted_tables::<messages::Entity>(),
             split.whole_days(),
             Vec::new(),
             move |first, last| async move {

@@ -405,7 +405,7 @@ impl FeedsApi {
     /// Public messages (RSS 2.0): the newest 50 messages an anonymous caller may read,
     /// spam hidden when spam detection is on.
     #[oai(path = "/feeds/messages.xml", method = "get")]
-    #[cached(name = "feeds/messages/rss", ttl = feeds, public)]
+    #[cached(name = "feeds/messages/rss", ttl = feeds, public, reads = [messages, channels, nodes, node_tags])]
     async fn messages_rss(
         &self,
         state: Data<&AppState>,
@@ -416,7 +416,7 @@ impl FeedsApi {
 
     /// Public messages (Atom).
     #[oai(path = "/feeds/messages.atom", method = "get")]
-    #[cached(name = "feeds/messages/atom", ttl = feeds, public)]
+    #[cached(name = "feeds/messages/atom", ttl = feeds, public, reads = [messages, channels, nodes, node_tags])]
     async fn messages_atom(
         &self,
         state: Data<&AppState>,
@@ -427,7 +427,7 @@ impl FeedsApi {
 
     /// Node adverts (RSS 2.0): the newest advert of each of the 50 nodes that advertised last.
     #[oai(path = "/feeds/adverts.xml", method = "get")]
-    #[cached(name = "feeds/adverts/rss", ttl = feeds, public)]
+    #[cached(name = "feeds/adverts/rss", ttl = feeds, public, reads = [advertisements, nodes, node_tags])]
     async fn adverts_rss(
         &self,
         state: Data<&AppState>,
@@ -438,7 +438,7 @@ impl FeedsApi {
 
     /// Node adverts (Atom).
     #[oai(path = "/feeds/adverts.atom", method = "get")]
-    #[cached(name = "feeds/adverts/atom", ttl = feeds, public)]
+    #[cached(name = "feeds/adverts/atom", ttl = feeds, public, reads = [advertisements, nodes, node_tags])]
     async fn adverts_atom(
         &self,
         state: Data<&AppState>,
@@ -449,14 +449,14 @@ impl FeedsApi {
 
     /// New nodes (RSS 2.0): the 50 nodes created last.
     #[oai(path = "/feeds/nodes.xml", method = "get")]
-    #[cached(name = "feeds/nodes/rss", ttl = feeds, public)]
+    #[cached(name = "feeds/nodes/rss", ttl = feeds, public, reads = [nodes, node_tags])]
     async fn nodes_rss(&self, state: Data<&AppState>, req: &Request) -> Reply<RssFeed, FeedErrors> {
         Ok(nodes(&state, req, Format::Rss).await?)
     }
 
     /// New nodes (Atom).
     #[oai(path = "/feeds/nodes.atom", method = "get")]
-    #[cached(name = "feeds/nodes/atom", ttl = feeds, public)]
+    #[cached(name = "feeds/nodes/atom", ttl = feeds, public, reads = [nodes, node_tags])]
     async fn nodes_atom(
         &self,
         state: Data<&AppState>,
@@ -468,7 +468,7 @@ impl FeedsApi {
     /// One channel's messages, `<idx>.xml` (RSS 2.0) or `<idx>.atom` (Atom): only community,
     /// enabled channels and the built-in Public channel (17) have a feed; others answer 404.
     #[oai(path = "/feeds/channels/:feed", method = "get")]
-    #[cached(name = "feeds/channel", ttl = feeds, public)]
+    #[cached(name = "feeds/channel", ttl = feeds, public, reads = [channels, messages, nodes, node_tags])]
     async fn channel(
         &self,
         state: Data<&AppState>,

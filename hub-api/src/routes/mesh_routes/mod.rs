@@ -71,7 +71,7 @@ impl RoutesApi {
     /// `from_label`, then id. With `mine=true`, only the routes created by the caller
     /// (`X-User-Id`); without that header the list is empty. Not paginated.
     #[oai(path = "/routes", method = "get")]
-    #[cached(name = "routes", key = list_key)]
+    #[cached(name = "routes", key = list_key, reads = [routes, route_nodes, route_observers, route_results, route_result_history, nodes, node_tags, user_profiles, user_profile_nodes])]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -108,7 +108,7 @@ impl RoutesApi {
     /// them. Stored matches are shown even for a disabled route; when none are stored, an
     /// enabled route's matches are computed over its window (nothing is written).
     #[oai(path = "/routes/:route_id", method = "get")]
-    #[cached(name = "routes/detail", ttl = dashboard, key = role_key)]
+    #[cached(name = "routes/detail", ttl = dashboard, key = role_key, reads = [routes, route_nodes, route_observers, route_results, route_result_history, nodes, node_tags, user_profiles, user_profile_nodes, route_recent_matches, raw_packets, packet_path_hops])]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -134,7 +134,7 @@ impl RoutesApi {
     /// current evaluation. `days` is clamped to RAW_PACKET_RETENTION_DAYS; `days <= 0` gives
     /// only today. A disabled route reads `unknown`/`no_coverage`/0 throughout.
     #[oai(path = "/routes/:route_id/history", method = "get")]
-    #[cached(name = "routes/history", ttl = dashboard, key = role_key)]
+    #[cached(name = "routes/history", ttl = dashboard, key = role_key, reads = [routes, route_results, route_result_history, user_profiles])]
     async fn history(
         &self,
         state: Data<&AppState>,
@@ -163,11 +163,16 @@ impl RoutesApi {
     /// resolved by public key (trimmed, lowercased; unknown ones dropped, at least 2 must
     /// remain). An enabled route is evaluated at once. Creates the caller's profile when
     /// missing, in the same transaction: a failed request changes nothing.
-    ///
-    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
-    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes", method = "post")]
-    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
+    #[invalidates(
+        routes,
+        route_nodes,
+        route_observers,
+        route_results,
+        route_result_history,
+        route_recent_matches,
+        user_profiles
+    )]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -209,11 +214,16 @@ impl RoutesApi {
     /// Operator or admin; a non-admin only their own routes (legacy routes without a
     /// creator are admin-only, and an admin editing one becomes its creator). Null or
     /// absent fields stay unchanged. An enabled route is re-evaluated at once.
-    ///
-    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
-    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes/:route_id", method = "put")]
-    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
+    #[invalidates(
+        routes,
+        route_nodes,
+        route_observers,
+        route_results,
+        route_result_history,
+        route_recent_matches,
+        user_profiles
+    )]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -240,11 +250,16 @@ impl RoutesApi {
     ///
     /// Operator or admin; a non-admin only their own routes. Its nodes, observers, results,
     /// history and recent matches go with it.
-    ///
-    /// Invalidates: routes, profiles, dashboard/routes-overview, dashboard/stats (the
-    /// writer's profile is created or its roles synced).
     #[oai(path = "/routes/:route_id", method = "delete")]
-    #[invalidates("routes", "profiles", "dashboard/routes-overview", "dashboard/stats")]
+    #[invalidates(
+        routes,
+        route_nodes,
+        route_observers,
+        route_results,
+        route_result_history,
+        route_recent_matches,
+        user_profiles
+    )]
     async fn delete(
         &self,
         state: Data<&AppState>,

@@ -99,7 +99,7 @@ impl MessagesApi {
     /// than Public, 17), are left out. Filters combine with AND. Every sort ends with the
     /// message id so pages are stable.
     #[oai(path = "/messages", method = "get")]
-    #[cached(name = "messages", key = role_key)]
+    #[cached(name = "messages", key = role_key, reads = [messages, channels, nodes, node_tags, event_observers])]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

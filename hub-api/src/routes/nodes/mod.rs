@@ -203,7 +203,7 @@ impl NodesApi {
     /// Filters combine with AND. `last_seen` sorts NULLs last in both directions; every sort
     /// ends with the node id so pages are stable.
     #[oai(path = "/nodes", method = "get")]
-    #[cached(name = "nodes")]
+    #[cached(name = "nodes", reads = [nodes, node_tags, user_profiles, user_profile_nodes])]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -286,10 +286,8 @@ impl NodesApi {
     ///
     /// Operator or admin (`X-User-Roles`); an operator only on a node their profile
     /// adopted. The value is checked against `value_type`.
-    ///
-    /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags", method = "post")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
+    #[invalidates(node_tags)]
     async fn add_tag(
         &self,
         state: Data<&AppState>,
@@ -308,10 +306,8 @@ impl NodesApi {
     ///
     /// Same access as adding. Null fields stay unchanged; the resulting value must fit the
     /// resulting type, but changing only the type keeps the stored value as it is.
-    ///
-    /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "put")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
+    #[invalidates(node_tags)]
     async fn update_tag(
         &self,
         state: Data<&AppState>,
@@ -341,10 +337,8 @@ impl NodesApi {
     /// Delete a node's tag
     ///
     /// Same access as adding.
-    ///
-    /// Invalidates: nodes, advertisements, messages, dashboard.
     #[oai(path = "/nodes/:public_key/tags/:key", method = "delete")]
-    #[invalidates("nodes", "advertisements", "messages", "packets", "dashboard", "feeds")]
+    #[invalidates(node_tags)]
     async fn delete_tag(
         &self,
         state: Data<&AppState>,

@@ -158,7 +158,7 @@ impl PacketGroupsApi {
     /// rows; the type fields come from the group's oldest row. Every sort ends with the
     /// packet hash so pages are stable.
     #[oai(path = "/packet-groups", method = "get")]
-    #[cached(name = "packet_groups", key = role_key)]
+    #[cached(name = "packet_groups", key = role_key, reads = [raw_packets, packet_path_hops, channels, nodes, node_tags, event_observers])]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

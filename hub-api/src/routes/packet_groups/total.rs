@@ -17,16 +17,14 @@
 //! hour serves: [`EARLIER_LOOKBACK`]), and `tail` the hashes with a row in the tail and
 //! none in `[s, tail start)`. The head and the tail are counted on each request; `hashes(b)`
 //! and `earlier(b)` depend only on the filter and the hour, not on `s` or `u`, so they are
-//! kept per (filter SQL with its values, hour) under the [`PAST_DAY_TTL`] rule of the
-//! dashboard's days: rows the collector adds later, or retention deletes, show after at most
-//! that. Hours are kept only once over (plus [`GRACE`] for rows still being written).
+//! kept per (filter SQL with its values, hour) like the dashboard's days ([`GROUP_TABLES`]):
+//! a late row or a retention delete renews them when the data-change watcher reports it.
+//! Hours are kept only once over (plus [`GRACE`] for rows still being written).
 //!
 //! `path_hash_bytes` is a HAVING over all of a group's rows in the window, so it does not
 //! decompose this way, and a `search` names a filter that is rarely asked twice: with either,
 //! and for windows reaching more than [`MAX_KEPT_HOURS`] back, the total is counted by
 //! grouping the window, as before.
-//!
-//! [`PAST_DAY_TTL`]: crate::query::past_days::PAST_DAY_TTL
 
 use super::query::{
     CHUNK, GroupFilters, count_groups_by_sql, hash_rows_filter, row_condition, row_filter, window,
@@ -36,6 +34,7 @@ use crate::params::{Bound, datetime_bound, sql};
 use crate::query::group_hours::{GroupHours, HourGroups};
 use chrono::{Duration, DurationRound, NaiveDateTime};
 use hub_core::entity::raw_packets;
+use hub_core::tables::Table;
 use hub_core::time::Timestamp;
 use sea_orm::sea_query::{Alias, Expr, PostgresQueryBuilder, Query, SqliteQueryBuilder};
 use sea_orm::{
@@ -43,6 +42,14 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 use std::collections::{BTreeSet, HashMap};
+
+/// The tables a kept hour is counted from: the packets, and the observers and path hops its
+/// row filter may read.
+const GROUP_TABLES: &[Table] = &[
+    Table::RawPackets,
+    Table::EventObservers,
+    Table::PacketPathHops,
+];
 
 /// How long after its end an hour is first kept: rows stamped just before the hour may still
 /// be on their way into the database when it ends.
@@ -94,7 +101,7 @@ pub(super) async fn count_groups(
         read_hours(&reader, &row_filters, first, last + Duration::hours(1)).await
     };
     let Some(kept_hours) = kept
-        .kept_or_fill(&key, &hours, HourGroups::default(), read)
+        .kept_or_fill(&key, GROUP_TABLES, &hours, HourGroups::default(), read)
         .await?
     else {
         // Reading every hour of a filter costs more than grouping the window once: this

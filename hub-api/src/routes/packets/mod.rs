@@ -155,7 +155,7 @@ impl PacketsApi {
     /// sort ends with the packet id so pages are stable; NULLs sort first ascending and last
     /// descending.
     #[oai(path = "/packets", method = "get")]
-    #[cached(name = "packets", key = role_key)]
+    #[cached(name = "packets", key = role_key, reads = [raw_packets, packet_path_hops, channels, nodes, node_tags, event_observers])]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,

@@ -17,6 +17,7 @@ pub use crate::query::profiles::AdoptedNode;
 use crate::responses::{ItemErrors, ListErrors, ReadErrors, Reply, WriteErrors};
 use crate::routes::ApiTags;
 use crate::state::AppState;
+use hub_core::tables::Table;
 use hub_macros::{cached, cached_api, invalidates};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -312,7 +313,7 @@ impl ProfilesApi {
     ///
     /// Ordered by name (NULLs last), then id.
     #[oai(path = "/user/profiles", method = "get")]
-    #[cached(name = "profiles")]
+    #[cached(name = "profiles", reads = [user_profiles, user_profile_nodes, nodes, node_tags])]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -366,10 +367,8 @@ impl ProfilesApi {
     /// The owner (`X-User-Id` equal to the profile's user id) or an admin (`admin` in
     /// `X-User-Roles`) may edit it. Only the keys present in the body change; `updated_at`
     /// moves only when a value actually changes. Roles are not editable here.
-    ///
-    /// Invalidates: profiles, nodes (adopters' names), routes (owners' names), dashboard.
     #[oai(path = "/user/profile/:id", method = "put")]
-    #[invalidates("profiles", "nodes", "routes", "dashboard")]
+    #[invalidates(user_profiles)]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -413,13 +412,9 @@ impl ProfilesApi {
     }
 }
 
-/// The cache names whose answers change when a caller's profile is created or its roles are
-/// rewritten from `X-User-Roles` (the profile list shows roles; `dashboard/stats` counts
-/// profiles by role).
-const PROFILE_SYNC_CHANGES: &[&str] = &["profiles", "dashboard/stats"];
-
-/// The owner view of `user_id`'s profile, synced from the identity headers; invalidates
-/// [`PROFILE_SYNC_CHANGES`] after the sync committed, when it changed something.
+/// The owner view of `user_id`'s profile, synced from the identity headers (a GET that may
+/// write `user_profiles`: the profile is created or its roles rewritten from `X-User-Roles`);
+/// reports the change after the sync committed, when it changed something.
 async fn owner_view(
     state: &AppState,
     identity: &Identity,
@@ -433,7 +428,7 @@ async fn owner_view(
     )
     .await?;
     if changed {
-        state.cache.invalidate(PROFILE_SYNC_CHANGES).await;
+        state.cache.tables_changed(&[Table::UserProfiles]).await;
     }
     Ok(view)
 }

@@ -14,6 +14,7 @@ use crate::cache::observer::{CacheObserver, Observers};
 use crate::cache::redis::{RedisCache, RedisOptions};
 use crate::cache::refresh::Refresher;
 use crate::cache::settings::CacheSettings;
+use crate::tables::TableVersions;
 
 /// Shared cache state. Add it to the app with `EndpointExt::data(response_cache)`; handlers
 /// look it up per request, and its absence means "disabled" (MISS, nothing stored).
@@ -32,6 +33,8 @@ pub struct ResponseCache {
     pub(super) ttl_dashboard: Duration,
     pub(super) ttl_feeds: Duration,
     pub(super) observer: Observers,
+    /// In-process change counters of the tables, bumped with their generations.
+    pub(super) versions: TableVersions,
     /// Misses in flight, for coalescing; `None` when coalescing is off.
     pub(super) flights: Option<Arc<Flights>>,
     /// Longest a coalesced waiter waits for its leader before running the handler itself.
@@ -103,11 +106,18 @@ impl ResponseCache {
             ttl_dashboard,
             ttl_feeds: DEFAULT_TTL_FEEDS,
             observer: Observers::default(),
+            versions: TableVersions::default(),
             flights: Some(Arc::default()),
             coalesce_wait: DEFAULT_COALESCE_WAIT,
             grace: Duration::ZERO,
             refresher: Arc::default(),
         }
+    }
+
+    /// The in-process change counters of the tables, shared by every clone of this cache:
+    /// kept values (past-day counts, ...) compare them with those they were read under.
+    pub fn versions(&self) -> &TableVersions {
+        &self.versions
     }
 
     /// The same cache serving entries up to `grace` past their TTL while one background

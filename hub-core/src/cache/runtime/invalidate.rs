@@ -1,4 +1,5 @@
-//! [`invalidating`]: a write, then the generations of the names it changes.
+//! [`invalidating`]: a write, then the generations of the tables it changes; and
+//! [`ResponseCache::tables_changed`], which any change of a table goes through.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,6 +11,7 @@ use poem_openapi::registry::{MetaResponses, Registry};
 
 use super::{InvalidateSpec, ResponseCache};
 use crate::cache::observer::CacheObserver;
+use crate::tables::Table;
 
 /// Return type of a write handler marked `#[invalidates(...)]`: the handler's response (or
 /// error), after the invalidation ran.
@@ -66,15 +68,15 @@ impl<R: ApiResponse> ApiResponse for Invalidated<R> {
     }
 }
 
-/// Runs a write handler, then, if it answered 2xx, bumps the generations of `spec.names` in
+/// Runs a write handler, then, if it answered 2xx, bumps the generations of `spec.changes` in
 /// one round trip (what `#[invalidates(...)]` expands to).
 ///
 /// The handler returns after its transaction committed, so every read that starts after the
 /// bump sees the new generations and recomputes from committed data. Invalidation never fails
 /// or changes the response: with the cache absent or disabled it is skipped; a backend error
 /// (Redis down, timeout, open circuit) is logged by the backend, counted as a cache error, and
-/// the response is returned unchanged; entries of those names may then be served until their
-/// TTL ends. The wait is bounded by the backend's timeout (none while its breaker is open).
+/// the response is returned unchanged; entries that read those tables may then be served
+/// until their TTL ends. The wait is bounded by the backend's timeout (none while its breaker is open).
 /// Writes are never looked up, stored or coalesced here.
 pub async fn invalidating<R, T, F>(
     spec: &'static InvalidateSpec,
@@ -89,7 +91,7 @@ where
     let result = handler.await.into_result().map(IntoResponse::into_response);
     let succeeded = result.as_ref().is_ok_and(|r| r.status().is_success());
     if succeeded && let Some(cache) = req.data::<ResponseCache>() {
-        cache.invalidate(spec.names).await;
+        cache.tables_changed(spec.changes).await;
     }
     Invalidated {
         result,
@@ -98,13 +100,29 @@ where
 }
 
 impl ResponseCache {
-    /// Bumps the generations of `names` in one round trip and reports each to the observers;
-    /// returns whether the backend took the bump. Never fails: a disabled cache is a no-op, a
-    /// backend error is counted (`error` event per name) and otherwise ignored.
-    pub async fn invalidate(&self, names: &[&'static str]) -> bool {
-        if names.is_empty() || !self.backend.is_enabled() {
+    /// Records that `tables` changed: bumps their in-process [`versions`](Self::versions)
+    /// (what kept values are checked against, with or without Redis), then their shared
+    /// generations in one round trip, reporting each to the observers; returns whether the
+    /// backend took the bump. Never fails: a disabled cache only bumps the versions, a
+    /// backend error is counted (`error` event per table) and otherwise ignored.
+    pub async fn tables_changed(&self, tables: &[Table]) -> bool {
+        tables.iter().for_each(|t| self.versions.bump(*t));
+        self.bump_generations(tables).await
+    }
+
+    /// Records that `tables` only gained rows of the present, after every past bucket a kept
+    /// value counts (as the collector appends what it hears): bumps their shared generations
+    /// like [`tables_changed`](Self::tables_changed), but not their in-process versions.
+    pub async fn tables_grew(&self, tables: &[Table]) -> bool {
+        self.bump_generations(tables).await
+    }
+
+    async fn bump_generations(&self, tables: &[Table]) -> bool {
+        if tables.is_empty() || !self.backend.is_enabled() {
             return false;
         }
+        let names: Vec<&'static str> = tables.iter().map(|t| t.name()).collect();
+        let names = names.as_slice();
         match self.backend.invalidate_many(names).await {
             Ok(()) => {
                 names.iter().for_each(|n| self.observer.invalidated(n));

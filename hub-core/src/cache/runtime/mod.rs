@@ -5,7 +5,7 @@
 //! ```text
 //! static SPEC: CacheSpec = CacheSpec {
 //!     name: "nodes", ttl: Ttl::Default, params: &[KeyParam::first("limit")],
-//!     depends: &["profiles"],
+//!     reads: &[Table::Nodes, Table::NodeTags],
 //! };
 //! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move { /* body */ }).await
 //! ```
@@ -14,6 +14,7 @@
 //!
 //! ```
 //! use hub_core::cache::runtime::{serve, CacheSpec, Cached, Ttl};
+//! use hub_core::tables::Table;
 //! use poem::Request;
 //! use poem_openapi::{payload::Json, OpenApi};
 //!
@@ -24,7 +25,7 @@
 //!     #[oai(path = "/answer", method = "get")]
 //!     async fn answer(&self, req: &Request) -> Cached<poem::Result<Json<u32>>> {
 //!         static SPEC: CacheSpec =
-//!             CacheSpec { name: "answer", ttl: Ttl::Default, params: &[], depends: &[] };
+//!             CacheSpec { name: "answer", ttl: Ttl::Default, params: &[], reads: Table::ALL };
 //!         serve(&SPEC, req, String::new(), async move { Ok(Json(42)) }).await
 //!     }
 //! }
@@ -39,11 +40,13 @@
 //! once (see `coalesce.rs`). `Cache-Control` is set by `hub-api`'s middleware, except on the
 //! 200 and 304 answers of a [`Public`] operation, which carry `public, max-age=<ttl>` from here.
 //!
-//! Invalidation (docs/contract/cache-design.md section 7): a read fetches the entry and the current generations
-//! of the names it depends on ([`super::names::generation_names`]) in one round trip, and
+//! Invalidation (docs/contract/cache-design.md section 7): a read fetches the entry and the
+//! current generations of the tables it reads ([`CacheSpec::reads`]) in one round trip, and
 //! serves the entry only if it was stored under exactly those generations; a miss stores the
 //! generations read BEFORE the handler ran. A write marked `#[invalidates(...)]` runs through
-//! [`invalidating`], which bumps its names after the handler answered 2xx.
+//! [`invalidating`], which bumps the tables it changes after the handler answered 2xx; a
+//! change hub did not make bumps them through [`ResponseCache::tables_changed`] when
+//! [`crate::changes`] notices it.
 
 mod handle;
 mod invalidate;

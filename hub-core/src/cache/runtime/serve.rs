@@ -101,7 +101,7 @@ where
     // `generations`: those read with the lookup, `None` when the lookup did not reach the
     // store; then the store is skipped for the rest of this request, so one request waits for
     // an unreachable Redis at most once.
-    let names = crate::cache::names::generation_names(spec.name, spec.depends);
+    let names: Vec<&'static str> = spec.reads.iter().map(|t| t.name()).collect();
     let refreshing = req.extensions().get::<Refreshing>().is_some();
     let (fwd, generations) = if cache.backend.is_enabled() {
         // Redis' remaining time decides freshness only when there is a grace period.

@@ -5,6 +5,7 @@ use poem_openapi::registry::MetaHeader;
 
 use super::response::string_header;
 use crate::cache::key::KeyParam;
+use crate::tables::Table;
 
 /// Which TTL a cached operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,16 +23,17 @@ pub enum Ttl {
 /// Compile-time description of one cached operation, emitted by `#[cached]`.
 #[derive(Debug)]
 pub struct CacheSpec {
-    /// Cache name, e.g. `dashboard/stats`; also the invalidation unit.
+    /// Cache name, e.g. `dashboard/stats`: the key namespace and the metrics label.
     pub name: &'static str,
     /// TTL selector.
     pub ttl: Ttl,
     /// The query and path parameters the handler declares, and how it reads each; only what
     /// it reads of them enters the key (see [`super::key::canonical_params`]).
     pub params: &'static [KeyParam],
-    /// Other cache names whose invalidation must also invalidate this operation's entries
-    /// (`#[cached(depends = [...])]`). The name itself and its ancestors are always included.
-    pub depends: &'static [&'static str],
+    /// The tables the response is computed from (`#[cached(reads = [...])]`, every table when
+    /// not declared): an entry is valid while their generations are those it was stored
+    /// under.
+    pub reads: &'static [Table],
 }
 
 /// Implemented by `#[cached_api]` for every API type it expands: the cache names of the
@@ -97,6 +99,6 @@ impl Audience for Public {
 /// Compile-time description of a write operation, emitted by `#[invalidates(...)]`.
 #[derive(Debug)]
 pub struct InvalidateSpec {
-    /// The cache names whose generations the write bumps after a 2xx answer.
-    pub names: &'static [&'static str],
+    /// The tables the write changes, whose generations it bumps after a 2xx answer.
+    pub changes: &'static [Table],
 }

@@ -13,7 +13,7 @@ impl Api {
     }
 
     #[oai(path = "/nodes", method = "post")]
-    #[invalidates("nodes")]
+    #[invalidates(nodes)]
     fn create(&self) -> Json<u32> {
         Json(1)
     }

@@ -13,7 +13,7 @@ impl Api {
     }
 
     #[oai(path = "/nodes", method = "post")]
-    #[invalidates(NODES, "dashboard", concat!("pro", "files"))]
+    #[invalidates(NODES::X, "nodes", concat!("pro", "files"))]
     async fn create(&self) -> Json<u32> {
         Json(1)
     }

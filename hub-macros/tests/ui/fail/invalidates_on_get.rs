@@ -13,13 +13,13 @@ impl Api {
     }
 
     #[oai(path = "/nodes/count", method = "get")]
-    #[invalidates("nodes")]
+    #[invalidates(nodes)]
     async fn count(&self) -> Json<u32> {
         Json(1)
     }
 
     #[oai(path = "/nodes/total")]
-    #[invalidates("nodes")]
+    #[invalidates(nodes)]
     async fn total(&self) -> Json<u32> {
         Json(1)
     }

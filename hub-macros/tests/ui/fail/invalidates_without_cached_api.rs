@@ -6,7 +6,7 @@ struct Api;
 #[OpenApi]
 impl Api {
     #[oai(path = "/nodes", method = "post")]
-    #[invalidates("nodes")]
+    #[invalidates(nodes)]
     async fn create(&self) -> Json<u32> {
         Json(1)
     }

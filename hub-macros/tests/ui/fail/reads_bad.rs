@@ -13,19 +13,19 @@ impl Api {
     }
 
     #[oai(path = "/a", method = "get")]
-    #[cached(name = "a", depends = [])]
+    #[cached(name = "a", reads = [])]
     async fn a(&self) -> Json<u32> {
         Json(1)
     }
 
     #[oai(path = "/b", method = "get")]
-    #[cached(name = "b", depends = "nodes")]
+    #[cached(name = "b", reads = nodes)]
     async fn b(&self) -> Json<u32> {
         Json(1)
     }
 
     #[oai(path = "/c", method = "get")]
-    #[cached(name = "c", depends = ["nodes", "nodes"])]
+    #[cached(name = "c", reads = [nodes, "nodes", nodes])]
     async fn c(&self) -> Json<u32> {
         Json(1)
     }

@@ -13,7 +13,7 @@ impl Api {
     }
 
     #[oai(path = "/nodes", method = "post")]
-    #[invalidates("nodes", "dashboard", "nodes")]
+    #[invalidates(nodes, chanels)]
     async fn create(&self) -> Json<u32> {
         Json(1)
     }

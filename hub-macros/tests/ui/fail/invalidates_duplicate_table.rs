@@ -12,9 +12,9 @@ impl Api {
         Json(1)
     }
 
-    #[oai(path = "/nodes/adopted", method = "get")]
-    #[cached(name = "adopted", depends = ["nodes", "profile"])]
-    async fn adopted(&self) -> Json<u32> {
+    #[oai(path = "/nodes", method = "post")]
+    #[invalidates(nodes, user_profiles, nodes)]
+    async fn create(&self) -> Json<u32> {
         Json(1)
     }
 }

@@ -1,0 +1,187 @@
+//! Changes hub did not make reach what it serves (docs/caching.md, "Freshness by data"): rows
+//! written to the database by another connection, shaped as MeshCore Hub's collector writes
+//! them, show in cached answers and in kept past-day counts within the watch's bound, with
+//! Redis and without, on SQLite and PostgreSQL.
+
+use crate::common;
+
+use chrono::{Duration as Days, NaiveDateTime};
+use common::*;
+use hub_core::db::DatabaseTarget;
+use hub_core::test_support::RedisServer;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::time::{Duration, Instant};
+
+/// The watch's interval in these tests; the bound a change must show within is this plus a
+/// check and a request, far below it.
+const INTERVAL: Duration = Duration::from_millis(50);
+/// How long a SQLite change may take to show.
+const BOUND: Duration = Duration::from_millis(1500);
+
+/// A channel message on the public channel, as the collector inserts it, heard at `at`.
+fn message_sql(text: &str, at: NaiveDateTime) -> String {
+    let id = uuid::Uuid::new_v4();
+    let hash = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+    format!(
+        "INSERT INTO messages (id, message_type, channel_idx, pubkey_prefix, text, received_at, \
+         created_at, updated_at, event_hash) VALUES ('{id}', 'channel', 17, 'A1FA00000000', \
+         '{text}', '{at}', '{now}', '{now}', '{hash}')",
+        now = hub_core::time::now(),
+    )
+}
+
+/// Polls `uri` until `seen` holds for its JSON body; the time that took, or `None` after
+/// `deadline`.
+async fn shows_within(
+    app: &TestApp,
+    uri: &str,
+    deadline: Duration,
+    seen: impl Fn(&serde_json::Value) -> bool,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        if seen(&app.json(uri).await) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Whether the message list holds a message with `text`.
+fn lists(text: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |list| {
+        list["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|m| m["text"] == text))
+    }
+}
+
+/// The count of `day` in a daily series.
+fn count_on(series: &serde_json::Value, day: chrono::NaiveDate) -> i64 {
+    series["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["date"] == day.to_string())
+        .map_or(0, |p| p["count"].as_i64().unwrap())
+}
+
+/// A second connection to the SQLite file of `app`, as the collector holds one.
+async fn collector(app: &TestApp) -> DatabaseConnection {
+    hub_core::db::connect(&format!("sqlite://{}", app.path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_collector_insert_ends_the_cached_answers_that_read_its_table() {
+    let redis = RedisServer::start();
+    let app = fixture_app_cached(redis_response_cache(redis.port())).await;
+    let target = DatabaseTarget::url(format!("sqlite://{}", app.path.display()));
+    let cache = redis_response_cache(redis.port());
+    let watch = hub_core::changes::watch(target, cache, INTERVAL);
+
+    let uri = "/api/v1/messages?limit=5";
+    assert_eq!(x_cache_of(&app.get(uri).await), "MISS");
+    assert_eq!(x_cache_of(&app.get(uri).await), "HIT");
+    let nodes = "/api/v1/nodes";
+    app.get(nodes).await;
+    assert_eq!(x_cache_of(&app.get(nodes).await), "HIT");
+
+    let writer = collector(&app).await;
+    let now = hub_core::time::now();
+    writer
+        .execute_unprepared(&message_sql("heard just now", now))
+        .await
+        .unwrap();
+    let took = shows_within(&app, uri, BOUND, lists("heard just now")).await;
+    assert!(
+        took.is_some(),
+        "the new message did not show within {BOUND:?}"
+    );
+    // Only what read `messages` ended: the node list is still served from the cache.
+    assert_eq!(x_cache_of(&app.get(nodes).await), "HIT");
+    watch.abort();
+}
+
+#[tokio::test]
+async fn without_redis_late_rows_and_retention_deletes_renew_the_kept_days() {
+    // Two servers over one database, neither with Redis: one watches for changes, one does
+    // not. Both keep the past days of the dashboard's series.
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    // The watched app's kept values are checked against its cache's versions.
+    let watch = hub_core::changes::watch(
+        DatabaseTarget::url(format!("sqlite://{}", path.display())),
+        state.cache.clone(),
+        INTERVAL,
+    );
+    let watched = app_from_state(state, dir, path.clone());
+    let unwatched = app_over(open_sqlite(&path).await);
+
+    let uri = "/api/v1/dashboard/message-activity?days=30";
+    let three_days_ago = hub_core::time::now() - Days::days(3);
+    let day = three_days_ago.date();
+    let before = count_on(&watched.json(uri).await, day);
+    assert_eq!(count_on(&unwatched.json(uri).await, day), before);
+
+    // A late row: heard three days ago, written now.
+    let writer = collector(&watched).await;
+    writer
+        .execute_unprepared(&message_sql("late", three_days_ago))
+        .await
+        .unwrap();
+    let took = shows_within(&watched, uri, BOUND, |s| count_on(s, day) == before + 1).await;
+    assert!(took.is_some(), "the late row did not show within {BOUND:?}");
+    // Without the watch the kept day stays as it was read: what the watch is for.
+    assert_eq!(count_on(&unwatched.json(uri).await, day), before);
+
+    // A retention delete of everything older than two days.
+    let cut = hub_core::time::now() - Days::days(2);
+    writer
+        .execute_unprepared(&format!("DELETE FROM messages WHERE received_at < '{cut}'"))
+        .await
+        .unwrap();
+    let took = shows_within(&watched, uri, BOUND, |s| count_on(s, day) == 0).await;
+    assert!(
+        took.is_some(),
+        "the retention delete did not show within {BOUND:?}"
+    );
+    watch.abort();
+}
+
+#[tokio::test]
+async fn on_postgresql_a_collector_insert_shows_within_the_statistics_bound() {
+    let redis = RedisServer::start();
+    let (_pg, target) = meshcore_hub_postgres();
+    let db = hub_core::db::connect_to(&target).await.unwrap();
+    hub_core::db::prepare_schema(&db).await.unwrap();
+    let cache = redis_response_cache(redis.port());
+    let state = hub_api::state::AppState {
+        cache: cache.clone(),
+        ..default_state(db.clone())
+    };
+    let app = app_from_state(state, tempfile::tempdir().unwrap(), Default::default());
+    let watch = hub_core::changes::watch(target.clone(), cache, INTERVAL);
+
+    let uri = "/api/v1/messages?limit=5";
+    app.get(uri).await;
+    assert_eq!(x_cache_of(&app.get(uri).await), "HIT");
+    let writer = hub_core::db::connect_to(&target).await.unwrap();
+    writer
+        .execute_unprepared(&message_sql("heard on postgres", hub_core::time::now()))
+        .await
+        .unwrap();
+    // PostgreSQL publishes a writer's counts within about a second when it keeps writing and
+    // within ten after an isolated write (docs/caching.md): the bound of this one.
+    let took = shows_within(
+        &app,
+        uri,
+        Duration::from_secs(15),
+        lists("heard on postgres"),
+    )
+    .await;
+    assert!(took.is_some(), "the new message did not show within 15 s");
+    watch.abort();
+}
