@@ -9,7 +9,7 @@
 //! while a table only gains rows at or after it.
 //!
 //! The watcher reads only what is cheap, whatever the size of the collector's tables:
-//! - SQLite ([`sqlite`](self)): `PRAGMA data_version` on its own connection gates every check;
+//! - SQLite: `PRAGMA data_version` on the watcher's own connection gates every check;
 //!   after a commit it reads `max(rowid)`/`min(rowid)` of the growing tables and small
 //!   signatures of the bounded ones, in one statement. See `sqlite.rs` for the one case it
 //!   cannot see.

@@ -89,12 +89,15 @@ impl PostgresWatcher {
             // As hub's pool: UTC, so the naive horizon compares with MeshCore Hub's
             // `timestamptz` columns as UTC, and the target's schema first on the path.
             .map_sqlx_postgres_opts(move |opts: PgConnectOptions| {
+                // A custom plan for every head count: a generic plan would estimate
+                // `time >= $1` at a third of the table and could choose a full scan.
                 let opts = opts.options([
                     ("TimeZone", "UTC".to_string()),
                     (
                         "statement_timeout",
                         DEFAULT_STATEMENT_TIMEOUT.as_millis().to_string(),
                     ),
+                    ("plan_cache_mode", "force_custom_plan".to_string()),
                 ]);
                 match &schema {
                     Some(schema) => opts.options([("search_path", schema.as_str())]),

@@ -358,8 +358,10 @@ async fn read(db: &impl ConnectionTrait, sql: &str, watched: &[Watched]) -> Resu
 
 /// For each `(table, time column, previous max rowid)`, whether any row after that rowid has
 /// a time before `horizon`, in one statement. Each probe is a rowid range (the new rows
-/// only); times compare as MeshCore Hub's text, as hub's own queries compare them. A range
-/// found empty (its rows deleted since) counts as late: something else happened there.
+/// only): the unary `+` keeps SQLite from answering `min(time)` by walking the time index
+/// from its oldest entry and filtering on rowid, which would read most of the table. Times
+/// compare as MeshCore Hub's text, as hub's own queries compare them. A range found empty
+/// (its rows deleted since) counts as late: something else happened there.
 async fn late_rows(
     db: &impl ConnectionTrait,
     grown: &[(Table, String, i64)],
@@ -369,7 +371,7 @@ async fn late_rows(
     let mut values = vec![db_time(DbBackend::Sqlite, Timestamp(horizon))];
     for (i, (table, time, after)) in grown.iter().enumerate() {
         columns.push(format!(
-            "(SELECT min({}) FROM {} WHERE rowid > ?{}) < ?1",
+            "(SELECT min(+{}) FROM {} WHERE rowid > ?{}) < ?1",
             quoted(time),
             quoted(table.name()),
             i + 2
