@@ -9,6 +9,8 @@
 //! Client and server share the machine's cores, so the numbers are for the pair; compare
 //! rows of one run, or runs on the same machine.
 
+mod change_check;
+
 use clap::{Parser, ValueEnum};
 use hub_api::seed::{self, Scale, SeedArgs};
 use hub_api::state::AppState;
@@ -281,6 +283,12 @@ struct Args {
     /// and every dashboard endpoint.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     sequential: Option<u32>,
+    /// Instead of the table: open the change watcher (`hub_core::changes`) on the database
+    /// and time N checks with no writes (the gate), then N checks each after one message is
+    /// inserted through another connection; prints median, p99 and max (e.g.
+    /// `--change-check 1000`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    change_check: Option<u32>,
 }
 
 /// One row of the result table.
@@ -376,6 +384,9 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
     prepare(args, url).await?;
     if let Some(n) = args.sequential {
         return sequential(args, url, n).await;
+    }
+    if let Some(n) = args.change_check {
+        return change_check::change_check(url, n).await;
     }
 
     let endpoints: Vec<String> = if args.endpoints.is_empty() {

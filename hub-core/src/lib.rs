@@ -5,6 +5,7 @@
 //! except the response-cache runtime ([`cache::runtime`]) that the `#[cached]` macro calls.
 
 pub mod cache;
+pub mod changes;
 pub mod db;
 pub mod entity;
 pub mod roles;

@@ -4,6 +4,7 @@
 //! would leak into every test sharing its process.
 
 mod cache_properties;
+mod changes;
 mod http_cache;
 mod invalidation;
 mod near_cache;
