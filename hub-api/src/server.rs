@@ -290,6 +290,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
             .with_kept_counts_renew_after(freshness.renew_after())
     };
     let response_cache = state.cache.clone();
+    let watch = freshness
+        .check_interval()
+        .map(|interval| hub_core::changes::watch(target.clone(), state.cache.clone(), interval));
     let past_days = state.clone();
     tokio::spawn(async move {
         // Harmless when it fails: each request then reads what it needs itself.
@@ -322,6 +325,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         header_read_timeout_s = timeouts.header_read_timeout,
         idle_timeout_s = timeouts.idle_timeout,
         statement_timeout_s = timeouts.database_statement_timeout,
+        data_change_check_ms = freshness.data_change_check_ms,
         "hub serving http://{address}/api/v1, docs at http://{address}{}",
         crate::app::DOCS_PATH
     );
@@ -346,6 +350,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     )
     .await
     .map_err(|e| StartError::Other(format!("server: {e}")))?;
+    if let Some(watch) = watch {
+        watch.abort();
+    }
     response_cache.backend().close().await;
     conn.close().await.ok();
     tracing::info!("hub stopped");

@@ -15,7 +15,7 @@ use crate::writes_support;
 use common::*;
 use hub_core::test_support::RedisServer;
 use poem::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use writes_support::*;
 
 /// Adopted by op-north in the fixture.
@@ -83,8 +83,12 @@ async fn read(
 
 /// One write operation of the API, chosen by `pick`, with a valid body for the fixture.
 async fn write(app: &TestApp, pick: u64, step: usize) -> String {
-    let op = |w: Write<'_>| w.user("op-north", "operator,member");
-    let admin = |w: Write<'_>| w.user("pw-admin", "admin,member");
+    fn op(w: Write<'_>) -> Write<'_> {
+        w.user("op-north", "operator,member")
+    }
+    fn admin(w: Write<'_>) -> Write<'_> {
+        w.user("pw-admin", "admin,member")
+    }
     let route_id = first_route(app).await;
     let (label, answer) = match pick % 12 {
         0 => (
@@ -168,19 +172,22 @@ async fn write(app: &TestApp, pick: u64, step: usize) -> String {
                 .send()
                 .await,
         ),
-        9 => (
+        9 => {
+            let visibility = ["community", "member"][step % 2];
+            (
             "create a route",
             op(post(app, "/api/v1/routes"))
                 .json(json!({
                     "from_label": format!("From {step}"),
                     "to_label": "To",
-                    "visibility": ["community", "member"][step % 2],
+                    "visibility": visibility,
                     "node_public_keys": [ALPHA, BRAVO],
                     "observer_public_keys": [],
                 }))
                 .send()
                 .await,
-        ),
+        )
+        }
         10 => (
             "update a route",
             admin(put(app, &format!("/api/v1/routes/{route_id}")))

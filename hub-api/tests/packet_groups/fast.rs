@@ -277,7 +277,7 @@ async fn missing_hours_are_read_in_the_background() {
     let app = empty_app().await;
     seeded(&app.db).await;
     let now = anchor();
-    let kept = GroupHours::filled_in_background();
+    let kept = GroupHours::default().filled_in_background();
     let (sort, order) = (GroupSort::Time, Order::Desc);
     // The request that finds hours missing counts by grouping, for any row filter.
     for adjust in [

@@ -37,6 +37,9 @@
 
 mod postgres;
 mod sqlite;
+mod watch;
+
+pub use watch::watch;
 
 use crate::db::{DatabaseTarget, normalize_database_url};
 use crate::tables::Table;

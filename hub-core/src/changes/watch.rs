@@ -1,0 +1,123 @@
+//! [`watch`]: the task that looks for changes every interval and tells the cache.
+
+use std::time::Duration;
+
+use chrono::{DurationRound, NaiveDateTime, TimeDelta};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::{ChangeWatcher, TableChange};
+use crate::cache::runtime::ResponseCache;
+use crate::db::DatabaseTarget;
+use crate::tables::Table;
+
+/// Starts watching `target`: every `interval` a [`ChangeWatcher`] looks for tables changed
+/// since its last look, and each is reported to `cache`: a table that only gained rows of the
+/// current hour through [`ResponseCache::tables_grew`] (cached answers that read it end, in
+/// Redis for every instance; kept past counts stay), any other change through
+/// [`ResponseCache::tables_changed`] (kept past counts that read it are read again too).
+///
+/// Never fails and never stalls a request: it runs on a task and a connection of its own. When
+/// the database cannot be reached the watch retries every interval (logged once per outage),
+/// changes then showing when TTLs end; when it is back, every table is reported changed, since
+/// what happened meanwhile is unknown. Abort the handle to stop it.
+///
+/// ```no_run
+/// # async fn start(cache: hub_core::cache::runtime::ResponseCache) {
+/// use hub_core::{changes::watch, db::DatabaseTarget};
+/// use std::time::Duration;
+/// let target = DatabaseTarget::url("sqlite://data/meshcore.db");
+/// let handle = watch(target, cache, Duration::from_secs(1));
+/// # handle.abort();
+/// # }
+/// ```
+pub fn watch(target: DatabaseTarget, cache: ResponseCache, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut watcher: Option<ChangeWatcher> = None;
+        // Whether the watch has lost sight of the database since it last saw it.
+        let mut lost = false;
+        let mut started = false;
+        loop {
+            ticks.tick().await;
+            let current = match &mut watcher {
+                Some(current) => current,
+                None => match ChangeWatcher::connect(&target).await {
+                    Ok(opened) => {
+                        if lost {
+                            tracing::info!(target: "hub::changes", "data-change watch resumed");
+                            cache.tables_changed(Table::ALL).await;
+                        }
+                        if !started {
+                            tracing::debug!(target: "hub::changes",
+                                interval_ms = interval.as_millis() as u64, "data-change watch started");
+                        }
+                        (lost, started) = (false, true);
+                        watcher.insert(opened)
+                    }
+                    Err(err) => {
+                        if !lost {
+                            tracing::warn!(target: "hub::changes", %err,
+                                "data-change watch cannot reach the database; changes hub did \
+                                 not make show when TTLs end until it can");
+                        }
+                        lost = true;
+                        continue;
+                    }
+                },
+            };
+            match current.check(horizon(crate::time::now())).await {
+                Ok(changes) => report(&cache, &changes).await,
+                Err(err) => {
+                    if !lost {
+                        tracing::warn!(target: "hub::changes", %err,
+                            "data-change watch lost the database; reconnecting");
+                    }
+                    (lost, watcher) = (true, None);
+                }
+            }
+        }
+    })
+}
+
+/// The start of the hour of `now`: kept past counts end at or before it.
+fn horizon(now: NaiveDateTime) -> NaiveDateTime {
+    now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now)
+}
+
+/// Tells `cache` about `changes`: the tables that only grew at the present, and the others.
+async fn report(cache: &ResponseCache, changes: &[TableChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    let (past, grew): (Vec<&TableChange>, Vec<&TableChange>) =
+        changes.iter().partition(|c| c.reaches_past);
+    let past: Vec<Table> = past.into_iter().map(|c| c.table).collect();
+    let grew: Vec<Table> = grew.into_iter().map(|c| c.table).collect();
+    tracing::debug!(target: "hub::changes", ?past, ?grew, "tables changed");
+    if !past.is_empty() {
+        cache.tables_changed(&past).await;
+    }
+    if !grew.is_empty() {
+        cache.tables_grew(&grew).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_horizon_is_the_start_of_the_hour() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        assert_eq!(
+            horizon(at("2026-12-07 10:59:59.999")),
+            at("2026-12-07 10:00:00")
+        );
+        assert_eq!(
+            horizon(at("2026-12-07 11:00:00")),
+            at("2026-12-07 11:00:00")
+        );
+    }
+}
