@@ -57,7 +57,8 @@ async fn path_values(fresh: &TestApp, name: &str) -> Vec<String> {
                 .filter_map(|r| r["id"].as_str().map(str::to_string))
                 .collect()
         }
-        "idx" => vec!["17".to_string()],
+        // A channel feed: `<channel index>.<format>`.
+        "feed" => vec!["17.xml".to_string(), "17.atom".to_string()],
         other => panic!("no value for the path parameter `{other}`: add one to path_values"),
     }
 }
@@ -237,13 +238,10 @@ async fn cached_reads(fresh: &TestApp) -> Vec<String> {
             let close = filled[0][open..].find('}').unwrap() + open;
             let name = filled[0][open + 1..close].to_string();
             let values = path_values(fresh, &name).await;
+            let placeholder = format!("{{{name}}}");
             filled = filled
                 .iter()
-                .flat_map(|uri| {
-                    values
-                        .iter()
-                        .map(move |v| uri.replacen(&format!("{{{name}}}"), v, 1))
-                })
+                .flat_map(|uri| values.iter().map(|v| uri.replacen(&placeholder, v, 1)))
                 .collect();
             if filled.is_empty() {
                 break;
