@@ -39,7 +39,10 @@ const PAGES: &[(Page, &str)] = &[
     (Page::Messages, "/api/v1/messages?limit=50"),
     (Page::Adverts, "/api/v1/advertisements?limit=50"),
     (Page::Packets, "/api/v1/packets?limit=50"),
-    (Page::Nodes, "/api/v1/nodes?limit=50&sort=last_seen&order=desc"),
+    (
+        Page::Nodes,
+        "/api/v1/nodes?limit=50&sort=last_seen&order=desc",
+    ),
 ];
 
 /// Seconds of phase A (no writer).
@@ -119,7 +122,9 @@ pub(crate) async fn freshness(
                 ticks.tick().await;
                 if let Some(bytes) = resident_bytes() {
                     let at = started.elapsed().as_secs_f64();
-                    rss.lock().unwrap_or_else(|e| e.into_inner()).push((at, bytes));
+                    rss.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((at, bytes));
                 }
             }
         })
@@ -189,7 +194,10 @@ pub(crate) async fn freshness(
             if !response.status().is_success() {
                 return Err(format!("GET {path}: HTTP {}", response.status()));
             }
-            response.bytes().await.map_err(|e| format!("GET {path}: {e}"))?;
+            response
+                .bytes()
+                .await
+                .map_err(|e| format!("GET {path}: {e}"))?;
         }
         let redis_start = redis_state(&mut redis_link).await?;
         let mut writer = Writer::spawn(url)?;
@@ -305,9 +313,7 @@ async fn poll(
                 let (page, path) = PAGES[next % PAGES.len()];
                 next += 1;
                 let body = match client.get(format!("{base}{path}")).send().await {
-                    Ok(response) if response.status().is_success() => {
-                        response.bytes().await.ok()
-                    }
+                    Ok(response) if response.status().is_success() => response.bytes().await.ok(),
                     Ok(_) | Err(_) => None,
                 };
                 let Some(body) = body else {
@@ -486,7 +492,9 @@ impl Writer {
         }
         let status = self.child.wait().map_err(|e| format!("writer: {e}"))?;
         if !status.success() {
-            events.errors.push(format!("the writer exited with {status}"));
+            events
+                .errors
+                .push(format!("the writer exited with {status}"));
         }
         Ok(events)
     }
@@ -623,9 +631,7 @@ fn report(run: &Run) -> Result<(), String> {
     }
     let p99 = percentile(&all, 0.99);
     if all.is_empty() || p99 > MAX_P99_MS {
-        failures.push(format!(
-            "visibility p99 {p99:.0} ms (> {MAX_P99_MS:.0} ms)"
-        ));
+        failures.push(format!("visibility p99 {p99:.0} ms (> {MAX_P99_MS:.0} ms)"));
     }
     if never > 0 {
         failures.push(format!("{never} markers never seen"));
@@ -675,8 +681,7 @@ fn report(run: &Run) -> Result<(), String> {
         .filter(|(at, _)| *at >= run.warm_until)
         .map(|(_, b)| *b)
         .collect();
-    if let (Some(first), Some(last), Some(max)) =
-        (after.first(), after.last(), after.iter().max())
+    if let (Some(first), Some(last), Some(max)) = (after.first(), after.last(), after.iter().max())
     {
         let growth = *max as f64 / *first as f64 - 1.0;
         let within = growth <= MAX_RSS_GROWTH;
@@ -689,7 +694,11 @@ fn report(run: &Run) -> Result<(), String> {
             mib(*last),
             mib(*max),
             growth * 100.0,
-            if within { "within 10%" } else { "NOT within 10%" }
+            if within {
+                "within 10%"
+            } else {
+                "NOT within 10%"
+            }
         );
         if !within {
             failures.push(format!("resident memory grew {:.1}%", growth * 100.0));
@@ -1013,7 +1022,11 @@ async fn cleanup(db: &DatabaseConnection, tag: &str, nodes: &[MovedNode]) -> Res
         let (sql, values) = match node.last_seen {
             Some(last_seen) => (
                 "UPDATE nodes SET last_seen = $1, updated_at = $2 WHERE id = $3",
-                vec![db_time(backend, last_seen), updated_at, node.id.clone().into()],
+                vec![
+                    db_time(backend, last_seen),
+                    updated_at,
+                    node.id.clone().into(),
+                ],
             ),
             None => (
                 "UPDATE nodes SET last_seen = NULL, updated_at = $1 WHERE id = $2",
@@ -1045,11 +1058,15 @@ mod tests {
     fn markers_are_found_in_any_body() {
         let mut log = ClientLog::default();
         let body = br#"{"items":[{"text":"bench: freshness 0123456789abcdef0123456700000007"}]}"#;
-        look(&mut log, &mut HashMap::new(), Page::Adverts, body, 42, &watch());
-        assert_eq!(
-            log.seen.get("0123456789abcdef0123456700000007"),
-            Some(&42)
+        look(
+            &mut log,
+            &mut HashMap::new(),
+            Page::Adverts,
+            body,
+            42,
+            &watch(),
         );
+        assert_eq!(log.seen.get("0123456789abcdef0123456700000007"), Some(&42));
     }
 
     #[test]
@@ -1057,7 +1074,14 @@ mod tests {
         let mut log = ClientLog::default();
         let body = br#"{"items":[{"public_key":"ab","last_seen":"1970-01-01T00:00:00.002Z"},
             {"public_key":"cd","last_seen":"1970-01-01T00:00:00.000500Z"}],"total":2}"#;
-        look(&mut log, &mut HashMap::new(), Page::Nodes, body, 7, &watch());
+        look(
+            &mut log,
+            &mut HashMap::new(),
+            Page::Nodes,
+            body,
+            7,
+            &watch(),
+        );
         assert_eq!(log.seen.get("ab@2000"), Some(&7));
         assert_eq!(log.seen.len(), 1, "before `since`: not this run's");
     }
@@ -1067,7 +1091,14 @@ mod tests {
         let (mut log, mut last) = (ClientLog::default(), HashMap::new());
         for (at, total) in [(1, 10), (2, 10), (3, 9)] {
             let body = format!(r#"{{"total":{total},"items":[]}}"#);
-            look(&mut log, &mut last, Page::Messages, body.as_bytes(), at, &watch());
+            look(
+                &mut log,
+                &mut last,
+                Page::Messages,
+                body.as_bytes(),
+                at,
+                &watch(),
+            );
         }
         assert_eq!(
             log.totals,
