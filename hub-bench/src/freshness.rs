@@ -88,7 +88,10 @@ fn unix_micros() -> i64 {
 struct ClientLog {
     ok: u64,
     failed: u64,
-    /// Marker -> first time seen (unix µs). Node markers are `public_key@last_seen µs`.
+    /// Marker -> time seen (unix µs) in the last response, moved to the run's shared map
+    /// after each: one copy of the sightings, not one per client, so that the bench's own
+    /// bookkeeping does not show as the server's memory. Node markers are
+    /// `public_key@last_seen µs`.
     seen: HashMap<String, i64>,
     /// (time seen, page, value) each time `total_messages` (stats) or `total` (messages)
     /// differed from this client's previous reading.
@@ -206,7 +209,15 @@ pub(crate) async fn freshness(
             since: i64::MAX,
         };
         let a_started = Instant::now();
-        let phase_a = poll(&client, &base, clients, a_started + PHASE_A, &nobody).await;
+        let phase_a = poll(
+            &client,
+            &base,
+            clients,
+            a_started + PHASE_A,
+            &nobody,
+            &Sightings::default(),
+        )
+        .await;
         let a_elapsed = a_started.elapsed();
         let warm_until = started.elapsed().as_secs_f64() + (secs as f64 / 10.0).max(5.0);
 
@@ -228,7 +239,9 @@ pub(crate) async fn freshness(
                 stdin
             })
         };
-        let phase_b = poll(&client, &base, clients, phase_b_end, &watch_b).await;
+        let sightings = Sightings::default();
+        let phase_b = poll(&client, &base, clients, phase_b_end, &watch_b, &sightings).await;
+        let seen = std::mem::take(&mut *sightings.lock().unwrap_or_else(|e| e.into_inner()));
         let b_elapsed = b_started.elapsed();
         writer.stdin = writer_plan.await.ok();
         let redis_end = redis_state(&mut redis_link).await?;
@@ -241,6 +254,7 @@ pub(crate) async fn freshness(
             interval,
             phase_a: (phase_a, a_elapsed),
             phase_b: (phase_b, b_elapsed),
+            seen,
             events,
             rss,
             warm_until,
@@ -293,6 +307,9 @@ async fn redis_state(
     Ok((used, gens.len(), keys))
 }
 
+/// The first sighting of each marker over all clients.
+type Sightings = Arc<std::sync::Mutex<HashMap<String, i64>>>;
+
 /// `clients` request loops over [`PAGES`] until `deadline`.
 async fn poll(
     client: &reqwest::Client,
@@ -300,10 +317,12 @@ async fn poll(
     clients: u32,
     deadline: Instant,
     watch: &Watch,
+    sightings: &Sightings,
 ) -> Vec<ClientLog> {
     let mut tasks = Vec::new();
     for n in 0..clients as usize {
         let (client, base, watch) = (client.clone(), base.to_string(), watch.clone());
+        let sightings = sightings.clone();
         tasks.push(tokio::spawn(async move {
             let mut log = ClientLog::default();
             let mut last_totals: HashMap<u8, i64> = HashMap::new();
@@ -323,6 +342,13 @@ async fn poll(
                 let at = unix_micros();
                 log.ok += 1;
                 look(&mut log, &mut last_totals, page, &body, at, &watch);
+                if !log.seen.is_empty() {
+                    let mut first = sightings.lock().unwrap_or_else(|e| e.into_inner());
+                    for (marker, at) in log.seen.drain() {
+                        let seen = first.entry(marker).or_insert(at);
+                        *seen = (*seen).min(at);
+                    }
+                }
             }
             log
         }));
@@ -529,6 +555,8 @@ struct Run {
     interval: Duration,
     phase_a: (Vec<ClientLog>, Duration),
     phase_b: (Vec<ClientLog>, Duration),
+    /// Marker -> first time seen (unix µs) in phase B.
+    seen: HashMap<String, i64>,
     events: WriterEvents,
     /// (seconds since start, bytes).
     rss: Vec<(f64, u64)>,
@@ -587,14 +615,7 @@ fn report(run: &Run) -> Result<(), String> {
         ));
     }
 
-    // The first sighting of each marker over all clients of phase B.
-    let mut seen: HashMap<&str, i64> = HashMap::new();
-    for log in &run.phase_b.0 {
-        for (marker, at) in &log.seen {
-            let first = seen.entry(marker.as_str()).or_insert(*at);
-            *first = (*first).min(*at);
-        }
-    }
+    let seen = &run.seen;
     println!();
     println!("| kind | written | never seen | p50 ms | p99 ms | max ms |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -611,7 +632,7 @@ fn report(run: &Run) -> Result<(), String> {
             .filter(|(k, _, _)| kind == "all" || k == kind)
         {
             written += 1;
-            match seen.get(marker.as_str()) {
+            match seen.get(marker) {
                 // A response can leave before the writer has read its commit's return.
                 Some(at) => latencies.push((at - committed).max(0) as f64 / 1000.0),
                 None => missing += 1,
@@ -699,6 +720,15 @@ fn report(run: &Run) -> Result<(), String> {
             } else {
                 "NOT within 10%"
             }
+        );
+        // Where between warm-up and the end it grew: a plateau or a slope.
+        let steps: Vec<String> = (0..=4)
+            .map(|i| after[(after.len() - 1) * i / 4])
+            .map(|b| format!("{:.1}", mib(b)))
+            .collect();
+        println!(
+            "  at 0/25/50/75/100% of the rest: {} MiB",
+            steps.join(" / ")
         );
         if !within {
             failures.push(format!("resident memory grew {:.1}%", growth * 100.0));
