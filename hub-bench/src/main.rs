@@ -10,6 +10,7 @@
 //! rows of one run, or runs on the same machine.
 
 mod change_check;
+mod freshness;
 
 use clap::{Parser, ValueEnum};
 use hub_api::seed::{self, Scale, SeedArgs};
@@ -289,6 +290,17 @@ struct Args {
     /// `--change-check 1000`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     change_check: Option<u32>,
+    /// Instead of the table: with the Redis cache (near cache on) and the data-change watch
+    /// wired as `serve` wires them, `--clients` clients poll the dashboard and list pages for
+    /// 10 s with no writer, then for SECS seconds while another process writes 10 rows/s as
+    /// MeshCore Hub's collector does (and once deletes the oldest day of messages); prints
+    /// how soon each write shows, the throughput kept, memory and Redis keys (e.g.
+    /// `--freshness 600`). The writer undoes its writes at the end.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    freshness: Option<u64>,
+    /// The writer process of `--freshness` (started by it; commands on stdin).
+    #[arg(long, hide = true)]
+    freshness_writer: bool,
 }
 
 /// One row of the result table.
@@ -381,7 +393,14 @@ async fn run(args: Args) -> Result<(), String> {
 }
 
 async fn bench(args: &Args, url: &str) -> Result<(), String> {
+    if args.freshness_writer {
+        // Its stdout is `--freshness`'s report channel: nothing else may print there.
+        return freshness::writer(url).await;
+    }
     prepare(args, url).await?;
+    if let Some(secs) = args.freshness {
+        return freshness::freshness(url, secs, args.clients, args.redis_port).await;
+    }
     if let Some(n) = args.sequential {
         return sequential(args, url, n).await;
     }
