@@ -54,8 +54,6 @@ impl AppState {
     /// # }
     /// ```
     pub fn new(db: DatabaseConnection, cache: ResponseCache) -> Self {
-        let versions = cache.versions().clone();
-        let renew_after = Duration::from_secs(DEFAULT_KEPT_COUNTS_RENEW_AFTER);
         AppState {
             db,
             auth: AuthSettings::default(),
@@ -63,11 +61,13 @@ impl AppState {
             spam: SpamSettings::default(),
             roles: RoleNameSettings::default(),
             cache,
-            dashboard_days: DashboardDays::new(&versions, renew_after),
-            list_days: PastDays::new(versions.clone(), renew_after),
-            packet_group_hours: GroupHours::new(versions, renew_after).filled_in_background(),
+            dashboard_days: DashboardDays::default(),
+            list_days: PastDays::default(),
+            packet_group_hours: GroupHours::default(),
             feeds: FeedSettings::default(),
         }
+        // The kept stores are made once, here, checked against this cache's versions.
+        .with_kept_counts_renew_after(Duration::from_secs(DEFAULT_KEPT_COUNTS_RENEW_AFTER))
     }
 
     /// The same state with nothing kept, whose kept counts are read again in the background

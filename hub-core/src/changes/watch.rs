@@ -38,7 +38,8 @@ pub fn watch(target: DatabaseTarget, cache: ResponseCache, interval: Duration) -
         let mut watcher: Option<ChangeWatcher> = None;
         // Whether the watch has lost sight of the database since it last saw it.
         let mut lost = false;
-        let mut started = false;
+        tracing::debug!(target: "hub::changes",
+            interval_ms = interval.as_millis() as u64, "data-change watch started");
         loop {
             ticks.tick().await;
             let current = match &mut watcher {
@@ -49,11 +50,7 @@ pub fn watch(target: DatabaseTarget, cache: ResponseCache, interval: Duration) -
                             tracing::info!(target: "hub::changes", "data-change watch resumed");
                             cache.tables_changed(Table::ALL).await;
                         }
-                        if !started {
-                            tracing::debug!(target: "hub::changes",
-                                interval_ms = interval.as_millis() as u64, "data-change watch started");
-                        }
-                        (lost, started) = (false, true);
+                        lost = false;
                         watcher.insert(opened)
                     }
                     Err(err) => {
@@ -91,10 +88,14 @@ async fn report(cache: &ResponseCache, changes: &[TableChange]) {
     if changes.is_empty() {
         return;
     }
-    let (past, grew): (Vec<&TableChange>, Vec<&TableChange>) =
-        changes.iter().partition(|c| c.reaches_past);
-    let past: Vec<Table> = past.into_iter().map(|c| c.table).collect();
-    let grew: Vec<Table> = grew.into_iter().map(|c| c.table).collect();
+    let tables = |reaches_past: bool| -> Vec<Table> {
+        changes
+            .iter()
+            .filter(|c| c.reaches_past == reaches_past)
+            .map(|c| c.table)
+            .collect()
+    };
+    let (past, grew) = (tables(true), tables(false));
     tracing::debug!(target: "hub::changes", ?past, ?grew, "tables changed");
     if !past.is_empty() {
         cache.tables_changed(&past).await;
