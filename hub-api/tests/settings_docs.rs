@@ -1,5 +1,6 @@
 //! Every setting the `hub-api` binary accepts is documented with its real default: walks the
-//! clap command and checks `.env.example` and `docs/configuration.md` against it, both ways.
+//! clap command and checks `.env.example` and `docs/configuration.md` against it, both ways;
+//! README's settings table and the cache design's section 8 name every setting they should.
 
 use crate::cli_settings;
 
@@ -172,4 +173,67 @@ fn the_walk_sees_every_subcommand_and_the_settings_groups() {
     assert_eq!(defaults["REDIS_CACHE_TTL"].as_deref(), Some("30"));
     assert_eq!(defaults["DATABASE_PORT"].as_deref(), Some("5432"));
     assert_eq!(defaults["DATABASE_SCHEMA"], None);
+}
+
+/// The backticked `UPPER_SNAKE` names of the lines of `file` from the heading `start` to the
+/// next heading of the same level.
+fn setting_names_in_section(file: &str, start: &str) -> std::collections::BTreeSet<String> {
+    let text = repo_file(file);
+    let level = start.split(' ').next().unwrap_or("##").to_string();
+    let mut names = std::collections::BTreeSet::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            if line.starts_with(start) {
+                inside = true;
+                continue;
+            }
+            if inside && line.split(' ').next() == Some(level.as_str()) {
+                break;
+            }
+        }
+        if !inside {
+            continue;
+        }
+        for word in line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            let is_setting = word.len() > 3
+                && word.contains('_')
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if is_setting {
+                names.insert(word.to_string());
+            }
+        }
+    }
+    assert!(
+        !names.is_empty(),
+        "{file}: no setting names under {start:?}"
+    );
+    names
+}
+
+#[test]
+fn readme_and_the_cache_design_name_every_setting_they_should_and_only_real_ones() {
+    let defaults = env_defaults();
+    let readme = setting_names_in_section("README.md", "## Settings");
+    let design = setting_names_in_section("docs/contract/cache-design.md", "## 8. Settings");
+    let mut problems = Vec::new();
+    for (file, names) in [("README.md", &readme), ("cache-design.md", &design)] {
+        for name in names.iter().filter(|n| !defaults.contains_key(*n)) {
+            problems.push(format!("{file} names {name}, which hub-api does not read"));
+        }
+    }
+    for name in defaults.keys() {
+        if !readme.contains(name) {
+            problems.push(format!("README.md's settings table lacks {name}"));
+        }
+        let cache_setting = ["REDIS_", "CACHE_", "DATA_CHANGE_", "KEPT_COUNTS_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if cache_setting && !design.contains(name) {
+            problems.push(format!("cache-design.md section 8 lacks {name}"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }
