@@ -1,9 +1,9 @@
-//! docs/caching.md's table of what is cached names only real things, and every one of them:
-//! each endpoint it lists is in the OpenAPI document, each cache name is one a `#[cached]`
-//! operation uses (or a group of them that writes invalidate), and every cached operation's
-//! name is in the table. And every `/api/v1/...` path any user-facing page names (README,
-//! CONTRIBUTING, `docs/`, `docs/contract/`) is served, with the query parameters it shows.
-//! (Settings have the same check in `settings_docs.rs`.)
+//! What the docs name exists. docs/caching.md's table of what is cached names only real
+//! things: each endpoint it lists is in the OpenAPI document and each cache name is one a
+//! `#[cached]` operation uses. (It need not list every one: the OpenAPI document is the complete
+//! list, so a new cached endpoint touches no doc.) And every `/api/v1/...` path any user-facing
+//! page names (README, CONTRIBUTING, `docs/`, `docs/contract/`) is served, with the query
+//! parameters it shows. (Settings have the same checks in `settings_docs.rs`.)
 
 use crate::cli_settings::repo_file;
 use std::collections::BTreeSet;
@@ -54,7 +54,7 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 #[test]
-fn the_table_of_cached_endpoints_names_real_operations_and_all_of_them() {
+fn the_table_of_cached_endpoints_names_only_real_operations() {
     let used: BTreeSet<&str> = hub_api::routes::cache_names().into_iter().collect();
     let spec: serde_json::Value =
         serde_json::from_str(&hub_api::app::openapi().spec()).expect("OpenAPI JSON");
@@ -67,14 +67,12 @@ fn the_table_of_cached_endpoints_names_real_operations_and_all_of_them() {
     let rows = cached_rows();
     assert!(rows.len() >= 15, "only {} rows read", rows.len());
     let mut wrong = Vec::new();
-    let mut documented = Vec::new();
     for (endpoints, names) in &rows {
         for name in documented_names(endpoints, names) {
             let real = used.iter().any(|u| matches(&name, u));
             if !real {
                 wrong.push(format!("cache name `{name}` is not used"));
             }
-            documented.push(name);
         }
         for endpoint in backticked(endpoints) {
             let path = endpoint.trim_start_matches("GET ").trim();
@@ -85,13 +83,6 @@ fn the_table_of_cached_endpoints_names_real_operations_and_all_of_them() {
             if !paths.contains(path) {
                 wrong.push(format!("endpoint {path} is not in the OpenAPI document"));
             }
-        }
-    }
-    for name in &used {
-        if !documented.iter().any(|d| matches(d, name)) {
-            wrong.push(format!(
-                "cached operation `{name}` is missing from the table"
-            ));
         }
     }
     assert!(wrong.is_empty(), "docs/caching.md: {wrong:#?}");
