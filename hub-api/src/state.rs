@@ -39,7 +39,8 @@ impl AppState {
     /// The state of a server over `db` and `cache` with every setting at its default, as
     /// `serve` starts without configuration, and nothing kept yet (kept values are read on
     /// first use, missing packet-group hours in the background). Set other fields with
-    /// struct update syntax.
+    /// struct update syntax, except `cache`: kept counts check the table versions of the cache
+    /// they were made with, so another cache goes through [`with_cache`](Self::with_cache).
     ///
     /// ```
     /// # async fn build(db: sea_orm::DatabaseConnection) {
@@ -68,6 +69,29 @@ impl AppState {
         }
         // The kept stores are made once, here, checked against this cache's versions.
         .with_kept_counts_renew_after(Duration::from_secs(DEFAULT_KEPT_COUNTS_RENEW_AFTER))
+    }
+
+    /// The same state answering through `cache`, with nothing kept: its kept counts are made
+    /// anew to check `cache`'s table versions, configured as before.
+    ///
+    /// ```
+    /// # async fn build(db: sea_orm::DatabaseConnection, redis: hub_core::cache::runtime::ResponseCache) {
+    /// use hub_api::state::AppState;
+    /// use hub_core::cache::{NullCache, runtime::ResponseCache};
+    /// use std::{sync::Arc, time::Duration};
+    /// let ttl = Duration::from_secs(30);
+    /// let state = AppState::new(db, ResponseCache::new(Arc::new(NullCache), ttl, ttl)).with_cache(redis);
+    /// # }
+    /// ```
+    pub fn with_cache(self, cache: ResponseCache) -> Self {
+        let versions = cache.versions();
+        AppState {
+            dashboard_days: self.dashboard_days.emptied_for(versions),
+            list_days: self.list_days.emptied_for(versions),
+            packet_group_hours: self.packet_group_hours.emptied_for(versions),
+            cache,
+            ..self
+        }
     }
 
     /// The same state with nothing kept, whose kept counts are read again in the background

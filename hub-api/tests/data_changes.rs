@@ -158,10 +158,7 @@ async fn on_postgresql_a_collector_insert_shows_within_the_statistics_bound() {
     let db = hub_core::db::connect_to(&target).await.unwrap();
     hub_core::db::prepare_schema(&db).await.unwrap();
     let cache = redis_response_cache(redis.port());
-    let state = hub_api::state::AppState {
-        cache: cache.clone(),
-        ..default_state(db.clone())
-    };
+    let state = default_state(db.clone()).with_cache(cache.clone());
     let app = app_from_state(state, tempfile::tempdir().unwrap(), Default::default());
     let watch = hub_core::changes::watch(target.clone(), cache, INTERVAL);
 

@@ -6,7 +6,6 @@
 use crate::common;
 
 use common::*;
-use hub_api::state::AppState;
 use hub_core::db::{DatabaseTarget, connect_with_timeout, prepare_schema};
 use hub_core::test_support::{PostgresServer, RedisServer};
 use poem::http::StatusCode;
@@ -29,10 +28,7 @@ async fn app_with_timeout(url: &str, redis: Option<&RedisServer>) -> TestApp {
     prepare_schema(&db).await.expect("schema");
     let mut state = default_state(db);
     if let Some(redis) = redis {
-        state = AppState {
-            cache: redis_response_cache(redis.port()),
-            ..state
-        };
+        state = state.with_cache(redis_response_cache(redis.port()));
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();

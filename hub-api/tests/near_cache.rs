@@ -24,10 +24,10 @@ async fn a_write_on_one_instance_reaches_the_other_within_50ms() {
     let reader_cache = near_response_cache(redis.port());
     let reader = app_from_state(
         hub_api::state::AppState {
-            cache: reader_cache.clone(),
             auth: AuthSettings::default(),
             ..default_state(open_sqlite(&writer.path).await)
-        },
+        }
+        .with_cache(reader_cache.clone()),
         tempfile::tempdir().unwrap(),
         writer.path.clone(),
     );

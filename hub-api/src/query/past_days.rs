@@ -107,6 +107,21 @@ impl<B, V> PastBuckets<B, V> {
         }
     }
 
+    /// How long a bucket is kept before it is read again in the background though no change
+    /// of its tables was seen (zero: never by age).
+    pub fn renew_after(&self) -> Duration {
+        self.renew_after
+    }
+
+    /// An empty store configured as this one (renewal age, background fill) whose buckets are
+    /// checked against `versions`: for a server state that changes its cache.
+    pub fn emptied_for(&self, versions: &TableVersions) -> Self {
+        PastBuckets {
+            fill_in_background: self.fill_in_background,
+            ..PastBuckets::new(versions.clone(), self.renew_after)
+        }
+    }
+
     /// The same buckets, whose missing ones [`kept_or_fill`](Self::kept_or_fill) reads in
     /// the background.
     pub fn filled_in_background(self) -> Self {
@@ -320,6 +335,16 @@ impl DashboardDays {
             counts: PastDays::new(versions.clone(), renew_after),
             packet_kinds: PastDays::new(versions.clone(), renew_after),
             channel_messages: PastDays::new(versions.clone(), renew_after),
+        }
+    }
+
+    /// Empty stores configured as these, checked against `versions` (see
+    /// [`PastBuckets::emptied_for`]).
+    pub fn emptied_for(&self, versions: &TableVersions) -> Self {
+        DashboardDays {
+            counts: self.counts.emptied_for(versions),
+            packet_kinds: self.packet_kinds.emptied_for(versions),
+            channel_messages: self.channel_messages.emptied_for(versions),
         }
     }
 }

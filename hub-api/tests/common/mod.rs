@@ -1,6 +1,7 @@
 //! Shared set-up for the integration tests: a real SQLite file per test and the real app.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use hub_api::query::group_hours::GroupHours;
 use hub_api::state::AppState;
 use hub_core::cache::NullCache;
 use hub_core::cache::runtime::ResponseCache;
@@ -97,10 +98,14 @@ pub fn no_cache() -> ResponseCache {
 
 /// The state `serve` would build over `db` with default settings and no Redis.
 pub fn default_state(db: DatabaseConnection) -> AppState {
+    let state = AppState::new(db, no_cache());
     AppState {
         // Missing hours read in the request itself: tests see the same answer each time.
-        packet_group_hours: Default::default(),
-        ..AppState::new(db, no_cache())
+        packet_group_hours: GroupHours::new(
+            state.cache.versions().clone(),
+            state.list_days.renew_after(),
+        ),
+        ..state
     }
 }
 
@@ -168,9 +173,9 @@ pub async fn app_with_cache(
 ) -> TestApp {
     let state = AppState {
         auth,
-        cache,
         ..default_state(open_sqlite(&path).await)
-    };
+    }
+    .with_cache(cache);
     app_from_state(state, dir, path)
 }
 
