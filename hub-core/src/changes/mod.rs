@@ -14,7 +14,10 @@
 //!   signatures of the bounded ones, in one statement. See `sqlite.rs` for the one case it
 //!   cannot see.
 //! - PostgreSQL: the cumulative statistics (`pg_stat_user_tables`), which lag the data by up
-//!   to about 10 seconds (60 under stats-lock contention); see `postgres.rs`.
+//!   to about 10 seconds (60 under stats-lock contention), and the newest time of the growing
+//!   tables and of `nodes.last_seen`, which does not: the collector's new rows and `last_seen`
+//!   updates show at the next check, deletes and late rows within the statistics' lag; see
+//!   `postgres.rs`.
 //!
 //! It never writes: no triggers, no tables, no settings that persist. Tables the database does
 //! not have (an older schema) are skipped.

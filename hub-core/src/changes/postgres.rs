@@ -23,6 +23,13 @@
 //!   the previous check then reach the past: some may be rows of the hour that just became
 //!   the past, and the new baseline cannot tell which.
 //!
+//! - **Newest rows, without waiting for the statistics**: each check also reads `max(time)` of
+//!   every probed table and `max(last_seen)` of `nodes` (one backward step of their indexes
+//!   each). A table whose newest time moved is reported at once, before its counters show the
+//!   write: as a head change when only a newer time at or after the horizon appeared, else as
+//!   reaching the past (`nodes`, whose `last_seen` the collector updates, always reaches it).
+//!   A late row does not move the newest time; the statistics still find it, within their lag.
+//!
 //! The order matters: the statistics are read before the head counts, so a row is never in
 //! `n_tup_ins` without being in the count read after it (which would look late); a count that
 //! runs ahead of the statistics only dips `P`.
@@ -58,6 +65,10 @@ struct Counters {
     filenode: i64,
 }
 
+/// The newest time of each table whose recency is probed, as microseconds since the Unix
+/// epoch (`None`: the table is empty).
+type NewestTimes = BTreeMap<Table, Option<i64>>;
+
 /// The late-row tracking of one probed table under the current horizon.
 #[derive(Debug, Clone, Copy)]
 struct Baseline {
@@ -70,7 +81,11 @@ pub(super) struct PostgresWatcher {
     db: DatabaseConnection,
     /// The growing tables whose time column leads a valid, non-partial index, with it.
     probed: BTreeMap<Table, &'static str>,
+    /// The tables whose newest time is read on each check, with the time column: the probed
+    /// ones and `nodes.last_seen` when an index leads with it.
+    recency: BTreeMap<Table, &'static str>,
     last: BTreeMap<Table, Counters>,
+    newest: NewestTimes,
     /// The horizon the baselines belong to; `None` before the first check.
     horizon: Option<NaiveDateTime>,
     baselines: BTreeMap<Table, Baseline>,
@@ -113,12 +128,26 @@ impl PostgresWatcher {
                     .into(),
             ));
         }
-        let probed = probed_tables(&db).await?;
+        let leading = leading_index_columns(&db).await?;
+        let probed: BTreeMap<Table, &'static str> = Table::ALL
+            .iter()
+            .filter_map(|table| {
+                let time = growth_time_column(*table)?;
+                leading.contains(&(*table, time)).then_some((*table, time))
+            })
+            .collect();
+        let mut recency = probed.clone();
+        if leading.contains(&(Table::Nodes, NODES_RECENCY)) {
+            recency.insert(Table::Nodes, NODES_RECENCY);
+        }
         let last = read_counters(&db).await?;
+        let newest = newest_times(&db, &recency).await?;
         Ok(Self {
             db,
             probed,
+            recency,
             last,
+            newest,
             horizon: None,
             baselines: BTreeMap::new(),
         })
@@ -129,6 +158,7 @@ impl PostgresWatcher {
         horizon: NaiveDateTime,
     ) -> Result<Vec<TableChange>, DbErr> {
         let counters = read_counters(&self.db).await?;
+        let newest = newest_times(&self.db, &self.recency).await?;
         let new_horizon = self.horizon != Some(horizon);
         let mut changes = Vec::new();
         // Probed tables whose head count is needed now: all of them when the horizon moved
@@ -186,10 +216,75 @@ impl PostgresWatcher {
         if new_horizon {
             self.baselines.retain(|table, _| to_probe.contains(table));
         }
+        for (table, time) in &newest {
+            let reported = changes.iter().any(|c| c.table == *table);
+            if !reported && let Some(before) = self.newest.get(table).filter(|b| *b != time) {
+                changes.push(newest_moved(*table, *before, *time, horizon));
+            }
+        }
         self.horizon = Some(horizon);
         self.last = counters;
+        self.newest = newest;
         Ok(changes)
     }
+}
+
+/// The column of `nodes` the collector moves forward when it hears a node.
+const NODES_RECENCY: &str = "last_seen";
+
+/// What it means that `table`'s newest time went from `before` to `now`: only rows at or after
+/// `horizon` appeared when a growing table's newest time moved forward to the horizon or
+/// beyond; anything else (a newest row deleted, an updated node) may reach the past.
+fn newest_moved(
+    table: Table,
+    before: Option<i64>,
+    now: Option<i64>,
+    horizon: NaiveDateTime,
+) -> TableChange {
+    let horizon = horizon.and_utc().timestamp_micros();
+    let forward = match (before, now) {
+        (None, Some(_)) => true,
+        (Some(before), Some(now)) => now > before,
+        _ => false,
+    };
+    let head = growth_time_column(table).is_some() && forward && now >= Some(horizon);
+    TableChange {
+        table,
+        reaches_past: !head,
+    }
+}
+
+/// `max(time)` of each table of `recency` in microseconds since the epoch, in one statement
+/// (an index's last entry each).
+async fn newest_times(
+    db: &DatabaseConnection,
+    recency: &BTreeMap<Table, &'static str>,
+) -> Result<NewestTimes, DbErr> {
+    if recency.is_empty() {
+        return Ok(NewestTimes::new());
+    }
+    let columns: Vec<String> = recency
+        .iter()
+        .map(|(table, time)| {
+            format!(
+                "(SELECT floor(extract(epoch FROM max({})) * 1000000)::bigint FROM {})",
+                quoted(time),
+                quoted(table.name())
+            )
+        })
+        .collect();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT {}", columns.join(", ")),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the newest times returned no row".into()))?;
+    recency
+        .keys()
+        .enumerate()
+        .map(|(i, table)| Ok((*table, row.try_get_by_index::<Option<i64>>(i)?)))
+        .collect()
 }
 
 /// The counters of the watched tables in the connection's schema.
@@ -221,9 +316,12 @@ async fn read_counters(db: &DatabaseConnection) -> Result<BTreeMap<Table, Counte
     Ok(counters)
 }
 
-/// The growing tables of the connection's schema whose time column leads a valid,
-/// non-partial index: counting their current hour is an index range, never a scan.
-async fn probed_tables(db: &DatabaseConnection) -> Result<BTreeMap<Table, &'static str>, DbErr> {
+/// `(table, column)` of every valid, non-partial index of the connection's schema on one of
+/// hub's tables, by the column the index leads with: reading the newest time or counting a
+/// range of such a column is an index range, never a scan.
+async fn leading_index_columns(
+    db: &DatabaseConnection,
+) -> Result<BTreeSet<(Table, &'static str)>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -235,16 +333,19 @@ async fn probed_tables(db: &DatabaseConnection) -> Result<BTreeMap<Table, &'stat
              WHERE n.nspname = current_schema() AND i.indisvalid AND i.indpred IS NULL",
         ))
         .await?;
-    let mut probed = BTreeMap::new();
+    let mut leading = BTreeSet::new();
     for row in rows {
         let (name, column): (String, String) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        if let Some(table) = Table::from_name(&name)
-            && let Some(time) = growth_time_column(table).filter(|time| *time == column)
-        {
-            probed.insert(table, time);
+        let Some(table) = Table::from_name(&name) else {
+            continue;
+        };
+        // Only the columns the watcher reads, as static names.
+        let known = [growth_time_column(table), Some(NODES_RECENCY)];
+        if let Some(column) = known.into_iter().flatten().find(|known| *known == column) {
+            leading.insert((table, column));
         }
     }
-    Ok(probed)
+    Ok(leading)
 }
 
 /// `count(*) WHERE time >= horizon` of each table of `tables`, in one statement.
