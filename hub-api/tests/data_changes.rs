@@ -152,6 +152,48 @@ async fn without_redis_late_rows_and_retention_deletes_renew_the_kept_days() {
 }
 
 #[tokio::test]
+async fn without_redis_kept_days_see_every_change_committed_before_the_request() {
+    // The watch ticks once an hour here: what the requests see, they see because a kept count
+    // about to be used asks the watch to look first.
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    let watch = hub_core::changes::watch(
+        DatabaseTarget::url(format!("sqlite://{}", path.display())),
+        state.cache.clone(),
+        Duration::from_secs(3600),
+    );
+    let app = app_from_state(state, dir, path.clone());
+    let uri = "/api/v1/dashboard/message-activity?days=30";
+    let three_days_ago = hub_core::time::now() - Days::days(3);
+    let day = three_days_ago.date();
+    let before = count_on(&app.json(uri).await, day);
+
+    let writer = collector(&app).await;
+    for n in 1..=3 {
+        writer
+            .execute_unprepared(&message_sql("late", three_days_ago))
+            .await
+            .unwrap();
+        assert_eq!(
+            count_on(&app.json(uri).await, day),
+            before + n,
+            "late row {n}"
+        );
+    }
+    let cut = hub_core::time::now() - Days::days(2);
+    writer
+        .execute_unprepared(&format!("DELETE FROM messages WHERE received_at < '{cut}'"))
+        .await
+        .unwrap();
+    assert_eq!(
+        count_on(&app.json(uri).await, day),
+        0,
+        "after the retention delete"
+    );
+    watch.abort();
+}
+
+#[tokio::test]
 async fn on_postgresql_a_collector_insert_shows_within_the_bound() {
     let redis = RedisServer::start();
     let (_pg, target) = meshcore_hub_postgres();

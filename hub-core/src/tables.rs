@@ -14,8 +14,11 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 macro_rules! tables {
     ($($variant:ident => $name:ident: $doc:literal,)*) => {
@@ -91,21 +94,63 @@ impl Table {
 /// versions.clone().bump(Table::Channels);
 /// assert_ne!(versions.of(&[Table::Messages, Table::Channels]), read_under);
 /// ```
-#[derive(Debug, Clone)]
-pub struct TableVersions(Arc<[AtomicU64; TABLE_COUNT]>);
+#[derive(Clone)]
+pub struct TableVersions {
+    counters: Arc<[AtomicU64; TABLE_COUNT]>,
+    /// The data-change watch, once attached: [`current`](TableVersions::current) asks it to
+    /// look before answering.
+    looks: Arc<OnceLock<Arc<dyn LookOnDemand>>>,
+}
 
 const TABLE_COUNT: usize = Table::ALL.len();
 
 impl Default for TableVersions {
     fn default() -> Self {
-        TableVersions(Arc::new(std::array::from_fn(|_| AtomicU64::new(0))))
+        TableVersions {
+            counters: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            looks: Arc::default(),
+        }
     }
 }
 
+impl fmt::Debug for TableVersions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableVersions")
+            .field("counters", &self.counters)
+            .field("looks_on_demand", &self.looks.get().is_some())
+            .finish()
+    }
+}
+
+/// A look at the database on demand, which bumps the versions of the tables it finds changed:
+/// the data-change watch ([`crate::changes::watch`]) attached with
+/// [`TableVersions::look_with`].
+pub trait LookOnDemand: Send + Sync + 'static {
+    /// Returns once a look that started at or after `since` has counted what it found (at
+    /// once when one has; without looking when the database cannot be reached).
+    fn look(&self, since: Instant) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
 impl TableVersions {
+    /// Makes [`current`](Self::current) ask `looks` first, for these versions and their
+    /// clones. The first one attached stays; `false` when one already was.
+    pub fn look_with(&self, looks: Arc<dyn LookOnDemand>) -> bool {
+        self.looks.set(looks).is_ok()
+    }
+
+    /// [`of`](Self::of) `tables` once every change committed before this call that the
+    /// attached watch can see is counted: what a kept value read now must be checked against.
+    /// Without a watch attached, `of(tables)` at once.
+    pub async fn current(&self, tables: &[Table]) -> u64 {
+        if let Some(looks) = self.looks.get() {
+            looks.look(Instant::now()).await;
+        }
+        self.of(tables)
+    }
+
     /// Records a change of `table`.
     pub fn bump(&self, table: Table) {
-        self.0[table as usize].fetch_add(1, Ordering::AcqRel);
+        self.counters[table as usize].fetch_add(1, Ordering::AcqRel);
     }
 
     /// A number that changes whenever one of `tables` changes (the sum of their counters,
@@ -113,7 +158,7 @@ impl TableVersions {
     pub fn of(&self, tables: &[Table]) -> u64 {
         tables
             .iter()
-            .map(|t| self.0[*t as usize].load(Ordering::Acquire))
+            .map(|t| self.counters[*t as usize].load(Ordering::Acquire))
             .fold(0, u64::wrapping_add)
     }
 }

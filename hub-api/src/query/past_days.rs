@@ -8,8 +8,10 @@
 //! collector's steady appends (rows heard now) never reach a past bucket and move no version
 //! ([`ResponseCache::tables_grew`](hub_core::cache::runtime::ResponseCache::tables_grew)); a
 //! late row, a retention delete, an operator's SQL or a write of hub's do
-//! ([`tables_changed`](hub_core::cache::runtime::ResponseCache::tables_changed)). A change the
-//! data-change watcher cannot see (docs/caching.md, "Freshness") is bounded by the renewal
+//! ([`tables_changed`](hub_core::cache::runtime::ResponseCache::tables_changed)). Before it
+//! uses what is kept, a request asks the data-change watch, when one runs, to look for
+//! changes committed before it ([`TableVersions::current`]). A change the data-change
+//! watcher cannot see (docs/caching.md, "Freshness") is bounded by the renewal
 //! age (`KEPT_COUNTS_RENEW_AFTER`): from that age on, a request that uses a bucket also reads
 //! it again in the background, answering from what is kept meanwhile. Today, and the current
 //! hour, are never kept.
@@ -170,6 +172,8 @@ where
         E: 'static,
         Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
     {
+        // Changes committed before this request that the watch has not looked for yet.
+        self.versions.current(tables).await;
         let mut kept = self.kept(key, tables, buckets);
         let Some((first, last)) = span(&kept.missing) else {
             self.renew(key, tables, &kept.due, empty, fetch);
@@ -210,6 +214,7 @@ where
                 .await
                 .map(Some);
         }
+        self.versions.current(tables).await;
         let kept = self.kept(key, tables, buckets);
         if kept.missing.is_empty() {
             self.renew(key, tables, &kept.due, empty, fetch);
