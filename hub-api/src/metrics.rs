@@ -6,7 +6,7 @@
 //! process (the integration tests) never share counters.
 //!
 //! - Cache events reach the counters through [`CacheObserver`], installed on the app's
-//!   [`ResponseCache`] by [`crate::app::build`].
+//!   [`ResponseCache`](hub_core::cache::runtime::ResponseCache) by [`crate::app::build`].
 //! - The circuit breaker's state and the near cache's counters are read from the backend
 //!   at scrape time.
 //! - Request durations are observed by [`observe_requests`], a middleware in `app.rs`.

@@ -140,7 +140,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 }
 
 /// Opens a pool to `target` without a statement timeout, for `migrate` and `seed`, whose
-/// statements (index builds, bulk inserts) are long on purpose; see [`open_pool`].
+/// statements (index builds, bulk inserts) are long on purpose; see `open_pool`.
 pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, DbErr> {
     open_pool(target, None).await
 }
@@ -149,7 +149,7 @@ pub async fn connect_to(target: &DatabaseTarget) -> Result<DatabaseConnection, D
 /// `statement_timeout` (`serve`): it bounds PostgreSQL statements (`statement_timeout` on
 /// every pooled connection), SQLite's wait for a lock (busy timeout) and the wait for a free
 /// pooled connection (acquire timeout). Each of these failures is [`unavailable`], which the
-/// API answers with a 503. See [`open_pool`].
+/// API answers with a 503. See `open_pool`.
 pub async fn connect_with_timeout(
     target: &DatabaseTarget,
     statement_timeout: Duration,

@@ -13,7 +13,7 @@ use sea_orm_migration::prelude::*;
 
 use crate::ddl;
 
-pub struct Migration;
+pub(crate) struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {

@@ -13,7 +13,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::{HUB_INDEX_PREFIX, ddl, m20261126_000002_read_indexes};
 
-pub struct Migration;
+pub(crate) struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {

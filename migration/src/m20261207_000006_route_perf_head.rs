@@ -21,7 +21,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::{ALEMBIC_HEAD, PREVIOUS_ALEMBIC_HEAD, ddl};
 
-pub struct Migration;
+pub(crate) struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {

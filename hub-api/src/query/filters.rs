@@ -346,7 +346,7 @@ const MAX_LISTED_IDS: usize = 500;
 /// `expr IN (ids)`, bound; false for no ids.
 ///
 /// A search may match thousands of nodes, more than a statement may bind (32,766 on SQLite,
-/// 65,535 on PostgreSQL): past [`MAX_LISTED_IDS`] the ids are bound as one JSON array and
+/// 65,535 on PostgreSQL): past `MAX_LISTED_IDS` the ids are bound as one JSON array and
 /// expanded by the database.
 pub fn is_one_of(backend: DbBackend, expr: &str, ids: &[String]) -> SimpleExpr {
     if ids.is_empty() {

@@ -11,20 +11,38 @@ use std::collections::BTreeSet;
 /// value the JSON parser rejects becomes `null` for that field instead of a failed query.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct PacketRow {
+    /// The reception's id ([`raw_packets::Model::id`]).
     pub id: String,
+    /// The observer that received it ([`raw_packets::Model::observer_node_id`]).
     pub observer_node_id: Option<String>,
+    /// The packet hash shared by all receptions of one packet
+    /// ([`raw_packets::Model::packet_hash`]).
     pub packet_hash: Option<String>,
+    /// The on-air bytes as hex; redaction nulls them ([`raw_packets::Model::raw_hex`]).
     pub raw_hex: Option<String>,
+    /// The wire packet type code ([`raw_packets::Model::packet_type`]).
     pub packet_type: Option<i32>,
+    /// The decoder's payload type code ([`raw_packets::Model::payload_type`]).
     pub payload_type: Option<i32>,
+    /// How the collector classified the packet ([`raw_packets::Model::event_type`]).
     pub event_type: Option<String>,
+    /// The channel of a channel-message packet, which decides redaction
+    /// ([`raw_packets::Model::channel_idx`]).
     pub channel_idx: Option<i32>,
+    /// The sender's public key prefix; redaction nulls it
+    /// ([`raw_packets::Model::source_pubkey_prefix`]).
     pub source_pubkey_prefix: Option<String>,
+    /// How the packet travelled ([`raw_packets::Model::route_type`]).
     pub route_type: Option<String>,
+    /// Hop count of the packet's path ([`raw_packets::Model::path_len`]).
     pub path_len: Option<i32>,
+    /// Signal-to-noise ratio at the observer, in dB ([`raw_packets::Model::snr`]).
     pub snr: Option<f64>,
+    /// [`raw_packets::Model::decoded`] as its stored JSON text, parsed when the answer is built.
     pub decoded: Option<String>,
+    /// When the observer received it (UTC) ([`raw_packets::Model::received_at`]).
     pub received_at: Timestamp,
+    /// When the row was inserted (UTC) ([`raw_packets::Model::created_at`]).
     pub created_at: Timestamp,
 }
 

@@ -15,12 +15,12 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// The sample database made by MeshCore Hub's Python service.
-pub fn fixture_db_path() -> PathBuf {
+pub(crate) fn fixture_db_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-sample.db")
 }
 
 /// The exact SQLite DDL of a MeshCore Hub database.
-pub fn fixture_schema_sql() -> String {
+pub(crate) fn fixture_schema_sql() -> String {
     std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meshcore-hub-schema.sql"),
     )
@@ -28,7 +28,7 @@ pub fn fixture_schema_sql() -> String {
 }
 
 /// A running app over its own SQLite file, removed when dropped.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// Client for the app.
     pub client: TestClient<poem::endpoint::BoxEndpoint<'static, Response>>,
     /// The app's database, for inserting rows.
@@ -40,12 +40,12 @@ pub struct TestApp {
 
 impl TestApp {
     /// GET `uri` (path and query).
-    pub async fn get(&self, uri: &str) -> TestResponse {
+    pub(crate) async fn get(&self, uri: &str) -> TestResponse {
         self.client.get(uri).send().await
     }
 
     /// GET `uri` with `X-User-Roles: roles`.
-    pub async fn get_as(&self, uri: &str, roles: &str) -> TestResponse {
+    pub(crate) async fn get_as(&self, uri: &str, roles: &str) -> TestResponse {
         self.client
             .get(uri)
             .header("X-User-Roles", roles)
@@ -54,21 +54,21 @@ impl TestApp {
     }
 
     /// GET `uri` and return its JSON body, asserting 200.
-    pub async fn json(&self, uri: &str) -> serde_json::Value {
+    pub(crate) async fn json(&self, uri: &str) -> serde_json::Value {
         let resp = self.get(uri).await;
         resp.assert_status_is_ok();
         resp.json().await.value().deserialize()
     }
 
     /// GET `uri` as `roles` and return its JSON body, asserting 200.
-    pub async fn json_as(&self, uri: &str, roles: &str) -> serde_json::Value {
+    pub(crate) async fn json_as(&self, uri: &str, roles: &str) -> serde_json::Value {
         let resp = self.get_as(uri, roles).await;
         resp.assert_status_is_ok();
         resp.json().await.value().deserialize()
     }
 
     /// Runs raw SQL statements (`;`-separated) against the app's database.
-    pub async fn exec(&self, sql: &str) {
+    pub(crate) async fn exec(&self, sql: &str) {
         self.db
             .execute_unprepared(sql)
             .await
@@ -76,7 +76,7 @@ impl TestApp {
     }
 
     /// The first column of the first row of `sql` as i64.
-    pub async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         let row = self
             .db
             .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
@@ -88,7 +88,7 @@ impl TestApp {
 }
 
 /// The cache of an app without Redis.
-pub fn no_cache() -> ResponseCache {
+pub(crate) fn no_cache() -> ResponseCache {
     ResponseCache::new(
         Arc::new(NullCache),
         Duration::from_secs(30),
@@ -97,7 +97,7 @@ pub fn no_cache() -> ResponseCache {
 }
 
 /// The state `serve` would build over `db` with default settings and no Redis.
-pub fn default_state(db: DatabaseConnection) -> AppState {
+pub(crate) fn default_state(db: DatabaseConnection) -> AppState {
     let state = AppState::new(db, no_cache());
     AppState {
         // Missing hours read in the request itself: tests see the same answer each time.
@@ -113,19 +113,19 @@ pub fn default_state(db: DatabaseConnection) -> AppState {
 ///
 /// `/metrics` is public (METRICS_PUBLIC) when no read key is set, so that tests without
 /// keys can scrape it; tests/network_metrics.rs checks the default, which refuses.
-pub fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
+pub(crate) fn app_from_state(state: AppState, dir: TempDir, path: PathBuf) -> TestApp {
     app_from_state_with(state, public_metrics(), dir, path)
 }
 
 /// Default HTTP settings with METRICS_PUBLIC on.
-pub fn public_metrics() -> HttpSettings {
+pub(crate) fn public_metrics() -> HttpSettings {
     let mut http = HttpSettings::default();
     http.metrics.metrics_public = true;
     http
 }
 
 /// [`app_from_state`] with HTTP settings (`/metrics`, CORS, `Cache-Control`).
-pub fn app_from_state_with(
+pub(crate) fn app_from_state_with(
     state: AppState,
     http: HttpSettings,
     dir: TempDir,
@@ -144,14 +144,14 @@ pub fn app_from_state_with(
 }
 
 /// The app over an already prepared database connection (PostgreSQL tests).
-pub fn app_over(db: DatabaseConnection) -> TestApp {
+pub(crate) fn app_over(db: DatabaseConnection) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     app_from_state(default_state(db), dir, path)
 }
 
 /// Opens the SQLite file `path` and prepares its schema as `serve` does.
-pub async fn open_sqlite(path: &std::path::Path) -> DatabaseConnection {
+pub(crate) async fn open_sqlite(path: &std::path::Path) -> DatabaseConnection {
     let db = hub_core::db::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("connect");
@@ -160,12 +160,12 @@ pub async fn open_sqlite(path: &std::path::Path) -> DatabaseConnection {
 }
 
 /// Builds the app over the SQLite file `path`, preparing its schema as `serve` does.
-pub async fn app_at(dir: TempDir, path: PathBuf, auth: AuthSettings) -> TestApp {
+pub(crate) async fn app_at(dir: TempDir, path: PathBuf, auth: AuthSettings) -> TestApp {
     app_with_cache(dir, path, auth, no_cache()).await
 }
 
 /// [`app_at`] with a response cache.
-pub async fn app_with_cache(
+pub(crate) async fn app_with_cache(
     dir: TempDir,
     path: PathBuf,
     auth: AuthSettings,
@@ -180,14 +180,14 @@ pub async fn app_with_cache(
 }
 
 /// The app over a new, migrated, empty database.
-pub async fn empty_app() -> TestApp {
+pub(crate) async fn empty_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     app_at(dir, path, AuthSettings::default()).await
 }
 
 /// The app over a new, migrated, empty database, with `state` changed by `adjust`.
-pub async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
+pub(crate) async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     let mut state = default_state(open_sqlite(&path).await);
@@ -196,7 +196,7 @@ pub async fn empty_app_with(adjust: impl FnOnce(&mut AppState)) -> TestApp {
 }
 
 /// A copy of the MeshCore Hub sample database in a new directory, opened as `serve` does.
-pub async fn fixture_copy() -> (TempDir, PathBuf, DatabaseConnection) {
+pub(crate) async fn fixture_copy() -> (TempDir, PathBuf, DatabaseConnection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meshcore.db");
     std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
@@ -205,12 +205,12 @@ pub async fn fixture_copy() -> (TempDir, PathBuf, DatabaseConnection) {
 }
 
 /// The app over a copy of the MeshCore Hub sample database.
-pub async fn fixture_app() -> TestApp {
+pub(crate) async fn fixture_app() -> TestApp {
     fixture_app_with(AuthSettings::default()).await
 }
 
 /// [`fixture_app`] with a response cache.
-pub async fn fixture_app_cached(cache: ResponseCache) -> TestApp {
+pub(crate) async fn fixture_app_cached(cache: ResponseCache) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meshcore.db");
     std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
@@ -218,7 +218,7 @@ pub async fn fixture_app_cached(cache: ResponseCache) -> TestApp {
 }
 
 /// [`fixture_app`] with API keys.
-pub async fn fixture_app_with(auth: AuthSettings) -> TestApp {
+pub(crate) async fn fixture_app_with(auth: AuthSettings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meshcore.db");
     std::fs::copy(fixture_db_path(), &path).expect("copy fixture");
@@ -227,7 +227,7 @@ pub async fn fixture_app_with(auth: AuthSettings) -> TestApp {
 
 /// A PostgreSQL cluster with MeshCore Hub's dump (`fixtures/meshcore-hub-postgres.sql`)
 /// restored in database `meshcore`, and the target that reads its `meshcorehub` schema.
-pub fn meshcore_hub_postgres() -> (
+pub(crate) fn meshcore_hub_postgres() -> (
     hub_core::test_support::PostgresServer,
     hub_core::db::DatabaseTarget,
 ) {
@@ -249,7 +249,7 @@ pub fn meshcore_hub_postgres() -> (
 /// (`alembic/versions/20260725_1200_a59611449e2a_route_perf_remediation.py`) issues them:
 /// clamp the route windows to 12 hours, rebuild the hop index with `INCLUDE`, stamp the head.
 /// Written independently of hub's DDL, so that comparing with it checks hub's DDL.
-pub fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
+pub(crate) fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
     format!(
         "UPDATE {schema}.routes SET window_hours = 12 WHERE window_hours > 12;
          DROP INDEX {schema}.ix_packet_path_hops_raw_packet_id_position;
@@ -262,7 +262,7 @@ pub fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
 }
 
 /// Naive UTC text `days` days and `hours` hours before now, as the database stores it.
-pub fn ago(days: i64, hours: i64) -> String {
+pub(crate) fn ago(days: i64, hours: i64) -> String {
     let t = chrono::Utc::now().naive_utc()
         - chrono::Duration::days(days)
         - chrono::Duration::hours(hours);
@@ -270,12 +270,12 @@ pub fn ago(days: i64, hours: i64) -> String {
 }
 
 /// A 64-hex public key made from a short hex stem, e.g. `pk("a1")`.
-pub fn pk(stem: &str) -> String {
+pub(crate) fn pk(stem: &str) -> String {
     format!("{stem:0<64}")
 }
 
 /// Inserts a `chat` node seen a day ago, with an optional `name` tag.
-pub async fn insert_node(
+pub(crate) async fn insert_node(
     app: &TestApp,
     id: &str,
     public_key: &str,
@@ -300,7 +300,7 @@ pub async fn insert_node(
 }
 
 /// Asserts `endpoint` answered 422 naming query parameter `name`.
-pub async fn assert_422(resp: TestResponse, name: &str) {
+pub(crate) async fn assert_422(resp: TestResponse, name: &str) {
     resp.assert_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY);
     let body: serde_json::Value = resp.json().await.value().deserialize();
     assert_eq!(body["detail"][0]["loc"][0], "query", "{body}");
@@ -314,7 +314,7 @@ pub async fn assert_422(resp: TestResponse, name: &str) {
 }
 
 /// A Redis-backed response cache on `127.0.0.1:port` with prefix `hub` and a 30 s TTL.
-pub fn redis_response_cache(port: u16) -> ResponseCache {
+pub(crate) fn redis_response_cache(port: u16) -> ResponseCache {
     use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
     let backend: Arc<dyn CacheBackend> =
         Arc::new(RedisCache::new(RedisOptions::local(port)).expect("redis options"));
@@ -322,7 +322,7 @@ pub fn redis_response_cache(port: u16) -> ResponseCache {
 }
 
 /// [`redis_response_cache`] with a 16 MiB near cache in front of Redis.
-pub fn near_response_cache(port: u16) -> ResponseCache {
+pub(crate) fn near_response_cache(port: u16) -> ResponseCache {
     use hub_core::cache::{CacheBackend, RedisCache, RedisOptions};
     let options = RedisOptions::local(port).with_near_cache(16 << 20);
     let backend: Arc<dyn CacheBackend> = Arc::new(RedisCache::new(options).expect("redis options"));
@@ -331,7 +331,7 @@ pub fn near_response_cache(port: u16) -> ResponseCache {
 
 /// One request of every cached list and dashboard operation (role-sensitive ones vary by the
 /// `X-User-Roles` header sent with them).
-pub const CACHED_ENDPOINTS: &[&str] = &[
+pub(crate) const CACHED_ENDPOINTS: &[&str] = &[
     "/api/v1/nodes?limit=5",
     "/api/v1/advertisements",
     "/api/v1/messages",
@@ -348,7 +348,7 @@ pub const CACHED_ENDPOINTS: &[&str] = &[
 ];
 
 /// The `name` of every item of a list response (`{"items": [...]}`).
-pub fn item_names(list: &serde_json::Value) -> Vec<String> {
+pub(crate) fn item_names(list: &serde_json::Value) -> Vec<String> {
     list["items"]
         .as_array()
         .map(|items| {
@@ -361,7 +361,7 @@ pub fn item_names(list: &serde_json::Value) -> Vec<String> {
 }
 
 /// The `X-Cache` header of `resp` (empty when absent).
-pub fn x_cache_of(resp: &TestResponse) -> String {
+pub(crate) fn x_cache_of(resp: &TestResponse) -> String {
     resp.0
         .headers()
         .get("x-cache")
@@ -372,7 +372,7 @@ pub fn x_cache_of(resp: &TestResponse) -> String {
 
 /// Copies every row of `E` from one database to the other through the sea-orm entity (the
 /// SQLite fixture into PostgreSQL, for the differential tests).
-pub async fn copy_rows<E>(from: &DatabaseConnection, to: &DatabaseConnection)
+pub(crate) async fn copy_rows<E>(from: &DatabaseConnection, to: &DatabaseConnection)
 where
     E: sea_orm::EntityTrait,
     E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
@@ -395,7 +395,7 @@ where
 
 /// Serves the app over `state` with `timeouts` on a free loopback port, in the background
 /// for the rest of the test; returns its address.
-pub async fn serve_on_loopback(
+pub(crate) async fn serve_on_loopback(
     state: AppState,
     timeouts: hub_api::server::ClientTimeouts,
 ) -> std::net::SocketAddr {

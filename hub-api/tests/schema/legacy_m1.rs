@@ -7,7 +7,7 @@ use migration::*;
 use sea_orm::DbBackend;
 
 /// A named, idempotent index on `columns` of `table`.
-pub fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
+pub(crate) fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(Alias::new(table)).if_not_exists();
     for column in columns {
@@ -20,7 +20,7 @@ fn unique_index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStateme
     index(name, table, columns).unique().to_owned()
 }
 
-pub struct Migration;
+pub(crate) struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {

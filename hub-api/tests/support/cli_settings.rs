@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// One long flag of one subcommand.
 #[derive(Debug, Clone)]
-pub struct Flag {
+pub(crate) struct Flag {
     /// The subcommand (`serve`, `migrate`, `seed`).
     pub subcommand: String,
     /// The long flag without its dashes.
@@ -20,7 +20,7 @@ pub struct Flag {
 }
 
 /// Every long flag of every `hub-api` subcommand (clap's own `--help`/`--version` excluded).
-pub fn flags() -> Vec<Flag> {
+pub(crate) fn flags() -> Vec<Flag> {
     let mut command = hub_api::cli::command();
     // Building fills in what clap derives late, such as the `false` default of a bool flag.
     command.build();
@@ -61,7 +61,7 @@ fn default_of(arg: &clap::Arg) -> Option<String> {
 
 /// Every environment variable with its default, checked to be the same in every subcommand
 /// that reads it.
-pub fn env_defaults() -> BTreeMap<String, Option<String>> {
+pub(crate) fn env_defaults() -> BTreeMap<String, Option<String>> {
     let mut defaults: BTreeMap<String, Option<String>> = BTreeMap::new();
     for flag in flags() {
         let Some(env) = flag.env.clone() else {
@@ -79,7 +79,7 @@ pub fn env_defaults() -> BTreeMap<String, Option<String>> {
 }
 
 /// The environment variables `hub-api serve` reads.
-pub fn serve_envs() -> Vec<String> {
+pub(crate) fn serve_envs() -> Vec<String> {
     flags()
         .into_iter()
         .filter(|f| f.subcommand == "serve")
@@ -88,7 +88,7 @@ pub fn serve_envs() -> Vec<String> {
 }
 
 /// A file of the repository, read whole.
-pub fn repo_file(relative: &str) -> String {
+pub(crate) fn repo_file(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(relative);

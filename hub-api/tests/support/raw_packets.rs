@@ -9,20 +9,20 @@
 use crate::common::TestApp;
 use serde_json::Value;
 
-pub const PACKETS: &str = "/api/v1/packets";
-pub const GROUPS: &str = "/api/v1/packet-groups";
+pub(crate) const PACKETS: &str = "/api/v1/packets";
+pub(crate) const GROUPS: &str = "/api/v1/packet-groups";
 /// Covers every fixture row, whatever today's date.
-pub const FIXTURE_SINCE: &str = "since=2026-11-01T00:00:00Z";
-pub const CE03: &str = "ce030000000000000000000000000000";
-pub const CE01: &str = "ce010000000000000000000000000000";
+pub(crate) const FIXTURE_SINCE: &str = "since=2026-11-01T00:00:00Z";
+pub(crate) const CE03: &str = "ce030000000000000000000000000000";
+pub(crate) const CE01: &str = "ce010000000000000000000000000000";
 /// The newest fixture packet: ce01 heard by bb01 at 05:11:42.
-pub const NEWEST_ID: &str = "e87d91a8-3265-4ebc-8a75-07b9e1688244";
+pub(crate) const NEWEST_ID: &str = "e87d91a8-3265-4ebc-8a75-07b9e1688244";
 /// ce03 heard by aa01 (the oldest row of the ce03 group).
-pub const CE03_FIRST_ID: &str = "239b4811-7834-4da4-ae07-bd7430a16c41";
+pub(crate) const CE03_FIRST_ID: &str = "239b4811-7834-4da4-ae07-bd7430a16c41";
 /// Observer node ids.
-pub const AA01_ID: &str = "2efec766-82ed-43b7-946d-56d004101145";
+pub(crate) const AA01_ID: &str = "2efec766-82ed-43b7-946d-56d004101145";
 
-pub fn keys(value: &Value) -> Vec<&str> {
+pub(crate) fn keys(value: &Value) -> Vec<&str> {
     value
         .as_object()
         .expect("object")
@@ -31,15 +31,15 @@ pub fn keys(value: &Value) -> Vec<&str> {
         .collect()
 }
 
-pub fn items(body: &Value) -> &Vec<Value> {
+pub(crate) fn items(body: &Value) -> &Vec<Value> {
     body["items"].as_array().expect("items")
 }
 
-pub fn total(body: &Value) -> u64 {
+pub(crate) fn total(body: &Value) -> u64 {
     body["total"].as_u64().expect("total")
 }
 
-pub fn ids(body: &Value) -> Vec<String> {
+pub(crate) fn ids(body: &Value) -> Vec<String> {
     items(body)
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_string())
@@ -47,12 +47,12 @@ pub fn ids(body: &Value) -> Vec<String> {
 }
 
 /// Total of `PACKETS?query` for anonymous.
-pub async fn count(app: &TestApp, query: &str) -> u64 {
+pub(crate) async fn count(app: &TestApp, query: &str) -> u64 {
     total(&app.json(&format!("{PACKETS}?{query}")).await)
 }
 
 /// Sets the visibility of "E2E General" (channel 71).
-pub async fn set_general_visibility(app: &TestApp, visibility: &str) {
+pub(crate) async fn set_general_visibility(app: &TestApp, visibility: &str) {
     app.exec(&format!(
         "UPDATE channels SET visibility = '{visibility}' WHERE channel_hash = '47'"
     ))
@@ -61,7 +61,7 @@ pub async fn set_general_visibility(app: &TestApp, visibility: &str) {
 
 /// A raw packet row; `decoded` is SQL text (e.g. `'{...}'` or `NULL`).
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_packet(
+pub(crate) async fn insert_packet(
     app: &TestApp,
     id: &str,
     hash: Option<&str>,

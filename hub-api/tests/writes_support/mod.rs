@@ -6,7 +6,7 @@ use poem::http::{Method, StatusCode};
 use serde_json::Value;
 
 /// A request: method, path, headers and a raw body.
-pub struct Write<'a> {
+pub(crate) struct Write<'a> {
     app: &'a TestApp,
     method: Method,
     uri: String,
@@ -16,7 +16,7 @@ pub struct Write<'a> {
 
 impl<'a> Write<'a> {
     /// `method` on `uri` with no headers and no body.
-    pub fn new(app: &'a TestApp, method: Method, uri: &str) -> Self {
+    pub(crate) fn new(app: &'a TestApp, method: Method, uri: &str) -> Self {
         Write {
             app,
             method,
@@ -27,30 +27,30 @@ impl<'a> Write<'a> {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_string()));
         self
     }
 
     /// As user `id` with `X-User-Roles: roles`.
-    pub fn user(self, id: &str, roles: &str) -> Self {
+    pub(crate) fn user(self, id: &str, roles: &str) -> Self {
         self.header("X-User-Id", id).header("X-User-Roles", roles)
     }
 
     /// A JSON body.
-    pub fn json(mut self, body: Value) -> Self {
+    pub(crate) fn json(mut self, body: Value) -> Self {
         self.body = Some((body.to_string(), Some("application/json")));
         self
     }
 
     /// A raw body with a content type (or none).
-    pub fn raw(mut self, body: &str, content_type: Option<&'static str>) -> Self {
+    pub(crate) fn raw(mut self, body: &str, content_type: Option<&'static str>) -> Self {
         self.body = Some((body.to_string(), content_type));
         self
     }
 
     /// Sends it: the status, the content type and the body (`Value::Null` when empty).
-    pub async fn send(self) -> (StatusCode, Option<String>, Value) {
+    pub(crate) async fn send(self) -> (StatusCode, Option<String>, Value) {
         let mut req = match self.method {
             Method::POST => self.app.client.post(&self.uri),
             Method::PUT => self.app.client.put(&self.uri),
@@ -84,33 +84,37 @@ impl<'a> Write<'a> {
 }
 
 /// GET `uri` (a read with headers, e.g. identity headers).
-pub fn get<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
+pub(crate) fn get<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
     Write::new(app, Method::GET, uri)
 }
 
 /// POST `uri`.
-pub fn post<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
+pub(crate) fn post<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
     Write::new(app, Method::POST, uri)
 }
 
 /// PUT `uri`.
-pub fn put<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
+pub(crate) fn put<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
     Write::new(app, Method::PUT, uri)
 }
 
 /// DELETE `uri`.
-pub fn delete<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
+pub(crate) fn delete<'a>(app: &'a TestApp, uri: &str) -> Write<'a> {
     Write::new(app, Method::DELETE, uri)
 }
 
 /// Asserts a `{"detail": text}` answer with `status`.
-pub fn assert_detail(answer: &(StatusCode, Option<String>, Value), status: StatusCode, text: &str) {
+pub(crate) fn assert_detail(
+    answer: &(StatusCode, Option<String>, Value),
+    status: StatusCode,
+    text: &str,
+) {
     assert_eq!(answer.0, status, "{}", answer.2);
     assert_eq!(answer.2["detail"], text, "{}", answer.2);
 }
 
 /// The first entry of a body-validation 422 (asserting the status).
-pub fn first_issue(answer: &(StatusCode, Option<String>, Value)) -> Value {
+pub(crate) fn first_issue(answer: &(StatusCode, Option<String>, Value)) -> Value {
     assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.2);
     answer.2["detail"][0].clone()
 }

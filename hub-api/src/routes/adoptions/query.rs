@@ -12,7 +12,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 /// Adopts the node with `public_key` (lowercased) for `who` (docs/contract/api-2.md section 7.7).
-pub async fn adopt(
+pub(crate) async fn adopt(
     db: &DatabaseConnection,
     user_id: &str,
     identity: &Identity,
@@ -74,7 +74,7 @@ pub async fn adopt(
 }
 
 /// Releases the node with `public_key` (docs/contract/api-2.md section 7.8): only its adopter or an admin.
-pub async fn release(
+pub(crate) async fn release(
     db: &DatabaseConnection,
     user_id: &str,
     is_admin: bool,

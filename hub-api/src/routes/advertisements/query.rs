@@ -27,7 +27,7 @@ const SOURCE_NODE_ID: &str = "COALESCE(advertisements.node_id, \
 
 /// The filters of the advertisement list, already parsed.
 #[derive(Debug, Default)]
-pub struct AdvertisementFilter {
+pub(crate) struct AdvertisementFilter {
     /// Substring of public key, advert name, source node name or `name` tag (lowercase).
     pub search: Option<String>,
     /// Exact public key (lowercase).
@@ -166,7 +166,7 @@ fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
 }
 
 /// One page of adverts matching `filter`, and the total.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     kept: &PastDays<i64>,
     filter: &AdvertisementFilter,
@@ -219,7 +219,10 @@ pub async fn list(
 }
 
 /// The advert with this id, or 404 `Advertisement not found`.
-pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<AdvertisementRead, ApiError> {
+pub(crate) async fn by_id(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<AdvertisementRead, ApiError> {
     let advert = advertisements::Entity::find_by_id(id.trim().to_string())
         .one(db)
         .await?

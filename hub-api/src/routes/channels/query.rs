@@ -13,7 +13,10 @@ use sea_orm::{
 };
 
 /// Every channel `role` may see, ordered by name (then id, for a stable order).
-pub async fn visible(db: &DatabaseConnection, role: Role) -> Result<Vec<ChannelRead>, ApiError> {
+pub(crate) async fn visible(
+    db: &DatabaseConnection,
+    role: Role,
+) -> Result<Vec<ChannelRead>, ApiError> {
     let rows = channels::Entity::find()
         .order_by_asc(channels::Column::Name)
         .order_by_asc(channels::Column::Id)
@@ -28,7 +31,7 @@ pub async fn visible(db: &DatabaseConnection, role: Role) -> Result<Vec<ChannelR
 
 /// A validated channel create body.
 #[derive(Debug)]
-pub struct NewChannel {
+pub(crate) struct NewChannel {
     /// Unique name, as sent.
     pub name: String,
     /// Trimmed, uppercased hex key of 32 or 64 chars.
@@ -41,7 +44,7 @@ pub struct NewChannel {
 
 /// A validated channel update body: `None` leaves a column unchanged.
 #[derive(Debug, Default)]
-pub struct ChannelChanges {
+pub(crate) struct ChannelChanges {
     /// New key (trimmed, uppercased).
     pub key_hex: Option<String>,
     /// New visibility.
@@ -78,7 +81,10 @@ fn hash_of(key_hex: &str) -> String {
 }
 
 /// Inserts a channel after the name and key checks, in one transaction.
-pub async fn create(db: &DatabaseConnection, new: NewChannel) -> Result<ChannelRead, ApiError> {
+pub(crate) async fn create(
+    db: &DatabaseConnection,
+    new: NewChannel,
+) -> Result<ChannelRead, ApiError> {
     let txn = hub_core::db::begin_write(db).await?;
     let name_taken = channels::Entity::find()
         .filter(channels::Column::Name.eq(&new.name))
@@ -132,7 +138,7 @@ async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<channels::Model, A
 }
 
 /// Applies `changes` to channel `id`; `updated_at` moves only when a value changes.
-pub async fn update(
+pub(crate) async fn update(
     db: &DatabaseConnection,
     id: &str,
     changes: ChannelChanges,
@@ -174,7 +180,7 @@ pub async fn update(
 }
 
 /// Deletes channel `id`, or 404 `Channel not found`.
-pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), ApiError> {
     let txn = hub_core::db::begin_write(db).await?;
     find(&txn, id).await?;
     channels::Entity::delete_by_id(id.to_string())

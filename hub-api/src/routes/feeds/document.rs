@@ -11,7 +11,7 @@ const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
 /// What every feed says about itself.
 #[derive(Debug, Clone)]
-pub struct FeedMeta {
+pub(crate) struct FeedMeta {
     /// `NETWORK_NAME — <what>`.
     pub title: String,
     /// The web dashboard page the feed mirrors (absolute).
@@ -24,7 +24,7 @@ pub struct FeedMeta {
 
 /// One entry, shared by both formats.
 #[derive(Debug, Clone)]
-pub struct FeedItem {
+pub(crate) struct FeedItem {
     /// Entry title.
     pub title: String,
     /// RSS `description`, Atom `summary`.
@@ -55,7 +55,7 @@ fn utc(at: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// RFC 3339 with `+00:00`, microseconds only when there are any (as Python's `isoformat`).
-pub fn iso(at: NaiveDateTime) -> String {
+pub(crate) fn iso(at: NaiveDateTime) -> String {
     utc(at).to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
@@ -91,7 +91,7 @@ fn declaration(w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
 }
 
 /// An RSS 2.0 document.
-pub fn rss(meta: &FeedMeta, items: &[FeedItem]) -> std::io::Result<String> {
+pub(crate) fn rss(meta: &FeedMeta, items: &[FeedItem]) -> std::io::Result<String> {
     let mut w = Writer::new(Vec::new());
     declaration(&mut w)?;
     w.create_element("rss")
@@ -129,7 +129,7 @@ pub fn rss(meta: &FeedMeta, items: &[FeedItem]) -> std::io::Result<String> {
 }
 
 /// An Atom document.
-pub fn atom(meta: &FeedMeta, items: &[FeedItem]) -> std::io::Result<String> {
+pub(crate) fn atom(meta: &FeedMeta, items: &[FeedItem]) -> std::io::Result<String> {
     let mut w = Writer::new(Vec::new());
     declaration(&mut w)?;
     w.create_element("feed")

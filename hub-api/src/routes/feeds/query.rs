@@ -11,11 +11,11 @@ use sea_orm::{
 use std::collections::{BTreeSet, HashMap};
 
 /// Items per feed, as MeshCore Hub serves them.
-pub const FEED_ITEMS: u64 = 50;
+pub(crate) const FEED_ITEMS: u64 = 50;
 
 /// Which messages a messages feed lists.
 #[derive(Debug, Clone, Copy)]
-pub enum MessageScope {
+pub(crate) enum MessageScope {
     /// Every message an anonymous caller may read.
     Public,
     /// The messages of one channel index (already checked to be a public feed).
@@ -24,7 +24,7 @@ pub enum MessageScope {
 
 /// The newest messages of `scope`, spam hidden from `hide_spam_from`, with the names of each
 /// sender prefix.
-pub async fn newest_messages(
+pub(crate) async fn newest_messages(
     db: &DatabaseConnection,
     scope: MessageScope,
     hide_spam_from: Option<f64>,
@@ -60,7 +60,7 @@ pub async fn newest_messages(
 /// The title of channel `idx`'s feed, or `None` when it is no public feed: only community,
 /// enabled channels have one (stricter than the message list, which still shows a disabled
 /// channel's history), and the built-in Public channel always does.
-pub async fn public_channel_name(
+pub(crate) async fn public_channel_name(
     db: &DatabaseConnection,
     idx: i32,
 ) -> Result<Option<String>, DbErr> {
@@ -93,7 +93,7 @@ const WALK_STEPS: u64 = 4;
 /// nodes within a few hundred rows; only a network of fewer active nodes than that falls
 /// back to grouping the whole table. On the `large` seed (200,000 adverts, SQLite, release
 /// build) the feed took 370 ms grouped and 7 ms walked.
-pub async fn newest_adverts(
+pub(crate) async fn newest_adverts(
     db: &DatabaseConnection,
 ) -> Result<(Vec<advertisements::Model>, HashMap<String, NodeNames>), DbErr> {
     let mut seen = BTreeSet::new();
@@ -154,7 +154,7 @@ async fn grouped_newest_adverts(
 }
 
 /// The nodes created last, newest first, with their names.
-pub async fn newest_nodes(
+pub(crate) async fn newest_nodes(
     db: &DatabaseConnection,
 ) -> Result<(Vec<nodes::Model>, HashMap<String, NodeNames>), DbErr> {
     let rows = nodes::Entity::find()

@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The filters of the message list, already parsed.
 #[derive(Debug, Default)]
-pub struct MessageFilter {
+pub(crate) struct MessageFilter {
     /// `contact` or `channel`.
     pub message_type: Option<String>,
     /// Exact sender prefix (lowercase).
@@ -99,7 +99,7 @@ fn by_time(sort: Option<&str>) -> bool {
 }
 
 /// One page of the messages `role` may read that match `filter`, and the total.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     kept: &PastDays<i64>,
     role: Role,
@@ -144,7 +144,11 @@ pub async fn list(
 }
 
 /// The message with this id if `role` may read it, else 404 `Message not found`.
-pub async fn by_id(db: &DatabaseConnection, role: Role, id: &str) -> Result<MessageRead, ApiError> {
+pub(crate) async fn by_id(
+    db: &DatabaseConnection,
+    role: Role,
+    id: &str,
+) -> Result<MessageRead, ApiError> {
     let visible = visible_channels(db, role).await?;
     let message = messages::Entity::find_by_id(id.trim().to_string())
         .filter(visible_messages(&visible))

@@ -18,7 +18,7 @@ use sea_orm::{
 
 /// The filters of the node list, already parsed (lowercased, blanks dropped).
 #[derive(Debug, Default)]
-pub struct NodeFilter {
+pub(crate) struct NodeFilter {
     /// Substring of public key, name or `name` tag (lowercase).
     pub search: Option<String>,
     /// Public key prefix (lowercase).
@@ -133,7 +133,7 @@ fn sort_keys(sort: Option<&str>) -> Vec<SortKey> {
 }
 
 /// One page of nodes matching `filter`, and the total.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     filter: &NodeFilter,
     sort: Option<&str>,
@@ -147,7 +147,10 @@ pub async fn list(
 }
 
 /// The node with this public key (any case), or 404 `Node not found`.
-pub async fn by_key(db: &DatabaseConnection, public_key: &str) -> Result<nodes::Model, ApiError> {
+pub(crate) async fn by_key(
+    db: &DatabaseConnection,
+    public_key: &str,
+) -> Result<nodes::Model, ApiError> {
     nodes::Entity::find()
         .filter(nodes::Column::PublicKey.eq(public_key.trim().to_ascii_lowercase()))
         .one(db)
@@ -156,7 +159,7 @@ pub async fn by_key(db: &DatabaseConnection, public_key: &str) -> Result<nodes::
 }
 
 /// The first node by public key whose key starts with `prefix` (any case), or 404.
-pub async fn by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<NodeRead, ApiError> {
+pub(crate) async fn by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<NodeRead, ApiError> {
     let prefix = prefix.trim().to_ascii_lowercase();
     let node = nodes::Entity::find()
         .filter(hex_prefix(
@@ -172,14 +175,17 @@ pub async fn by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<NodeRead
 }
 
 /// The tags of the node with this public key, or 404 when there is no such node.
-pub async fn tags(db: &DatabaseConnection, public_key: &str) -> Result<Vec<NodeTagRead>, ApiError> {
+pub(crate) async fn tags(
+    db: &DatabaseConnection,
+    public_key: &str,
+) -> Result<Vec<NodeTagRead>, ApiError> {
     let node = by_key(db, public_key).await?;
     let mut tags = tags_by_node(db, std::slice::from_ref(&node.id)).await?;
     Ok(tags.remove(&node.id).unwrap_or_default())
 }
 
 /// `node` with its tags and adopter.
-pub async fn one(db: &DatabaseConnection, node: nodes::Model) -> Result<NodeRead, ApiError> {
+pub(crate) async fn one(db: &DatabaseConnection, node: nodes::Model) -> Result<NodeRead, ApiError> {
     node_reads(db, vec![node])
         .await?
         .pop()
@@ -216,7 +222,7 @@ async fn node_reads(
 
 /// A validated tag body: the value (`None` = null) and its declared type.
 #[derive(Debug)]
-pub struct TagInput {
+pub(crate) struct TagInput {
     /// The tag's value; `None` is null.
     pub value: Option<String>,
     /// `string`, `number` or `boolean`.
@@ -276,7 +282,10 @@ fn python_float(text: &str) -> bool {
 ///
 /// Null and `""` are kept for any type; numbers are kept verbatim; booleans become `"true"`
 /// or `"false"`.
-pub fn coerce_tag_value(value: Option<&str>, value_type: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn coerce_tag_value(
+    value: Option<&str>,
+    value_type: &str,
+) -> Result<Option<String>, ApiError> {
     let Some(text) = value.filter(|v| !v.is_empty()) else {
         return Ok(value.map(str::to_string));
     };
@@ -344,7 +353,7 @@ async fn find_tag<C: ConnectionTrait>(
 }
 
 /// Adds tag `key` to a node (steps of docs/contract/api-2.md section 7.4), in one transaction.
-pub async fn add_tag(
+pub(crate) async fn add_tag(
     db: &DatabaseConnection,
     public_key: &str,
     (user_id, is_admin): (&str, bool),
@@ -392,7 +401,7 @@ pub async fn add_tag(
 
 /// Changes tag `key` (docs/contract/api-2.md section 7.5): null fields stay; the effective value is
 /// validated against the effective type, but a type-only change keeps the stored value.
-pub async fn update_tag(
+pub(crate) async fn update_tag(
     db: &DatabaseConnection,
     public_key: &str,
     (user_id, is_admin): (&str, bool),
@@ -434,7 +443,7 @@ pub async fn update_tag(
 }
 
 /// Deletes tag `key` of a node (docs/contract/api-2.md section 7.6).
-pub async fn delete_tag(
+pub(crate) async fn delete_tag(
     db: &DatabaseConnection,
     public_key: &str,
     (user_id, is_admin): (&str, bool),

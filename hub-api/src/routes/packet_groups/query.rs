@@ -23,11 +23,15 @@ pub(super) const CHUNK: usize = 500;
 pub struct GroupFilters {
     /// Lowercased search text; matches packet hash or observer name.
     pub search: Option<String>,
+    /// Rows whose `event_type` equals this exactly.
     pub event_type: Option<String>,
+    /// Rows of this channel index.
     pub channel_idx: Option<i64>,
+    /// Groups whose widest hop hash (`MAX(path_hash_bytes)`) is this many bytes (1..3).
     pub path_hash_bytes: Option<i64>,
     /// Always set: the handler defaults it to the last 7 days.
     pub since: chrono::NaiveDateTime,
+    /// Rows received at or before this time (UTC).
     pub until: Option<chrono::NaiveDateTime>,
 }
 
@@ -56,10 +60,15 @@ impl GroupSort {
 /// One group of the list: aggregates over its matching rows.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct GroupAggregate {
+    /// The packet hash the group's rows share.
     pub packet_hash: String,
+    /// Matching receptions (`COUNT(id)`).
     pub reception_count: i64,
+    /// Distinct non-NULL observers among them.
     pub observer_count: i64,
+    /// The earliest matching reception (`MIN(received_at)`, UTC).
     pub first_seen: Timestamp,
+    /// The widest hop hash among them in bytes (`MAX(path_hash_bytes)`).
     pub path_hash_bytes: Option<i32>,
 }
 

@@ -53,7 +53,7 @@ const GROUP_TABLES: &[Table] = &[
 
 /// How long after its end an hour is first kept: rows stamped just before the hour may still
 /// be on their way into the database when it ends.
-pub const GRACE: Duration = Duration::minutes(2);
+pub(crate) const GRACE: Duration = Duration::minutes(2);
 
 /// Windows with more whole hours than this (`since` over a month back) are counted by
 /// grouping, which bounds the kept entries of one filter.

@@ -50,7 +50,7 @@ pub(super) enum PacketSort {
 
 impl PacketSort {
     /// The known names; anything else sorts by time.
-    pub fn parse(value: Option<&str>) -> PacketSort {
+    pub(crate) fn parse(value: Option<&str>) -> PacketSort {
         match value.map(str::trim) {
             Some("event_type") => PacketSort::EventType,
             Some("packet_type") => PacketSort::PacketType,

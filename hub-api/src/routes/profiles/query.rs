@@ -32,7 +32,7 @@ fn holds_role(role: &str) -> SimpleExpr {
 
 /// One page of profiles ordered by name (NULLs last), then id, and the total; profiles
 /// holding `excluded_role` (the test role) are left out.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     excluded_role: Option<&str>,
     page: PageRequest,
@@ -73,7 +73,7 @@ pub async fn list(
 }
 
 /// The profile with this id and its nodes, or 404 `Profile not found`.
-pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<ProfileRead, ApiError> {
+pub(crate) async fn by_id(db: &DatabaseConnection, id: &str) -> Result<ProfileRead, ApiError> {
     let profile = user_profiles::Entity::find_by_id(id.to_string())
         .one(db)
         .await?
@@ -100,7 +100,7 @@ pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<ProfileRead, Api
 /// and whether that created the profile or changed its roles.
 ///
 /// An existing profile keeps its name; `updated_at` moves only when the roles change.
-pub async fn me(
+pub(crate) async fn me(
     db: &DatabaseConnection,
     user_id: &str,
     user_name: Option<&str>,
@@ -134,7 +134,7 @@ pub async fn me(
 
 /// Whether the profile `id` belongs to `user_id` (the caller's `X-User-Id`). Only an existing
 /// profile of the caller counts: a stranger's id never creates one.
-pub async fn is_owned_by(
+pub(crate) async fn is_owned_by(
     db: &DatabaseConnection,
     id: &str,
     user_id: &str,
@@ -150,7 +150,7 @@ pub async fn is_owned_by(
 /// Applies `changes` to the profile `id` in one transaction, for the caller `user_id`
 /// (`is_admin` when `admin` is among their roles): 404 `Profile not found`, 403 unless the
 /// caller owns the profile or is an admin. `updated_at` moves only when a value changes.
-pub async fn update(
+pub(crate) async fn update(
     db: &DatabaseConnection,
     id: &str,
     user_id: &str,

@@ -17,7 +17,7 @@ use crate::tables::Table;
 /// error), after the invalidation ran.
 ///
 /// Its [`ApiResponse`] metadata is exactly `R`'s (a write gets no cache headers), so the
-/// OpenAPI document does not change. Like [`Cached`], it implements
+/// OpenAPI document does not change. Like [`Cached`](super::Cached), it implements
 /// [`IntoResult<Response>`](poem::error::IntoResult) and passes handler errors through
 /// untouched.
 pub struct Invalidated<R> {

@@ -123,7 +123,7 @@ impl<R, A: Audience> Cached<R, A> {
         self.not_modified
     }
 
-    /// The `Cache-Control` a [`Public`] operation's 200 or 304 answer carries.
+    /// The `Cache-Control` a [`Public`](super::Public) operation's 200 or 304 answer carries.
     pub fn cache_control(&self) -> Option<&str> {
         self.cache_control.as_deref()
     }

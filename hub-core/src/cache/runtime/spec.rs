@@ -28,7 +28,7 @@ pub struct CacheSpec {
     /// TTL selector.
     pub ttl: Ttl,
     /// The query and path parameters the handler declares, and how it reads each; only what
-    /// it reads of them enters the key (see [`super::key::canonical_params`]).
+    /// it reads of them enters the key (see [`canonical_params`](crate::cache::key::canonical_params)).
     pub params: &'static [KeyParam],
     /// The tables the response is computed from (`#[cached(reads = [...])]`, every table when
     /// not declared): an entry is valid while their generations are those it was stored
@@ -45,7 +45,7 @@ pub trait CachedApi {
 }
 
 /// Who may keep a cached operation's responses, as its `Cache-Control` tells clients and
-/// shared caches: the second type parameter of [`Cached`], so that the OpenAPI document
+/// shared caches: the second type parameter of [`Cached`](super::Cached), so that the OpenAPI document
 /// states each operation's own header.
 pub trait Audience: 'static {
     /// Whether every caller gets the same response, so that any cache may keep it for the
