@@ -5,8 +5,8 @@
 use super::words::PLACES;
 use super::{DAY, Gen, HOUR, MINUTE, Stopped, WINDOW_DAYS};
 use crate::seed::tables::Table;
-use hub_core::route_matching::MatchRules;
 use chrono::Duration;
+use hub_core::route_matching::MatchRules;
 use rand::Rng;
 use sea_orm::Value;
 
