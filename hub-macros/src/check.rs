@@ -53,8 +53,8 @@ fn item_header(item: &TokenStream) -> TokenStream {
     }
 }
 
-/// Checks that `#[OpenApi]` is still on the impl, i.e. below `#[cached_api]`. Either it is
-/// missing, or it stands above and has already generated its routing code from the
+/// Checks that `#[OpenApi]` is still on the impl, i.e. below `#[cached_api]`. When it is not,
+/// it is either missing or above, where it has already generated its routing code from the
 /// unmodified signatures, which rewriting them now would break (E0061).
 pub(crate) fn above_openapi(item_impl: &ItemImpl, errors: &mut Errors) -> bool {
     let below = item_impl.attrs.iter().any(oai::is_openapi_attr);
