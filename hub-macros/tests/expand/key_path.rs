@@ -8,7 +8,7 @@ fn role_key(req: &poem::Request) -> String {
 }
 
 mod keys {
-    pub fn by_host(req: &poem::Request) -> &'static str {
+    pub(super) fn by_host(req: &poem::Request) -> &'static str {
         if req.uri().host().is_some() {
             "host"
         } else {
