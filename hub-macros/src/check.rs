@@ -1,16 +1,133 @@
-//! Validation of `#[cached]` and `#[invalidates]` methods, apart from their expansion (as
-//! serde_derive's `internals/check.rs`): each check records every mistake it finds in
-//! [`Errors`], pointing at the user's tokens, and yields the validated description the
-//! expansion works from only when there is none.
+//! Validation of `#[cached_api]` and of its `#[cached]` and `#[invalidates]` methods, apart
+//! from their expansion (as serde_derive's `internals/check.rs`): each check records every
+//! mistake it finds in [`Errors`], pointing at the user's tokens, and yields the validated
+//! description the expansion works from only when there is none.
 
+use std::collections::HashMap;
+
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::quote;
-use syn::{Attribute, Ident, ImplItemFn, LitStr};
+use syn::{Attribute, Ident, ImplItemFn, ItemImpl, LitStr};
 
 use crate::{
     args::{self, CachedArgs},
     errors::Errors,
     oai::{self, Multiplicity, Operation, ParamKind},
 };
+
+/// Checks that `#[cached_api]` itself has no arguments.
+pub(crate) fn api_arguments(args: &TokenStream, errors: &mut Errors) {
+    if !args.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            args,
+            "#[cached_api] takes no arguments; put them on #[cached(...)] of each method",
+        ));
+    }
+}
+
+/// The impl block `#[cached_api]` stands on, or `None` after recording that it stands on
+/// something else.
+pub(crate) fn api_impl(item: &TokenStream, errors: &mut Errors) -> Option<ItemImpl> {
+    let parsed = syn::parse2(item.clone()).ok();
+    if parsed.is_none() {
+        errors.push(syn::Error::new_spanned(
+            item_header(item),
+            "#[cached_api] applies to an `impl` block carrying #[OpenApi]",
+        ));
+    }
+    parsed
+}
+
+/// The tokens of an item up to its body (`struct Foo`, `fn f()`, ...), where an error about
+/// the item as a whole is shown without quoting all of it.
+fn item_header(item: &TokenStream) -> TokenStream {
+    let header: TokenStream = item
+        .clone()
+        .into_iter()
+        .take_while(|t| !matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))
+        .collect();
+    if header.is_empty() {
+        item.clone()
+    } else {
+        header
+    }
+}
+
+/// Checks that `#[OpenApi]` is still on the impl, i.e. below `#[cached_api]`. When it is not,
+/// it is either missing or above, where it has already generated its routing code from the
+/// unmodified signatures, which rewriting them now would break (E0061).
+pub(crate) fn above_openapi(item_impl: &ItemImpl, errors: &mut Errors) -> bool {
+    let below = item_impl.attrs.iter().any(oai::is_openapi_attr);
+    if !below {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            "#[cached_api] must be placed above #[OpenApi]",
+        ));
+    }
+    below
+}
+
+/// The first of a method's attributes of one kind (`what`, e.g. `#[cached]`); every further
+/// one is recorded as a duplicate.
+pub(crate) fn single_attr<'a>(
+    mut attrs: impl Iterator<Item = &'a Attribute>,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<Attribute> {
+    let first = attrs.next()?.clone();
+    for duplicate in attrs {
+        errors.push(syn::Error::new_spanned(
+            duplicate,
+            format!("duplicate {what} attribute on this method"),
+        ));
+    }
+    Some(first)
+}
+
+/// The error of a `#[cached]` or `#[invalidates]` (`what`) that `#[cached_api]` did not
+/// process: it is not below `#[cached_api]`, or it is spelled in a way `#[cached_api]` does
+/// not recognise.
+pub(crate) fn not_expanded(what: &str) -> syn::Error {
+    syn::Error::new(
+        Span::call_site(),
+        format!(
+            "{what} was not expanded by #[cached_api]: it requires #[cached_api] above \
+             #[OpenApi] on the impl block, and must be written `{name}` or \
+             `hub_macros::{name}` (a renamed import such as `use hub_macros::{name} as x` \
+             is not recognised)",
+            name = what.trim_start_matches("#[").trim_end_matches(']'),
+        ),
+    )
+}
+
+/// The cache names of one impl's `#[cached]` methods: each must be unique.
+#[derive(Default)]
+pub(crate) struct CacheNames {
+    /// Cache name -> the method that declared it first.
+    first_use: HashMap<String, Ident>,
+}
+
+impl CacheNames {
+    /// Records the cache name of `cached`, declared on `method`; returns `false` after
+    /// recording the error when an earlier method of the impl has it.
+    pub(crate) fn claim(
+        &mut self,
+        cached: &CachedMethod,
+        method: &Ident,
+        errors: &mut Errors,
+    ) -> bool {
+        let name = cached.args.name.value();
+        if let Some(first) = self.first_use.get(&name) {
+            errors.push(syn::Error::new_spanned(
+                &cached.args.name,
+                format!("duplicate cache name {name:?}: already used by `fn {first}` in this impl"),
+            ));
+            return false;
+        }
+        self.first_use.insert(name, method.clone());
+        true
+    }
+}
 
 /// Everything the expansion needs to know about one `#[cached]` method, once validated.
 pub(crate) struct CachedMethod {

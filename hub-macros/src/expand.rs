@@ -1,6 +1,6 @@
-//! The expansion of `#[cached_api]` (and of a misplaced `#[cached]`).
-
-use std::collections::HashMap;
+//! The expansion of `#[cached_api]` (and of a misplaced `#[cached]`): generation only. Every
+//! decision about what is accepted, and every message about what is not, is in
+//! [`check`](crate::check) and [`args`](crate::args).
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -11,7 +11,7 @@ use syn::{
 
 use crate::{
     args::Ttl,
-    check::{CachedMethod, KeyParamDecl, Read, WriteMethod, validate_method, validate_write},
+    check::{self, CachedMethod, KeyParamDecl, Read, WriteMethod},
     errors::Errors,
     oai,
 };
@@ -38,32 +38,13 @@ impl ToTokens for KeyParamDecl {
 /// attributes removed) so that `#[OpenApi]` still expands and no follow-on errors appear.
 pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &args,
-            "#[cached_api] takes no arguments; put them on #[cached(...)] of each method",
-        ));
-    }
-    let mut item_impl: ItemImpl = match syn::parse2(item.clone()) {
-        Ok(item_impl) => item_impl,
-        Err(_) => {
-            errors.push(syn::Error::new_spanned(
-                item_header(&item),
-                "#[cached_api] applies to an `impl` block carrying #[OpenApi]",
-            ));
-            let compile_errors = errors.to_compile_error();
-            return quote!(#compile_errors #item);
-        }
+    check::api_arguments(&args, &mut errors);
+    let Some(mut item_impl) = check::api_impl(&item, &mut errors) else {
+        let compile_errors = errors.to_compile_error();
+        return quote!(#compile_errors #item);
     };
-
-    if !item_impl.attrs.iter().any(oai::is_openapi_attr) {
-        // Either #[OpenApi] is missing, or it stands above us and has already generated its
-        // routing code from the unmodified signatures: rewriting them now would break that
-        // code (E0061). Report the placement once; the #[cached] attributes become inert.
-        errors.push(syn::Error::new(
-            Span::call_site(),
-            "#[cached_api] must be placed above #[OpenApi]",
-        ));
+    if !check::above_openapi(&item_impl, &mut errors) {
+        // The placement is reported once; the #[cached] attributes become inert.
         for item in &mut item_impl.items {
             if let ImplItem::Fn(method) = item {
                 method
@@ -86,21 +67,6 @@ pub(crate) fn cached_api(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The tokens of an item up to its body (`struct Foo`, `fn f()`, ...), where an error about
-/// the item as a whole is shown without quoting all of it.
-fn item_header(item: &TokenStream) -> TokenStream {
-    let header: TokenStream = item
-        .clone()
-        .into_iter()
-        .take_while(|t| !matches!(t, proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace))
-        .collect();
-    if header.is_empty() {
-        item.clone()
-    } else {
-        header
-    }
-}
-
 /// `impl CachedApi for Self`, listing the cache names of the impl's `#[cached]` operations so
 /// that the app can check them for uniqueness across every API it mounts.
 fn cache_names_impl(item_impl: &ItemImpl, names: &[LitStr]) -> TokenStream {
@@ -119,25 +85,18 @@ fn cache_names_impl(item_impl: &ItemImpl, names: &[LitStr]) -> TokenStream {
 fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<LitStr> {
     let api_attrs = item_impl.attrs.clone();
     let mut declared: Vec<LitStr> = Vec::new();
-    // Cache name -> method that declared it first.
-    let mut names: HashMap<String, Ident> = HashMap::new();
+    let mut names = check::CacheNames::default();
     for item in &mut item_impl.items {
         let ImplItem::Fn(method) = item else { continue };
-        let Some(attr) = take_cached_attr(method, errors) else {
+        let Some(attr) = take_attr(method, errors, oai::is_cached_attr, "#[cached]") else {
             continue;
         };
-        let Some(cached) = validate_method(method, &attr, &api_attrs, errors) else {
+        let Some(cached) = check::validate_method(method, &attr, &api_attrs, errors) else {
             continue;
         };
-        let name = cached.args.name.value();
-        if let Some(first) = names.get(&name) {
-            errors.push(syn::Error::new_spanned(
-                &cached.args.name,
-                format!("duplicate cache name {name:?}: already used by `fn {first}` in this impl"),
-            ));
+        if !names.claim(&cached, &method.sig.ident, errors) {
             continue;
         }
-        names.insert(name, method.sig.ident.clone());
         declared.push(cached.args.name.clone());
         rewrite_method(method, &cached);
     }
@@ -148,7 +107,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<LitStr> {
         else {
             continue;
         };
-        let Some(invalidated) = validate_write(method, &attr, errors) else {
+        let Some(invalidated) = check::validate_write(method, &attr, errors) else {
             continue;
         };
         rewrite_write(method, &invalidated);
@@ -159,7 +118,7 @@ fn rewrite_impl(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<LitStr> {
 /// The argument `#[cached_api]` leaves on the `#[cached]` attributes it has processed:
 /// `#[cached(__processed_by_cached_api)]` expands to the method unchanged. Keeping the
 /// attribute (instead of removing it) keeps the user's `use hub_macros::cached` import used.
-pub(crate) const PROCESSED: &str = "__processed_by_cached_api";
+const PROCESSED: &str = "__processed_by_cached_api";
 
 /// An unprocessed `#[cached]` or `#[invalidates]`.
 fn is_unprocessed(attr: &Attribute) -> bool {
@@ -171,7 +130,7 @@ fn is_processed(attr: &Attribute) -> bool {
 }
 
 /// Whether the arguments of a `#[cached(...)]` are the [`PROCESSED`] marker.
-pub(crate) fn is_processed_marker(args: &TokenStream) -> bool {
+fn is_processed_marker(args: &TokenStream) -> bool {
     let mut tokens = args.clone().into_iter();
     matches!(
         (tokens.next(), tokens.next()),
@@ -185,36 +144,21 @@ fn mark_processed(attr: &mut Attribute) {
     attr.meta = parse_quote!(#path(#marker));
 }
 
-/// Returns a copy of the first unprocessed `#[cached]` attribute of `method`, further ones
-/// being reported as duplicates, and marks them all processed.
-fn take_cached_attr(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Attribute> {
-    take_attr(method, errors, oai::is_cached_attr, "#[cached]")
-}
-
-/// Returns a copy of the first unprocessed attribute that `is_kind` recognizes, further ones
-/// being reported as duplicates, and marks them all processed.
+/// Returns a copy of the first unprocessed attribute that `is_kind` recognizes (further ones
+/// are reported as duplicates, see [`check::single_attr`]) and marks them all processed.
 fn take_attr(
     method: &mut ImplItemFn,
     errors: &mut Errors,
     is_kind: fn(&Attribute) -> bool,
     what: &str,
 ) -> Option<Attribute> {
-    let mut found: Option<Attribute> = None;
-    for attr in method
+    let unprocessed = |a: &Attribute| is_kind(a) && !is_processed(a);
+    let found = check::single_attr(method.attrs.iter().filter(|a| unprocessed(a)), what, errors);
+    method
         .attrs
         .iter_mut()
-        .filter(|a| is_kind(a) && !is_processed(a))
-    {
-        if found.is_some() {
-            errors.push(syn::Error::new_spanned(
-                &*attr,
-                format!("duplicate {what} attribute on this method"),
-            ));
-        } else {
-            found = Some(attr.clone());
-        }
-        mark_processed(attr);
-    }
+        .filter(|a| unprocessed(a))
+        .for_each(mark_processed);
     found
 }
 
@@ -420,33 +364,29 @@ fn marker(args: TokenStream, item: TokenStream, what: &str) -> TokenStream {
     if is_processed_marker(&args) {
         return item;
     }
-    let error = syn::Error::new(
-        Span::call_site(),
-        format!(
-            "{what} was not expanded by #[cached_api]: it requires #[cached_api] above \
-             #[OpenApi] on the impl block, and must be written `{name}` or \
-             `hub_macros::{name}` (a renamed import such as `use hub_macros::{name} as x` \
-             is not recognised)",
-            name = what.trim_start_matches("#[").trim_end_matches(']'),
-        ),
-    )
-    .to_compile_error();
-    let mut out = error;
+    let mut out = check::not_expanded(what).to_compile_error();
     item.to_tokens(&mut out);
     out
 }
 
+/// Snapshots of the expansion's shape (`src/snapshots/`, pretty-printed): what a method
+/// becomes, which methods are left alone, and which errors are reported together. What the
+/// expansion does when it runs is tested in `tests/expand`; where each error points, in
+/// `tests/ui`. After a deliberate change: `INSTA_UPDATE=always cargo test -p hub-macros`, then
+/// read the diff of the `.snap` files.
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The expansion of `#[cached_api]` on `item`, pretty-printed.
     fn expand(item: ItemImpl) -> String {
-        cached_api(TokenStream::new(), item.into_token_stream()).to_string()
+        let out = cached_api(TokenStream::new(), item.into_token_stream());
+        prettyplease::unparse(&syn::parse2(out).expect("the expansion is a list of items"))
     }
 
     #[test]
     fn rewrites_marked_methods_only() {
-        let out = expand(parse_quote! {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "get")]
@@ -456,38 +396,7 @@ mod tests {
                 #[oai(path = "/b", method = "post")]
                 async fn b(&self) -> Json<u32> { Json(2) }
             }
-        });
-        assert!(!out.contains("cached (name"), "{out}");
-        assert!(
-            out.contains("# [cached (__processed_by_cached_api)]"),
-            "{out}"
-        );
-        assert!(out.contains("# [OpenApi]"), "{out}");
-        assert!(out.contains("__hub_req : & :: poem :: Request"), "{out}");
-        assert!(
-            out.contains("# [allow (clippy :: too_many_arguments)]"),
-            "{out}"
-        );
-        assert!(
-            out.contains(":: hub_core :: cache :: runtime :: Cached < Json < u32 > >"),
-            "{out}"
-        );
-        assert!(
-            out.contains(
-                "params : & [:: hub_core :: cache :: runtime :: KeyParam { name : \"type\" , \
-                 read : :: hub_core :: cache :: runtime :: ParamRead :: QueryFirst , \
-                 ignore_case : false } , :: hub_core :: cache :: runtime :: KeyParam { name : \
-                 \"limit\""
-            ),
-            "{out}"
-        );
-        assert!(out.contains("Ttl :: Dashboard"), "{out}");
-        assert!(out.contains("variant (role_key , __hub_req)"), "{out}");
-        assert!(
-            out.contains("async fn b (& self) -> Json < u32 > { Json (2) }"),
-            "{out}"
-        );
-        assert!(!out.contains("compile_error"), "{out}");
+        }));
     }
 
     #[test]
@@ -505,16 +414,11 @@ mod tests {
             cached(quote!(__processed_by_cached_api), item.clone()).to_string(),
             item.to_string()
         );
-        assert!(
-            cached(quote!(name = "a"), item)
-                .to_string()
-                .contains("requires #[cached_api] above #[OpenApi]")
-        );
     }
 
     #[test]
     fn reuses_the_request_parameter() {
-        let out = expand(parse_quote! {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[poem_openapi::OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "get")]
@@ -524,54 +428,12 @@ mod tests {
                 #[cached(name = "b")]
                 async fn b(&self, _: &poem::Request) -> Json<u32> { Json(1) }
             }
-        });
-        assert!(!out.contains("__hub_req : & :: poem"), "{out}");
-        assert!(!out.contains("too_many_arguments"), "{out}");
-        assert!(out.contains("req : & Request"), "{out}");
-        assert!(out.contains("__hub_req : & poem :: Request"), "{out}");
-        assert!(out.contains("Ttl :: Seconds (5u64)"), "{out}");
-        assert!(out.contains("String :: new ()"), "{out}");
-    }
-
-    /// The doc comment `#[OpenApi]` makes the description of method `name` from.
-    fn doc_of(out: &str, name: &str) -> String {
-        let file: syn::File = syn::parse_str(out).unwrap();
-        let item_impl = file
-            .items
-            .iter()
-            .find_map(|i| match i {
-                syn::Item::Impl(i) if i.trait_.is_none() => Some(i),
-                _ => None,
-            })
-            .unwrap();
-        let method = item_impl
-            .items
-            .iter()
-            .find_map(|i| match i {
-                ImplItem::Fn(f) if f.sig.ident == name => Some(f),
-                _ => None,
-            })
-            .unwrap();
-        method
-            .attrs
-            .iter()
-            .filter_map(|a| match &a.meta {
-                syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(s),
-                        ..
-                    }) => Some(s.value()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        }));
     }
 
     #[test]
-    fn rewrites_writes() {
-        let out = expand(parse_quote! {
+    fn rewrites_writes_and_documents_reads_and_writes() {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi]
             impl Api {
                 /// Read a.
@@ -587,52 +449,12 @@ mod tests {
                 #[invalidates(node_tags)]
                 async fn post(&self, req: &Request) -> Json<u32> { Json(2) }
             }
-        });
-        assert!(!out.contains("compile_error"), "{out}");
-        // What each operation reads or changes is stated once, in its declaration, and the
-        // OpenAPI description says it from there.
-        assert_eq!(
-            doc_of(&out, "a"),
-            " Read a.\n\n Cached: an answer is reused until one of the tables it reads changes \
-             (or its TTL ends). Reads `nodes`, `node_tags` and `channels`."
-        );
-        assert_eq!(
-            doc_of(&out, "b"),
-            " Read b.\n\n Cached: an answer is reused until any table changes (or its TTL ends)."
-        );
-        assert_eq!(
-            doc_of(&out, "post"),
-            " Write a.\n\n Changes `node_tags`: cached answers that read them are recomputed."
-        );
-        assert!(
-            out.contains("reads : & [:: hub_core :: tables :: by_name :: nodes"),
-            "{out}"
-        );
-        assert!(
-            out.contains("reads : :: hub_core :: tables :: Table :: ALL"),
-            "{out}"
-        );
-        assert!(
-            out.contains("changes : & [:: hub_core :: tables :: by_name :: node_tags]"),
-            "{out}"
-        );
-        assert!(
-            out.contains(":: hub_core :: cache :: runtime :: Invalidated < Json < u32 > >"),
-            "{out}"
-        );
-        assert!(
-            out.contains("invalidating (& __HUB_INVALIDATES , req"),
-            "{out}"
-        );
-        assert!(
-            out.contains("# [invalidates (__processed_by_cached_api)]"),
-            "{out}"
-        );
+        }));
     }
 
     #[test]
-    fn write_errors() {
-        let out = expand(parse_quote! {
+    fn reports_every_mistaken_write_and_rewrites_the_valid_one() {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "get")]
@@ -651,33 +473,23 @@ mod tests {
                 #[invalidates(user_profiles)]
                 async fn e(&self) -> Json<u32> { Json(1) }
             }
-        });
-        assert!(out.contains("only to write operations"), "{out}");
-        assert!(out.contains("add `method = \\\"post\\\"`"), "{out}");
-        assert!(out.contains("must be an `async fn`"), "{out}");
-        assert!(out.contains("has no #[oai("), "{out}");
-        assert!(out.contains("duplicate #[invalidates] attribute"), "{out}");
-        // Only the valid write is rewritten.
-        assert_eq!(out.matches("Invalidated <").count(), 1, "{out}");
+        }));
     }
 
     #[test]
-    fn missing_openapi() {
-        let out = expand(parse_quote! {
+    fn without_openapi_below_nothing_is_rewritten() {
+        insta::assert_snapshot!(expand(parse_quote! {
             impl Api {
                 #[oai(path = "/a", method = "get")]
                 #[cached(name = "a")]
                 async fn a(&self) -> Json<u32> { Json(1) }
             }
-        });
-        assert!(out.contains("must be placed above #[OpenApi]"), "{out}");
-        assert!(!out.contains("cached (name"), "{out}");
-        assert!(!out.contains("Cached <"), "{out}");
+        }));
     }
 
     #[test]
     fn key_covers_path_and_every_query_value_of_multi_valued_parameters() {
-        let out = expand(parse_quote! {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi(ignore_case)]
             impl Api {
                 #[oai(path = "/r/:id", method = "get")]
@@ -691,28 +503,12 @@ mod tests {
                     #[oai(ignore_case = false)] exact: Query<Option<String>>,
                 ) -> Json<u32> { Json(1) }
             }
-        });
-        assert!(!out.contains("compile_error"), "{out}");
-        let decl = |name: &str, read: &str, ignore_case: bool| {
-            format!(
-                "KeyParam {{ name : \"{name}\" , read : :: hub_core :: cache :: runtime :: \
-                 ParamRead :: {read} , ignore_case : {ignore_case} }}"
-            )
-        };
-        for d in [
-            decl("id", "Path", false),
-            decl("seen", "QueryAll", true),
-            decl("ids", "QueryFirst", true),
-            decl("tags", "QuerySet", true),
-            decl("exact", "QueryFirst", false),
-        ] {
-            assert!(out.contains(&d), "{d} in {out}");
-        }
+        }));
     }
 
     #[test]
     fn header_and_cookie_parameters_need_a_key_function_and_names_are_unique() {
-        let out = expand(parse_quote! {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "get")]
@@ -725,15 +521,12 @@ mod tests {
                 #[cached(name = "c")]
                 async fn c(&self, x: Path<String>, #[oai(name = "x")] y: Query<String>) -> Json<u32> { Json(1) }
             }
-        });
-        assert_eq!(out.matches("needs `key = <fn>`").count(), 1, "{out}");
-        assert!(out.contains("are named \\\"x\\\""), "{out}");
-        assert_eq!(out.matches("Cached <").count(), 1, "{out}");
+        }));
     }
 
     #[test]
-    fn method_errors_and_duplicates() {
-        let out = expand(parse_quote! {
+    fn reports_every_mistaken_read_and_rewrites_the_valid_one() {
+        insta::assert_snapshot!(expand(parse_quote! {
             #[OpenApi]
             impl Api {
                 #[oai(path = "/a", method = "post")]
@@ -751,12 +544,6 @@ mod tests {
                 #[cached(name = "e")]
                 async fn e(&self) -> Json<u32> { Json(1) }
             }
-        });
-        assert!(out.contains("only to GET operations"), "{out}");
-        assert!(out.contains("must be an `async fn`"), "{out}");
-        assert!(out.contains("already used by `fn c`"), "{out}");
-        assert!(out.contains("has no #[oai("), "{out}");
-        // The valid method is still rewritten, the invalid ones are left alone.
-        assert_eq!(out.matches("Cached <").count(), 1, "{out}");
+        }));
     }
 }

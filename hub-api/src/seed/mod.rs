@@ -386,22 +386,17 @@ async fn write_chunks(
     Ok(rows)
 }
 
-/// The tables big enough that rebuilding their indexes beats maintaining them row by row.
-const BULK_TABLES: [Table; 7] = [
-    Table::Advertisements,
-    Table::Messages,
-    Table::EventObservers,
-    Table::RawPackets,
-    Table::PacketPathHops,
-    Table::Telemetry,
-    Table::TracePaths,
-];
+/// The tables big enough that rebuilding their indexes beats maintaining them row by row:
+/// the event tables, advertisements to trace_paths in [`Table::ALL`].
+fn bulk_tables() -> &'static [Table] {
+    &Table::ALL[Table::Advertisements.index()..=Table::TracePaths.index()]
+}
 
-/// Drops the explicitly created indexes of [`BULK_TABLES`] and returns their `CREATE INDEX`
+/// Drops the explicitly created indexes of [`bulk_tables`] and returns their `CREATE INDEX`
 /// statements, exactly as the schema has them (hub's or MeshCore Hub's). Indexes behind
 /// PRIMARY KEY / UNIQUE constraints cannot be dropped and stay.
 async fn drop_bulk_indexes(txn: &DatabaseTransaction) -> Result<Vec<String>, DbErr> {
-    let tables = BULK_TABLES
+    let tables = bulk_tables()
         .iter()
         .map(|t| format!("'{}'", t.name()))
         .collect::<Vec<_>>()

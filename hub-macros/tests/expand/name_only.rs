@@ -6,6 +6,7 @@ struct Api;
 #[cached_api]
 #[OpenApi]
 impl Api {
+    /// Nodes.
     #[oai(path = "/nodes", method = "get")]
     #[cached(name = "nodes")]
     async fn nodes(&self) -> Json<u32> {
@@ -15,5 +16,11 @@ impl Api {
 
 #[test]
 fn expands_and_runs() {
-    crate::documented_spec(Api);
+    let spec = crate::documented_spec(Api);
+    // Without `reads` the answer depends on every table, and the operation says so.
+    let json: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(
+        json["paths"]["/nodes"]["get"]["description"],
+        "Cached: an answer is reused until any table changes (or its TTL ends)."
+    );
 }
