@@ -13,7 +13,7 @@ use hub_core::entity::{
 };
 use hub_core::roles::visibility_level;
 use hub_core::route_matching::{
-    MatchRules, PathNode, RECENT_MATCH_LIMIT, Thresholds, evaluate, expected_hash, expected_hashes,
+    MatchSettings, PathNode, RECENT_MATCH_LIMIT, evaluate, expected_hash, expected_hashes,
     quality_avg, recent_matches,
 };
 use hub_core::time::Timestamp;
@@ -245,19 +245,19 @@ pub async fn create<C: ConnectionTrait>(
                 new.to_label.into(),
                 new.description.into(),
                 new.visibility.into(),
-                new.match_width.into(),
-                new.window_hours.into(),
-                new.packet_count_threshold.into(),
-                new.clear_threshold.into(),
-                new.max_hop_span.into(),
+                new.settings.match_width.into(),
+                new.settings.window_hours.into(),
+                new.settings.packet_count_threshold.into(),
+                new.settings.clear_threshold.into(),
+                new.settings.max_hop_span.into(),
                 new.enabled.into(),
-                new.reversible.into(),
-                new.max_path_length.into(),
+                new.settings.reversible.into(),
+                new.settings.max_path_length.into(),
                 writer.user_id.into(),
             ]),
     )
     .await?;
-    insert_path(db, &id, &path, new.match_width, now).await?;
+    insert_path(db, &id, &path, new.settings.match_width, now).await?;
     insert_observers(db, &id, &observers, now).await?;
     if new.enabled {
         let route = query::route_by_id(db, &id)
@@ -462,15 +462,9 @@ async fn evaluate_and_store<C: ConnectionTrait>(
         query::candidates_both_ways(db, &expected, route.reversible, &window).await?
     };
     let coverage = query::has_coverage(db, &window).await?;
-    let rules = MatchRules {
-        max_hop_span: route.max_hop_span,
-        max_path_length: route.max_path_length,
-        reversible: route.reversible,
-    };
-    let thresholds = Thresholds {
-        packet_count_threshold: route.packet_count_threshold,
-        clear_threshold: route.clear_threshold,
-    };
+    let settings = MatchSettings::from(route);
+    let rules = settings.rules();
+    let thresholds = settings.thresholds();
     let verdict = evaluate(&expected, &candidates, &rules, &thresholds, || coverage);
     let matches = recent_matches(&expected, &candidates, &rules, RECENT_MATCH_LIMIT);
     store_matches(db, &route.id, &matches, now).await?;
