@@ -47,10 +47,6 @@ pub struct TelemetryRead {
 /// Telemetry endpoints.
 pub struct TelemetryApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Telemetry")]
 impl TelemetryApi {
     /// List telemetry
@@ -72,7 +68,7 @@ impl TelemetryApi {
         until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,

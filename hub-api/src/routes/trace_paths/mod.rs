@@ -62,10 +62,6 @@ pub struct TracePathRead {
 /// Trace path endpoints.
 pub struct TracePathsApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::TracePaths")]
 impl TracePathsApi {
     /// List trace paths
@@ -84,7 +80,7 @@ impl TracePathsApi {
         until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
