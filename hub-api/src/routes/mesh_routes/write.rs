@@ -26,17 +26,17 @@ use std::collections::HashMap;
 
 /// Who writes: `X-User-Id`, `X-User-Name`, the raw `X-User-Roles`, and whether they hold
 /// `admin`.
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     /// The identity provider's user id.
-    pub user_id: &'a str,
+    pub(crate) user_id: &'a str,
     /// The name a new profile gets.
-    pub user_name: Option<&'a str>,
+    pub(crate) user_name: Option<&'a str>,
     /// The roles stored on the profile (NULL when absent or blank).
-    pub roles: Option<&'a str>,
+    pub(crate) roles: Option<&'a str>,
     /// The caller's highest visibility level.
-    pub max_level: u8,
+    pub(crate) max_level: u8,
     /// Whether the caller's role is admin.
-    pub is_admin: bool,
+    pub(crate) is_admin: bool,
 }
 
 fn tier_check(writer: &Writer<'_>, visibility: &str) -> Result<(), ApiError> {
@@ -84,16 +84,16 @@ async fn check_duplicate<C: ConnectionTrait>(
 
 /// A node found by public key: its id and key.
 #[derive(Debug, Clone)]
-pub struct ResolvedNode {
+pub(crate) struct ResolvedNode {
     /// `nodes.id`.
-    pub id: String,
+    pub(crate) id: String,
     /// `nodes.public_key`.
-    pub public_key: String,
+    pub(crate) public_key: String,
 }
 
 /// The nodes of `keys` (trimmed, lowercased, exact), in input order, unknown ones dropped,
 /// repeats kept.
-pub async fn resolve_nodes<C: ConnectionTrait>(
+pub(crate) async fn resolve_nodes<C: ConnectionTrait>(
     db: &C,
     keys: &[String],
 ) -> Result<Vec<ResolvedNode>, ApiError> {
@@ -203,7 +203,7 @@ async fn insert_observers<C: ConnectionTrait>(
 }
 
 /// Creates a route (docs/contract/api-2.md section 5.2) and evaluates it when enabled; returns its id.
-pub async fn create<C: ConnectionTrait>(
+pub(crate) async fn create<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     new: NewRoute,
@@ -288,7 +288,7 @@ async fn modifiable<C: ConnectionTrait>(
 }
 
 /// Updates a route (docs/contract/api-2.md section 5.5) and re-evaluates it when enabled.
-pub async fn update<C: ConnectionTrait>(
+pub(crate) async fn update<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     id: &str,
@@ -394,7 +394,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a route and its dependent rows (docs/contract/api-2.md section 5.6).
-pub async fn delete<C: ConnectionTrait>(
+pub(crate) async fn delete<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     id: &str,
