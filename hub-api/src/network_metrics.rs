@@ -7,7 +7,7 @@
 //! is under way, share the last reading.
 
 use crate::query::day_counts::count_rows;
-use chrono::Duration as ChronoDuration;
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use hub_core::entity::{
     advertisements, events_log, messages, nodes, route_results, routes, telemetry, trace_paths,
     user_profile_nodes,
@@ -17,7 +17,9 @@ use hub_core::time::Timestamp;
 use prometheus::proto::MetricFamily;
 use prometheus::{Gauge, GaugeVec, Opts, Registry};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,6 +111,41 @@ impl Gauges {
             .expect("metric registered once");
         vec
     }
+
+    /// A gauge of how many rows `select` finds.
+    async fn counted<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        name: &str,
+        help: &str,
+        select: Select<E>,
+    ) -> Result<(), DbErr> {
+        self.plain(name, help, count_rows(db, select).await? as f64);
+        Ok(())
+    }
+
+    /// A gauge labelled by `window`: for each of [`WINDOWS`], how many rows of `select` have
+    /// `time` at or after `now` less the window.
+    async fn counted_per_window<E: EntityTrait>(
+        &self,
+        db: &DatabaseConnection,
+        name: &str,
+        help: &str,
+        select: Select<E>,
+        time: E::Column,
+        now: NaiveDateTime,
+    ) -> Result<(), DbErr> {
+        let gauge = self.labelled(name, help, &["window"]);
+        for (window, hours) in WINDOWS {
+            let recent = select
+                .clone()
+                .filter(time.gte(now - ChronoDuration::hours(hours)));
+            gauge
+                .with_label_values(&[window])
+                .set(count_rows(db, recent).await? as f64);
+        }
+        Ok(())
+    }
 }
 
 /// Reads every network series from the database.
@@ -127,22 +164,24 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
         .set(1.0);
 
     // Nodes.
-    gauges.plain(
-        "meshcore_nodes_total",
-        "Total number of nodes",
-        count_rows(db, nodes::Entity::find()).await? as f64,
-    );
-    let active = gauges.labelled(
-        "meshcore_nodes_active",
-        "Number of active nodes in time window",
-        &["window"],
-    );
-    for (window, hours) in WINDOWS {
-        let select = nodes::Entity::find().filter(nodes::Column::LastSeen.gte(since(hours)));
-        active
-            .with_label_values(&[window])
-            .set(count_rows(db, select).await? as f64);
-    }
+    gauges
+        .counted(
+            db,
+            "meshcore_nodes_total",
+            "Total number of nodes",
+            nodes::Entity::find(),
+        )
+        .await?;
+    gauges
+        .counted_per_window(
+            db,
+            "meshcore_nodes_active",
+            "Number of active nodes in time window",
+            nodes::Entity::find(),
+            nodes::Column::LastSeen,
+            now,
+        )
+        .await?;
     let by_type = gauges.labelled(
         "meshcore_nodes_by_type",
         "Number of nodes by advertisement type",
@@ -163,11 +202,14 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
     let located = nodes::Entity::find()
         .filter(nodes::Column::Lat.is_not_null())
         .filter(nodes::Column::Lon.is_not_null());
-    gauges.plain(
-        "meshcore_nodes_with_location",
-        "Number of nodes with GPS coordinates",
-        count_rows(db, located).await? as f64,
-    );
+    gauges
+        .counted(
+            db,
+            "meshcore_nodes_with_location",
+            "Number of nodes with GPS coordinates",
+            located,
+        )
+        .await?;
     let adopted_ids: HashSet<String> = user_profile_nodes::Entity::find()
         .select_only()
         .column(user_profile_nodes::Column::NodeId)
@@ -176,11 +218,14 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
         .await?
         .into_iter()
         .collect();
-    gauges.plain(
-        "meshcore_nodes_adopted",
-        "Number of adopted nodes (nodes with an adoption record)",
-        count_rows(db, user_profile_nodes::Entity::find()).await? as f64,
-    );
+    gauges
+        .counted(
+            db,
+            "meshcore_nodes_adopted",
+            "Number of adopted nodes (nodes with an adoption record)",
+            user_profile_nodes::Entity::find(),
+        )
+        .await?;
     let last_seen = gauges.labelled(
         "meshcore_node_last_seen_timestamp_seconds",
         "Unix timestamp of when the node was last seen",
@@ -241,33 +286,40 @@ async fn read(db: &DatabaseConnection) -> Result<Vec<MetricFamily>, DbErr> {
                 .set(count as f64);
         }
     }
-    gauges.plain(
-        "meshcore_advertisements_total",
-        "Total number of advertisements",
-        count_rows(db, advertisements::Entity::find()).await? as f64,
-    );
-    let adverts_received = gauges.labelled(
-        "meshcore_advertisements_received",
-        "Advertisements received in time window",
-        &["window"],
-    );
-    for (window, hours) in WINDOWS {
-        let recent = advertisements::Entity::find()
-            .filter(advertisements::Column::ReceivedAt.gte(since(hours)));
-        adverts_received
-            .with_label_values(&[window])
-            .set(count_rows(db, recent).await? as f64);
-    }
-    gauges.plain(
-        "meshcore_telemetry_total",
-        "Total number of telemetry records",
-        count_rows(db, telemetry::Entity::find()).await? as f64,
-    );
-    gauges.plain(
-        "meshcore_trace_paths_total",
-        "Total number of trace path records",
-        count_rows(db, trace_paths::Entity::find()).await? as f64,
-    );
+    gauges
+        .counted(
+            db,
+            "meshcore_advertisements_total",
+            "Total number of advertisements",
+            advertisements::Entity::find(),
+        )
+        .await?;
+    gauges
+        .counted_per_window(
+            db,
+            "meshcore_advertisements_received",
+            "Advertisements received in time window",
+            advertisements::Entity::find(),
+            advertisements::Column::ReceivedAt,
+            now,
+        )
+        .await?;
+    gauges
+        .counted(
+            db,
+            "meshcore_telemetry_total",
+            "Total number of telemetry records",
+            telemetry::Entity::find(),
+        )
+        .await?;
+    gauges
+        .counted(
+            db,
+            "meshcore_trace_paths_total",
+            "Total number of trace path records",
+            trace_paths::Entity::find(),
+        )
+        .await?;
     let events = gauges.labelled(
         "meshcore_events_total",
         "Total events by type from event log",

@@ -3,6 +3,12 @@
 use poem_openapi::Object;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 
+/// The page size of a list request that names none, as MeshCore Hub's lists default it
+/// (its profile list takes 100 and says so itself).
+pub(crate) fn default_limit() -> i64 {
+    50
+}
+
 /// One page of a list: `{"items": [...], "total": int, "limit": int, "offset": int}`.
 ///
 /// `total` counts every row matching the filters, before `limit` and `offset`.

@@ -7,6 +7,7 @@
 //! path contains those hashes in order (gaps allowed), within the route's span and length
 //! limits, optionally in reverse.
 
+use crate::entity::routes;
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
@@ -79,6 +80,59 @@ impl Thresholds {
         match self.clear_threshold {
             Some(clear) if clear != 0 => i64::from(clear),
             _ => 3 * i64::from(self.packet_count_threshold),
+        }
+    }
+}
+
+/// What a route is matched and judged by: the settings a stored route, a new one and a
+/// preview share, from which the engine's [`MatchRules`] and [`Thresholds`] are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchSettings {
+    /// Bytes of each key matched against hop hashes, 1-3.
+    pub match_width: i32,
+    /// Length of the evaluation window, in hours.
+    pub window_hours: i32,
+    /// Distinct matching packets needed to be healthy.
+    pub packet_count_threshold: i32,
+    /// Distinct matching packets for `clear`; `None` or 0 means 3 x the threshold.
+    pub clear_threshold: Option<i32>,
+    /// Most positions between the first and last matched hop; `None` is unlimited.
+    pub max_hop_span: Option<i32>,
+    /// Packets with a longer path never match; `None` is unlimited.
+    pub max_path_length: Option<i32>,
+    /// Whether the path may match in reverse.
+    pub reversible: bool,
+}
+
+impl MatchSettings {
+    /// The limits a match must respect.
+    pub fn rules(&self) -> MatchRules {
+        MatchRules {
+            max_hop_span: self.max_hop_span,
+            max_path_length: self.max_path_length,
+            reversible: self.reversible,
+        }
+    }
+
+    /// The thresholds the route is judged by.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            packet_count_threshold: self.packet_count_threshold,
+            clear_threshold: self.clear_threshold,
+        }
+    }
+}
+
+impl From<&routes::Model> for MatchSettings {
+    fn from(route: &routes::Model) -> Self {
+        MatchSettings {
+            match_width: route.match_width,
+            window_hours: route.window_hours,
+            packet_count_threshold: route.packet_count_threshold,
+            clear_threshold: route.clear_threshold,
+            max_hop_span: route.max_hop_span,
+            max_path_length: route.max_path_length,
+            reversible: route.reversible,
         }
     }
 }
@@ -575,6 +629,46 @@ mod tests {
         max_path_length: None,
         reversible: true,
     };
+
+    #[test]
+    fn a_stored_route_gives_its_own_rules_and_thresholds() {
+        let at = crate::time::Timestamp(at(0));
+        let route = routes::Model {
+            id: "r".to_string(),
+            from_label: "a".to_string(),
+            to_label: "b".to_string(),
+            description: None,
+            visibility: "community".to_string(),
+            match_width: 2,
+            window_hours: 24,
+            packet_count_threshold: 5,
+            clear_threshold: Some(9),
+            max_hop_span: Some(4),
+            enabled: true,
+            reversible: false,
+            max_path_length: Some(7),
+            created_by: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let settings = MatchSettings::from(&route);
+        assert_eq!((settings.match_width, settings.window_hours), (2, 24));
+        assert_eq!(
+            settings.rules(),
+            MatchRules {
+                max_hop_span: Some(4),
+                max_path_length: Some(7),
+                reversible: false,
+            }
+        );
+        assert_eq!(
+            settings.thresholds(),
+            Thresholds {
+                packet_count_threshold: 5,
+                clear_threshold: Some(9),
+            }
+        );
+    }
 
     #[test]
     fn prefix_end_bumps_the_last_character() {

@@ -161,10 +161,8 @@ pub(crate) fn validate_method(
     api_attrs: &[Attribute],
     errors: &mut Errors,
 ) -> Option<CachedMethod> {
-    let args = errors.ok(args::parse_cached_attr(attr));
-    let mut ok = args.is_some();
-    ok &= check_operation(method, attr, Role::Read, errors);
-
+    let (args, mut ok) =
+        parse_on_operation(method, attr, Role::Read, args::parse_cached_attr, errors);
     let has_key_fn = args.as_ref().is_some_and(|a| a.key.is_some());
     let public = args.as_ref().and_then(|a| a.public.as_ref());
     let key_params = key_params(method, api_attrs, has_key_fn, public, errors);
@@ -268,13 +266,32 @@ pub(crate) fn validate_write(
     attr: &Attribute,
     errors: &mut Errors,
 ) -> Option<WriteMethod> {
-    let changes = errors.ok(args::parse_invalidates_attr(attr));
-    let mut ok = changes.is_some();
-    ok &= check_operation(method, attr, Role::Write, errors);
-    match changes {
-        Some(changes) if ok => Some(WriteMethod { changes }),
-        _ => None,
-    }
+    let (changes, ok) = parse_on_operation(
+        method,
+        attr,
+        Role::Write,
+        args::parse_invalidates_attr,
+        errors,
+    );
+    changes
+        .filter(|_| ok)
+        .map(|changes| WriteMethod { changes })
+}
+
+/// What `#[cached]` and `#[invalidates]` both check first: `attr`'s arguments as `parse`
+/// reads them, and whether those and the method under the attribute (an operation of
+/// `role`'s kind, see [`check_operation`]) are valid. Every mistake of either is recorded.
+fn parse_on_operation<T>(
+    method: &ImplItemFn,
+    attr: &Attribute,
+    role: Role,
+    parse: fn(&Attribute) -> syn::Result<T>,
+    errors: &mut Errors,
+) -> (Option<T>, bool) {
+    let args = errors.ok(parse(attr));
+    let operation_ok = check_operation(method, attr, role, errors);
+    let ok = args.is_some() && operation_ok;
+    (args, ok)
 }
 
 /// Which kind of operation an attribute applies to.

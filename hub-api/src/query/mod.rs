@@ -6,6 +6,7 @@
 //! - [`day_counts`]: counts by UTC day, and list totals with past whole days kept.
 //! - [`filters`]: WHERE conditions shared by lists and dashboards.
 //! - [`list`]: the time window, sorting with a unique tie-break, and one page with its total.
+//! - [`heard`]: telemetry and trace paths: their `observed_by` filter and each row's observers.
 //! - [`lookups`]: batched look-ups attached to a page of rows (names, tags, observers, ...).
 //! - [`profiles`]: the caller's profile kept by writes, and adopted nodes.
 //! - [`json`]: JSON columns read as text and checked for shape.
@@ -16,6 +17,7 @@
 pub mod day_counts;
 pub mod filters;
 pub mod group_hours;
+pub mod heard;
 pub mod json;
 pub mod list;
 pub mod lookups;

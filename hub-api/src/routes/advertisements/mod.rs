@@ -72,10 +72,6 @@ pub struct AdvertisementRead {
 /// Advertisement endpoints.
 pub struct AdvertisementsApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 /// The `route_type` filter: `None` when disabled (`all`, `none` or nothing but blanks),
 /// else the lowercased set to keep (rows with a NULL route type are kept too).
 fn route_types(param: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
@@ -128,7 +124,7 @@ impl AdvertisementsApi {
         order: Query<Option<String>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,

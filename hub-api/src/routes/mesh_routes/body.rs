@@ -5,6 +5,7 @@
 use crate::body::{Field, Fields};
 use crate::documented::{LaxBool, LaxI32, LaxInt};
 use crate::error::ApiError;
+use hub_core::route_matching::MatchSettings;
 use poem_openapi::Object;
 use serde_json::{Map, Value, json};
 
@@ -162,22 +163,10 @@ pub struct NewRoute {
     pub description: Option<String>,
     /// community, member, operator or admin.
     pub visibility: String,
-    /// Bytes of each key matched against hop hashes, 1-3.
-    pub match_width: i32,
-    /// Length of the evaluation window, in hours.
-    pub window_hours: i32,
-    /// Distinct matching packets needed to be healthy.
-    pub packet_count_threshold: i32,
-    /// Distinct matching packets for `clear`; null or 0 means 3 x the threshold.
-    pub clear_threshold: Option<i32>,
-    /// Most positions between the first and last matched hop; null is unlimited.
-    pub max_hop_span: Option<i32>,
-    /// Packets with a longer path never match; null is unlimited.
-    pub max_path_length: Option<i32>,
+    /// What the route is matched and judged by.
+    pub settings: MatchSettings,
     /// Whether the route is evaluated.
     pub enabled: bool,
-    /// Whether the path may match in reverse.
-    pub reversible: bool,
     /// Path node keys as sent (resolved later).
     pub node_public_keys: Vec<String>,
     /// Observer keys as sent (resolved later); empty means every observer.
@@ -222,22 +211,59 @@ pub struct RouteChanges {
 pub struct PreviewConfig {
     /// Path node keys as sent (resolved later).
     pub node_public_keys: Vec<String>,
-    /// Bytes of each key matched against hop hashes, 1-3.
-    pub match_width: i32,
-    /// Length of the evaluation window, in hours.
-    pub window_hours: i32,
-    /// Distinct matching packets needed to be healthy.
-    pub packet_count_threshold: i32,
-    /// Distinct matching packets for `clear`; null or 0 means 3 x the threshold.
-    pub clear_threshold: Option<i32>,
-    /// Most positions between the first and last matched hop; null is unlimited.
-    pub max_hop_span: Option<i32>,
-    /// Packets with a longer path never match; null is unlimited.
-    pub max_path_length: Option<i32>,
+    /// What the unsaved route would be matched and judged by.
+    pub settings: MatchSettings,
     /// Observer keys as sent (resolved later); empty means every observer.
     pub observer_public_keys: Vec<String>,
-    /// Whether the path may match in reverse.
-    pub reversible: bool,
+}
+
+/// The matching fields every route body carries, in body order, as parsed.
+struct MatchingFields {
+    match_width: Field<i32>,
+    window_hours: Field<i32>,
+    packet_count_threshold: Field<i32>,
+    clear_threshold: Field<i32>,
+    max_hop_span: Field<i32>,
+    max_path_length: Field<i32>,
+}
+
+/// What an absent matching field means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhenAbsent {
+    /// The default of a new route (create, preview); the NOT NULL columns refuse `null`.
+    Default,
+    /// The stored value stays (update); `null` also leaves any field unchanged.
+    Unchanged,
+}
+
+impl MatchingFields {
+    /// The settings of a new route or a preview; `None` when a required field was invalid
+    /// (its error is recorded).
+    fn settle(self, reversible: Field<bool>) -> Option<MatchSettings> {
+        let (
+            Field::Value(match_width),
+            Field::Value(window_hours),
+            Field::Value(packet_count_threshold),
+            Field::Value(reversible),
+        ) = (
+            self.match_width,
+            self.window_hours,
+            self.packet_count_threshold,
+            reversible,
+        )
+        else {
+            return None;
+        };
+        Some(MatchSettings {
+            match_width,
+            window_hours,
+            packet_count_threshold,
+            clear_threshold: self.clear_threshold.value(),
+            max_hop_span: self.max_hop_span.value(),
+            max_path_length: self.max_path_length.value(),
+            reversible,
+        })
+    }
 }
 
 /// Collects errors in field order; each check runs its own [`Fields`] (for the kinds it
@@ -378,6 +404,49 @@ impl<'a> Checks<'a> {
         }
     }
 
+    /// The matching fields, in body order, with their bounds.
+    fn matching_fields(&mut self, when_absent: WhenAbsent) -> MatchingFields {
+        let defaults = when_absent == WhenAbsent::Default;
+        let absent = |default: Field<i32>| if defaults { default } else { Field::Absent };
+        let bounded = |checks: &mut Self, name: &str, default: i32, (min, max): (i64, i64)| {
+            checks.int(
+                name,
+                absent(Field::Value(default)),
+                Some(min),
+                Some(max),
+                !defaults,
+            )
+        };
+        MatchingFields {
+            match_width: bounded(self, "match_width", 1, MATCH_WIDTH),
+            window_hours: bounded(self, "window_hours", 48, WINDOW_HOURS),
+            packet_count_threshold: bounded(
+                self,
+                "packet_count_threshold",
+                5,
+                PACKET_COUNT_THRESHOLD,
+            ),
+            clear_threshold: self.int("clear_threshold", absent(Field::Null), None, None, true),
+            max_hop_span: self.int("max_hop_span", absent(Field::Value(8)), None, None, true),
+            max_path_length: self.int(
+                "max_path_length",
+                absent(Field::Null),
+                Some(MIN_PATH_LENGTH),
+                None,
+                true,
+            ),
+        }
+    }
+
+    /// The body's errors so far, as the 422 to answer with, or `Ok` when there are none.
+    fn fields_valid(&mut self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Body(std::mem::take(&mut self.errors)))
+        }
+    }
+
     /// A model validator's failure (loc `["body"]`, input = the whole body).
     fn model_error(&mut self, text: &str) {
         let body = Value::Object(self.body.clone());
@@ -460,6 +529,15 @@ fn check_path_nodes(checks: &mut Checks<'_>, keys: &[String]) -> bool {
     true
 }
 
+/// The model validator's threshold rule, once both thresholds are known and the path is valid.
+fn check_clear_threshold(checks: &mut Checks<'_>, clear: Option<i32>, threshold: Option<i32>) {
+    if let (Some(clear), Some(threshold)) = (clear, threshold)
+        && clear <= threshold
+    {
+        checks.model_error("clear_threshold must be > packet_count_threshold");
+    }
+}
+
 /// Validates a `RouteCreate`.
 pub fn parse_create(body: &Map<String, Value>) -> Result<NewRoute, ApiError> {
     let mut c = Checks::new(body);
@@ -468,73 +546,37 @@ pub fn parse_create(body: &Map<String, Value>) -> Result<NewRoute, ApiError> {
     let description = c.with_fields(|f| f.optional_str("description", 0, usize::MAX, true));
     let visibility =
         c.with_fields(|f| f.literal("visibility", &VISIBILITIES, Some("community"), false));
-    let match_width = c.int(
-        "match_width",
-        Field::Value(1),
-        Some(MATCH_WIDTH.0),
-        Some(MATCH_WIDTH.1),
-        false,
-    );
-    let window_hours = c.int(
-        "window_hours",
-        Field::Value(48),
-        Some(WINDOW_HOURS.0),
-        Some(WINDOW_HOURS.1),
-        false,
-    );
-    let threshold = c.int(
-        "packet_count_threshold",
-        Field::Value(5),
-        Some(PACKET_COUNT_THRESHOLD.0),
-        Some(PACKET_COUNT_THRESHOLD.1),
-        false,
-    );
-    let clear_threshold = c.int("clear_threshold", Field::Null, None, None, true);
-    let max_hop_span = c.int("max_hop_span", Field::Value(8), None, None, true);
-    let max_path_length = c.int(
-        "max_path_length",
-        Field::Null,
-        Some(MIN_PATH_LENGTH),
-        None,
-        true,
-    );
+    let matching = c.matching_fields(WhenAbsent::Default);
     let enabled = c.with_fields(|f| f.bool("enabled", Some(true), false));
     let reversible = c.with_fields(|f| f.bool("reversible", Some(true), false));
     let nodes = c.str_list("node_public_keys", true);
     let observers = c.str_list("observer_public_keys", false);
-    if !c.errors.is_empty() {
-        return Err(ApiError::Body(c.errors));
-    }
+    c.fields_valid()?;
     let (
         Some(from_label),
         Some(to_label),
         Field::Value(visibility),
-        Field::Value(match_width),
-        Field::Value(window_hours),
-        Field::Value(packet_count_threshold),
+        Some(settings),
         Field::Value(enabled),
-        Field::Value(reversible),
         Field::Value(node_public_keys),
     ) = (
         from_label,
         to_label,
         visibility,
-        match_width,
-        window_hours,
-        threshold,
+        matching.settle(reversible),
         enabled,
-        reversible,
         nodes,
     )
     else {
         // Every invalid field recorded an error above.
         return Err(ApiError::unprocessable("Invalid route"));
     };
-    let clear_threshold = clear_threshold.value();
-    if check_path_nodes(&mut c, &node_public_keys)
-        && clear_threshold.is_some_and(|clear| clear <= packet_count_threshold)
-    {
-        c.model_error("clear_threshold must be > packet_count_threshold");
+    if check_path_nodes(&mut c, &node_public_keys) {
+        check_clear_threshold(
+            &mut c,
+            settings.clear_threshold,
+            Some(settings.packet_count_threshold),
+        );
     }
     c.finish()?;
     Ok(NewRoute {
@@ -542,14 +584,8 @@ pub fn parse_create(body: &Map<String, Value>) -> Result<NewRoute, ApiError> {
         to_label,
         description: description.value(),
         visibility,
-        match_width,
-        window_hours,
-        packet_count_threshold,
-        clear_threshold,
-        max_hop_span: max_hop_span.value(),
-        max_path_length: max_path_length.value(),
+        settings,
         enabled,
-        reversible,
         node_public_keys,
         observer_public_keys: observers.value().unwrap_or_default(),
     })
@@ -562,54 +598,23 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<RouteChanges, ApiError>
     let to_label = c.with_fields(|f| f.optional_str("to_label", 1, 255, true));
     let description = c.with_fields(|f| f.optional_str("description", 0, usize::MAX, true));
     let visibility = c.with_fields(|f| f.literal("visibility", &VISIBILITIES, None, true));
-    let match_width = c.int(
-        "match_width",
-        Field::Absent,
-        Some(MATCH_WIDTH.0),
-        Some(MATCH_WIDTH.1),
-        true,
-    );
-    let window_hours = c.int(
-        "window_hours",
-        Field::Absent,
-        Some(WINDOW_HOURS.0),
-        Some(WINDOW_HOURS.1),
-        true,
-    );
-    let threshold = c.int(
-        "packet_count_threshold",
-        Field::Absent,
-        Some(PACKET_COUNT_THRESHOLD.0),
-        Some(PACKET_COUNT_THRESHOLD.1),
-        true,
-    );
-    let clear_threshold = c.int("clear_threshold", Field::Absent, None, None, true);
-    let max_hop_span = c.int("max_hop_span", Field::Absent, None, None, true);
-    let max_path_length = c.int(
-        "max_path_length",
-        Field::Absent,
-        Some(MIN_PATH_LENGTH),
-        None,
-        true,
-    );
+    let matching = c.matching_fields(WhenAbsent::Unchanged);
     let enabled = c.with_fields(|f| f.bool("enabled", None, true));
     let reversible = c.with_fields(|f| f.bool("reversible", None, true));
     let nodes = c.str_list("node_public_keys", false);
     let observers = c.str_list("observer_public_keys", false);
-    if !c.errors.is_empty() {
-        return Err(ApiError::Body(c.errors));
-    }
+    c.fields_valid()?;
     let changes = RouteChanges {
         from_label: from_label.value(),
         to_label: to_label.value(),
         description: description.value(),
         visibility: visibility.value(),
-        match_width: match_width.value(),
-        window_hours: window_hours.value(),
-        packet_count_threshold: threshold.value(),
-        clear_threshold: clear_threshold.value(),
-        max_hop_span: max_hop_span.value(),
-        max_path_length: max_path_length.value(),
+        match_width: matching.match_width.value(),
+        window_hours: matching.window_hours.value(),
+        packet_count_threshold: matching.packet_count_threshold.value(),
+        clear_threshold: matching.clear_threshold.value(),
+        max_hop_span: matching.max_hop_span.value(),
+        max_path_length: matching.max_path_length.value(),
         enabled: enabled.value(),
         reversible: reversible.value(),
         node_public_keys: nodes.value(),
@@ -619,13 +624,12 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<RouteChanges, ApiError>
         .node_public_keys
         .as_deref()
         .is_none_or(|keys| check_path_nodes(&mut c, keys));
-    if let (true, Some(clear), Some(threshold)) = (
-        nodes_ok,
-        changes.clear_threshold,
-        changes.packet_count_threshold,
-    ) && clear <= threshold
-    {
-        c.model_error("clear_threshold must be > packet_count_threshold");
+    if nodes_ok {
+        check_clear_threshold(
+            &mut c,
+            changes.clear_threshold,
+            changes.packet_count_threshold,
+        );
     }
     c.finish()?;
     Ok(changes)
@@ -635,48 +639,11 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<RouteChanges, ApiError>
 pub fn parse_preview(body: &Map<String, Value>) -> Result<PreviewConfig, ApiError> {
     let mut c = Checks::new(body);
     let nodes = c.str_list("node_public_keys", true);
-    let match_width = c.int(
-        "match_width",
-        Field::Value(1),
-        Some(MATCH_WIDTH.0),
-        Some(MATCH_WIDTH.1),
-        false,
-    );
-    let window_hours = c.int(
-        "window_hours",
-        Field::Value(48),
-        Some(WINDOW_HOURS.0),
-        Some(WINDOW_HOURS.1),
-        false,
-    );
-    let threshold = c.int(
-        "packet_count_threshold",
-        Field::Value(5),
-        Some(PACKET_COUNT_THRESHOLD.0),
-        Some(PACKET_COUNT_THRESHOLD.1),
-        false,
-    );
-    let clear_threshold = c.int("clear_threshold", Field::Null, None, None, true);
-    let max_hop_span = c.int("max_hop_span", Field::Value(8), None, None, true);
-    let max_path_length = c.int(
-        "max_path_length",
-        Field::Null,
-        Some(MIN_PATH_LENGTH),
-        None,
-        true,
-    );
+    let matching = c.matching_fields(WhenAbsent::Default);
     let observers = c.str_list("observer_public_keys", false);
     let reversible = c.with_fields(|f| f.bool("reversible", Some(true), false));
-    if !c.errors.is_empty() {
-        return Err(ApiError::Body(c.errors));
-    }
-    let (
-        Field::Value(node_public_keys),
-        Field::Value(match_width),
-        Field::Value(window_hours),
-        Field::Value(packet_count_threshold),
-        Field::Value(reversible),
-    ) = (nodes, match_width, window_hours, threshold, reversible)
+    c.fields_valid()?;
+    let (Field::Value(node_public_keys), Some(settings)) = (nodes, matching.settle(reversible))
     else {
         return Err(ApiError::unprocessable("Invalid preview"));
     };
@@ -684,14 +651,8 @@ pub fn parse_preview(body: &Map<String, Value>) -> Result<PreviewConfig, ApiErro
     c.finish()?;
     Ok(PreviewConfig {
         node_public_keys,
-        match_width,
-        window_hours,
-        packet_count_threshold,
-        clear_threshold: clear_threshold.value(),
-        max_hop_span: max_hop_span.value(),
-        max_path_length: max_path_length.value(),
+        settings,
         observer_public_keys: observers.value().unwrap_or_default(),
-        reversible,
     })
 }
 
@@ -746,6 +707,42 @@ mod tests {
         }))));
         assert_eq!(
             list[0]["msg"],
+            "Value error, clear_threshold must be > packet_count_threshold"
+        );
+    }
+
+    #[test]
+    fn create_and_preview_take_the_same_defaults_and_preview_skips_the_clear_rule() {
+        let defaults = MatchSettings {
+            match_width: 1,
+            window_hours: 48,
+            packet_count_threshold: 5,
+            clear_threshold: None,
+            max_hop_span: Some(8),
+            max_path_length: None,
+            reversible: true,
+        };
+        let nodes = json!({"node_public_keys": ["a", "b"]});
+        let preview = parse_preview(&obj(nodes.clone())).expect("a valid preview");
+        assert_eq!(preview.settings, defaults);
+        let mut create = obj(nodes);
+        create.insert("from_label".into(), json!("a"));
+        create.insert("to_label".into(), json!("b"));
+        assert_eq!(
+            parse_create(&create).expect("a valid route").settings,
+            defaults
+        );
+        let low_clear = obj(json!({"node_public_keys": ["a", "b"], "clear_threshold": 1}));
+        assert_eq!(
+            parse_preview(&low_clear)
+                .expect("not checked")
+                .settings
+                .clear_threshold,
+            Some(1)
+        );
+        create.insert("clear_threshold".into(), json!(1));
+        assert_eq!(
+            errors(parse_create(&create))[0]["msg"],
             "Value error, clear_threshold must be > packet_count_threshold"
         );
     }

@@ -12,7 +12,7 @@ use crate::query::route_history::{RouteDay, daily_series, history_rows, latest_r
 use chrono::NaiveDate;
 use hub_core::entity::{route_results, routes};
 use hub_core::route_matching::{
-    Hop, MatchRules, PathNode, RECENT_MATCH_LIMIT, expected_hashes, recent_matches,
+    Hop, MatchSettings, PathNode, RECENT_MATCH_LIMIT, expected_hashes, recent_matches,
 };
 use hub_core::time::rfc3339;
 use sea_orm::DatabaseConnection;
@@ -183,11 +183,7 @@ pub(super) async fn route_matches(
         observers: &observers,
     };
     let candidates = query::candidates_both_ways(db, &expected, route.reversible, &window).await?;
-    let rules = MatchRules {
-        max_hop_span: route.max_hop_span,
-        max_path_length: route.max_path_length,
-        reversible: route.reversible,
-    };
+    let rules = MatchSettings::from(route).rules();
     Ok(
         recent_matches(&expected, &candidates, &rules, RECENT_MATCH_LIMIT)
             .into_iter()

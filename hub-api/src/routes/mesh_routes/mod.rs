@@ -56,6 +56,7 @@ pub use types::{
 /// `dashboard/routes-overview`).
 pub const CACHE_NAMES: [&str; 3] = ["routes", "routes/detail", "routes/history"];
 
+/// Route endpoints.
 pub struct RoutesApi;
 
 fn default_history_days() -> i64 {

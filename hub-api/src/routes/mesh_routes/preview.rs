@@ -2,9 +2,7 @@
 
 use super::{RoutePreviewResponse, body, query, write};
 use crate::error::ApiError;
-use hub_core::route_matching::{
-    MatchRules, Thresholds, expected_hash, needs_reverse_fetch, preview, preview_truncated,
-};
+use hub_core::route_matching::{expected_hash, needs_reverse_fetch, preview, preview_truncated};
 use sea_orm::DatabaseConnection;
 
 /// The preview of an unsaved configuration (docs/contract/api-2.md sections 5.7 and 5.8).
@@ -32,15 +30,16 @@ pub(super) async fn preview_route(
         .collect();
     let expected: Vec<String> = path
         .iter()
-        .map(|n| expected_hash(&n.public_key, config.match_width))
+        .map(|n| expected_hash(&n.public_key, config.settings.match_width))
         .collect();
     let window = query::Window {
-        since: hub_core::time::now() - chrono::Duration::hours(i64::from(config.window_hours)),
+        since: hub_core::time::now()
+            - chrono::Duration::hours(i64::from(config.settings.window_hours)),
         until: None,
         observers: &observers,
     };
     let mut candidate_count = query::count_candidates(db, &expected[0], &window).await?;
-    if needs_reverse_fetch(&expected, config.reversible)
+    if needs_reverse_fetch(&expected, config.settings.reversible)
         && let Some(last) = expected.last()
     {
         candidate_count += query::count_candidates(db, last, &window).await?;
@@ -56,18 +55,16 @@ pub(super) async fn preview_route(
             candidate_count: Some(candidate_count),
         });
     }
-    let candidates = query::candidates_both_ways(db, &expected, config.reversible, &window).await?;
+    let candidates =
+        query::candidates_both_ways(db, &expected, config.settings.reversible, &window).await?;
     let coverage = query::has_coverage(db, &window).await?;
-    let rules = MatchRules {
-        max_hop_span: config.max_hop_span,
-        max_path_length: config.max_path_length,
-        reversible: config.reversible,
-    };
-    let thresholds = Thresholds {
-        packet_count_threshold: config.packet_count_threshold,
-        clear_threshold: config.clear_threshold,
-    };
-    let found = preview(&expected, &candidates, &rules, &thresholds, || coverage);
+    let found = preview(
+        &expected,
+        &candidates,
+        &config.settings.rules(),
+        &config.settings.thresholds(),
+        || coverage,
+    );
     let mut contributing = serde_json::Map::new();
     for (observer, count) in found.contributing_observers {
         contributing.insert(observer, count.into());

@@ -13,7 +13,7 @@ use hub_core::entity::{
 };
 use hub_core::roles::visibility_level;
 use hub_core::route_matching::{
-    MatchRules, PathNode, RECENT_MATCH_LIMIT, Thresholds, evaluate, expected_hash, expected_hashes,
+    MatchSettings, PathNode, RECENT_MATCH_LIMIT, evaluate, expected_hash, expected_hashes,
     quality_avg, recent_matches,
 };
 use hub_core::time::Timestamp;
@@ -26,17 +26,17 @@ use std::collections::HashMap;
 
 /// Who writes: `X-User-Id`, `X-User-Name`, the raw `X-User-Roles`, and whether they hold
 /// `admin`.
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     /// The identity provider's user id.
-    pub user_id: &'a str,
+    pub(crate) user_id: &'a str,
     /// The name a new profile gets.
-    pub user_name: Option<&'a str>,
+    pub(crate) user_name: Option<&'a str>,
     /// The roles stored on the profile (NULL when absent or blank).
-    pub roles: Option<&'a str>,
+    pub(crate) roles: Option<&'a str>,
     /// The caller's highest visibility level.
-    pub max_level: u8,
+    pub(crate) max_level: u8,
     /// Whether the caller's role is admin.
-    pub is_admin: bool,
+    pub(crate) is_admin: bool,
 }
 
 fn tier_check(writer: &Writer<'_>, visibility: &str) -> Result<(), ApiError> {
@@ -84,16 +84,16 @@ async fn check_duplicate<C: ConnectionTrait>(
 
 /// A node found by public key: its id and key.
 #[derive(Debug, Clone)]
-pub struct ResolvedNode {
+pub(crate) struct ResolvedNode {
     /// `nodes.id`.
-    pub id: String,
+    pub(crate) id: String,
     /// `nodes.public_key`.
-    pub public_key: String,
+    pub(crate) public_key: String,
 }
 
 /// The nodes of `keys` (trimmed, lowercased, exact), in input order, unknown ones dropped,
 /// repeats kept.
-pub async fn resolve_nodes<C: ConnectionTrait>(
+pub(crate) async fn resolve_nodes<C: ConnectionTrait>(
     db: &C,
     keys: &[String],
 ) -> Result<Vec<ResolvedNode>, ApiError> {
@@ -203,7 +203,7 @@ async fn insert_observers<C: ConnectionTrait>(
 }
 
 /// Creates a route (docs/contract/api-2.md section 5.2) and evaluates it when enabled; returns its id.
-pub async fn create<C: ConnectionTrait>(
+pub(crate) async fn create<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     new: NewRoute,
@@ -245,19 +245,19 @@ pub async fn create<C: ConnectionTrait>(
                 new.to_label.into(),
                 new.description.into(),
                 new.visibility.into(),
-                new.match_width.into(),
-                new.window_hours.into(),
-                new.packet_count_threshold.into(),
-                new.clear_threshold.into(),
-                new.max_hop_span.into(),
+                new.settings.match_width.into(),
+                new.settings.window_hours.into(),
+                new.settings.packet_count_threshold.into(),
+                new.settings.clear_threshold.into(),
+                new.settings.max_hop_span.into(),
                 new.enabled.into(),
-                new.reversible.into(),
-                new.max_path_length.into(),
+                new.settings.reversible.into(),
+                new.settings.max_path_length.into(),
                 writer.user_id.into(),
             ]),
     )
     .await?;
-    insert_path(db, &id, &path, new.match_width, now).await?;
+    insert_path(db, &id, &path, new.settings.match_width, now).await?;
     insert_observers(db, &id, &observers, now).await?;
     if new.enabled {
         let route = query::route_by_id(db, &id)
@@ -288,7 +288,7 @@ async fn modifiable<C: ConnectionTrait>(
 }
 
 /// Updates a route (docs/contract/api-2.md section 5.5) and re-evaluates it when enabled.
-pub async fn update<C: ConnectionTrait>(
+pub(crate) async fn update<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     id: &str,
@@ -394,7 +394,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes a route and its dependent rows (docs/contract/api-2.md section 5.6).
-pub async fn delete<C: ConnectionTrait>(
+pub(crate) async fn delete<C: ConnectionTrait>(
     db: &C,
     writer: &Writer<'_>,
     id: &str,
@@ -462,15 +462,9 @@ async fn evaluate_and_store<C: ConnectionTrait>(
         query::candidates_both_ways(db, &expected, route.reversible, &window).await?
     };
     let coverage = query::has_coverage(db, &window).await?;
-    let rules = MatchRules {
-        max_hop_span: route.max_hop_span,
-        max_path_length: route.max_path_length,
-        reversible: route.reversible,
-    };
-    let thresholds = Thresholds {
-        packet_count_threshold: route.packet_count_threshold,
-        clear_threshold: route.clear_threshold,
-    };
+    let settings = MatchSettings::from(route);
+    let rules = settings.rules();
+    let thresholds = settings.thresholds();
     let verdict = evaluate(&expected, &candidates, &rules, &thresholds, || coverage);
     let matches = recent_matches(&expected, &candidates, &rules, RECENT_MATCH_LIMIT);
     store_matches(db, &route.id, &matches, now).await?;

@@ -79,10 +79,6 @@ pub struct MessageRead {
 /// Message endpoints.
 pub struct MessagesApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 /// The `message_type` filter: any stored type, matched exactly as MeshCore Hub does
 /// (`contact` and `channel` are the collector's; other writers store others). Blank: no filter.
 fn message_type_filter(value: Option<&str>) -> Option<String> {
@@ -130,7 +126,7 @@ impl MessagesApi {
         order: Query<Option<String>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,

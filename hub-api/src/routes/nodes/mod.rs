@@ -191,10 +191,6 @@ fn tag_writer(identity: &Identity) -> Result<(&str, bool), ApiError> {
 /// Node endpoints.
 pub struct NodesApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Nodes")]
 impl NodesApi {
@@ -226,7 +222,7 @@ impl NodesApi {
         order: Query<Option<String>>,
         /// Page size, 1-500.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "500"))
         )]
         limit: Query<i64>,

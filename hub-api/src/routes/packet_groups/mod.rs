@@ -144,10 +144,6 @@ pub async fn list_groups(
 /// Packet group endpoints.
 pub struct PacketGroupsApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[cached_api]
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::PacketGroups")]
 impl PacketGroupsApi {
@@ -183,7 +179,7 @@ impl PacketGroupsApi {
         order: Query<Option<String>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,

@@ -91,10 +91,6 @@ pub struct RawPacketRead {
 /// Raw packet endpoints.
 pub struct PacketsApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 /// A comma list: trimmed, blanks dropped, duplicates removed, case kept; capped.
 fn comma_list(name: &'static str, value: Option<&str>) -> Result<Vec<String>, ApiError> {
     distinct_list(name, value.unwrap_or_default().split(','), |token| {
@@ -205,7 +201,7 @@ impl PacketsApi {
         order: Query<Option<String>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,

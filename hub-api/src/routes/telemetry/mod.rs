@@ -7,10 +7,12 @@ use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::{lowercase, lowercase_list};
+use crate::query::heard::{
+    HeardFilters, HeardTable, Hearing, read_with_hearing, reads_with_hearing,
+};
 use crate::query::json::json_object;
 use crate::query::list::PageRequest;
-use crate::query::lookups::observer_names;
-use crate::query::lookups::{ObserverRead, observers_by_event};
+use crate::query::lookups::ObserverRead;
 use crate::query::time_window::TimeWindow;
 use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
@@ -21,7 +23,6 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use query::{TelemetryFilters, TelemetryRow};
-use sea_orm::DatabaseConnection;
 use std::collections::BTreeSet;
 
 /// A telemetry record.
@@ -46,10 +47,6 @@ pub struct TelemetryRead {
 /// Telemetry endpoints.
 pub struct TelemetryApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Telemetry")]
 impl TelemetryApi {
     /// List telemetry
@@ -71,7 +68,7 @@ impl TelemetryApi {
         until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
@@ -81,8 +78,10 @@ impl TelemetryApi {
     ) -> Reply<Json<Page<TelemetryRead>>, ListErrors> {
         let filters = TelemetryFilters {
             node_public_key: lowercase(node_public_key.as_deref()),
-            observed_by: lowercase_list("observed_by", observed_by.iter())?,
-            window: TimeWindow::parse(since.as_deref(), until.as_deref())?,
+            heard: HeardFilters {
+                observed_by: lowercase_list("observed_by", observed_by.iter())?,
+                window: TimeWindow::parse(since.as_deref(), until.as_deref())?,
+            },
         };
         let db = &state.db;
         let page = PageRequest {
@@ -90,7 +89,8 @@ impl TelemetryApi {
             offset: offset.0,
         };
         let (rows, total) = query::list_telemetry(db, &filters, page).await?;
-        Ok(Json(page.page(telemetry_reads(db, rows).await?, total)))
+        let items = reads_with_hearing(db, HeardTable::Telemetry, rows, telemetry_read).await?;
+        Ok(Json(page.page(items, total)))
     }
 
     /// Get a telemetry record by id
@@ -100,47 +100,23 @@ impl TelemetryApi {
         state: Data<&AppState>,
         telemetry_id: Path<String>,
     ) -> Reply<Json<TelemetryRead>, ItemErrors> {
-        const NOT_FOUND: &str = "Telemetry record not found";
         let db = &state.db;
-        let row = query::telemetry_by_id(db, telemetry_id.trim())
+        let row = query::telemetry_by_id(db, telemetry_id.trim()).await?;
+        read_with_hearing(db, HeardTable::Telemetry, row, telemetry_read)
             .await?
-            .ok_or(ApiError::NotFound(NOT_FOUND))?;
-        let mut items = telemetry_reads(db, vec![row]).await?;
-        items
-            .pop()
             .map(Json)
-            .ok_or_else(|| ApiError::NotFound(NOT_FOUND).into())
+            .ok_or_else(|| ApiError::NotFound("Telemetry record not found").into())
     }
 }
 
-/// Attaches observer keys and observer lists to telemetry rows, keeping their order.
-async fn telemetry_reads(
-    db: &DatabaseConnection,
-    rows: Vec<TelemetryRow>,
-) -> Result<Vec<TelemetryRead>, ApiError> {
-    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
-        .await
-        .map_err(ApiError::from)?;
-    let mut observers =
-        observers_by_event(db, "telemetry", rows.iter().map(|r| &r.event_hash)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| TelemetryRead {
-            observed_by: row
-                .observer_node_id
-                .as_ref()
-                .and_then(|id| names.get(id))
-                .map(|n| n.public_key.clone()),
-            parsed_data: json_object(row.parsed_data.as_deref(), "parsed_data"),
-            // event_hash is unique in telemetry, so each list is taken once.
-            observers: row
-                .event_hash
-                .as_ref()
-                .and_then(|h| observers.remove(h))
-                .unwrap_or_default(),
-            node_public_key: row.node_public_key,
-            received_at: rfc3339(row.received_at),
-            created_at: rfc3339(row.created_at),
-        })
-        .collect())
+/// A telemetry row as served.
+fn telemetry_read(row: TelemetryRow, hearing: Hearing) -> TelemetryRead {
+    TelemetryRead {
+        observed_by: hearing.observed_by,
+        parsed_data: json_object(row.parsed_data.as_deref(), "parsed_data"),
+        observers: hearing.observers,
+        node_public_key: row.node_public_key,
+        received_at: rfc3339(row.received_at),
+        created_at: rfc3339(row.created_at),
+    }
 }

@@ -2,10 +2,10 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::{ObserverPlan, hex_equals, observed_by_condition, observer_ids};
+use crate::query::filters::hex_equals;
+use crate::query::heard::{HeardFilters, HeardRow, HeardTable};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, fetch_page_as};
-use crate::query::time_window::TimeWindow;
 use hub_core::entity::telemetry;
 use hub_core::time::Timestamp;
 use sea_orm::{
@@ -24,14 +24,22 @@ pub(super) struct TelemetryRow {
     pub event_hash: Option<String>,
 }
 
+impl HeardRow for TelemetryRow {
+    fn observer_node_id(&self) -> &Option<String> {
+        &self.observer_node_id
+    }
+
+    fn event_hash(&self) -> &Option<String> {
+        &self.event_hash
+    }
+}
+
 /// Filters of the telemetry list, already parsed.
 #[derive(Debug, Default)]
 pub(super) struct TelemetryFilters {
     pub node_public_key: Option<String>,
-    /// Lowercased observer public keys (any of them).
-    pub observed_by: Vec<String>,
-    /// The received_at window.
-    pub window: TimeWindow,
+    /// The observers and the window.
+    pub heard: HeardFilters,
 }
 
 fn columns(select: Select<telemetry::Entity>) -> Select<telemetry::Entity> {
@@ -50,22 +58,14 @@ pub(super) async fn list_telemetry(
     page: PageRequest,
 ) -> Result<(Vec<TelemetryRow>, u64), ApiError> {
     use telemetry::Column as C;
-    let backend = db.get_database_backend();
     let mut cond = Condition::all();
     if let Some(key) = &filters.node_public_key {
         cond = cond.add(hex_equals(C::NodePublicKey, key));
     }
-    let observers = observer_ids(db, &filters.observed_by).await?;
-    if let Some(observed) = observed_by_condition(
-        backend,
-        "telemetry",
-        "telemetry",
-        observers.as_deref(),
-        ObserverPlan::ByEvent,
-    ) {
-        cond = cond.add(observed);
-    }
-    cond = cond.add(filters.window.condition(backend, C::ReceivedAt));
+    let cond = filters
+        .heard
+        .restrict(db, HeardTable::Telemetry, cond, C::ReceivedAt)
+        .await?;
     let query = telemetry::Entity::find().filter(cond);
     let rows = fetch_page_as(db, query, columns, Vec::new(), C::Id, Order::Desc, page).await?;
     Ok(rows)

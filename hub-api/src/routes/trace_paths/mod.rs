@@ -7,10 +7,12 @@ use crate::documented::DateTimeParam;
 use crate::error::ApiError;
 use crate::page::Page;
 use crate::params::lowercase_list;
+use crate::query::heard::{
+    HeardFilters, HeardTable, Hearing, read_with_hearing, reads_with_hearing,
+};
 use crate::query::json::{json_number_list, json_string_list};
 use crate::query::list::PageRequest;
-use crate::query::lookups::observer_names;
-use crate::query::lookups::{ObserverRead, observers_by_event};
+use crate::query::lookups::ObserverRead;
 use crate::query::time_window::TimeWindow;
 use crate::responses::{ItemErrors, ListErrors, Reply};
 use crate::routes::ApiTags;
@@ -20,8 +22,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use query::{TracePathFilters, TracePathRow};
-use sea_orm::DatabaseConnection;
+use query::TracePathRow;
 use std::collections::BTreeSet;
 
 /// A trace result.
@@ -61,10 +62,6 @@ pub struct TracePathRead {
 /// Trace path endpoints.
 pub struct TracePathsApi;
 
-fn default_limit() -> i64 {
-    50
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::TracePaths")]
 impl TracePathsApi {
     /// List trace paths
@@ -83,7 +80,7 @@ impl TracePathsApi {
         until: Query<Option<DateTimeParam>>,
         /// Page size, 1-100.
         #[oai(
-            default = "default_limit",
+            default = "crate::page::default_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
@@ -91,7 +88,7 @@ impl TracePathsApi {
         #[oai(default, validator(minimum(value = "0")))]
         offset: Query<i64>,
     ) -> Reply<Json<Page<TracePathRead>>, ListErrors> {
-        let filters = TracePathFilters {
+        let filters = HeardFilters {
             observed_by: lowercase_list("observed_by", observed_by.iter())?,
             window: TimeWindow::parse(since.as_deref(), until.as_deref())?,
         };
@@ -101,7 +98,8 @@ impl TracePathsApi {
             offset: offset.0,
         };
         let (rows, total) = query::list_trace_paths(db, &filters, page).await?;
-        Ok(Json(page.page(trace_path_reads(db, rows).await?, total)))
+        let items = reads_with_hearing(db, HeardTable::TracePaths, rows, trace_path_read).await?;
+        Ok(Json(page.page(items, total)))
     }
 
     /// Get a trace path by id
@@ -111,51 +109,28 @@ impl TracePathsApi {
         state: Data<&AppState>,
         trace_path_id: Path<String>,
     ) -> Reply<Json<TracePathRead>, ItemErrors> {
-        const NOT_FOUND: &str = "Trace path not found";
         let db = &state.db;
-        let row = query::trace_path_by_id(db, trace_path_id.trim())
+        let row = query::trace_path_by_id(db, trace_path_id.trim()).await?;
+        read_with_hearing(db, HeardTable::TracePaths, row, trace_path_read)
             .await?
-            .ok_or(ApiError::NotFound(NOT_FOUND))?;
-        let mut items = trace_path_reads(db, vec![row]).await?;
-        items
-            .pop()
             .map(Json)
-            .ok_or_else(|| ApiError::NotFound(NOT_FOUND).into())
+            .ok_or_else(|| ApiError::NotFound("Trace path not found").into())
     }
 }
 
-/// Attaches observer keys and observer lists to trace path rows, keeping their order.
-async fn trace_path_reads(
-    db: &DatabaseConnection,
-    rows: Vec<TracePathRow>,
-) -> Result<Vec<TracePathRead>, ApiError> {
-    let names = observer_names(db, rows.iter().map(|r| &r.observer_node_id))
-        .await
-        .map_err(ApiError::from)?;
-    let mut observers = observers_by_event(db, "trace", rows.iter().map(|r| &r.event_hash)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| TracePathRead {
-            observed_by: row
-                .observer_node_id
-                .as_ref()
-                .and_then(|id| names.get(id))
-                .map(|n| n.public_key.clone()),
-            initiator_tag: row.initiator_tag,
-            path_len: row.path_len,
-            flags: row.flags,
-            auth: row.auth,
-            path_hashes: json_string_list(row.path_hashes.as_deref(), "path_hashes"),
-            snr_values: json_number_list(row.snr_values.as_deref(), "snr_values"),
-            hop_count: row.hop_count,
-            // event_hash is unique in trace_paths, so each list is taken once.
-            observers: row
-                .event_hash
-                .as_ref()
-                .and_then(|h| observers.remove(h))
-                .unwrap_or_default(),
-            received_at: rfc3339(row.received_at),
-            created_at: rfc3339(row.created_at),
-        })
-        .collect())
+/// A trace path row as served.
+fn trace_path_read(row: TracePathRow, hearing: Hearing) -> TracePathRead {
+    TracePathRead {
+        observed_by: hearing.observed_by,
+        initiator_tag: row.initiator_tag,
+        path_len: row.path_len,
+        flags: row.flags,
+        auth: row.auth,
+        path_hashes: json_string_list(row.path_hashes.as_deref(), "path_hashes"),
+        snr_values: json_number_list(row.snr_values.as_deref(), "snr_values"),
+        hop_count: row.hop_count,
+        observers: hearing.observers,
+        received_at: rfc3339(row.received_at),
+        created_at: rfc3339(row.created_at),
+    }
 }

@@ -2,10 +2,9 @@
 
 use crate::error::ApiError;
 use crate::params::Order;
-use crate::query::filters::{ObserverPlan, observed_by_condition, observer_ids};
+use crate::query::heard::{HeardFilters, HeardRow, HeardTable};
 use crate::query::json::json_text;
 use crate::query::list::{PageRequest, fetch_page_as};
-use crate::query::time_window::TimeWindow;
 use hub_core::entity::trace_paths;
 use hub_core::time::Timestamp;
 use sea_orm::{
@@ -29,13 +28,14 @@ pub(super) struct TracePathRow {
     pub event_hash: Option<String>,
 }
 
-/// Filters of the trace path list, already parsed.
-#[derive(Debug, Default)]
-pub(super) struct TracePathFilters {
-    /// Lowercased observer public keys (any of them).
-    pub observed_by: Vec<String>,
-    /// The received_at window.
-    pub window: TimeWindow,
+impl HeardRow for TracePathRow {
+    fn observer_node_id(&self) -> &Option<String> {
+        &self.observer_node_id
+    }
+
+    fn event_hash(&self) -> &Option<String> {
+        &self.event_hash
+    }
 }
 
 fn columns(select: Select<trace_paths::Entity>) -> Select<trace_paths::Entity> {
@@ -57,23 +57,13 @@ fn columns(select: Select<trace_paths::Entity>) -> Select<trace_paths::Entity> {
 /// One page of trace paths, newest first (ties by id), and the number of matching rows.
 pub(super) async fn list_trace_paths(
     db: &DatabaseConnection,
-    filters: &TracePathFilters,
+    filters: &HeardFilters,
     page: PageRequest,
 ) -> Result<(Vec<TracePathRow>, u64), ApiError> {
     use trace_paths::Column as C;
-    let backend = db.get_database_backend();
-    let mut cond = Condition::all();
-    let observers = observer_ids(db, &filters.observed_by).await?;
-    if let Some(observed) = observed_by_condition(
-        backend,
-        "trace_paths",
-        "trace",
-        observers.as_deref(),
-        ObserverPlan::ByEvent,
-    ) {
-        cond = cond.add(observed);
-    }
-    cond = cond.add(filters.window.condition(backend, C::ReceivedAt));
+    let cond = filters
+        .restrict(db, HeardTable::TracePaths, Condition::all(), C::ReceivedAt)
+        .await?;
     let query = trace_paths::Entity::find().filter(cond);
     let rows = fetch_page_as(db, query, columns, Vec::new(), C::Id, Order::Desc, page).await?;
     Ok(rows)
