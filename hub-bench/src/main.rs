@@ -298,6 +298,21 @@ struct Args {
     /// `--freshness 600`). The writer undoes its writes at the end.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     freshness: Option<u64>,
+    /// The `hub-api` binary `--freshness` runs as its server (`hub-api serve`, a child
+    /// process whose resident memory is measured alone). Default: `hub-api` beside this
+    /// binary. Settings the bench does not set (database, address, Redis) come from the
+    /// environment, as `serve` reads them.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "freshness",
+        conflicts_with = "in_process"
+    )]
+    server_bin: Option<PathBuf>,
+    /// Run `--freshness`'s server inside the bench process instead of as `hub-api serve`:
+    /// no second binary needed, but the measured memory is then the whole bench's.
+    #[arg(long, requires = "freshness")]
+    in_process: bool,
     /// The writer process of `--freshness` (started by it; commands on stdin).
     #[arg(long, hide = true)]
     freshness_writer: bool,
@@ -397,9 +412,15 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
         // Its stdout is `--freshness`'s report channel: nothing else may print there.
         return freshness::writer(url).await;
     }
+    // Before seeding: a missing server binary should not wait for a seed to say so.
+    let placement = match (args.freshness, args.in_process) {
+        (None, _) => None,
+        (Some(_), true) => Some(freshness::Placement::InProcess),
+        (Some(_), false) => Some(freshness::Placement::process(args.server_bin.clone())?),
+    };
     prepare(args, url).await?;
-    if let Some(secs) = args.freshness {
-        return freshness::freshness(url, secs, args.clients, args.redis_port).await;
+    if let (Some(secs), Some(placement)) = (args.freshness, placement) {
+        return freshness::freshness(url, secs, args.clients, args.redis_port, &placement).await;
     }
     if let Some(n) = args.sequential {
         return sequential(args, url, n).await;
