@@ -47,6 +47,8 @@ const PAGES: &[(Page, &str)] = &[
     ),
 ];
 
+/// How long the first request of each page may take to succeed, retries included.
+const WARM_WITHIN: Duration = Duration::from_secs(120);
 /// Seconds of phase A (no writer).
 const PHASE_A: Duration = Duration::from_secs(10);
 /// Rows the writer commits per second, round robin over [`KINDS`].
@@ -160,20 +162,30 @@ pub(crate) async fn freshness(
         .map_err(|e| format!("redis: {e}"))?;
 
     let result = async {
-        // Every page once, so phase A measures HITs only.
+        // Every page once, so phase A measures HITs only. `serve` reads the dashboard's past
+        // days in the background as it starts, so the first requests may wait for the pool
+        // and time out (503): asked again until WARM_WITHIN.
+        let warm_by = Instant::now() + WARM_WITHIN;
         for (_, path) in PAGES {
-            let response = client
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .map_err(|e| format!("GET {path}: {e}"))?;
-            if !response.status().is_success() {
-                return Err(format!("GET {path}: HTTP {}", response.status()));
+            loop {
+                let status = match client.get(format!("{base}{path}")).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        response.bytes().await.map(|_| status)
+                    }
+                    Err(err) => Err(err),
+                };
+                match status {
+                    Ok(status) if status.is_success() => break,
+                    Ok(status) if Instant::now() > warm_by => {
+                        return Err(format!("GET {path}: HTTP {status}"));
+                    }
+                    Err(err) if Instant::now() > warm_by => {
+                        return Err(format!("GET {path}: {err}"));
+                    }
+                    Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
             }
-            response
-                .bytes()
-                .await
-                .map_err(|e| format!("GET {path}: {e}"))?;
         }
         let redis_start = redis_state(&mut redis_link).await?;
         let mut writer = Writer::spawn(url)?;

@@ -290,12 +290,12 @@ struct Args {
     /// `--change-check 1000`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     change_check: Option<u32>,
-    /// Instead of the table: with the Redis cache (near cache on) and the data-change watch
-    /// wired as `serve` wires them, `--clients` clients poll the dashboard and list pages for
-    /// 10 s with no writer, then for SECS seconds while another process writes 10 rows/s as
-    /// MeshCore Hub's collector does (and once deletes the oldest day of messages); prints
-    /// how soon each write shows, the throughput kept, memory and Redis keys (e.g.
-    /// `--freshness 600`). The writer undoes its writes at the end.
+    /// Instead of the table: against a `hub-api serve` process (see `--server-bin`) with the
+    /// Redis cache (near cache on) and the data-change watch at their defaults, `--clients`
+    /// clients poll the dashboard and list pages for 10 s with no writer, then for SECS
+    /// seconds while another process writes 10 rows/s as MeshCore Hub's collector does (and once deletes the oldest day of messages); prints
+    /// how soon each write shows, the throughput kept, the server's resident memory and Redis
+    /// keys (e.g. `--freshness 600`). The writer undoes its writes at the end.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     freshness: Option<u64>,
     /// The `hub-api` binary `--freshness` runs as its server (`hub-api serve`, a child
