@@ -19,7 +19,7 @@ use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::test_support::RedisServer;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -735,6 +735,20 @@ async fn first_observer(db: &sea_orm::DatabaseConnection) -> Result<String, Stri
         .ok_or_else(|| "the database has no observer node".to_string())
 }
 
+/// A listener on a free loopback port, and its address.
+async fn loopback_acceptor() -> Result<(TcpAcceptor, std::net::SocketAddr), String> {
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .map_err(|e| format!("binding a loopback port: {e}"))?;
+    let address = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or("the listener has no socket address")?;
+    Ok((acceptor, address))
+}
+
 /// One (endpoint, mode) row on a server started for it alone.
 async fn measure(
     args: &Args,
@@ -746,15 +760,7 @@ async fn measure(
         .await
         .map_err(|e| format!("database: {e}"))?;
     let state = AppState::new(db.clone(), cache);
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .map_err(|e| format!("binding a loopback port: {e}"))?;
-    let address = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or("the listener has no socket address")?;
+    let (acceptor, address) = loopback_acceptor().await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(

@@ -6,7 +6,6 @@ use hub_core::cache::CacheSettings;
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::db::DatabaseTarget;
 use hub_core::settings::{FreshnessSettings, HttpSettings, TimeoutSettings};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use sea_orm::DatabaseConnection;
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -154,15 +153,7 @@ impl Server {
         hub_api::routes::dashboard::read_past_days(&state)
             .await
             .map_err(|e| format!("dashboard's past days: {e}"))?;
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .map_err(|e| format!("binding a loopback port: {e}"))?;
-        let address = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or("the listener has no socket address")?;
+        let (acceptor, address) = crate::loopback_acceptor().await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hub_api::server::serve(
             acceptor,
