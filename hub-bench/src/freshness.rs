@@ -1,9 +1,11 @@
 //! `--freshness SECS`: how soon the collector's writes show through hub's caches, and what
 //! polling clients lose meanwhile.
 //!
-//! The app runs in process as `serve` wires it: the Redis cache from [`CacheSettings`]
-//! defaults (near cache on) on the bench's redis-server, and [`hub_core::changes::watch`]
-//! every `DATA_CHANGE_CHECK_MS` (default). Phase A: `--clients` clients poll the dashboard
+//! The server is a `hub-api serve` child process (or, with `--in-process`, the app inside
+//! the bench, wired as `serve` wires it): the Redis cache from [`CacheSettings`] defaults
+//! (near cache on) on the bench's redis-server, and [`hub_core::changes::watch`] every
+//! `DATA_CHANGE_CHECK_MS` (default). Its resident memory is sampled every second from
+//! `/proc/<pid>/status`. Phase A: `--clients` clients poll the dashboard
 //! and the list pages with no writer (pure HITs). Phase B (SECS seconds): the same clients
 //! while a second OS process (this binary with `--freshness-writer`, on a connection of its
 //! own, as the collector is) writes 10 rows/s the way the collector does, and once deletes
@@ -13,15 +15,13 @@
 //! as they were (a killed run leaves its rows; a saved retention delete is restored by the
 //! next run's writer).
 
+mod server;
+
 use chrono::{DateTime, TimeDelta, Utc};
-use hub_api::state::AppState;
 use hub_core::cache::CacheSettings;
-use hub_core::cache::runtime::ResponseCache;
-use hub_core::db::DatabaseTarget;
-use hub_core::settings::{FreshnessSettings, HttpSettings, TimeoutSettings};
+use hub_core::settings::FreshnessSettings;
 use hub_core::tables::Table;
 use hub_core::time::{Timestamp, db_time};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -31,6 +31,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use crate::BenchRedis;
+pub(crate) use server::Placement;
+use server::{Resident, Server};
 
 /// The polled pages: the dashboard's numbers and the first page of each list a collector's
 /// write changes.
@@ -45,6 +47,8 @@ const PAGES: &[(Page, &str)] = &[
     ),
 ];
 
+/// How long the first request of each page may take to succeed, retries included.
+const WARM_WITHIN: Duration = Duration::from_secs(120);
 /// Seconds of phase A (no writer).
 const PHASE_A: Duration = Duration::from_secs(10);
 /// Rows the writer commits per second, round robin over [`KINDS`].
@@ -107,33 +111,17 @@ struct Watch {
     since: i64,
 }
 
-/// Runs `--freshness secs` on `url` (seeded already).
+/// Runs `--freshness secs` on `url` (seeded already), with the server where `placement`
+/// says.
 pub(crate) async fn freshness(
     url: &str,
     secs: u64,
     clients: u32,
     redis_port: Option<u16>,
+    placement: &Placement,
 ) -> Result<(), String> {
     let redis = BenchRedis::start(redis_port)?;
     let started = Instant::now();
-    let rss = Arc::new(std::sync::Mutex::new(Vec::<(f64, u64)>::new()));
-    let sampler = {
-        let rss = rss.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                ticks.tick().await;
-                if let Some(bytes) = resident_bytes() {
-                    let at = started.elapsed().as_secs_f64();
-                    rss.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((at, bytes));
-                }
-            }
-        })
-    };
-
-    // The app as `serve` builds it (server.rs, fn run), with the settings' defaults.
     let settings = CacheSettings {
         redis_enabled: true,
         redis_host: "127.0.0.1".into(),
@@ -141,45 +129,32 @@ pub(crate) async fn freshness(
         redis_key_prefix: PREFIX.into(),
         ..CacheSettings::default()
     };
-    let freshness = FreshnessSettings::default();
-    let interval = freshness
+    let interval = FreshnessSettings::default()
         .check_interval()
         .ok_or("the default DATA_CHANGE_CHECK_MS turns the watch off")?;
-    let target = DatabaseTarget::url(url);
-    let db = hub_core::db::connect_with_timeout(&target, TimeoutSettings::default().statement())
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    let state = AppState::new(db.clone(), ResponseCache::from_settings(&settings).await)
-        .with_kept_counts_renew_after(freshness.renew_after());
-    let cache = state.cache.clone();
-    let watch = hub_core::changes::watch(target, cache.clone(), interval);
-    hub_api::routes::dashboard::read_past_days(&state)
-        .await
-        .map_err(|e| format!("dashboard's past days: {e}"))?;
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .map_err(|e| format!("binding a loopback port: {e}"))?;
-    let address = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or("the listener has no socket address")?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hub_api::server::serve(
-        acceptor,
-        hub_api::app::build_with(state, HttpSettings::default()),
-        hub_api::server::ClientTimeouts::from(&TimeoutSettings::default()),
-        async {
-            stopped.await.ok();
-        },
-    ));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients as usize)
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| format!("http client: {e}"))?;
-    let base = format!("http://{address}");
+    let server = Server::start(placement, url, &settings, &client).await?;
+    let base = server.base.clone();
+    let rss = Arc::new(std::sync::Mutex::new(Vec::<(f64, Resident)>::new()));
+    let sampler = {
+        let (rss, pid) = (rss.clone(), server.pid);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                ticks.tick().await;
+                if let Some(resident) = Resident::of(pid) {
+                    let at = started.elapsed().as_secs_f64();
+                    rss.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((at, resident));
+                }
+            }
+        })
+    };
     let mut redis_link = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
         .map_err(|e| format!("redis: {e}"))?
         .get_multiplexed_async_connection()
@@ -187,20 +162,30 @@ pub(crate) async fn freshness(
         .map_err(|e| format!("redis: {e}"))?;
 
     let result = async {
-        // Every page once, so phase A measures HITs only.
+        // Every page once, so phase A measures HITs only. `serve` reads the dashboard's past
+        // days in the background as it starts, so the first requests may wait for the pool
+        // and time out (503): asked again until WARM_WITHIN.
+        let warm_by = Instant::now() + WARM_WITHIN;
         for (_, path) in PAGES {
-            let response = client
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .map_err(|e| format!("GET {path}: {e}"))?;
-            if !response.status().is_success() {
-                return Err(format!("GET {path}: HTTP {}", response.status()));
+            loop {
+                let status = match client.get(format!("{base}{path}")).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        response.bytes().await.map(|_| status)
+                    }
+                    Err(err) => Err(err),
+                };
+                match status {
+                    Ok(status) if status.is_success() => break,
+                    Ok(status) if Instant::now() > warm_by => {
+                        return Err(format!("GET {path}: HTTP {status}"));
+                    }
+                    Err(err) if Instant::now() > warm_by => {
+                        return Err(format!("GET {path}: {err}"));
+                    }
+                    Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
             }
-            response
-                .bytes()
-                .await
-                .map_err(|e| format!("GET {path}: {e}"))?;
         }
         let redis_start = redis_state(&mut redis_link).await?;
         let mut writer = Writer::spawn(url)?;
@@ -256,6 +241,7 @@ pub(crate) async fn freshness(
             phase_b: (phase_b, b_elapsed),
             seen,
             events,
+            placement: placement.clone(),
             rss,
             warm_until,
             redis: (redis_start, redis_end),
@@ -264,20 +250,8 @@ pub(crate) async fn freshness(
     .await;
 
     sampler.abort();
-    watch.abort();
-    stop.send(()).ok();
-    server.await.ok();
-    cache.backend().close().await;
-    db.close().await.ok();
+    server.stop().await;
     result?
-}
-
-/// The process's resident memory, from /proc/self/statm (pages of 4 KiB, the page size of
-/// the Linux machines this runs on).
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }
 
 /// Redis `used_memory`, the number of generation keys of the run's prefix, and all keys.
@@ -558,8 +532,10 @@ struct Run {
     /// Marker -> first time seen (unix µs) in phase B.
     seen: HashMap<String, i64>,
     events: WriterEvents,
-    /// (seconds since start, bytes).
-    rss: Vec<(f64, u64)>,
+    /// Whose memory `rss` is: the server process alone, or the whole bench.
+    placement: Placement,
+    /// (seconds since start, the server's resident memory), every second.
+    rss: Vec<(f64, Resident)>,
     /// Seconds since start when warm-up ends (phase A and the first tenth of phase B, at
     /// least 5 s of it: the first invalidations fill the near cache again).
     warm_until: f64,
@@ -724,43 +700,9 @@ fn report(run: &Run) -> Result<(), String> {
         None => failures.push("the writer made no retention delete".into()),
     }
 
-    let after: Vec<u64> = run
-        .rss
-        .iter()
-        .filter(|(at, _)| *at >= run.warm_until)
-        .map(|(_, b)| *b)
-        .collect();
-    if let (Some(first), Some(last), Some(max)) = (after.first(), after.last(), after.iter().max())
-    {
-        let growth = *max as f64 / *first as f64 - 1.0;
-        let within = growth <= MAX_RSS_GROWTH;
-        println!(
-            "resident memory after warm-up ({} samples from {:.0} s): first {:.1} MiB, last \
-             {:.1} MiB, max {:.1} MiB ({:+.1}%: {})",
-            after.len(),
-            run.warm_until,
-            mib(*first),
-            mib(*last),
-            mib(*max),
-            growth * 100.0,
-            if within {
-                "within 10%"
-            } else {
-                "NOT within 10%"
-            }
-        );
-        // Where between warm-up and the end it grew: a plateau or a slope.
-        let steps: Vec<String> = (0..=4)
-            .map(|i| after[(after.len() - 1) * i / 4])
-            .map(|b| format!("{:.1}", mib(b)))
-            .collect();
-        println!(
-            "  at 0/25/50/75/100% of the rest: {} MiB",
-            steps.join(" / ")
-        );
-        if !within {
-            failures.push(format!("resident memory grew {:.1}%", growth * 100.0));
-        }
+    println!();
+    if let Err(failure) = report_memory(run) {
+        failures.push(failure);
     }
     let ((used_a, gens_a, keys_a), (used_b, gens_b, keys_b)) = run.redis;
     println!(
@@ -785,6 +727,62 @@ fn report(run: &Run) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("requirements not met: {}", failures.join("; ")))
+    }
+}
+
+/// Prints the server's resident memory over the run; `Err` when it grew more than
+/// [`MAX_RSS_GROWTH`] over its baseline, the first sample after warm-up.
+fn report_memory(run: &Run) -> Result<(), String> {
+    let whose = match &run.placement {
+        Placement::Process(bin) => format!("the server process ({})", bin.display()),
+        Placement::InProcess => "the bench process (server, clients and bookkeeping)".into(),
+    };
+    let after: Vec<(f64, Resident)> = run
+        .rss
+        .iter()
+        .filter(|(at, _)| *at >= run.warm_until)
+        .copied()
+        .collect();
+    let (Some((_, baseline)), Some((_, last))) = (after.first(), after.last()) else {
+        return Err("no resident memory sample after warm-up".into());
+    };
+    // About 20 rows whatever the length, and the last sample.
+    let every = (run.rss.len() / 20).max(1);
+    println!("resident memory of {whose}, MiB (VmRSS = RssAnon + RssFile):");
+    println!("| s | VmRSS | RssAnon | RssFile |");
+    println!("|---:|---:|---:|---:|");
+    for (i, (at, r)) in run.rss.iter().enumerate() {
+        if i % every == 0 || i + 1 == run.rss.len() {
+            println!(
+                "| {at:.0} | {:.1} | {:.1} | {:.1} |",
+                mib(r.total),
+                mib(r.anon),
+                mib(r.file)
+            );
+        }
+    }
+    let max = after.iter().map(|(_, r)| r.total).max().unwrap_or(0);
+    let growth = max as f64 / baseline.total as f64 - 1.0;
+    let within = growth <= MAX_RSS_GROWTH;
+    println!(
+        "after warm-up ({} samples from {:.0} s): baseline {:.1} MiB, last {:.1} MiB, max \
+         {:.1} MiB ({:+.1}%: {})",
+        after.len(),
+        run.warm_until,
+        mib(baseline.total),
+        mib(last.total),
+        mib(max),
+        growth * 100.0,
+        if within {
+            "within 10%"
+        } else {
+            "NOT within 10%"
+        }
+    );
+    if within {
+        Ok(())
+    } else {
+        Err(format!("resident memory grew {:.1}%", growth * 100.0))
     }
 }
 

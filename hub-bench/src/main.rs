@@ -19,7 +19,7 @@ use hub_core::cache::observer::{CacheObserver, Lookup};
 use hub_core::cache::runtime::ResponseCache;
 use hub_core::cache::{BoxFuture, CacheBackend, CacheError, NullCache, RedisCache, RedisOptions};
 use hub_core::test_support::RedisServer;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -290,14 +290,29 @@ struct Args {
     /// `--change-check 1000`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     change_check: Option<u32>,
-    /// Instead of the table: with the Redis cache (near cache on) and the data-change watch
-    /// wired as `serve` wires them, `--clients` clients poll the dashboard and list pages for
-    /// 10 s with no writer, then for SECS seconds while another process writes 10 rows/s as
-    /// MeshCore Hub's collector does (and once deletes the oldest day of messages); prints
-    /// how soon each write shows, the throughput kept, memory and Redis keys (e.g.
-    /// `--freshness 600`). The writer undoes its writes at the end.
+    /// Instead of the table: against a `hub-api serve` process (see `--server-bin`) with the
+    /// Redis cache (near cache on) and the data-change watch at their defaults, `--clients`
+    /// clients poll the dashboard and list pages for 10 s with no writer, then for SECS
+    /// seconds while another process writes 10 rows/s as MeshCore Hub's collector does (and once deletes the oldest day of messages); prints
+    /// how soon each write shows, the throughput kept, the server's resident memory and Redis
+    /// keys (e.g. `--freshness 600`). The writer undoes its writes at the end.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     freshness: Option<u64>,
+    /// The `hub-api` binary `--freshness` runs as its server (`hub-api serve`, a child
+    /// process whose resident memory is measured alone). Default: `hub-api` beside this
+    /// binary. Settings the bench does not set (database, address, Redis) come from the
+    /// environment, as `serve` reads them.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "freshness",
+        conflicts_with = "in_process"
+    )]
+    server_bin: Option<PathBuf>,
+    /// Run `--freshness`'s server inside the bench process instead of as `hub-api serve`:
+    /// no second binary needed, but the measured memory is then the whole bench's.
+    #[arg(long, requires = "freshness")]
+    in_process: bool,
     /// The writer process of `--freshness` (started by it; commands on stdin).
     #[arg(long, hide = true)]
     freshness_writer: bool,
@@ -397,9 +412,15 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
         // Its stdout is `--freshness`'s report channel: nothing else may print there.
         return freshness::writer(url).await;
     }
+    // Before seeding: a missing server binary should not wait for a seed to say so.
+    let placement = match (args.freshness, args.in_process) {
+        (None, _) => None,
+        (Some(_), true) => Some(freshness::Placement::InProcess),
+        (Some(_), false) => Some(freshness::Placement::process(args.server_bin.clone())?),
+    };
     prepare(args, url).await?;
-    if let Some(secs) = args.freshness {
-        return freshness::freshness(url, secs, args.clients, args.redis_port).await;
+    if let (Some(secs), Some(placement)) = (args.freshness, placement) {
+        return freshness::freshness(url, secs, args.clients, args.redis_port, &placement).await;
     }
     if let Some(n) = args.sequential {
         return sequential(args, url, n).await;
@@ -714,6 +735,20 @@ async fn first_observer(db: &sea_orm::DatabaseConnection) -> Result<String, Stri
         .ok_or_else(|| "the database has no observer node".to_string())
 }
 
+/// A listener on a free loopback port, and its address.
+async fn loopback_acceptor() -> Result<(TcpAcceptor, std::net::SocketAddr), String> {
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .map_err(|e| format!("binding a loopback port: {e}"))?;
+    let address = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or("the listener has no socket address")?;
+    Ok((acceptor, address))
+}
+
 /// One (endpoint, mode) row on a server started for it alone.
 async fn measure(
     args: &Args,
@@ -725,15 +760,7 @@ async fn measure(
         .await
         .map_err(|e| format!("database: {e}"))?;
     let state = AppState::new(db.clone(), cache);
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .map_err(|e| format!("binding a loopback port: {e}"))?;
-    let address = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or("the listener has no socket address")?;
+    let (acceptor, address) = loopback_acceptor().await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
