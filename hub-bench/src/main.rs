@@ -738,13 +738,25 @@ async fn measure(
     endpoint: &str,
     cache: ResponseCache,
 ) -> Result<Outcome, String> {
+    with_state(url, cache, async |state| {
+        measure_server(args, endpoint, hub_api::app::build(state)).await
+    })
+    .await?
+}
+
+/// Runs `work` on the state of a server over a fresh connection pool to `url` and `cache`,
+/// then closes the pool.
+async fn with_state<T>(
+    url: &str,
+    cache: ResponseCache,
+    work: impl AsyncFnOnce(AppState) -> T,
+) -> Result<T, String> {
     let db = hub_core::db::connect(url)
         .await
         .map_err(|e| format!("database: {e}"))?;
-    let state = AppState::new(db.clone(), cache);
-    let outcome = measure_server(args, endpoint, hub_api::app::build(state)).await;
+    let done = work(AppState::new(db.clone(), cache)).await;
     db.close().await.ok();
-    outcome
+    Ok(done)
 }
 
 /// One row: serves `app` on a fresh loopback port, times the first request to `endpoint`,

@@ -15,7 +15,7 @@ use poem::http::header::CONTENT_LENGTH;
 use poem::http::{HeaderMap, StatusCode};
 use poem::{Body, Endpoint, Request, Response};
 
-use super::{Args, Outcome, measure_server};
+use super::{Args, Outcome, measure_server, with_state};
 
 /// Requests sent to the real app before its answer must be a near-cache HIT: the first
 /// stores the entry, the next fills the near cache, and one after that is served from it.
@@ -32,11 +32,7 @@ pub(crate) async fn measure(
     endpoint: &str,
     cache: ResponseCache,
 ) -> Result<Outcome, String> {
-    let db = hub_core::db::connect(url)
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    let answer = near_hit(AppState::new(db.clone(), cache), endpoint).await;
-    db.close().await.ok();
+    let answer = with_state(url, cache, async |state| near_hit(state, endpoint).await).await?;
     match answer? {
         Some(answer) => measure_server(args, endpoint, answer).await,
         None => Ok(Outcome::NotServed),
