@@ -289,14 +289,14 @@ impl AllowedMethods {
             if methods.iter().any(|m| m == "GET") {
                 methods.push("HEAD".into());
             }
-            by_shape.insert(path_shape(path), methods.join(", "));
+            by_shape.insert(path_shape(path).into_owned(), methods.join(", "));
         }
         AllowedMethods { by_shape }
     }
 
     /// The `Allow` value for a matched path pattern (poem's `:name` or OpenAPI's `{name}`).
     pub fn allow(&self, pattern: &str) -> Option<&str> {
-        self.by_shape.get(&path_shape(pattern)).map(String::as_str)
+        self.by_shape.get(&*path_shape(pattern)).map(String::as_str)
     }
 }
 
@@ -401,10 +401,12 @@ async fn set_cache_control<E: Endpoint>(
 async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // A clone of the URI shares its buffer: no copy of the path per request.
+    let uri = req.uri().clone();
     let response = next.call(req).await?.into_response();
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
+    let path = uri.path();
     if status >= 500 {
         tracing::warn!(%method, %path, status, micros, "request failed");
     } else {

@@ -27,6 +27,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -129,7 +130,7 @@ impl Metrics {
     }
 
     /// The `route` label for a matched pattern (see [`RouteTemplates`]).
-    pub fn route_label(&self, pattern: Option<&PathPattern>) -> String {
+    pub fn route_label(&self, pattern: Option<&PathPattern>) -> &str {
         self.routes.label(pattern)
     }
 
@@ -353,7 +354,7 @@ impl RouteTemplates {
             .into_iter()
             .map(|t| {
                 let t = trim(t.as_ref()).to_string();
-                (path_shape(&t), braces(&t))
+                (path_shape(&t).into_owned(), braces(&t))
             })
             .collect();
         let prefixes = prefixes
@@ -364,19 +365,22 @@ impl RouteTemplates {
     }
 
     /// The `route` label of a response whose matched pattern is `pattern`.
-    pub fn label(&self, pattern: Option<&PathPattern>) -> String {
+    pub fn label(&self, pattern: Option<&PathPattern>) -> &str {
         let Some(pattern) = pattern else {
-            return "other".to_string();
+            return "other";
         };
         let pattern = trim(&pattern.0);
-        if let Some(template) = self.exact.get(&path_shape(pattern)) {
-            return template.clone();
+        if let Some(template) = self.exact.get(&*path_shape(pattern)) {
+            return template;
         }
         self.prefixes
             .iter()
-            .find(|p| pattern == p.as_str() || pattern.starts_with(&format!("{p}/")))
-            .cloned()
-            .unwrap_or_else(|| "other".to_string())
+            .find(|p| {
+                pattern
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map_or("other", String::as_str)
     }
 }
 
@@ -393,11 +397,17 @@ fn is_param(segment: &str) -> bool {
 
 /// `/a/{x}/b` and `/a/:y/b` both become `/a/{}/b`: a path template's shape, whatever the
 /// parameter syntax (poem reports `:name`, OpenAPI writes `{name}`).
-pub fn path_shape(path: &str) -> String {
+///
+/// Borrowed when `path` has no parameter (every request of a plain route asks for its shape).
+pub fn path_shape(path: &str) -> Cow<'_, str> {
+    if !path.split('/').any(is_param) {
+        return Cow::Borrowed(path);
+    }
     path.split('/')
         .map(|s| if is_param(s) { "{}" } else { s })
         .collect::<Vec<_>>()
         .join("/")
+        .into()
 }
 
 /// `:name` parameters written as `{name}`, as OpenAPI does.
@@ -445,7 +455,7 @@ pub async fn observe_requests<E: Endpoint>(
         }
     };
     metrics.observe_request(
-        &route,
+        route,
         &method,
         response.status(),
         cache_label(&response),

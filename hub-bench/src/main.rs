@@ -11,6 +11,7 @@
 
 mod change_check;
 mod freshness;
+mod static_server;
 
 use clap::{Parser, ValueEnum};
 use hub_api::seed::{self, Scale, SeedArgs};
@@ -99,6 +100,10 @@ enum Mode {
     /// As `hit`, with the near cache (64 MiB) in front of Redis: HITs are served from
     /// process memory while Redis tracks them.
     NearHit,
+    /// Not hub: a bare poem server answering with the bytes and headers of the endpoint's
+    /// near-cache HIT, fetched from the real app first (the ceiling of `near-hit`; see
+    /// `static_server.rs`).
+    Static,
     /// As `hit`, with stale-while-revalidate (`--grace` seconds past the TTL): with a short
     /// `--ttl`, shows whether expiries reach the clients' latency (compare with `hit`).
     HitGrace,
@@ -112,6 +117,7 @@ impl Mode {
             Mode::Miss => "miss",
             Mode::Hit => "hit",
             Mode::NearHit => "near-hit",
+            Mode::Static => "static",
             Mode::HitGrace => "hit-grace",
         }
     }
@@ -136,7 +142,7 @@ impl Mode {
             prefix: format!("bench{}", redis.next_prefix()),
             ..RedisOptions::local(redis.port)
         };
-        if self == Mode::NearHit {
+        if matches!(self, Mode::NearHit | Mode::Static) {
             options = options.with_near_cache(64 << 20);
         }
         let redis = RedisCache::new(options).map_err(|e| format!("redis: {e}"))?;
@@ -449,7 +455,7 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
     );
     let redis = if modes
         .iter()
-        .any(|m| matches!(m, Mode::Miss | Mode::Hit | Mode::NearHit | Mode::HitGrace))
+        .any(|m| !matches!(m, Mode::Disabled | Mode::Coalesced))
     {
         Some(BenchRedis::start(args.redis_port)?)
     } else {
@@ -459,7 +465,10 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
     for endpoint in &endpoints {
         for mode in &modes {
             let cache = mode.cache(redis.as_ref(), args)?;
-            let outcome = measure(args, url, endpoint, cache).await?;
+            let outcome = match mode {
+                Mode::Static => static_server::measure(args, url, endpoint, cache).await?,
+                _ => measure(args, url, endpoint, cache).await?,
+            };
             let row = Row {
                 endpoint: endpoint.clone(),
                 mode: *mode,
@@ -495,6 +504,14 @@ fn print_ratios(rows: &[Row]) {
             println!(
                 "{endpoint}: near-hit / hit = {:.2}x req/s",
                 near / hit.max(1e-9)
+            );
+        }
+        if let (Some(near), Some(bare)) =
+            (rps(endpoint, Mode::NearHit), rps(endpoint, Mode::Static))
+        {
+            println!(
+                "{endpoint}: near-hit / static = {:.2}x req/s ({near:.0} / {bare:.0})",
+                near / bare.max(1e-9)
             );
         }
         let Some(base) = rps(endpoint, Mode::Disabled) else {
@@ -756,15 +773,38 @@ async fn measure(
     endpoint: &str,
     cache: ResponseCache,
 ) -> Result<Outcome, String> {
+    with_state(url, cache, async |state| {
+        measure_server(args, endpoint, hub_api::app::build(state)).await
+    })
+    .await?
+}
+
+/// Runs `work` on the state of a server over a fresh connection pool to `url` and `cache`,
+/// then closes the pool.
+async fn with_state<T>(
+    url: &str,
+    cache: ResponseCache,
+    work: impl AsyncFnOnce(AppState) -> T,
+) -> Result<T, String> {
     let db = hub_core::db::connect(url)
         .await
         .map_err(|e| format!("database: {e}"))?;
-    let state = AppState::new(db.clone(), cache);
+    let done = work(AppState::new(db.clone(), cache)).await;
+    db.close().await.ok();
+    Ok(done)
+}
+
+/// One row: serves `app` on a fresh loopback port, times the first request to `endpoint`,
+/// warms up, runs the load clients and stops the server.
+async fn measure_server<E>(args: &Args, endpoint: &str, app: E) -> Result<Outcome, String>
+where
+    E: poem::Endpoint + 'static,
+{
     let (acceptor, address) = loopback_acceptor().await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
-            hub_api::app::build(state),
+            app,
             async {
                 stopped.await.ok();
             },
@@ -813,7 +853,6 @@ async fn measure(
 
     stop.send(()).ok();
     server.await.ok();
-    db.close().await.ok();
     outcome
 }
 

@@ -48,7 +48,7 @@ impl Api {
             params: &[KeyParam::first("v"), KeyParam::first("fail_first")],
         };
         let runs = self.runs.clone();
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             let run = runs.fetch_add(1, Ordering::SeqCst);
             let stall = run == 0 && stall_first.0 == Some(true);
             let sleep = if stall { 5000 } else { sleep_ms.0.unwrap_or(0) };

@@ -71,7 +71,7 @@ impl Api {
             reads: &[Table::Nodes],
         };
         let v = self.db.nodes.load(Ordering::SeqCst);
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             Json(format!("nodes v{v} page {:?}", page.0))
         })
         .await
@@ -86,7 +86,7 @@ impl Api {
             reads: &[Table::Nodes],
         };
         let v = self.db.nodes.load(Ordering::SeqCst);
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             Json(format!("stats v{v}"))
         })
         .await
@@ -102,7 +102,7 @@ impl Api {
             reads: &[Table::UserProfiles],
         };
         let v = self.db.profiles.load(Ordering::SeqCst);
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             Json(format!("adopted v{v}"))
         })
         .await
@@ -118,7 +118,7 @@ impl Api {
             reads: &[Table::Nodes],
         };
         let (db, gate, runs) = (self.db.clone(), self.gate.clone(), self.slow_runs.clone());
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             let v = db.nodes.load(Ordering::SeqCst);
             if runs.fetch_add(1, Ordering::SeqCst) == 0 {
                 gate.entered.notify_one();

@@ -54,7 +54,7 @@ impl Api {
             params: &[KeyParam::first("label"), KeyParam::all("seen_by")],
         };
         let runs = self.runs.clone();
-        serve(&SPEC, req, variant(role_key, req), async move {
+        serve(&SPEC, req, variant(role_key, req), async move || {
             let n = runs.fetch_add(1, Ordering::SeqCst) as u32;
             let role = role_key(req);
             if label.0.as_deref() == Some("missing") {
@@ -82,7 +82,7 @@ impl Api {
             params: &[],
         };
         let runs = self.runs.clone();
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             Json(runs.fetch_add(1, Ordering::SeqCst) as u32)
         })
         .await

@@ -37,7 +37,7 @@ impl Api {
             params: &[],
         };
         let (runs, failing) = (self.runs.clone(), self.failing.clone());
-        serve(&SPEC, req, String::new(), async move {
+        serve(&SPEC, req, String::new(), async move || {
             let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(600)).await;
             if failing.load(Ordering::SeqCst) {

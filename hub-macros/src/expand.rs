@@ -230,7 +230,7 @@ pub(crate) fn rewrite_method(method: &mut ImplItemFn, cached: &CachedMethod) {
     // Spanned on the return type, path included: a return type that is not an API response
     // fails `serve`'s bounds, and that error then points at the user's type.
     let call = quote_spanned! {ret_span=>
-        ::hub_core::cache::runtime::serve(&#spec, #req, #var, async move {
+        ::hub_core::cache::runtime::serve(&#spec, #req, #var, async move || {
             // The original body, typed as the original return type so that `?` and `return`
             // inside it mean what they meant in the handler.
             let #ret: #ret_ty = async move #body.await;

@@ -64,14 +64,21 @@ pub trait CacheObserver: Send + Sync + 'static {
 }
 
 /// Several observers, each told every event in order; empty, it ignores everything.
-#[derive(Default, Clone)]
-pub struct Observers(Vec<Arc<dyn CacheObserver>>);
+///
+/// Shared, not copied, by clones: the app clones its cache handle into every request's data.
+#[derive(Clone)]
+pub struct Observers(Arc<[Arc<dyn CacheObserver>]>);
+
+impl Default for Observers {
+    fn default() -> Self {
+        Observers(Arc::from([]))
+    }
+}
 
 impl Observers {
     /// These observers plus `observer`.
-    pub fn with(mut self, observer: Arc<dyn CacheObserver>) -> Self {
-        self.0.push(observer);
-        self
+    pub fn with(self, observer: Arc<dyn CacheObserver>) -> Self {
+        Observers(self.0.iter().cloned().chain([observer]).collect())
     }
 }
 

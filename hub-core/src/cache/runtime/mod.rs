@@ -7,7 +7,7 @@
 //!     name: "nodes", ttl: Ttl::Default, params: &[KeyParam::first("limit")],
 //!     reads: &[Table::Nodes, Table::NodeTags],
 //! };
-//! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move { /* body */ }).await
+//! serve(&SPEC, __hub_req, variant(role_key, __hub_req), async move || { /* body */ }).await
 //! ```
 //!
 //! Hand-written use (what the macro generates) in a `poem-openapi` API:
@@ -26,7 +26,7 @@
 //!     async fn answer(&self, req: &Request) -> Cached<poem::Result<Json<u32>>> {
 //!         static SPEC: CacheSpec =
 //!             CacheSpec { name: "answer", ttl: Ttl::Default, params: &[], reads: Table::ALL };
-//!         serve(&SPEC, req, String::new(), async move { Ok(Json(42)) }).await
+//!         serve(&SPEC, req, String::new(), async move || { Ok(Json(42)) }).await
 //!     }
 //! }
 //! ```

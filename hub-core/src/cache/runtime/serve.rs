@@ -38,6 +38,11 @@ pub fn variant<K: Display>(key_fn: fn(&Request) -> K, req: &Request) -> String {
 /// concurrent misses), store 200 responses of GET requests, and mark the response with
 /// `X-Cache`, `Cache-Status` and `ETag`, answering `304` when `If-None-Match` matches.
 ///
+/// `handler` is an async closure, called (and its future boxed) only when the answer is
+/// computed: a HIT never builds the handler's future, and this future stays small whatever
+/// the handler's size, so the layers above it do not move the handler's state on every
+/// request.
+///
 /// A cache that is absent from the request data, disabled, erroring or slow only ever turns
 /// into a MISS; `handler` always runs in that case (or a concurrent identical request's
 /// handler does) and its response is returned unchanged apart from the headers. `R` is
@@ -52,7 +57,7 @@ pub async fn serve<R, T, F, A>(
 where
     R: IntoResult<T> + ApiResponse,
     T: IntoResponse,
-    F: Future<Output = R> + Send,
+    F: AsyncFnOnce() -> R + Send,
     A: Audience,
 {
     let max_age = req.data::<ResponseCache>().map(|cache| cache.ttl(spec.ttl));
@@ -71,7 +76,7 @@ async fn lookup_or_compute<R, T, F, A>(
 where
     R: IntoResult<T> + ApiResponse,
     T: IntoResponse,
-    F: Future<Output = R> + Send,
+    F: AsyncFnOnce() -> R + Send,
     A: Audience,
 {
     let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
@@ -275,10 +280,10 @@ async fn compute<R, T, F, A>(miss: Miss<'_>, handler: F) -> Cached<R, A>
 where
     R: IntoResult<T>,
     T: IntoResponse,
-    F: Future<Output = R>,
+    F: AsyncFnOnce() -> R,
     A: Audience,
 {
-    let resp = match handler.await.into_result() {
+    let resp = match Box::pin(handler()).await.into_result() {
         Ok(v) => v.into_response(),
         Err(e) => return Cached::error(e),
     };
