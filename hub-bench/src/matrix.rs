@@ -67,6 +67,8 @@ struct Answer {
 struct Body {
     len: usize,
     digest: u64,
+    /// A page without items: the filter's value matched no row.
+    empty: bool,
 }
 
 /// The values the filters are given, by parameter name; several for a filter whose values
@@ -148,6 +150,21 @@ impl FilterValues {
         if let Some(value) = items.iter().find_map(|item| scalar(item, field)) {
             return vec![value];
         }
+        // A field that qualifies the name (`source_pubkey_prefix` for `pubkey_prefix`, and
+        // for `public_key`, which filters packets by that prefix).
+        let suffixes = [
+            format!("_{field}"),
+            format!("_{field}").replace("public_key", "pubkey_prefix"),
+        ];
+        let qualified = |item: &Value| {
+            item.as_object()?
+                .keys()
+                .filter(|key| suffixes.iter().any(|s| key.ends_with(s.as_str())))
+                .find_map(|key| scalar(item, key))
+        };
+        if let Some(value) = items.iter().find_map(qualified) {
+            return vec![value];
+        }
         if name == "pubkey_prefix" {
             // A key's first 12 characters, the width the collector stores prefixes at.
             return items
@@ -167,9 +184,11 @@ fn is_boolean(param: &Value) -> bool {
         || schema["enum"]
             .as_array()
             .is_some_and(|values| values.iter().any(|v| v == "true"))
+        || schema["format"] == "bool"
+        // `BoolText`'s pattern spells each word in either case.
         || schema["pattern"]
             .as_str()
-            .is_some_and(|p| p.contains("true"))
+            .is_some_and(|p| p.contains("[Tt][Rr][Uu][Ee]"))
 }
 
 /// The first column of every row of `sql`, as text.
@@ -187,10 +206,18 @@ async fn strings(db: &DatabaseConnection, sql: &str) -> Result<Vec<String>, Stri
         .collect())
 }
 
-/// The ASCII word of at least four letters that the most node names contain, lowercased: a
-/// search that matches many nodes (ties: the first in alphabetical order).
+/// The ASCII word of at least four letters that the most observers' names contain (else
+/// the most nodes' names), lowercased: a search that matches many nodes, and the packets those
+/// observers heard, whose search reads observer names (ties: the first in alphabetical order).
 async fn name_fragment(db: &DatabaseConnection) -> Result<String, String> {
-    let names = strings(db, "SELECT name FROM nodes WHERE name IS NOT NULL").await?;
+    let mut names = strings(
+        db,
+        "SELECT name FROM nodes WHERE name IS NOT NULL AND is_observer",
+    )
+    .await?;
+    if names.is_empty() {
+        names = strings(db, "SELECT name FROM nodes WHERE name IS NOT NULL").await?;
+    }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for name in &names {
         let mut words: Vec<String> = name
@@ -277,6 +304,13 @@ async fn request(app: &impl poem::Endpoint<Output = poem::Response>, uri: &str) 
     let status = response.status().as_u16();
     let body = response.into_body().into_bytes().await.unwrap_or_default();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let empty = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(page)) => page
+            .get("items")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty),
+        _ => false,
+    };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut hasher);
     Answer {
@@ -285,6 +319,7 @@ async fn request(app: &impl poem::Endpoint<Output = poem::Response>, uri: &str) 
         body: Body {
             len: body.len(),
             digest: hasher.finish(),
+            empty,
         },
     }
 }
@@ -478,12 +513,13 @@ pub(crate) async fn matrix(url: &str, n: u32) -> Result<(), String> {
             slow += 1;
         }
         println!(
-            "| `{}` | {} | {} | {max:.1} | {} | {:016x} | |",
+            "| `{}` | {} | {} | {max:.1} | {} | {:016x} | {} |",
             cell.label,
             bold(first.millis, FIRST_BUDGET_MS),
             bold(median, MEDIAN_BUDGET_MS),
             body.len,
-            body.digest
+            body.digest,
+            if body.empty { "no rows matched" } else { "" }
         );
     }
     println!();
