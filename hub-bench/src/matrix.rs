@@ -75,6 +75,9 @@ struct Body {
 /// select different kinds of rows (`message_type`, `adv_type`, booleans).
 struct FilterValues {
     by_name: HashMap<String, Vec<String>>,
+    /// Candidates of a filter whose matches differ by list (`search`): each list is measured
+    /// with the first that matches rows of it.
+    alternatives: HashMap<String, Vec<String>>,
 }
 
 impl FilterValues {
@@ -96,7 +99,6 @@ impl FilterValues {
             "until".to_string(),
             vec![rfc3339(now - chrono::Duration::days(1))],
         );
-        by_name.insert("search".to_string(), vec![name_fragment(db).await?]);
         for (name, sql) in [
             (
                 "message_type",
@@ -122,7 +124,11 @@ impl FilterValues {
                 by_name.insert(name.to_string(), values);
             }
         }
-        Ok(FilterValues { by_name })
+        let alternatives = HashMap::from([("search".to_string(), search_words(db).await?)]);
+        Ok(FilterValues {
+            by_name,
+            alternatives,
+        })
     }
 
     /// The values of `param` of the list at `path`: read from the database, `true` and
@@ -206,21 +212,12 @@ async fn strings(db: &DatabaseConnection, sql: &str) -> Result<Vec<String>, Stri
         .collect())
 }
 
-/// The ASCII word of at least four letters that the most observers' names contain (else
-/// the most nodes' names), lowercased: a search that matches many nodes, and the packets those
-/// observers heard, whose search reads observer names (ties: the first in alphabetical order).
-async fn name_fragment(db: &DatabaseConnection) -> Result<String, String> {
-    let mut names = strings(
-        db,
-        "SELECT name FROM nodes WHERE name IS NOT NULL AND is_observer",
-    )
-    .await?;
-    if names.is_empty() {
-        names = strings(db, "SELECT name FROM nodes WHERE name IS NOT NULL").await?;
-    }
+/// The ASCII word of at least four letters that the most texts of `sql` contain, lowercased
+/// (ties: the first in alphabetical order); `None` when none has one.
+async fn common_word(db: &DatabaseConnection, sql: &str) -> Result<Option<String>, String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for name in &names {
-        let mut words: Vec<String> = name
+    for text in strings(db, sql).await? {
+        let mut words: Vec<String> = text
             .split(|c: char| !c.is_ascii_alphabetic())
             .filter(|w| w.len() >= 4)
             .map(str::to_ascii_lowercase)
@@ -231,11 +228,29 @@ async fn name_fragment(db: &DatabaseConnection) -> Result<String, String> {
             *counts.entry(word).or_default() += 1;
         }
     }
-    counts
+    Ok(counts
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(word, _)| word)
-        .ok_or_else(|| "no node has a name to search for".to_string())
+        .map(|(word, _)| word))
+}
+
+/// Candidates for `search`, each list's own first that matches rows is used: the commonest
+/// word of observers' names (packets search observer names), of all node names, and of the
+/// newest messages' texts.
+async fn search_words(db: &DatabaseConnection) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    for sql in [
+        "SELECT name FROM nodes WHERE name IS NOT NULL AND is_observer",
+        "SELECT name FROM nodes WHERE name IS NOT NULL",
+        "SELECT text FROM messages WHERE text IS NOT NULL ORDER BY received_at DESC LIMIT 1000",
+    ] {
+        if let Some(word) = common_word(db, sql).await?
+            && !words.contains(&word)
+        {
+            words.push(word);
+        }
+    }
+    Ok(words)
 }
 
 /// Percent-encodes a query value (keys and times need `+` and `:` left alone by poem, but a
@@ -372,7 +387,17 @@ async fn cells(
             if NOT_FILTERS.contains(&name) {
                 continue;
             }
-            let found = values.of(param, &items);
+            let mut found = values.of(param, &items);
+            if let Some(candidates) = values.alternatives.get(name) {
+                found = Vec::new();
+                for candidate in candidates {
+                    let uri = format!("{base}{separator}{name}={}", encode(candidate));
+                    if !request(app, &uri).await.body.empty {
+                        found.push(candidate.clone());
+                        break;
+                    }
+                }
+            }
             if found.is_empty() {
                 cells.push(Cell {
                     request: String::new(),
@@ -443,6 +468,12 @@ pub(crate) async fn matrix(url: &str, n: u32) -> Result<(), String> {
     shown.sort();
     for (name, found) in shown {
         println!("value of {name}: {}", found.join(", "));
+    }
+    for (name, candidates) in &values.alternatives {
+        println!(
+            "value of {name}: the first of {} that matches rows of the list",
+            candidates.join(", ")
+        );
     }
     println!("(other filters: the newest row of the unfiltered first page that has the field)");
 
