@@ -403,6 +403,66 @@ async fn filters_by_type_prefix_channel_and_text() {
     );
 }
 
+/// The collector's two types over several past days and today, as the collector stores
+/// them (12-character UPPERCASE sender prefixes): each page, newest first and oldest first,
+/// and each total (counted, then from the kept past days) are exactly the rows of that type
+/// the caller may read. On SQLite these queries walk `received_at` (`message_type_condition`).
+#[tokio::test]
+async fn collector_types_page_and_count_across_past_days_and_today() {
+    let app = empty_app().await;
+    let mut expected: std::collections::BTreeMap<&str, Vec<(String, String)>> = Default::default();
+    for day in 0..4 {
+        for hour in 0..3 {
+            let at = ago(day, hour * 5);
+            let channel = format!("ch-{day}-{hour}");
+            insert_message(&app, &channel, "channel", Some(17), None, None, &at).await;
+            // Channel 5 has no configured channel: hidden from every role.
+            let hidden = format!("hidden-{day}-{hour}");
+            insert_message(&app, &hidden, "channel", Some(5), None, None, &at).await;
+            let contact = format!("dm-{day}-{hour}");
+            let prefix = Some("A1B2C3D4E5F6");
+            insert_message(&app, &contact, "contact", None, prefix, None, &at).await;
+            expected
+                .entry("channel")
+                .or_default()
+                .push((at.clone(), channel));
+            expected.entry("contact").or_default().push((at, contact));
+        }
+    }
+    for (kind, mut rows) in expected {
+        rows.sort();
+        let oldest_first: Vec<String> = rows.into_iter().map(|(_, text)| text).collect();
+        let mut newest_first = oldest_first.clone();
+        newest_first.reverse();
+        // The second round counts the past days from what the first kept.
+        for round in 0..2 {
+            let mut listed = Vec::new();
+            for offset in (0..newest_first.len()).step_by(5) {
+                let page = app
+                    .json(&format!(
+                        "{LIST}?message_type={kind}&limit=5&offset={offset}"
+                    ))
+                    .await;
+                assert_eq!(page["total"], 12, "{kind}, round {round}");
+                listed.extend(texts(&page));
+            }
+            assert_eq!(listed, newest_first, "{kind}, round {round}");
+            let ascending = app
+                .json(&format!("{LIST}?message_type={kind}&order=asc&limit=100"))
+                .await;
+            assert_eq!(texts(&ascending), oldest_first, "{kind}, round {round}");
+        }
+    }
+    let admin = app
+        .json_as(&format!("{LIST}?message_type=channel&limit=1"), "admin")
+        .await;
+    assert_eq!(admin["total"], 12, "channel 5 stays hidden");
+    assert_eq!(
+        app.json(&format!("{LIST}?message_type=direct")).await["total"],
+        0
+    );
+}
+
 #[tokio::test]
 async fn observed_by_is_repeatable_and_counts_only_message_observations() {
     let app = fixture_app().await;

@@ -11,6 +11,7 @@
 
 mod change_check;
 mod freshness;
+mod matrix;
 mod static_server;
 
 use clap::{Parser, ValueEnum};
@@ -290,6 +291,12 @@ struct Args {
     /// and every dashboard endpoint.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     sequential: Option<u32>,
+    /// Instead of the table: every list endpoint of the OpenAPI document alone and with each
+    /// of its filters alone (a value that matches rows of the database), and every dashboard
+    /// endpoint, uncached: the first request after a start, then the median and max of N
+    /// sequential requests after 10 s of background reads (e.g. `--matrix 5`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    matrix: Option<u32>,
     /// Instead of the table: open the change watcher (`hub_core::changes`) on the database
     /// and time N checks with no writes (the gate), then N checks each after one message is
     /// inserted through another connection; prints median, p99 and max (e.g.
@@ -430,6 +437,9 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
     }
     if let Some(n) = args.sequential {
         return sequential(args, url, n).await;
+    }
+    if let Some(n) = args.matrix {
+        return matrix::matrix(url, n).await;
     }
     if let Some(n) = args.change_check {
         return change_check::change_check(url, n).await;
