@@ -1,5 +1,5 @@
 //! Covering indexes for uncached first pages and dashboard aggregates on large networks
-//! (docs/benchmarks.md, "Fast without the cache"). Prefixed like every read index of hub.
+//! (docs/benchmarks.md, "Every filter"). Prefixed like every read index of hub.
 
 use sea_orm_migration::prelude::*;
 

@@ -1,5 +1,5 @@
 //! The `observed_by` filter of every list (adverts, messages, packets, telemetry, trace paths)
-//! as an index-only look-up (docs/benchmarks.md, "Fast without the cache").
+//! as an index-only look-up (docs/benchmarks.md, "Every filter").
 
 use sea_orm_migration::prelude::*;
 

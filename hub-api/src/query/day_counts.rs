@@ -1,5 +1,5 @@
 //! Row counts by UTC day, and list totals whose whole past days are counted once and kept
-//! (docs/benchmarks.md, "Fast without the cache").
+//! (docs/benchmarks.md, "Every filter").
 //!
 //! The collector stamps every row with the time it was heard, so a past day's rows stay as
 //! they are until something reaches back (a late row, a retention delete: see [`PastDays`]).

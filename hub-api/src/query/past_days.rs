@@ -1,6 +1,5 @@
 //! Aggregates of past UTC days and hours, kept in process so a dashboard series or a list
-//! total reads only the buckets it has not seen yet (docs/benchmarks.md, "Fast without the
-//! cache").
+//! total reads only the buckets it has not seen yet (docs/benchmarks.md, "Every filter").
 //!
 //! A kept bucket is true while the tables it was counted from are unchanged: each is stored
 //! with the [`TableVersions`] of those tables as they stood before it was read, and a bucket
