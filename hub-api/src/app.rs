@@ -1,12 +1,10 @@
 //! The poem application: routes, middleware and the OpenAPI document.
 
 use crate::auth::RequireReadKey;
-use crate::caller::trust_identity_headers;
 use crate::error::{detail_response, json_error};
-use crate::input_guard::{PathTemplates, reject_nul_bytes};
-use crate::metrics::{
-    METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, observe_requests, path_shape,
-};
+use crate::input_guard::PathTemplates;
+use crate::metrics::{METRICS_PATH, Metrics, MetricsEndpoint, RouteTemplates, path_shape};
+use crate::middleware::HubMiddleware;
 use crate::network_metrics::NetworkMetrics;
 use crate::routes;
 use crate::state::AppState;
@@ -39,13 +37,13 @@ pub const NO_NUL_PATTERN: &str = "^[^\\x00]*$";
 /// string (without `format`, `pattern` or `enum`) of a parameter, or anywhere in a request
 /// body's schema, declaring [`NO_NUL_PATTERN`].
 ///
-/// Why a transform rather than a `validator(pattern)` on each parameter: the rule is enforced
-/// once for every query and path parameter by [`reject_nul_bytes`] (a 422 naming the parameter,
-/// before any handler runs), so stating it once here keeps the document and that one check in
-/// step, and a parameter added later cannot forget it. poem-openapi has no document-wide way
-/// to say it. Bodies are refused alike by [`crate::body::JsonBody::object`] (a NUL in any
-/// string at any depth); their schemas are marked unless a response shares them, since a
-/// stored text may hold a NUL on SQLite and an answer must not contradict its schema.
+/// Why a transform rather than a `validator(pattern)` on each parameter: the rule is enforced once
+/// for every query and path parameter by [`crate::input_guard::nul_refusal`] (a 422 naming the
+/// parameter, before any handler runs), so stating it once here keeps the document and that one
+/// check in step, and a parameter added later cannot forget it. poem-openapi has no document-wide
+/// way to say it. Bodies are refused alike by [`crate::body::JsonBody::object`] (a NUL in any
+/// string at any depth); their schemas are marked unless a response shares them, since a stored
+/// text may hold a NUL on SQLite and an answer must not contradict its schema.
 pub fn openapi_document(mut spec: serde_json::Value) -> String {
     for name in request_only_schemas(&spec) {
         if let Some(schema) = spec["components"]["schemas"].get_mut(&name) {
@@ -170,8 +168,8 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
         route_templates(&document),
     ));
     state.cache = state.cache.with_observer(metrics.cache_observer());
-    let templates = Arc::new(PathTemplates::new(openapi_paths(&document)));
-    let allowed = Arc::new(AllowedMethods::of(&document));
+    let templates = PathTemplates::new(openapi_paths(&document));
+    let allowed = AllowedMethods::of(&document);
     let document = openapi_document(document);
     let spec = poem::endpoint::make_sync(move |_| {
         Response::builder()
@@ -182,21 +180,16 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     let keys = state.auth.clone();
     let feeds_enabled = state.feeds.feature_feeds;
     let keys_for_metrics = state.auth.clone();
-    let keys_for_identity = Arc::new(state.auth.clone());
     let writes = Arc::new(WriteGate::for_backend(state.db.get_database_backend()));
     let cache = state.cache.clone();
-    let mut route = Route::new()
-        .nest(
-            "/",
-            // The read key first: a feed answers 401 before saying feeds are off.
-            api.around(move |next, req| routes::feeds::when_enabled(feeds_enabled, next, req))
-                .with(RequireReadKey(keys)),
-        )
-        .at(OPENAPI_PATH, spec)
-        .nest(DOCS_PATH, docs);
+    // The read key first: a feed answers 401 before saying feeds are off.
+    let api = api
+        .around(move |next, req| routes::feeds::when_enabled(feeds_enabled, next, req))
+        .with(RequireReadKey(keys));
+    let mut others = Route::new().at(OPENAPI_PATH, spec).nest(DOCS_PATH, docs);
     if http.metrics.metrics_enabled {
         let network = NetworkMetrics::new(state.db.clone(), http.metrics.cache_ttl());
-        route = route.at(
+        others = others.at(
             METRICS_PATH,
             MetricsEndpoint {
                 metrics: metrics.clone(),
@@ -206,23 +199,21 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
             },
         );
     }
-    let route = route
-        .data(state.cache.clone())
-        .data(state)
-        .around(move |next, req| reject_nul_bytes(templates.clone(), next, req))
-        .around(move |next, req| trust_identity_headers(keys_for_identity.clone(), next, req))
-        // Inside the metrics observer, which turns errors into responses: the 405 error
-        // still carries the matched path pattern here.
-        .around(move |next, req| answer_method_not_allowed(allowed.clone(), next, req))
-        .around(move |next, req| one_write_at_a_time(writes.clone(), next, req))
-        .around(move |next, req| observe_requests(metrics.clone(), next, req))
+    let route = ApiBesideOthers { api, others }
+        .with(HubMiddleware {
+            keys: state.auth.clone(),
+            state: Arc::new(state),
+            templates,
+            allowed,
+            writes,
+            metrics,
+        })
         .with(NormalizePath::new(TrailingSlash::Trim))
         // Inside the error renderer, so a refused origin's error is JSON too.
         .with(cors(&http.cors))
         .catch_all_error(json_error)
         // Outside the error renderer, so error responses (422, 404, ...) get it too.
-        .around(move |next, req| set_cache_control(next, req, cache_control))
-        .around(log_request);
+        .around(move |next, req| finish_response(next, req, cache_control));
     let app: Arc<dyn DynEndpoint<Output = Response>> = Arc::new(ToDynEndpoint(route));
     cache.refresh_through(Arc::downgrade(&app));
     SharedApp(app)
@@ -268,7 +259,7 @@ fn openapi_paths(document: &serde_json::Value) -> Vec<String> {
 
 /// The methods each OpenAPI path answers, for the `Allow` header of a 405 (RFC 9110 section
 /// 15.5.6 requires it).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AllowedMethods {
     /// Path shape (parameters as `{}`, see [`path_shape`]) -> `Allow` value.
     by_shape: HashMap<String, String>,
@@ -300,28 +291,18 @@ impl AllowedMethods {
     }
 }
 
-/// Turns poem's bare 405 into the JSON error with `Allow` listing the path's methods.
-async fn answer_method_not_allowed<E: Endpoint>(
-    allowed: Arc<AllowedMethods>,
-    next: E,
-    req: Request,
-) -> poem::Result<Response> {
-    match next.call(req).await {
-        Ok(output) => Ok(output.into_response()),
-        Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
-            let allow = err
-                .data::<PathPattern>()
-                .and_then(|pattern| allowed.allow(&pattern.0))
-                .and_then(|allow| HeaderValue::from_str(allow).ok());
-            let mut response =
-                detail_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-            if let Some(allow) = allow {
-                response.headers_mut().insert(header::ALLOW, allow);
-            }
-            Ok(response)
-        }
-        Err(err) => Err(err),
+/// The JSON 405 with `Allow` listing the methods of the path poem matched, for poem's bare
+/// 405 error `err` (a step of [`HubMiddleware`]).
+pub fn method_not_allowed(allowed: &AllowedMethods, err: &poem::Error) -> Response {
+    let allow = err
+        .data::<PathPattern>()
+        .and_then(|pattern| allowed.allow(&pattern.0))
+        .and_then(|allow| HeaderValue::from_str(allow).ok());
+    let mut response = detail_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
     }
+    response
 }
 
 /// Runs this process's writes one at a time on SQLite.
@@ -339,20 +320,16 @@ impl WriteGate {
     pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
         WriteGate((backend == sea_orm::DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())))
     }
-}
 
-/// Holds the [`WriteGate`] for the whole of each request that is not a GET or HEAD.
-async fn one_write_at_a_time<E: Endpoint>(
-    gate: Arc<WriteGate>,
-    next: E,
-    req: Request,
-) -> poem::Result<Response> {
-    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
-    let _turn = match (&gate.0, write) {
-        (Some(lock), true) => Some(lock.lock().await),
-        _ => None,
-    };
-    next.call(req).await.map(IntoResponse::into_response)
+    /// Waits for this request's turn when it is a write (not GET or HEAD) and the gate is
+    /// closed; the turn lasts as long as the guard (a step of [`HubMiddleware`]).
+    pub async fn turn(&self, method: &Method) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let write = !matches!(*method, Method::GET | Method::HEAD);
+        match &self.0 {
+            Some(lock) if write => Some(lock.lock().await),
+            _ => None,
+        }
+    }
 }
 
 /// The `Cache-Control` a response to `method` on `path` gets (docs/contract/cache-design.md section 4):
@@ -370,17 +347,22 @@ pub fn cache_control_for(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Sets [`cache_control_for`] on every response (errors and 304s included) when `enabled`,
-/// except a read's answer that carries its own (a public feed's `public, max-age=...`);
-/// when not `enabled`, responses carry no `Cache-Control` at all.
-async fn set_cache_control<E: Endpoint>(
+/// The last step of every request: sets [`cache_control_for`] on every response (errors and
+/// 304s included) when `cache_control` is enabled, except a read's answer that carries its own
+/// (a public feed's `public, max-age=...`), removes any `Cache-Control` when it is not; then
+/// logs one structured line, DEBUG normally and WARN for server errors.
+async fn finish_response<E: Endpoint>(
     next: E,
     req: Request,
-    enabled: bool,
+    cache_control: bool,
 ) -> poem::Result<Response> {
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    let value = enabled
-        .then(|| cache_control_for(req.method(), req.uri().path()))
+    let started = Instant::now();
+    let method = req.method().clone();
+    // A clone of the URI shares its buffer: no copy of the path per request.
+    let uri = req.uri().clone();
+    let read = matches!(method, Method::GET | Method::HEAD);
+    let value = cache_control
+        .then(|| cache_control_for(&method, uri.path()))
         .flatten();
     let mut response = next.call(req).await?.into_response();
     let headers = response.headers_mut();
@@ -389,21 +371,11 @@ async fn set_cache_control<E: Endpoint>(
         Some(value) => {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
         }
-        None if !enabled => {
+        None if !cache_control => {
             headers.remove(header::CACHE_CONTROL);
         }
         None => {}
     }
-    Ok(response)
-}
-
-/// One structured line per request: DEBUG normally, WARN for server errors.
-async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    // A clone of the URI shares its buffer: no copy of the path per request.
-    let uri = req.uri().clone();
-    let response = next.call(req).await?.into_response();
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
     let path = uri.path();
@@ -413,4 +385,31 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         tracing::debug!(%method, %path, status, micros, "request");
     }
     Ok(response)
+}
+
+/// The API's routes beside the few paths outside it (the OpenAPI JSON, the Swagger UI and
+/// `/metrics`, in `others`): a request goes to `api` unless its path is one of those. Why
+/// not a [`Route`] nesting the API at `/`: the API is a router already, and a second one in
+/// front of it would rebuild every request's URI and path pattern.
+struct ApiBesideOthers<A, O> {
+    api: A,
+    others: O,
+}
+
+impl<A: Endpoint, O: Endpoint> Endpoint for ApiBesideOthers<A, O> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let other = path == OPENAPI_PATH
+            || path == METRICS_PATH
+            || path
+                .strip_prefix(DOCS_PATH)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if other {
+            self.others.call(req).await.map(IntoResponse::into_response)
+        } else {
+            self.api.call(req).await.map(IntoResponse::into_response)
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Who is calling: the role from the identity headers the trusted web proxy sets.
 //!
 //! The headers are believed only as [`crate::auth::identity_trusted`] says; the
-//! [`trust_identity_headers`] middleware removes them from every other request before any
+//! [`drop_untrusted_identity`] step removes them from every other request before any
 //! handler, cache key or write reads them, so all of those see an anonymous caller.
 
 use crate::auth::{bearer_token, identity_trusted};
@@ -9,26 +9,35 @@ use crate::error::ApiError;
 use hub_core::roles::Role;
 use hub_core::roles::role_names;
 use hub_core::settings::AuthSettings;
-use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response};
-use std::sync::Arc;
+use poem::{FromRequest, Request, RequestBody};
 
 /// The identity headers the web tier sets for its user.
 pub const IDENTITY_HEADERS: [&str; 3] = ["x-user-id", "x-user-name", "x-user-roles"];
 
-/// Removes the [`IDENTITY_HEADERS`] of requests whose key does not make them trusted
-/// ([`identity_trusted`]), before any handler, cache key or write reads them (an `around`
-/// middleware of the app).
-pub async fn trust_identity_headers<E: Endpoint>(
-    keys: Arc<AuthSettings>,
-    next: E,
-    mut req: Request,
-) -> poem::Result<Response> {
-    if !identity_trusted(&keys, bearer_token(&req)) {
+/// Removes the [`IDENTITY_HEADERS`] of a request whose key does not make them trusted
+/// ([`identity_trusted`]), before any handler, cache key or write reads them (a step of
+/// [`crate::middleware::HubMiddleware`]).
+///
+/// ```
+/// use hub_api::caller::drop_untrusted_identity;
+/// use hub_core::settings::AuthSettings;
+/// let keys = AuthSettings { read_key: Some("r".into()), admin_key: Some("a".into()) };
+/// let mut req = poem::Request::builder().header("x-user-roles", "admin").finish();
+/// drop_untrusted_identity(&keys, &mut req);
+/// assert!(req.headers().get("x-user-roles").is_none());
+/// let mut req = poem::Request::builder()
+///     .header("x-user-roles", "admin")
+///     .header("authorization", "Bearer a")
+///     .finish();
+/// drop_untrusted_identity(&keys, &mut req);
+/// assert!(req.headers().get("x-user-roles").is_some());
+/// ```
+pub fn drop_untrusted_identity(keys: &AuthSettings, req: &mut Request) {
+    if !identity_trusted(keys, bearer_token(req)) {
         for name in IDENTITY_HEADERS {
             req.headers_mut().remove(name);
         }
     }
-    next.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The caller's identity, extracted from `X-User-Roles` (docs/contract/api.md section 1).

@@ -8,8 +8,7 @@
 //! checked where they are parsed ([`crate::body::JsonBody::object`]).
 
 use crate::error::validation_response;
-use poem::{Endpoint, IntoResponse, Request, Response};
-use std::sync::Arc;
+use poem::{Request, Response};
 
 /// The message of every NUL-byte 422.
 pub const NUL_MESSAGE: &str = "Text must not contain NUL characters (\\u0000)";
@@ -18,6 +17,7 @@ pub const NUL_KIND: &str = "string_nul";
 
 /// The OpenAPI path templates (`/api/v1/nodes/{public_key}`) split into segments, so that a
 /// NUL byte in a path can be reported under its parameter's name.
+#[derive(Debug, Clone)]
 pub struct PathTemplates(Vec<Vec<String>>);
 
 impl PathTemplates {
@@ -32,20 +32,24 @@ impl PathTemplates {
     }
 }
 
-/// Refuses NUL bytes in query and path parameters with a 422 naming the parameter, before
-/// any handler runs (an `around` middleware of the app).
-pub async fn reject_nul_bytes<E: Endpoint>(
-    templates: Arc<PathTemplates>,
-    next: E,
-    req: Request,
-) -> poem::Result<Response> {
+/// The 422 refusing a NUL byte in a query or path parameter of `req`, naming the parameter;
+/// `None` when there is none (a step of [`crate::middleware::HubMiddleware`], before any
+/// handler runs).
+///
+/// ```
+/// use hub_api::input_guard::{PathTemplates, nul_refusal};
+/// let templates = PathTemplates::new(["/api/v1/nodes/{public_key}".to_string()]);
+/// let req = poem::Request::builder().uri_str("/api/v1/nodes?search=a%00").finish();
+/// assert_eq!(nul_refusal(&templates, &req).map(|r| r.status().as_u16()), Some(422));
+/// let req = poem::Request::builder().uri_str("/api/v1/nodes?search=a").finish();
+/// assert!(nul_refusal(&templates, &req).is_none());
+/// ```
+pub fn nul_refusal(templates: &PathTemplates, req: &Request) -> Option<Response> {
     if let Some(name) = nul_query_parameter(req.uri().query().unwrap_or("")) {
-        return Ok(validation_response("query", &name, NUL_MESSAGE, NUL_KIND));
+        return Some(validation_response("query", &name, NUL_MESSAGE, NUL_KIND));
     }
-    if let Some(name) = nul_path_parameter(&templates.0, req.uri().path()) {
-        return Ok(validation_response("path", &name, NUL_MESSAGE, NUL_KIND));
-    }
-    next.call(req).await.map(IntoResponse::into_response)
+    let name = nul_path_parameter(&templates.0, req.uri().path())?;
+    Some(validation_response("path", &name, NUL_MESSAGE, NUL_KIND))
 }
 
 /// The (decoded) name of the first query parameter whose name or value holds `%00`.

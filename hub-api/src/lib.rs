@@ -12,6 +12,7 @@ pub mod documented;
 pub mod error;
 pub mod input_guard;
 pub mod metrics;
+pub mod middleware;
 pub mod network_metrics;
 pub mod page;
 pub mod params;

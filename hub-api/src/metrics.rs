@@ -9,7 +9,8 @@
 //!   [`ResponseCache`](hub_core::cache::runtime::ResponseCache) by [`crate::app::build`].
 //! - The circuit breaker's state and the near cache's counters are read from the backend
 //!   at scrape time.
-//! - Request durations are observed by [`observe_requests`], a middleware in `app.rs`.
+//! - Request durations are observed by [`Metrics::observed`], a step of
+//!   [`crate::middleware::HubMiddleware`].
 
 use crate::error::{ApiError, detail_response, json_error};
 use crate::network_metrics::NetworkMetrics;
@@ -20,7 +21,7 @@ use poem::PathPattern;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::headers::authorization::Basic;
 use poem::web::headers::{Authorization, HeaderMapExt};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, Request, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
@@ -431,37 +432,39 @@ fn cache_label(response: &Response) -> &'static str {
     }
 }
 
-/// Middleware (`around`) observing every request in `hub_http_request_duration_seconds`.
-///
-/// It sits inside the app's error catcher so it can read the matched route, which poem puts
-/// on the response or the error; errors are turned into their JSON responses here (the
-/// same [`json_error`] the app uses) so the recorded status is the one the client gets.
-pub async fn observe_requests<E: Endpoint>(
-    metrics: Arc<Metrics>,
-    next: E,
-    req: Request,
-) -> poem::Result<Response> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let (response, route) = match next.call(req).await {
-        Ok(output) => {
-            let response = output.into_response();
-            let route = metrics.route_label(response.data::<PathPattern>());
-            (response, route)
-        }
-        Err(err) => {
-            let route = metrics.route_label(err.data::<PathPattern>());
-            (json_error(err).await, route)
-        }
-    };
-    metrics.observe_request(
-        route,
-        &method,
-        response.status(),
-        cache_label(&response),
-        started.elapsed().as_secs_f64(),
-    );
-    Ok(response)
+impl Metrics {
+    /// Observes one request's `outcome` in `hub_http_request_duration_seconds` and returns
+    /// the response the client gets (a step of [`crate::middleware::HubMiddleware`]).
+    ///
+    /// It runs inside the app's error catcher so it can read the matched route, which poem
+    /// puts on the response or the error; errors are turned into their JSON responses here
+    /// (the same [`json_error`] the app uses) so the recorded status is the one the client
+    /// gets.
+    pub async fn observed(
+        &self,
+        method: &Method,
+        started: Instant,
+        outcome: poem::Result<Response>,
+    ) -> Response {
+        let (response, route) = match outcome {
+            Ok(response) => {
+                let route = self.route_label(response.data::<PathPattern>());
+                (response, route)
+            }
+            Err(err) => {
+                let route = self.route_label(err.data::<PathPattern>());
+                (json_error(err).await, route)
+            }
+        };
+        self.observe_request(
+            route,
+            method,
+            response.status(),
+            cache_label(&response),
+            started.elapsed().as_secs_f64(),
+        );
+        response
+    }
 }
 
 /// The `/metrics` endpoint: the text format, behind HTTP Basic auth when a read key is set.

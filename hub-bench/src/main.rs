@@ -265,6 +265,12 @@ struct Args {
     /// Cache mode; repeatable. Default: every mode.
     #[arg(long = "mode", value_enum)]
     modes: Vec<Mode>,
+    /// Measure every row this many times, the rows of one round next to each other, and
+    /// print each ratio's median over the rounds: a noisy machine's drift moves whole
+    /// rounds, so the median of per-round ratios holds where a single row does not (e.g.
+    /// `--rounds 5 --mode near-hit --mode static`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Redis port on 127.0.0.1 for the `miss` and `hit` modes. Default: start a
     /// `redis-server` on a free port for the run.
     #[arg(long)]
@@ -471,35 +477,44 @@ async fn bench(args: &Args, url: &str) -> Result<(), String> {
     } else {
         None
     };
-    let mut rows = Vec::new();
-    for endpoint in &endpoints {
-        for mode in &modes {
-            let cache = mode.cache(redis.as_ref(), args)?;
-            let outcome = match mode {
-                Mode::Static => static_server::measure(args, url, endpoint, cache).await?,
-                _ => measure(args, url, endpoint, cache).await?,
-            };
-            let row = Row {
-                endpoint: endpoint.clone(),
-                mode: *mode,
-                outcome,
-            };
-            // Print as we go: a long run shows progress, and a later failure keeps the rows.
-            if rows.is_empty() {
-                print_header();
-            }
-            print_row(&row);
-            rows.push(row);
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("round {round} of {}", args.rounds);
         }
+        let mut rows = Vec::new();
+        for endpoint in &endpoints {
+            for mode in &modes {
+                let cache = mode.cache(redis.as_ref(), args)?;
+                let outcome = match mode {
+                    Mode::Static => static_server::measure(args, url, endpoint, cache).await?,
+                    _ => measure(args, url, endpoint, cache).await?,
+                };
+                let row = Row {
+                    endpoint: endpoint.clone(),
+                    mode: *mode,
+                    outcome,
+                };
+                // Print as we go: a long run shows progress, and a later failure keeps the
+                // rows.
+                if rows.is_empty() {
+                    print_header();
+                }
+                print_row(&row);
+                rows.push(row);
+            }
+        }
+        rounds.push(rows);
     }
-    print_ratios(&rows);
+    print_ratios(&rounds);
     Ok(())
 }
 
-/// Throughput of each cache mode relative to `disabled`, per endpoint, from this run's rows
-/// (ratios from one run cancel most of a noisy machine's drift).
-fn print_ratios(rows: &[Row]) {
-    let rps = |endpoint: &str, mode: Mode| {
+/// Throughput of each cache mode relative to `disabled` (and of `near-hit` relative to `hit`
+/// and `static`), per endpoint: ratios of rows of one round, which cancel most of a noisy
+/// machine's drift; with several rounds, the median of the rounds' ratios and their range.
+fn print_ratios(rounds: &[Vec<Row>]) {
+    let rps = |rows: &[Row], endpoint: &str, mode: Mode| {
         rows.iter()
             .find(|r| r.endpoint == endpoint && r.mode == mode)
             .and_then(|r| match &r.outcome {
@@ -507,39 +522,51 @@ fn print_ratios(rows: &[Row]) {
                 Outcome::NotServed => None,
             })
     };
-    let mut endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint.as_str()).collect();
+    // `mode / base` in every round where both were measured.
+    let ratios = |endpoint: &str, mode: Mode, base: Mode| -> Vec<f64> {
+        rounds
+            .iter()
+            .filter_map(|rows| {
+                let value = rps(rows, endpoint, mode)?;
+                let base = rps(rows, endpoint, base)?;
+                Some(value / base.max(1e-9))
+            })
+            .collect()
+    };
+    let Some(first) = rounds.first() else {
+        return;
+    };
+    let mut endpoints: Vec<&str> = first.iter().map(|r| r.endpoint.as_str()).collect();
     endpoints.dedup();
+    let pairs = [
+        (Mode::NearHit, Mode::Hit),
+        (Mode::NearHit, Mode::Static),
+        (Mode::Coalesced, Mode::Disabled),
+        (Mode::Miss, Mode::Disabled),
+        (Mode::Hit, Mode::Disabled),
+        (Mode::NearHit, Mode::Disabled),
+        (Mode::HitGrace, Mode::Disabled),
+    ];
     for endpoint in endpoints {
-        if let (Some(near), Some(hit)) = (rps(endpoint, Mode::NearHit), rps(endpoint, Mode::Hit)) {
-            println!(
-                "{endpoint}: near-hit / hit = {:.2}x req/s",
-                near / hit.max(1e-9)
+        for (mode, base) in pairs {
+            let mut values = ratios(endpoint, mode, base);
+            if values.is_empty() {
+                continue;
+            }
+            values.sort_by(f64::total_cmp);
+            let median = values[values.len() / 2];
+            let line = format!(
+                "{endpoint}: {} / {} = {median:.2}x req/s",
+                mode.name(),
+                base.name()
             );
-        }
-        if let (Some(near), Some(bare)) =
-            (rps(endpoint, Mode::NearHit), rps(endpoint, Mode::Static))
-        {
-            println!(
-                "{endpoint}: near-hit / static = {:.2}x req/s ({near:.0} / {bare:.0})",
-                near / bare.max(1e-9)
-            );
-        }
-        let Some(base) = rps(endpoint, Mode::Disabled) else {
-            continue;
-        };
-        for mode in [
-            Mode::Coalesced,
-            Mode::Miss,
-            Mode::Hit,
-            Mode::NearHit,
-            Mode::HitGrace,
-        ] {
-            if let Some(value) = rps(endpoint, mode) {
-                println!(
-                    "{endpoint}: {} / disabled = {:.2}x req/s",
-                    mode.name(),
-                    value / base.max(1e-9)
-                );
+            match values.as_slice() {
+                [_] => println!("{line}"),
+                [low, .., high] => println!(
+                    "{line} (median of {} rounds, {low:.2}-{high:.2})",
+                    values.len()
+                ),
+                [] => {}
             }
         }
     }

@@ -4,6 +4,7 @@ use crate::state::AppState;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use std::sync::Arc;
 
 use crate::routes::ApiTags;
 
@@ -56,7 +57,7 @@ impl HealthApi {
 
     /// Readiness
     #[oai(path = "/health/ready", method = "get")]
-    async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
+    async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
         let backend = state.cache.backend();
         let (database_up, redis) = tokio::join!(hub_core::db::ping(&state.db), async {
             if backend.is_enabled() {

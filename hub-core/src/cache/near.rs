@@ -161,16 +161,16 @@ impl NearCache {
     /// The values of all `keys`, in order, and the earliest Redis expiry among them, when
     /// every one is held; otherwise `None` (counted as a miss). A hit refreshes the keys'
     /// recency.
-    pub fn lookup(&self, keys: &[String]) -> Option<(Vec<NearValue>, Option<Instant>)> {
+    pub fn lookup<K: AsRef<str>>(&self, keys: &[K]) -> Option<(Vec<NearValue>, Option<Instant>)> {
         let mut slots = self.slots();
         let now = Instant::now();
         let found = if slots.usable {
             let mut values = Vec::with_capacity(keys.len());
             let mut expires: Option<Instant> = None;
-            for key in keys {
-                match slots.map.to_back(key.as_str()) {
+            for key in keys.iter().map(AsRef::as_ref) {
+                match slots.map.to_back(key) {
                     Some(Slot::Ready(_, Some(deadline))) if *deadline <= now => {
-                        if let Some(Slot::Ready(v, _)) = slots.map.remove(key.as_str()) {
+                        if let Some(Slot::Ready(v, _)) = slots.map.remove(key) {
                             slots.bytes -= charge(key, &v);
                         }
                         break;

@@ -15,6 +15,7 @@
 //!   probe uses a freshly created manager, so recovery does not depend on a reconnect future
 //!   that may have failed long before the server came back.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ use super::connection::{Conn, Link, lazy_manager};
 use super::near::{Fill, NearCache, NearCounts};
 use super::settings::{CacheSettings, redact_url};
 use super::tracking::Tracker;
+use crate::tables::Table;
 
 /// Minimum interval between two WARN lines of the same kind, so a Redis outage under load
 /// produces a handful of log lines rather than one per request.
@@ -518,6 +520,9 @@ struct KeyLayout {
     prefix: String,
     /// 0 on one server (no tags).
     shards: u16,
+    /// The generation keys of MeshCore Hub's tables, per tag, made once: every lookup reads
+    /// those of the tables its response reads.
+    table_generations: HashMap<&'static str, Vec<String>>,
 }
 
 /// Hash tags keys are spread over on a Redis Cluster. Every instance sharing a cluster must
@@ -526,17 +531,30 @@ pub const CLUSTER_SHARDS: u16 = 16;
 
 impl KeyLayout {
     fn single(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-            shards: 0,
-        }
+        Self::with_shards(prefix, 0)
     }
 
     fn cluster(prefix: &str) -> Self {
-        Self {
+        Self::with_shards(prefix, CLUSTER_SHARDS)
+    }
+
+    fn with_shards(prefix: &str, shards: u16) -> Self {
+        let mut layout = Self {
             prefix: prefix.to_owned(),
-            shards: CLUSTER_SHARDS,
-        }
+            shards,
+            table_generations: HashMap::new(),
+        };
+        layout.table_generations = Table::ALL
+            .iter()
+            .map(|table| {
+                let keys = layout
+                    .shards()
+                    .map(|shard| layout.generation(shard, table.name()))
+                    .collect();
+                (table.name(), keys)
+            })
+            .collect();
+        layout
     }
 
     /// The tag of entry `key` (FNV-1a, so every process computes the same one).
@@ -571,6 +589,14 @@ impl KeyLayout {
 
     fn generation(&self, shard: u16, name: &str) -> String {
         self.key(shard, format_args!("gen:{name}"))
+    }
+
+    /// [`generation`](Self::generation), borrowed when `name` is a table's.
+    fn generation_of(&self, shard: u16, name: &str) -> Cow<'_, str> {
+        match self.table_generations.get(name) {
+            Some(keys) => Cow::Borrowed(&keys[usize::from(shard)]),
+            None => Cow::Owned(self.generation(shard, name)),
+        }
     }
 }
 
@@ -662,16 +688,24 @@ impl CacheBackend for RedisCache {
             // On a cluster all of them carry the entry's hash tag: one slot, one round trip.
             let shard = self.layout.shard_of(key);
             let mut keys = Vec::with_capacity(names.len() + 1);
-            keys.push(self.layout.entry(key));
-            keys.extend(names.iter().map(|name| self.layout.generation(shard, name)));
+            keys.push(Cow::Owned(self.layout.entry(key)));
+            keys.extend(
+                names
+                    .iter()
+                    .map(|name| self.layout.generation_of(shard, name)),
+            );
             let held = self.tracker.as_ref().and_then(|t| t.near().lookup(&keys));
+            let owned = || keys.iter().map(|k| k.to_string()).collect();
             let (values, expires_in) = match (held, &self.tracker) {
                 (Some((values, deadline)), _) => (
                     values,
                     deadline.map(|d| d.saturating_duration_since(Instant::now())),
                 ),
-                (None, Some(tracker)) => self.read_tracked(tracker, keys, with_expiry).await?,
-                (None, None) => self.read_entry_and_generations(keys, with_expiry).await?,
+                (None, Some(tracker)) => self.read_tracked(tracker, owned(), with_expiry).await?,
+                (None, None) => {
+                    self.read_entry_and_generations(owned(), with_expiry)
+                        .await?
+                }
             };
             let mut values = values.into_iter();
             let entry = values.next().flatten();

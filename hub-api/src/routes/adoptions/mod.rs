@@ -15,6 +15,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use std::sync::Arc;
 
 /// Body of `POST /adoptions`.
 #[derive(Debug, Clone, Object)]
@@ -79,7 +80,7 @@ impl AdoptionsApi {
     #[invalidates(user_profile_nodes, user_profiles)]
     async fn adopt(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         body: JsonBody<NodeAdoptRequest>,
     ) -> Reply<Adopted, WriteErrors> {
@@ -106,7 +107,7 @@ impl AdoptionsApi {
     #[invalidates(user_profile_nodes, user_profiles)]
     async fn release(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         public_key: Path<String>,
     ) -> Reply<Released, DeleteErrors> {

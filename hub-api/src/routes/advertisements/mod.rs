@@ -19,6 +19,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// An advertisement with its observers and the names of its source and primary observer.
 #[derive(Debug, Clone, Object)]
@@ -100,7 +101,7 @@ impl AdvertisementsApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Case-insensitive substring of the advert's public key or name, or of the source
         /// node's name or `name` tag.
         search: Query<Option<String>>,
@@ -161,7 +162,7 @@ impl AdvertisementsApi {
     #[oai(path = "/advertisements/:id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         id: Path<String>,
     ) -> Reply<Json<AdvertisementRead>, ItemErrors> {
         Ok(Json(query::by_id(&state.db, &id).await?))

@@ -22,6 +22,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// A channel as the API shows it.
 #[derive(Debug, Clone, Object)]
@@ -261,7 +262,7 @@ impl ChannelsApi {
     #[cached(name = "channels", key = role_key, reads = [channels])]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
     ) -> Reply<Json<ChannelList>, ReadErrors> {
         let items = query::visible(&state.db, caller.role).await?;
@@ -280,7 +281,7 @@ impl ChannelsApi {
     #[invalidates(channels)]
     async fn create(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
         body: JsonBody<ChannelCreate>,
     ) -> Reply<ChannelCreated, WriteErrors> {
@@ -299,7 +300,7 @@ impl ChannelsApi {
     #[invalidates(channels)]
     async fn update(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
         channel_id: Path<String>,
         body: JsonBody<ChannelUpdate>,
@@ -319,7 +320,7 @@ impl ChannelsApi {
     #[invalidates(channels)]
     async fn delete(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
         channel_id: Path<String>,
     ) -> Reply<ChannelDeleted, DeleteErrors> {

@@ -27,6 +27,7 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use std::sync::Arc;
 
 /// Largest `days` any dashboard window accepts; larger values are clamped to it.
 pub const MAX_DAYS: i64 = 90;
@@ -63,7 +64,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/stats", ttl = dashboard, key = role_key, reads = [nodes, advertisements, messages, raw_packets, channels, user_profiles])]
     async fn stats(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
     ) -> Reply<Json<DashboardStats>, ReadErrors> {
         Ok(Json(
@@ -79,7 +80,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/recent-activity", key = role_key, reads = [advertisements, messages, channels, nodes, node_tags, event_observers])]
     async fn recent_activity(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
     ) -> Reply<Json<RecentActivity>, ReadErrors> {
         Ok(Json(recent::recent_activity(&state.db, caller.role).await?))
@@ -93,7 +94,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/activity", ttl = dashboard, reads = [advertisements])]
     async fn activity(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
@@ -110,7 +111,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/packet-activity", ttl = dashboard, reads = [raw_packets])]
     async fn packet_activity(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
@@ -127,7 +128,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/message-activity", ttl = dashboard, key = role_key, reads = [messages, channels])]
     async fn message_activity(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
@@ -146,7 +147,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/node-count", ttl = dashboard, reads = [nodes])]
     async fn node_count(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Days to include: clamped to 90; 0 or less gives no entries. Echoed as clamped.
         #[oai(default = "default_days_30")]
         days: Query<i64>,
@@ -162,7 +163,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/packet-breakdown", ttl = dashboard, reads = [raw_packets])]
     async fn packet_breakdown(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Days to include: clamped to 90; 0 or less counts nothing. Echoed as clamped.
         #[oai(default = "default_days_7")]
         days: Query<i64>,
@@ -180,7 +181,7 @@ impl DashboardApi {
     #[cached(name = "dashboard/routes-overview", ttl = dashboard, reads = [routes, route_results, route_result_history])]
     async fn routes_overview(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// History days: clamped to 90 and to RAW_PACKET_RETENTION_DAYS; 0 or less gives
         /// today only. Echoed as clamped.
         #[oai(default = "default_days_7")]

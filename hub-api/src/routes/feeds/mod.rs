@@ -31,6 +31,7 @@ use poem_openapi::registry::{
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, OpenApi, param::Path};
 use query::MessageScope;
+use std::sync::Arc;
 
 /// `Content-Type` of the RSS feeds.
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
@@ -408,7 +409,7 @@ impl FeedsApi {
     #[cached(name = "feeds/messages/rss", ttl = feeds, public, reads = [messages, channels, nodes, node_tags])]
     async fn messages_rss(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Reply<RssFeed, FeedErrors> {
         Ok(messages(&state, req, Format::Rss).await?)
@@ -419,7 +420,7 @@ impl FeedsApi {
     #[cached(name = "feeds/messages/atom", ttl = feeds, public, reads = [messages, channels, nodes, node_tags])]
     async fn messages_atom(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Reply<AtomFeed, FeedErrors> {
         Ok(messages(&state, req, Format::Atom).await?)
@@ -430,7 +431,7 @@ impl FeedsApi {
     #[cached(name = "feeds/adverts/rss", ttl = feeds, public, reads = [advertisements, nodes, node_tags])]
     async fn adverts_rss(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Reply<RssFeed, FeedErrors> {
         Ok(adverts(&state, req, Format::Rss).await?)
@@ -441,7 +442,7 @@ impl FeedsApi {
     #[cached(name = "feeds/adverts/atom", ttl = feeds, public, reads = [advertisements, nodes, node_tags])]
     async fn adverts_atom(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Reply<AtomFeed, FeedErrors> {
         Ok(adverts(&state, req, Format::Atom).await?)
@@ -450,7 +451,11 @@ impl FeedsApi {
     /// New nodes (RSS 2.0): the 50 nodes created last.
     #[oai(path = "/feeds/nodes.xml", method = "get")]
     #[cached(name = "feeds/nodes/rss", ttl = feeds, public, reads = [nodes, node_tags])]
-    async fn nodes_rss(&self, state: Data<&AppState>, req: &Request) -> Reply<RssFeed, FeedErrors> {
+    async fn nodes_rss(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> Reply<RssFeed, FeedErrors> {
         Ok(nodes(&state, req, Format::Rss).await?)
     }
 
@@ -459,7 +464,7 @@ impl FeedsApi {
     #[cached(name = "feeds/nodes/atom", ttl = feeds, public, reads = [nodes, node_tags])]
     async fn nodes_atom(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Reply<AtomFeed, FeedErrors> {
         Ok(nodes(&state, req, Format::Atom).await?)
@@ -471,7 +476,7 @@ impl FeedsApi {
     #[cached(name = "feeds/channel", ttl = feeds, public, reads = [channels, messages, nodes, node_tags])]
     async fn channel(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
         /// `<channel index>.xml` or `<channel index>.atom`, e.g. `17.xml`.
         feed: Path<Documented<ChannelFeedFile>>,

@@ -38,6 +38,7 @@ use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use std::sync::Arc;
 
 use detail::{
     RouteParts, contributing_observers, history_days, read_route, route_matches, visible_route,
@@ -75,7 +76,7 @@ impl RoutesApi {
     #[cached(name = "routes", key = list_key, reads = [routes, route_nodes, route_observers, route_results, route_result_history, nodes, node_tags, user_profiles, user_profile_nodes])]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         req: &Request,
         caller: Caller,
         /// Only the caller's own routes (true/false/1/0/yes/no/on/off); default false.
@@ -112,7 +113,7 @@ impl RoutesApi {
     #[cached(name = "routes/detail", ttl = dashboard, key = role_key, reads = [routes, route_nodes, route_observers, route_results, route_result_history, nodes, node_tags, user_profiles, user_profile_nodes, route_recent_matches, raw_packets, packet_path_hops])]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// The route id.
         route_id: Path<String>,
@@ -138,7 +139,7 @@ impl RoutesApi {
     #[cached(name = "routes/history", ttl = dashboard, key = role_key, reads = [routes, route_results, route_result_history, user_profiles])]
     async fn history(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// The route id.
         route_id: Path<String>,
@@ -176,7 +177,7 @@ impl RoutesApi {
     )]
     async fn create(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         identity: Identity,
         body: JsonBody<body::RouteCreate>,
@@ -201,7 +202,7 @@ impl RoutesApi {
     #[oai(path = "/routes/preview", method = "post")]
     async fn preview(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         body: JsonBody<body::RoutePreviewRequest>,
     ) -> Reply<RoutePreviewed, ReadErrors> {
         let config = body::parse_preview(&body.object()?)?;
@@ -227,7 +228,7 @@ impl RoutesApi {
     )]
     async fn update(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         identity: Identity,
         /// The route id.
@@ -263,7 +264,7 @@ impl RoutesApi {
     )]
     async fn delete(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         identity: Identity,
         /// The route id.

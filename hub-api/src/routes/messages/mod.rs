@@ -18,6 +18,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// A message with its sender's and observers' names.
 #[derive(Debug, Clone, Object)]
@@ -99,7 +100,7 @@ impl MessagesApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// Exact, case-sensitive message type as stored (the collector writes `contact` and
         /// `channel`); any other value matches the messages stored with it, or none.
@@ -169,7 +170,7 @@ impl MessagesApi {
     #[oai(path = "/messages/:id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         id: Path<String>,
     ) -> Reply<Json<MessageRead>, ItemErrors> {

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::responses::{DeleteErrors, ItemErrors, ListErrors, Reply, WriteErrors};
 use poem_openapi::ApiResponse;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use crate::page::Page;
 use crate::params::{Order, lowercase, non_blank, parse_bool};
@@ -203,7 +204,7 @@ impl NodesApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Case-insensitive substring of public key, name or `name` tag.
         search: Query<Option<String>>,
         /// Public key prefix (case-insensitive).
@@ -251,7 +252,7 @@ impl NodesApi {
     #[oai(path = "/nodes/:public_key", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         public_key: Path<String>,
     ) -> Reply<Json<NodeRead>, ItemErrors> {
         let node = query::by_key(&state.db, &public_key).await?;
@@ -262,7 +263,7 @@ impl NodesApi {
     #[oai(path = "/nodes/prefix/:prefix", method = "get")]
     async fn by_prefix(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         prefix: Path<String>,
     ) -> Reply<Json<NodeRead>, ItemErrors> {
         Ok(Json(query::by_prefix(&state.db, &prefix).await?))
@@ -272,7 +273,7 @@ impl NodesApi {
     #[oai(path = "/nodes/:public_key/tags", method = "get")]
     async fn tags(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         public_key: Path<String>,
     ) -> Reply<Json<Vec<NodeTagRead>>, ItemErrors> {
         Ok(Json(query::tags(&state.db, &public_key).await?))
@@ -286,7 +287,7 @@ impl NodesApi {
     #[invalidates(node_tags)]
     async fn add_tag(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         public_key: Path<String>,
         body: JsonBody<NodeTagCreate>,
@@ -306,7 +307,7 @@ impl NodesApi {
     #[invalidates(node_tags)]
     async fn update_tag(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         public_key: Path<String>,
         key: Path<String>,
@@ -337,7 +338,7 @@ impl NodesApi {
     #[invalidates(node_tags)]
     async fn delete_tag(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         public_key: Path<String>,
         key: Path<String>,

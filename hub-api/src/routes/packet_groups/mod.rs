@@ -31,6 +31,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 #[doc(hidden)]
 pub use query::{GroupAggregate, GroupFilters, GroupSort, list_groups as list_groups_by_sql};
@@ -158,7 +159,7 @@ impl PacketGroupsApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// Case-insensitive substring of the packet hash or the observer's name.
         search: Query<Option<String>>,
@@ -266,7 +267,7 @@ impl PacketGroupsApi {
     #[oai(path = "/packet-groups/:packet_hash", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         packet_hash: Path<String>,
     ) -> Reply<Json<GroupedPacketRead>, ItemErrors> {

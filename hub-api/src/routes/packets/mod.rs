@@ -28,6 +28,7 @@ use poem_openapi::{Object, OpenApi};
 use query::{PacketFilters, PacketSort};
 use sea_orm::DatabaseConnection;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Days a search looks back when no `since` is given.
 pub const SEARCH_WINDOW_DAYS: i64 = 7;
@@ -155,7 +156,7 @@ impl PacketsApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         /// Case-insensitive substring of packet hash, raw hex (of packets the caller may
         /// read), observer name or observer public key. `%` and `_` act as wildcards.
@@ -262,7 +263,7 @@ impl PacketsApi {
     #[oai(path = "/packets/:packet_id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         caller: Caller,
         packet_id: Path<String>,
     ) -> Reply<Json<RawPacketRead>, ItemErrors> {

@@ -25,6 +25,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::{ApiResponse, Object, OpenApi, Union};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// A profile in the list.
 #[derive(Debug, Clone, Object)]
@@ -316,7 +317,7 @@ impl ProfilesApi {
     #[cached(name = "profiles", reads = [user_profiles, user_profile_nodes, nodes, node_tags])]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Hide profiles holding the test role (`OIDC_ROLE_TEST`, default `test`; default true).
         exclude_test: Query<Option<BoolParam>>,
         /// Page size, 1-500.
@@ -352,7 +353,7 @@ impl ProfilesApi {
     #[oai(path = "/user/profile/me", method = "get")]
     async fn me(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
     ) -> Reply<Json<OwnProfileRead>, ReadErrors> {
         let user_id = identity
@@ -371,7 +372,7 @@ impl ProfilesApi {
     #[invalidates(user_profiles)]
     async fn update(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         id: Path<String>,
         body: JsonBody<UserProfileUpdate>,
@@ -396,7 +397,7 @@ impl ProfilesApi {
     #[oai(path = "/user/profile/:id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         identity: Identity,
         id: Path<String>,
     ) -> Reply<Json<ProfileView>, ItemErrors> {

@@ -24,6 +24,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use query::{TelemetryFilters, TelemetryRow};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// A telemetry record.
 #[derive(Debug, Clone, Object)]
@@ -56,7 +57,7 @@ impl TelemetryApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Exact public key of the reporting node (case-insensitive).
         node_public_key: Query<Option<String>>,
         /// Public key of an observer that heard the record; repeat to match any of several.
@@ -97,7 +98,7 @@ impl TelemetryApi {
     #[oai(path = "/telemetry/:telemetry_id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         telemetry_id: Path<String>,
     ) -> Reply<Json<TelemetryRead>, ItemErrors> {
         let db = &state.db;

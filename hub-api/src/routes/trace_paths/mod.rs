@@ -24,6 +24,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use query::TracePathRow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// A trace result.
 #[derive(Debug, Clone, Object)]
@@ -70,7 +71,7 @@ impl TracePathsApi {
     #[oai(path = "/trace-paths", method = "get")]
     async fn list(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         /// Public key of an observer that heard the trace; repeat to match any of several.
         #[oai(default)]
         observed_by: Query<BTreeSet<String>>,
@@ -106,7 +107,7 @@ impl TracePathsApi {
     #[oai(path = "/trace-paths/:trace_path_id", method = "get")]
     async fn get(
         &self,
-        state: Data<&AppState>,
+        state: Data<&Arc<AppState>>,
         trace_path_id: Path<String>,
     ) -> Reply<Json<TracePathRead>, ItemErrors> {
         let db = &state.db;

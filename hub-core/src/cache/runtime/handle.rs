@@ -26,8 +26,15 @@ use crate::tables::TableVersions;
 /// let cache = ResponseCache::new(Arc::new(NullCache), Duration::from_secs(30), Duration::from_secs(30));
 /// let _app = Route::new().data(cache);
 /// ```
+///
+/// A clone shares everything (one reference count): the app puts the cache into every
+/// request's data.
 #[derive(Clone)]
-pub struct ResponseCache {
+pub struct ResponseCache(pub(super) Arc<CacheParts>);
+
+/// What a [`ResponseCache`] holds.
+#[derive(Clone)]
+pub(super) struct CacheParts {
     pub(super) backend: Arc<dyn CacheBackend>,
     pub(super) ttl_default: Duration,
     pub(super) ttl_dashboard: Duration,
@@ -54,14 +61,14 @@ pub const DEFAULT_COALESCE_WAIT: Duration = Duration::from_secs(10);
 impl std::fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseCache")
-            .field("backend", &self.backend.kind())
-            .field("ttl_default", &self.ttl_default)
-            .field("ttl_dashboard", &self.ttl_dashboard)
-            .field("ttl_feeds", &self.ttl_feeds)
+            .field("backend", &self.0.backend.kind())
+            .field("ttl_default", &self.0.ttl_default)
+            .field("ttl_dashboard", &self.0.ttl_dashboard)
+            .field("ttl_feeds", &self.0.ttl_feeds)
             .field("coalescing", &self.coalescing())
-            .field("coalesce_wait", &self.coalesce_wait)
-            .field("grace", &self.grace)
-            .field("refresher", &self.refresher)
+            .field("coalesce_wait", &self.0.coalesce_wait)
+            .field("grace", &self.0.grace)
+            .field("refresher", &self.0.refresher)
             .finish()
     }
 }
@@ -100,7 +107,7 @@ impl ResponseCache {
         ttl_default: Duration,
         ttl_dashboard: Duration,
     ) -> Self {
-        Self {
+        Self(Arc::new(CacheParts {
             backend,
             ttl_default,
             ttl_dashboard,
@@ -111,20 +118,20 @@ impl ResponseCache {
             coalesce_wait: DEFAULT_COALESCE_WAIT,
             grace: Duration::ZERO,
             refresher: Arc::default(),
-        }
+        }))
     }
 
     /// The in-process change counters of the tables, shared by every clone of this cache:
     /// kept values (past-day counts, ...) compare them with those they were read under.
     pub fn versions(&self) -> &TableVersions {
-        &self.versions
+        &self.0.versions
     }
 
     /// The same cache serving entries up to `grace` past their TTL while one background
     /// refresh per key recomputes them (docs/caching.md#stale-while-revalidate). Entries are
     /// kept in the store for TTL + `grace`. Refreshes need [`ResponseCache::refresh_through`].
     pub fn with_grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        Arc::make_mut(&mut self.0).grace = grace;
         self
     }
 
@@ -132,17 +139,17 @@ impl ResponseCache {
     /// weak reference, so the app (which holds the cache) can still be dropped; without an
     /// app, stale entries are still served within the grace period but not refreshed early.
     pub fn refresh_through(&self, app: Weak<dyn DynEndpoint<Output = Response>>) {
-        self.refresher.install(app);
+        self.0.refresher.install(app);
     }
 
     /// Background refreshes running now.
     pub fn refreshes_in_flight(&self) -> usize {
-        self.refresher.in_flight()
+        self.0.refresher.in_flight()
     }
 
     /// How long entries stay in the store: their TTL plus the grace period.
     pub(super) fn kept_for(&self, ttl: Ttl) -> Duration {
-        self.ttl(ttl) + self.grace
+        self.ttl(ttl) + self.0.grace
     }
 
     /// Whether an entry is fresh (with whole seconds of TTL left), stale (inside the grace
@@ -155,7 +162,7 @@ impl ResponseCache {
         stored_at: u64,
     ) -> Freshness {
         let ttl = self.ttl(ttl);
-        if self.grace.is_zero() {
+        if self.0.grace.is_zero() {
             // Without a grace period the store's own expiry is the only one.
             let left = match expires_in {
                 Some(left) => left.as_secs(),
@@ -166,8 +173,8 @@ impl ResponseCache {
             return Freshness::Fresh(left);
         }
         let past_ttl = match expires_in {
-            Some(left) if left > self.grace => {
-                return Freshness::Fresh((left - self.grace).as_secs());
+            Some(left) if left > self.0.grace => {
+                return Freshness::Fresh((left - self.0.grace).as_secs());
             }
             Some(_) => true,
             None => {
@@ -175,7 +182,7 @@ impl ResponseCache {
                 if age < ttl {
                     return Freshness::Fresh((ttl - age).as_secs());
                 }
-                age < ttl + self.grace
+                age < ttl + self.0.grace
             }
         };
         if past_ttl {
@@ -188,47 +195,48 @@ impl ResponseCache {
     /// The same cache with `ttl = feeds` entries kept for `ttl` (`REDIS_CACHE_TTL_FEEDS`;
     /// [`DEFAULT_TTL_FEEDS`] otherwise).
     pub fn with_ttl_feeds(mut self, ttl: Duration) -> Self {
-        self.ttl_feeds = ttl;
+        Arc::make_mut(&mut self.0).ttl_feeds = ttl;
         self
     }
 
     /// The same cache with coalesced waiters waiting at most `wait` for their leader; past
     /// it, a waiter runs the handler itself (docs/caching.md#coalescing).
     pub fn with_coalesce_wait(mut self, wait: Duration) -> Self {
-        self.coalesce_wait = wait;
+        Arc::make_mut(&mut self.0).coalesce_wait = wait;
         self
     }
 
     /// The same cache without coalescing of concurrent misses: every miss runs the handler.
     /// Coalescing is on by default; this exists for comparisons (`hub-bench`) and tests.
     pub fn without_coalescing(mut self) -> Self {
-        self.flights = None;
+        Arc::make_mut(&mut self.0).flights = None;
         self
     }
 
     /// Whether concurrent misses of one key run the handler once (docs/contract/cache-design.md section 6).
     pub fn coalescing(&self) -> bool {
-        self.flights.is_some()
+        self.0.flights.is_some()
     }
 
     /// The same cache, also reporting its events to `observer` (metrics, benchmarks).
     /// Observers added earlier keep receiving them.
     pub fn with_observer(mut self, observer: Arc<dyn CacheObserver>) -> Self {
-        self.observer = self.observer.with(observer);
+        let parts = Arc::make_mut(&mut self.0);
+        parts.observer = parts.observer.clone().with(observer);
         self
     }
 
     /// The backend (for health checks, invalidation and shutdown).
     pub fn backend(&self) -> &Arc<dyn CacheBackend> {
-        &self.backend
+        &self.0.backend
     }
 
     /// The concrete TTL for a selector.
     pub fn ttl(&self, ttl: Ttl) -> Duration {
         match ttl {
-            Ttl::Default => self.ttl_default,
-            Ttl::Dashboard => self.ttl_dashboard,
-            Ttl::Feeds => self.ttl_feeds,
+            Ttl::Default => self.0.ttl_default,
+            Ttl::Dashboard => self.0.ttl_dashboard,
+            Ttl::Feeds => self.0.ttl_feeds,
             Ttl::Seconds(n) => Duration::from_secs(n),
         }
     }

@@ -106,7 +106,7 @@ impl ResponseCache {
     /// backend took the bump. Never fails: a disabled cache only bumps the versions, a
     /// backend error is counted (`error` event per table) and otherwise ignored.
     pub async fn tables_changed(&self, tables: &[Table]) -> bool {
-        tables.iter().for_each(|t| self.versions.bump(*t));
+        tables.iter().for_each(|t| self.0.versions.bump(*t));
         self.bump_generations(tables).await
     }
 
@@ -118,20 +118,20 @@ impl ResponseCache {
     }
 
     async fn bump_generations(&self, tables: &[Table]) -> bool {
-        if tables.is_empty() || !self.backend.is_enabled() {
+        if tables.is_empty() || !self.0.backend.is_enabled() {
             return false;
         }
         let names: Vec<&'static str> = tables.iter().map(|t| t.name()).collect();
         let names = names.as_slice();
-        match self.backend.invalidate_many(names).await {
+        match self.0.backend.invalidate_many(names).await {
             Ok(()) => {
-                names.iter().for_each(|n| self.observer.invalidated(n));
+                names.iter().for_each(|n| self.0.observer.invalidated(n));
                 true
             }
             Err(e) => {
                 tracing::debug!(target: "hub::cache", error = %e, ?names,
                     "invalidation skipped; entries expire with their TTL");
-                names.iter().for_each(|n| self.observer.error(n));
+                names.iter().for_each(|n| self.0.observer.error(n));
                 false
             }
         }

@@ -89,7 +89,7 @@ where
             .await
             .conditional(inm);
     };
-    let observer = &cache.observer;
+    let observer = &cache.0.observer;
     if !read {
         // Writes are never looked up, stored or coalesced.
         observer.lookup(spec.name, Lookup::Bypass);
@@ -108,10 +108,10 @@ where
     // an unreachable Redis at most once.
     let names: Vec<&'static str> = spec.reads.iter().map(|t| t.name()).collect();
     let refreshing = req.extensions().get::<Refreshing>().is_some();
-    let (fwd, generations) = if cache.backend.is_enabled() {
+    let (fwd, generations) = if cache.0.backend.is_enabled() {
         // Redis' remaining time decides freshness only when there is a grace period.
-        let with_expiry = !cache.grace.is_zero();
-        match cache.backend.lookup(&key, &names, with_expiry).await {
+        let with_expiry = !cache.0.grace.is_zero();
+        match cache.0.backend.lookup(&key, &names, with_expiry).await {
             Ok(Found {
                 entry,
                 generations,
@@ -134,7 +134,7 @@ where
                         // A background refresh must recompute, not replay what it refreshes.
                         Freshness::Stale if !refreshing => {
                             observer.lookup(spec.name, Lookup::Stale);
-                            cache.refresher.start(&key, req);
+                            cache.0.refresher.start(&key, req);
                             return Cached::hit(env, "hub; hit; stale".to_owned()).conditional(inm);
                         }
                         Freshness::Stale | Freshness::Gone => {}
@@ -169,10 +169,10 @@ where
         _ => Answer::Tagged,
     };
     let miss = Miss::new(spec, fwd, answer);
-    let Some(flights) = &cache.flights else {
+    let Some(flights) = &cache.0.flights else {
         return compute(miss, handler).await.conditional(inm);
     };
-    let fresh = match flights.take_part(&flight_key, cache.coalesce_wait).await {
+    let fresh = match flights.take_part(&flight_key, cache.0.coalesce_wait).await {
         Flight::Lead(leader) => compute(miss.led_by(leader), handler).await,
         Flight::Alone => compute(miss, handler).await,
         Flight::Collapsed(shared) => {
@@ -359,12 +359,13 @@ impl Store<'_> {
             // Errors are already logged (rate-limited) by the backend; a failed store only
             // means the next request misses.
             match cache
+                .0
                 .backend
                 .set(&key, &encoded, cache.kept_for(spec.ttl))
                 .await
             {
-                Ok(()) => cache.observer.stored(spec.name),
-                Err(_) => cache.observer.error(spec.name),
+                Ok(()) => cache.0.observer.stored(spec.name),
+                Err(_) => cache.0.observer.error(spec.name),
             }
             drop(storing);
         };
