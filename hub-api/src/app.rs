@@ -11,7 +11,7 @@ use crate::state::AppState;
 use hub_core::settings::{CorsSettings, HttpSettings};
 use poem::endpoint::{DynEndpoint, ToDynEndpoint};
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::middleware::{Cors, NormalizePath, TrailingSlash};
+use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
 use poem_openapi::OpenApiService;
 use std::collections::HashMap;
@@ -208,7 +208,6 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
             writes,
             metrics,
         })
-        .with(NormalizePath::new(TrailingSlash::Trim))
         // Inside the error renderer, so a refused origin's error is JSON too.
         .with(cors(&http.cors))
         .catch_all_error(json_error)

@@ -71,9 +71,16 @@ impl<'a> FromRequest<'a> for Caller {
 /// ```
 /// let req = poem::Request::builder().header("X-User-Roles", "member,operator").finish();
 /// assert_eq!(hub_api::caller::role_key(&req), "role=operator");
+/// let anonymous = poem::Request::builder().finish();
+/// assert_eq!(hub_api::caller::role_key(&anonymous), "role=anonymous");
 /// ```
-pub fn role_key(req: &Request) -> String {
-    format!("role={}", Caller::of(req).role.as_str())
+pub fn role_key(req: &Request) -> &'static str {
+    match Caller::of(req).role {
+        Role::Anonymous => "role=anonymous",
+        Role::Member => "role=member",
+        Role::Operator => "role=operator",
+        Role::Admin => "role=admin",
+    }
 }
 
 /// Who the trusted web proxy says the user is: `X-User-Id`, `X-User-Name` and the raw

@@ -13,13 +13,16 @@ use crate::input_guard::{PathTemplates, nul_refusal};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use hub_core::settings::AuthSettings;
-use poem::http::StatusCode;
+use poem::http::uri::PathAndQuery;
+use poem::http::{StatusCode, Uri};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// hub's steps around the routes, in this order:
 ///
+/// 0. the path is normalized ([`normalized_path`]: no trailing slash, no repeated slash);
 /// 1. the request's duration starts ([`Metrics::observed`] records it with the answer);
 /// 2. a write waits for its turn ([`WriteGate::turn`]; SQLite has one writer);
 /// 3. identity headers the caller's key does not vouch for are dropped
@@ -83,7 +86,10 @@ pub struct HubEndpoint<E> {
 impl<E: Endpoint> Endpoint for HubEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if let Some(path) = normalized_path(req.uri().path()) {
+            *req.uri_mut() = with_path(req.uri(), &path)?;
+        }
         let started = Instant::now();
         let method = req.method().clone();
         let _turn = self.steps.writes.turn(&method).await;
@@ -108,6 +114,88 @@ impl<E: Endpoint> HubEndpoint<E> {
                 Ok(method_not_allowed(&steps.allowed, &err))
             }
             Err(err) => Err(err),
+        }
+    }
+}
+
+/// The path with trailing slashes trimmed and repeated slashes merged (`/` when nothing is
+/// left), as poem's `NormalizePath::new(TrailingSlash::Trim)` makes it; `None` when the path
+/// is already so, which is every request of a well-behaved client. Why not poem's
+/// middleware: it runs a regular expression and copies the path on every request.
+///
+/// ```
+/// use hub_api::middleware::normalized_path;
+/// assert_eq!(normalized_path("/api/v1/nodes"), None);
+/// assert_eq!(normalized_path("/api/v1/nodes/").as_deref(), Some("/api/v1/nodes"));
+/// assert_eq!(normalized_path("//api///v1/nodes//").as_deref(), Some("/api/v1/nodes"));
+/// assert_eq!(normalized_path("///").as_deref(), Some("/"));
+/// ```
+pub fn normalized_path(path: &str) -> Option<String> {
+    if !path.ends_with('/') && !path.contains("//") {
+        return None;
+    }
+    let mut normal = String::with_capacity(path.len());
+    for c in path.trim_end_matches('/').chars() {
+        if !(c == '/' && normal.ends_with('/')) {
+            normal.push(c);
+        }
+    }
+    if normal.is_empty() {
+        normal.push('/');
+    }
+    (normal != path).then_some(normal)
+}
+
+/// `uri` with its path replaced by `path` (query kept).
+fn with_path(uri: &Uri, path: &str) -> poem::Result<Uri> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::from_str(&path_and_query)
+            .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))?,
+    );
+    Uri::from_parts(parts)
+        .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem::EndpointExt;
+    use poem::middleware::{NormalizePath, TrailingSlash};
+
+    /// The path and query poem's `NormalizePath` (trimming) hands on for `uri`.
+    async fn poem_normalized(uri: &str) -> String {
+        let ep = poem::endpoint::make_sync(|req: Request| req.uri().to_string())
+            .with(NormalizePath::new(TrailingSlash::Trim));
+        let req = Request::builder().uri_str(uri).finish();
+        let body = ep.get_response(req).await.into_body();
+        body.into_string().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn paths_are_normalized_as_poem_normalizes_them() {
+        for uri in [
+            "/",
+            "//",
+            "///",
+            "/api",
+            "/api/",
+            "/api/v1//nodes",
+            "//api//v1///nodes//",
+            "/api/v1/nodes/?limit=5&search=a//b",
+            "/api/v1/nodes?limit=5",
+            "/api/docs/",
+        ] {
+            let req = Request::builder().uri_str(uri).finish();
+            let ours = match normalized_path(req.uri().path()) {
+                Some(path) => with_path(req.uri(), &path).unwrap().to_string(),
+                None => req.uri().to_string(),
+            };
+            assert_eq!(ours, poem_normalized(uri).await, "{uri}");
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn list_key(req: &Request) -> String {
         .map_err(|_| ())
         .and_then(|p| parse_bool("mine", p.mine.as_deref()).map_err(|_| ()));
     if matches!(mine, Ok(None) | Ok(Some(false))) {
-        return role;
+        return role.to_owned();
     }
     let user = user_id(req).map_or_else(
         || "none".to_string(),
