@@ -7,15 +7,17 @@
 //! (docs/benchmarks.md, "The HIT path against a static server"). Each step stays a function
 //! beside what it checks; this module only puts them in order.
 
-use crate::app::{AllowedMethods, WriteGate, method_not_allowed};
 use crate::caller::drop_untrusted_identity;
+use crate::error::detail_response;
 use crate::input_guard::{PathTemplates, nul_refusal};
 use crate::metrics::Metrics;
+use crate::metrics::path_shape;
 use crate::state::AppState;
 use hub_core::settings::AuthSettings;
 use poem::http::uri::PathAndQuery;
-use poem::http::{StatusCode, Uri};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem::http::{HeaderValue, Method, StatusCode, Uri, header};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,9 +36,8 @@ use std::time::Instant;
 ///
 /// ```no_run
 /// # fn build(state: hub_api::state::AppState, metrics: std::sync::Arc<hub_api::metrics::Metrics>) {
-/// use hub_api::app::{AllowedMethods, WriteGate};
 /// use hub_api::input_guard::PathTemplates;
-/// use hub_api::middleware::HubMiddleware;
+/// use hub_api::middleware::{AllowedMethods, HubMiddleware, WriteGate};
 /// use poem::EndpointExt;
 /// let writes = WriteGate::for_backend(state.db.get_database_backend());
 /// let app = poem::Route::new().with(HubMiddleware {
@@ -114,6 +115,81 @@ impl<E: Endpoint> HubEndpoint<E> {
                 Ok(method_not_allowed(&steps.allowed, &err))
             }
             Err(err) => Err(err),
+        }
+    }
+}
+
+/// The methods each OpenAPI path answers, for the `Allow` header of a 405 (RFC 9110 section
+/// 15.5.6 requires it).
+#[derive(Debug, Default, Clone)]
+pub struct AllowedMethods {
+    /// Path shape (parameters as `{}`, see [`path_shape`]) -> `Allow` value.
+    by_shape: HashMap<String, String>,
+}
+
+impl AllowedMethods {
+    /// The methods of every path of the OpenAPI document `spec`; HEAD wherever GET is, since poem
+    /// answers HEAD with the GET handler.
+    pub fn of(spec: &serde_json::Value) -> Self {
+        let mut by_shape = HashMap::new();
+        for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
+            by_shape.insert(path_shape(path).into_owned(), methods.join(", "));
+        }
+        AllowedMethods { by_shape }
+    }
+
+    /// The `Allow` value for a matched path pattern (poem's `:name` or OpenAPI's `{name}`).
+    pub fn allow(&self, pattern: &str) -> Option<&str> {
+        self.by_shape.get(&*path_shape(pattern)).map(String::as_str)
+    }
+}
+
+/// The JSON 405 with `Allow` listing the methods of the path poem matched, for poem's bare
+/// 405 error `err` (a step of [`HubMiddleware`]).
+pub fn method_not_allowed(allowed: &AllowedMethods, err: &poem::Error) -> Response {
+    let allow = err
+        .data::<PathPattern>()
+        .and_then(|pattern| allowed.allow(&pattern.0))
+        .and_then(|allow| HeaderValue::from_str(allow).ok());
+    let mut response = detail_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}
+
+/// Runs this process's writes one at a time on SQLite.
+///
+/// SQLite has one writer per database. Two write transactions of this process that overlap
+/// fail with `database is locked` (SQLITE_BUSY, or SQLITE_BUSY_SNAPSHOT when a transaction
+/// that read first tries to write, which no busy timeout waits out), so two concurrent
+/// writes would turn into a 500 for one of them. Waiting for the previous write costs little:
+/// SQLite would have serialized them anyway. PostgreSQL needs no gate.
+#[derive(Debug)]
+pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    /// A gate for `backend`: closed on SQLite, absent elsewhere.
+    pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
+        WriteGate((backend == sea_orm::DbBackend::Sqlite).then(|| tokio::sync::Mutex::new(())))
+    }
+
+    /// Waits for this request's turn when it is a write (not GET or HEAD) and the gate is
+    /// closed; the turn lasts as long as the guard (a step of [`HubMiddleware`]).
+    pub async fn turn(&self, method: &Method) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let write = !matches!(*method, Method::GET | Method::HEAD);
+        match &self.0 {
+            Some(lock) if write => Some(lock.lock().await),
+            _ => None,
         }
     }
 }

@@ -522,14 +522,14 @@ fn print_ratios(rounds: &[Vec<Row>]) {
                 Outcome::NotServed => None,
             })
     };
-    // `mode / base` in every round where both were measured.
-    let ratios = |endpoint: &str, mode: Mode, base: Mode| -> Vec<f64> {
+    // `(mode / base, mode, base)` req/s in every round where both were measured.
+    let ratios = |endpoint: &str, mode: Mode, base: Mode| -> Vec<(f64, f64, f64)> {
         rounds
             .iter()
             .filter_map(|rows| {
                 let value = rps(rows, endpoint, mode)?;
                 let base = rps(rows, endpoint, base)?;
-                Some(value / base.max(1e-9))
+                Some((value / base.max(1e-9), value, base))
             })
             .collect()
     };
@@ -553,16 +553,16 @@ fn print_ratios(rounds: &[Vec<Row>]) {
             if values.is_empty() {
                 continue;
             }
-            values.sort_by(f64::total_cmp);
-            let median = values[values.len() / 2];
+            values.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let median = values[values.len() / 2].0;
             let line = format!(
                 "{endpoint}: {} / {} = {median:.2}x req/s",
                 mode.name(),
                 base.name()
             );
             match values.as_slice() {
-                [_] => println!("{line}"),
-                [low, .., high] => println!(
+                [(_, value, base)] => println!("{line} ({value:.0} / {base:.0})"),
+                [(low, ..), .., (high, ..)] => println!(
                     "{line} (median of {} rounds, {low:.2}-{high:.2})",
                     values.len()
                 ),
