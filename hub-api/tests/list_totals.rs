@@ -107,6 +107,10 @@ async fn totals_equal_the_rows_of_the_pages_under_every_kept_filter() {
         "/api/v1/messages?message_type=contact",
         "/api/v1/packets?channel_idx=17",
         "/api/v1/packets?event_type=advertisement",
+        // Pages written for SQLite's planner (`+column`), counts not: the same rows.
+        "/api/v1/packets?redacted=false",
+        "/api/v1/packets?route_type=flood",
+        "/api/v1/packets?packet_type=5",
     ] {
         let rows = paged_rows(&app, uri).await;
         assert_eq!(total(&app, uri).await, rows, "{uri}");

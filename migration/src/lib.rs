@@ -15,6 +15,7 @@ mod m20261128_000003_complete_schema;
 mod m20261202_000004_fast_read_indexes;
 mod m20261202_000005_observer_read_index;
 mod m20261207_000006_route_perf_head;
+mod m20261207_000007_packet_type_read_index;
 pub mod read_indexes;
 
 /// Every migration of hub, in order.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_fast_read_indexes::Migration),
             Box::new(m20261202_000005_observer_read_index::Migration),
             Box::new(m20261207_000006_route_perf_head::Migration),
+            Box::new(m20261207_000007_packet_type_read_index::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     m20261126_000002_read_indexes, m20261202_000004_fast_read_indexes,
-    m20261202_000005_observer_read_index,
+    m20261202_000005_observer_read_index, m20261207_000007_packet_type_read_index,
 };
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -15,6 +15,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .iter()
         .chain(m20261202_000004_fast_read_indexes::INDEXES)
         .chain(m20261202_000005_observer_read_index::INDEXES)
+        .chain(m20261207_000007_packet_type_read_index::INDEXES)
 }
 
 /// The names of the indexes in the database's current schema.
