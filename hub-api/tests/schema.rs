@@ -192,11 +192,14 @@ async fn alembic_versions(db: &DatabaseConnection) -> Vec<String> {
 }
 
 /// Every migration of hub; a fresh database gets them all at once.
-const MIGRATIONS: usize = 6;
+const MIGRATIONS: usize = 7;
 
 /// The migrations before `m20261207_000006_route_perf_head`, which a database hub made at the
 /// previous head has had.
 const MIGRATIONS_AT_PREVIOUS_HEAD: u32 = 5;
+
+/// What such a database is migrated by: the route-perf head and every migration after it.
+const MIGRATIONS_SINCE_PREVIOUS_HEAD: usize = MIGRATIONS - MIGRATIONS_AT_PREVIOUS_HEAD as usize;
 
 /// MeshCore Hub's `alembic/versions/20260725_1200_a59611449e2a_route_perf_remediation.py`.
 #[test]
@@ -408,7 +411,9 @@ async fn sqlite_database_hub_made_at_the_previous_head_is_brought_to_the_head() 
 
     assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 1 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS_SINCE_PREVIOUS_HEAD
+        }
     );
     assert_eq!(alembic_versions(&hub).await, [ALEMBIC_HEAD]);
     assert_eq!(route_windows(&hub).await, ["A=12", "C=6"]);
@@ -431,7 +436,9 @@ async fn the_route_perf_migration_keeps_a_newer_alembic_revision() {
         .unwrap();
     assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 1 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS_SINCE_PREVIOUS_HEAD
+        }
     );
     assert_eq!(alembic_versions(&hub).await, ["ffffffffffff"]);
 }
@@ -745,7 +752,9 @@ async fn postgres_database_hub_made_at_the_previous_head_is_brought_to_the_head(
 
     assert_eq!(
         hub_core::db::prepare_schema(&hub).await.unwrap(),
-        SchemaState::Migrated { applied: 1 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS_SINCE_PREVIOUS_HEAD
+        }
     );
     assert_same_tables(&postgres_shape(&hub, "public").await, &expected);
     assert!(index_is_valid(&hub, "ix_packet_path_hops_raw_packet_id_position").await);
@@ -772,7 +781,9 @@ async fn postgres_database_hub_made_at_the_previous_head_is_brought_to_the_head(
     assert!(!index_is_valid(&interrupted, "ix_packet_path_hops_raw_packet_id_position").await);
     assert_eq!(
         hub_core::db::prepare_schema(&interrupted).await.unwrap(),
-        SchemaState::Migrated { applied: 1 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS_SINCE_PREVIOUS_HEAD
+        }
     );
     assert!(index_is_valid(&interrupted, "ix_packet_path_hops_raw_packet_id_position").await);
     assert_same_tables(&postgres_shape(&interrupted, "public").await, &expected);
@@ -820,7 +831,9 @@ async fn postgres_covering_index_build_outlasts_the_statement_timeout() {
         hub_core::db::prepare(&serving, &target, hub_core::db::Intent::Serve)
             .await
             .unwrap(),
-        SchemaState::Migrated { applied: 1 }
+        SchemaState::Migrated {
+            applied: MIGRATIONS_SINCE_PREVIOUS_HEAD
+        }
     );
     assert!(index_is_valid(&serving, "ix_packet_path_hops_raw_packet_id_position").await);
     assert!(
