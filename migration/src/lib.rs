@@ -26,12 +26,12 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261126_000001_meshcore_hub_schema::Migration),
-            Box::new(m20261126_000002_read_indexes::Migration),
+            Box::new(m20261126_000002_read_indexes::MIGRATION),
             Box::new(m20261128_000003_complete_schema::Migration),
-            Box::new(m20261202_000004_fast_read_indexes::Migration),
-            Box::new(m20261202_000005_observer_read_index::Migration),
+            Box::new(m20261202_000004_fast_read_indexes::MIGRATION),
+            Box::new(m20261202_000005_observer_read_index::MIGRATION),
             Box::new(m20261207_000006_route_perf_head::Migration),
-            Box::new(m20261207_000007_packet_type_read_index::Migration),
+            Box::new(m20261207_000007_packet_type_read_index::MIGRATION),
         ]
     }
 }
@@ -117,6 +117,30 @@ pub(crate) async fn drop_indexes(
             .await?;
     }
     Ok(())
+}
+
+/// A migration that only adds read indexes: `indexes` created on `up`, dropped on `down`.
+pub(crate) struct ReadIndexMigration {
+    /// The migration's name in `seaql_migrations`.
+    pub(crate) name: &'static str,
+    pub(crate) indexes: &'static IndexList,
+}
+
+impl MigrationName for ReadIndexMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ReadIndexMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_indexes(manager, self.indexes).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_indexes(manager, self.indexes).await
+    }
 }
 
 /// Records [`ALEMBIC_HEAD`] in `alembic_version` unless it already holds a revision: alembic

@@ -6,15 +6,12 @@
 //! (Databases migrated before the prefix existed are renamed by
 //! `m20261128_000003_complete_schema`.)
 
-use sea_orm_migration::prelude::*;
+use crate::ReadIndexMigration;
 
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261126_000002_read_indexes"
-    }
-}
+pub(crate) const MIGRATION: ReadIndexMigration = ReadIndexMigration {
+    name: "m20261126_000002_read_indexes",
+    indexes: INDEXES,
+};
 
 /// (name, table, columns): each backs a filter or sort of docs/contract/api.md section 2.
 pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
@@ -56,14 +53,3 @@ pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
         &["user_profile_id", "adopted_at"],
     ),
 ];
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::create_indexes(manager, INDEXES).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::drop_indexes(manager, INDEXES).await
-    }
-}

@@ -1,15 +1,12 @@
 //! Covering indexes for uncached first pages and dashboard aggregates on large networks
 //! (docs/benchmarks.md, "Every filter"). Prefixed like every read index of hub.
 
-use sea_orm_migration::prelude::*;
+use crate::ReadIndexMigration;
 
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261202_000004_fast_read_indexes"
-    }
-}
+pub(crate) const MIGRATION: ReadIndexMigration = ReadIndexMigration {
+    name: "m20261202_000004_fast_read_indexes",
+    indexes: INDEXES,
+};
 
 /// (name, table, columns), each named for the query it serves.
 pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
@@ -29,14 +26,3 @@ pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
         &["received_at", "event_type", "path_hash_bytes"],
     ),
 ];
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::create_indexes(manager, INDEXES).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::drop_indexes(manager, INDEXES).await
-    }
-}

@@ -1,15 +1,12 @@
 //! The `observed_by` filter of every list (adverts, messages, packets, telemetry, trace paths)
 //! as an index-only look-up (docs/benchmarks.md, "Every filter").
 
-use sea_orm_migration::prelude::*;
+use crate::ReadIndexMigration;
 
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261202_000005_observer_read_index"
-    }
-}
+pub(crate) const MIGRATION: ReadIndexMigration = ReadIndexMigration {
+    name: "m20261202_000005_observer_read_index",
+    indexes: INDEXES,
+};
 
 /// (name, table, columns), each named for the query it serves.
 pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
@@ -23,14 +20,3 @@ pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
         &["observer_node_id", "event_type", "event_hash"],
     ),
 ];
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::create_indexes(manager, INDEXES).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::drop_indexes(manager, INDEXES).await
-    }
-}

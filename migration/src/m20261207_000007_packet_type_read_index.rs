@@ -1,15 +1,12 @@
 //! The `packet_type` filter of the packet list, newest first (docs/benchmarks.md, "Every
 //! filter").
 
-use sea_orm_migration::prelude::*;
+use crate::ReadIndexMigration;
 
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261207_000007_packet_type_read_index"
-    }
-}
+pub(crate) const MIGRATION: ReadIndexMigration = ReadIndexMigration {
+    name: "m20261207_000007_packet_type_read_index",
+    indexes: INDEXES,
+};
 
 /// (name, table, columns), each named for the query it serves.
 pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
@@ -23,14 +20,3 @@ pub(crate) const INDEXES: &[(&str, &str, &[&str])] = &[
         &["packet_type", "received_at"],
     ),
 ];
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::create_indexes(manager, INDEXES).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::drop_indexes(manager, INDEXES).await
-    }
-}
