@@ -164,6 +164,39 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+
+    /// Observes one request's `outcome` in `hub_http_request_duration_seconds` and returns
+    /// the response the client gets (a step of [`crate::middleware::HubMiddleware`]).
+    ///
+    /// It runs inside the app's error catcher so it can read the matched route, which poem
+    /// puts on the response or the error; errors are turned into their JSON responses here
+    /// (the same [`json_error`] the app uses) so the recorded status is the one the client
+    /// gets.
+    pub async fn observed(
+        &self,
+        method: &Method,
+        started: Instant,
+        outcome: poem::Result<Response>,
+    ) -> Response {
+        let (response, route) = match outcome {
+            Ok(response) => {
+                let route = self.route_label(response.data::<PathPattern>());
+                (response, route)
+            }
+            Err(err) => {
+                let route = self.route_label(err.data::<PathPattern>());
+                (json_error(err).await, route)
+            }
+        };
+        self.observe_request(
+            route,
+            method,
+            response.status(),
+            cache_label(&response),
+            started.elapsed().as_secs_f64(),
+        );
+        response
+    }
 }
 
 /// The cache counters; cloning shares them (prometheus vectors are reference-counted).
@@ -429,41 +462,6 @@ fn cache_label(response: &Response) -> &'static str {
         Some(v) if v.eq_ignore_ascii_case(b"hit") => "hit",
         Some(v) if v.eq_ignore_ascii_case(b"miss") => "miss",
         Some(_) => "other",
-    }
-}
-
-impl Metrics {
-    /// Observes one request's `outcome` in `hub_http_request_duration_seconds` and returns
-    /// the response the client gets (a step of [`crate::middleware::HubMiddleware`]).
-    ///
-    /// It runs inside the app's error catcher so it can read the matched route, which poem
-    /// puts on the response or the error; errors are turned into their JSON responses here
-    /// (the same [`json_error`] the app uses) so the recorded status is the one the client
-    /// gets.
-    pub async fn observed(
-        &self,
-        method: &Method,
-        started: Instant,
-        outcome: poem::Result<Response>,
-    ) -> Response {
-        let (response, route) = match outcome {
-            Ok(response) => {
-                let route = self.route_label(response.data::<PathPattern>());
-                (response, route)
-            }
-            Err(err) => {
-                let route = self.route_label(err.data::<PathPattern>());
-                (json_error(err).await, route)
-            }
-        };
-        self.observe_request(
-            route,
-            method,
-            response.status(),
-            cache_label(&response),
-            started.elapsed().as_secs_f64(),
-        );
-        response
     }
 }
 

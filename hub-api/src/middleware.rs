@@ -228,13 +228,13 @@ fn with_path(uri: &Uri, path: &str) -> poem::Result<Uri> {
         Some(query) => format!("{path}?{query}"),
         None => path.to_owned(),
     };
+    let bad_request = |e: &dyn std::fmt::Display| {
+        poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST)
+    };
     let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(
-        PathAndQuery::from_str(&path_and_query)
-            .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))?,
-    );
-    Uri::from_parts(parts)
-        .map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))
+    parts.path_and_query =
+        Some(PathAndQuery::from_str(&path_and_query).map_err(|e| bad_request(&e))?);
+    Uri::from_parts(parts).map_err(|e| bad_request(&e))
 }
 
 #[cfg(test)]

@@ -11,6 +11,20 @@ use sea_orm::{
 };
 use std::collections::BTreeSet;
 
+/// `+column IN (values)`: the same rows as `column IN (values)`, for SQLite only. The unary
+/// `+` keeps SQLite's planner (which has no statistics on MeshCore Hub's tables) from reading
+/// `column` through an index, or planning around it, when the query is a page read in time
+/// order or a range of a day or two, and the values are a large share of the table: walking
+/// `received_at` then stops after the page or the range.
+pub fn unindexed_in<V: Into<sea_orm::Value>>(
+    backend: DbBackend,
+    column: &str,
+    values: impl ExactSizeIterator<Item = V>,
+) -> SimpleExpr {
+    let list = vec!["?"; values.len()].join(", ");
+    sql(backend, &format!("+{column} IN ({list})"), values)
+}
+
 /// Route types that count as flood, kept when `route_type` is absent and counted by the
 /// dashboard: adverts of other route types (`direct`) were only heard by a direct neighbour.
 /// A NULL route type (rows from before the column existed) counts as flood too.

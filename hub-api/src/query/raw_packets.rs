@@ -1,10 +1,12 @@
 //! Raw packet rows as the packet and packet-group endpoints read them, and the redaction rule
 //! (docs/contract/api-2.md section 1.1) they share.
 
+use crate::query::filters::unindexed_in;
 use crate::query::json::json_text;
 use hub_core::entity::raw_packets;
 use hub_core::time::Timestamp;
-use sea_orm::{ColumnTrait, Condition, FromQueryResult, QuerySelect, Select};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, DbBackend, FromQueryResult, QuerySelect, Select};
 use std::collections::BTreeSet;
 
 /// A `raw_packets` row as the packet endpoints read it: `decoded` as its stored text, so a
@@ -82,6 +84,22 @@ pub fn unredacted_rows(visible: &BTreeSet<i32>) -> Condition {
     Condition::any()
         .add(raw_packets::Column::ChannelIdx.is_null())
         .add(raw_packets::Column::ChannelIdx.is_in(visible.iter().copied()))
+}
+
+/// [`unredacted_rows`] written for a page read in time order on SQLite (the same rows):
+/// given `channel_idx IS NULL OR channel_idx IN (...)`, SQLite (no statistics) reads both
+/// branches through the `channel_idx` indexes and sorts every unredacted packet for a page
+/// (1.5 s at `large`, 1,000,000 packets), where walking `received_at` stops after the page
+/// (6 ms); unredacted packets (every packet outside a channel) are most of any network's.
+/// Counts keep [`unredacted_rows`], whose indexes serve them well.
+pub fn unredacted_rows_in_time_order(backend: DbBackend, visible: &BTreeSet<i32>) -> Condition {
+    Condition::any()
+        .add(Expr::cust("+raw_packets.channel_idx IS NULL"))
+        .add(unindexed_in(
+            backend,
+            "raw_packets.channel_idx",
+            visible.iter().copied(),
+        ))
 }
 
 /// Whether a row with `channel_idx` is redacted for the caller who may read `visible`.

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::params::{Order, contains_pattern, lower_like, sql};
 use crate::query::filters::{
     ObserverPlan, hex_equals, not_spam, observed_by_condition, observed_events, observer_ids,
-    visible_messages,
+    unindexed_in, visible_messages,
 };
 use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
 use crate::query::lookups::{
@@ -99,10 +99,10 @@ fn message_type_condition(
 ) -> Condition {
     let common = COLLECTOR_MESSAGE_TYPES.contains(&message_type);
     if in_time_order && common && backend == DbBackend::Sqlite {
-        Condition::all().add(sql(
+        Condition::all().add(unindexed_in(
             backend,
-            "+messages.message_type = ?",
-            [message_type.to_string()],
+            "messages.message_type",
+            std::iter::once(message_type.to_string()),
         ))
     } else {
         Condition::all().add(messages::Column::MessageType.eq(message_type.to_string()))

@@ -3,12 +3,16 @@
 use crate::error::ApiError;
 use crate::params::{Order, lower_like, sql};
 use crate::query::day_counts::count_rows;
-use crate::query::filters::{ObserverPlan, hex_equals, ids_of, is_one_of, observer_ids};
+use crate::query::filters::{
+    ObserverPlan, hex_equals, ids_of, is_one_of, observer_ids, unindexed_in,
+};
 use crate::query::list::{
     PageRequest, SortKey, Total, fetch_counted_page, sqlite_nulls, text_order,
 };
 use crate::query::past_days::PastDays;
-use crate::query::raw_packets::{PacketRow, packet_columns, redacted_rows, unredacted_rows};
+use crate::query::raw_packets::{
+    PacketRow, packet_columns, redacted_rows, unredacted_rows, unredacted_rows_in_time_order,
+};
 use crate::query::time_window::TimeWindow;
 use hub_core::entity::raw_packets;
 use sea_orm::sea_query::Expr;
@@ -106,7 +110,7 @@ const DECRYPTED_SQL: &str = "(LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ? \
 /// name or key contains the search text now (see [`observer_ids`], [`observers_matching`]):
 /// the row then needs no look-up of its observer, and a past day's matches stay as they are.
 /// `in_time_order`: the query is a page read in time order, either way (see
-/// [`unredacted_in_time_order`]).
+/// [`unredacted_rows_in_time_order`]).
 pub(super) fn packet_condition(
     backend: DbBackend,
     filters: &PacketFilters,
@@ -117,6 +121,9 @@ pub(super) fn packet_condition(
     in_time_order: bool,
 ) -> Condition {
     use raw_packets::Column as C;
+    // A page read in time order on SQLite: conditions that would lead its planner away from
+    // walking received_at are written to keep it there (see [`unindexed_in`]).
+    let walk_time = in_time_order && backend == DbBackend::Sqlite;
     let mut cond = Condition::all();
     if let Some(search) = &filters.search {
         let pattern = wildcard_contains(search);
@@ -151,7 +158,7 @@ pub(super) fn packet_condition(
     }
     if !filters.route_types.is_empty() {
         let types = filters.route_types.iter().cloned();
-        cond = cond.add(if in_time_order && backend == DbBackend::Sqlite {
+        cond = cond.add(if walk_time {
             // The same rows. For a page of one route type, SQLite's plan for the bare column
             // took 1.0 s at `large` (1,000,000 packets, no index on route_type), against
             // 2 ms walking received_at and stopping after the page; every route type is a
@@ -194,41 +201,13 @@ pub(super) fn packet_condition(
     }
     match filters.redacted {
         Some(true) => cond = cond.add(redacted_rows(visible)),
-        Some(false) if in_time_order && backend == DbBackend::Sqlite => {
-            cond = cond.add(unredacted_in_time_order(backend, visible));
+        Some(false) if walk_time => {
+            cond = cond.add(unredacted_rows_in_time_order(backend, visible))
         }
         Some(false) => cond = cond.add(unredacted_rows(visible)),
         None => {}
     }
     cond
-}
-
-/// [`unredacted_rows`] with a unary `+` on `channel_idx` (same rows), for a page read in time
-/// order on SQLite: given `channel_idx IS NULL OR channel_idx IN (...)`, SQLite (no
-/// statistics) reads both branches through the `channel_idx` indexes and sorts every
-/// unredacted packet for a page (1.5 s at `large`, 1,000,000 packets), where walking
-/// `received_at` stops after the page (6 ms); unredacted packets (every packet outside a
-/// channel) are most of any network's. Counts keep the indexes, which serve them well.
-fn unredacted_in_time_order(backend: DbBackend, visible: &BTreeSet<i32>) -> Condition {
-    Condition::any()
-        .add(Expr::cust("+raw_packets.channel_idx IS NULL"))
-        .add(unindexed_in(
-            backend,
-            "raw_packets.channel_idx",
-            visible.iter().copied(),
-        ))
-}
-
-/// `+column IN (values)`: the same rows as `column IN (values)`, with the unary `+` keeping
-/// SQLite's planner from reading `column` through an index (or planning around it) instead of
-/// walking the sort order of a page.
-fn unindexed_in<V: Into<sea_orm::Value>>(
-    backend: DbBackend,
-    column: &str,
-    values: impl ExactSizeIterator<Item = V>,
-) -> Expr {
-    let list = vec!["?"; values.len()].join(", ");
-    sql(backend, &format!("+{column} IN ({list})"), values)
 }
 
 /// One page of packets matching `filters`, and the number of matching rows.
