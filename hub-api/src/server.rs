@@ -297,12 +297,12 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     tokio::spawn(async move {
         // Harmless when it fails: each request then reads what it needs itself.
         let started = std::time::Instant::now();
-        match crate::routes::dashboard::read_past_days(&past_days).await {
+        match read_kept_values(&past_days).await {
             Ok(()) => tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
-                "dashboard's past days read"
+                "kept counts read"
             ),
-            Err(err) => tracing::debug!(%err, "could not read the dashboard's past days"),
+            Err(err) => tracing::debug!(%err, "could not read the kept counts"),
         }
     });
     let address = server.bind_address();
@@ -357,6 +357,21 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     conn.close().await.ok();
     tracing::info!("hub stopped");
     Ok(())
+}
+
+/// Reads what the first requests after a start would otherwise read or group themselves: the
+/// dashboard's past days and the hours the packet-group list's total keeps for its first
+/// page. `serve` runs it on a task of its own once it listens; a failure is harmless (each
+/// request then reads what it needs).
+///
+/// ```no_run
+/// # async fn demo(state: std::sync::Arc<hub_api::state::AppState>) {
+/// tokio::spawn(async move { hub_api::server::read_kept_values(&state).await });
+/// # }
+/// ```
+pub async fn read_kept_values(state: &AppState) -> Result<(), crate::error::ApiError> {
+    crate::routes::dashboard::read_past_days(state).await?;
+    crate::routes::packet_groups::read_kept_hours(state).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -720,15 +720,15 @@ async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
     );
     // What `serve` reads in the background at startup, before it is asked anything.
     let started = Instant::now();
-    hub_api::routes::dashboard::read_past_days(&state)
+    hub_api::server::read_kept_values(&state)
         .await
-        .map_err(|e| format!("dashboard's past days: {e}"))?;
+        .map_err(|e| format!("kept counts: {e}"))?;
     let startup_read = started.elapsed().as_secs_f64() * 1000.0;
     let group_hours = state.packet_group_hours.clone();
     let app = hub_api::app::build(state);
     println!("uncached: median of {n} sequential requests after one warm-up, in process");
     println!(
-        "(startup: serve's background read of the dashboard's past days took {startup_read:.0} ms)"
+        "(startup: serve's background read of the kept counts (dashboard days, packet-group hours) took {startup_read:.0} ms)"
     );
     println!("(first: the warm-up itself, before this process kept any aggregate of it; the");
     println!(" measured requests follow once the reads it started in the background are done)");

@@ -12,7 +12,7 @@
 //!
 //! Each cell is timed twice over:
 //! - `first`: the first request of a server that just started, over a new connection pool,
-//!   after the startup read `serve` does (the dashboard's past days), as a restart meets it;
+//!   after the startup read `serve` does (the dashboard's past days, the packet-group list's hours), as a restart meets it;
 //! - `median` and `max` of N sequential requests on one server that was asked every cell once
 //!   and then had 10 s for the reads those requests started in the background.
 //!
@@ -339,8 +339,8 @@ async fn request(app: &impl poem::Endpoint<Output = poem::Response>, uri: &str) 
     }
 }
 
-/// A server as `serve` starts it without a cache: a new pool over `url`, the dashboard's past
-/// days read as `serve` reads them at startup (awaited here), the null cache, no coalescing.
+/// A server as `serve` starts it without a cache: a new pool over `url`, the kept counts read
+/// as `serve` reads them at startup (awaited here), the null cache, no coalescing.
 async fn started_server(url: &str) -> Result<AppState, String> {
     let db = hub_core::db::connect(url)
         .await
@@ -350,9 +350,9 @@ async fn started_server(url: &str) -> Result<AppState, String> {
         db,
         ResponseCache::new(Arc::new(NullCache), ttl, ttl).without_coalescing(),
     );
-    hub_api::routes::dashboard::read_past_days(&state)
+    hub_api::server::read_kept_values(&state)
         .await
-        .map_err(|e| format!("dashboard's past days: {e}"))?;
+        .map_err(|e| format!("kept counts: {e}"))?;
     Ok(state)
 }
 
@@ -463,7 +463,9 @@ pub(crate) async fn matrix(url: &str, n: u32) -> Result<(), String> {
          requests per cell",
         cells.len()
     );
-    println!("(startup: serve's read of the dashboard's past days took {startup_read:.0} ms)");
+    println!(
+        "(startup: serve's read of the kept counts (dashboard days, packet-group hours) took {startup_read:.0} ms)"
+    );
     let mut shown: Vec<_> = values.by_name.iter().collect();
     shown.sort();
     for (name, found) in shown {

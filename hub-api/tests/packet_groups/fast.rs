@@ -123,6 +123,7 @@ fn filters(since: NaiveDateTime, until: Option<NaiveDateTime>) -> GroupFilters {
         event_type: None,
         channel_idx: None,
         path_hash_bytes: None,
+        rows_at_least_bytes: None,
         since,
         until,
     }
@@ -171,7 +172,13 @@ async fn assert_same_as_grouping(db: &DatabaseConnection) {
         }),
         ("advert", |f| f.event_type = Some("advertisement".into())),
         ("search", |f| f.search = Some("ff".into())),
+        ("search observer", |f| f.search = Some("tower".into())),
         ("width 1", |f| f.path_hash_bytes = Some(1)),
+        ("width 2", |f| f.path_hash_bytes = Some(2)),
+        ("width 2, channel 3", |f| {
+            f.path_hash_bytes = Some(2);
+            f.channel_idx = Some(3);
+        }),
         ("width 3", |f| f.path_hash_bytes = Some(3)),
     ];
     let mut compared = 0;

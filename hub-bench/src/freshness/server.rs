@@ -150,9 +150,9 @@ impl Server {
             .with_kept_counts_renew_after(freshness.renew_after());
         let cache = state.cache.clone();
         let watch = hub_core::changes::watch(target, cache.clone(), interval);
-        hub_api::routes::dashboard::read_past_days(&state)
+        hub_api::server::read_kept_values(&state)
             .await
-            .map_err(|e| format!("dashboard's past days: {e}"))?;
+            .map_err(|e| format!("kept counts: {e}"))?;
         let (acceptor, address) = crate::loopback_acceptor().await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hub_api::server::serve(

@@ -142,6 +142,13 @@ pub async fn list_groups(
     Ok((groups, total))
 }
 
+/// Reads the hours the list's total keeps for its first page as a client first asks for it
+/// (no filter, the last 7 days), so that the first requests after a start find them kept:
+/// [`read_kept_values`](crate::server::read_kept_values) runs it when `serve` starts.
+pub async fn read_kept_hours(state: &AppState) -> Result<(), ApiError> {
+    total::read_default_hours(&state.db, &state.packet_group_hours, hub_core::time::now()).await
+}
+
 /// Packet group endpoints.
 pub struct PacketGroupsApi;
 
@@ -195,6 +202,7 @@ impl PacketGroupsApi {
             event_type: event_type.0.clone().filter(|t| !t.is_empty()),
             channel_idx: channel_idx.0,
             path_hash_bytes: path_hash_bytes.0,
+            rows_at_least_bytes: None,
             since,
             until: parse_datetime("until", until.as_deref())?,
         };

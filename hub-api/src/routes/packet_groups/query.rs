@@ -29,6 +29,9 @@ pub struct GroupFilters {
     pub channel_idx: Option<i64>,
     /// Groups whose widest hop hash (`MAX(path_hash_bytes)`) is this many bytes (1..3).
     pub path_hash_bytes: Option<i64>,
+    /// Rows whose hop hashes are at least this many bytes wide: a row filter, unlike
+    /// `path_hash_bytes`, by which `total.rs` counts the groups of a width.
+    pub rows_at_least_bytes: Option<i64>,
     /// Always set: the handler defaults it to the last 7 days.
     pub since: chrono::NaiveDateTime,
     /// Rows received at or before this time (UTC).
@@ -137,6 +140,13 @@ fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condit
     }
     if let Some(idx) = filters.channel_idx {
         cond = cond.add(equals(C::ChannelIdx, idx.into()));
+    }
+    if let Some(bytes) = filters.rows_at_least_bytes {
+        cond = cond.add(if unindexed {
+            sql(backend, "+raw_packets.path_hash_bytes >= ?", [bytes])
+        } else {
+            C::PathHashBytes.gte(bytes)
+        });
     }
     cond
 }

@@ -21,10 +21,11 @@
 //! a late row or a retention delete renews them when the data-change watcher reports it.
 //! Hours are kept only once over (plus [`GRACE`] for rows still being written).
 //!
-//! `path_hash_bytes` is a HAVING over all of a group's rows in the window, so it does not
-//! decompose this way, and a `search` names a filter that is rarely asked twice: with either,
-//! and for windows reaching more than [`MAX_KEPT_HOURS`] back, the total is counted by
-//! grouping the window, as before.
+//! `path_hash_bytes = w` is a HAVING over all of a group's rows in the window (`MAX(width) =
+//! w`), which does not decompose by hour itself; but a group's widest row is `w` exactly when
+//! it has a row at least `w` wide and none at least `w + 1` wide, so its total is the
+//! difference of two row-filter totals (`rows_at_least_bytes`), each counted as above.
+//! Windows reaching more than [`MAX_KEPT_HOURS`] back are counted by grouping the window.
 
 use super::query::{
     CHUNK, GroupFilters, count_groups_by_sql, hash_rows_filter, row_condition, row_filter, window,
@@ -76,45 +77,69 @@ pub(super) async fn count_groups(
     filters: &GroupFilters,
     now: NaiveDateTime,
 ) -> Result<u64, ApiError> {
-    if filters.search.is_some() || filters.path_hash_bytes.is_some() {
+    let Some(width) = filters.path_hash_bytes else {
+        return match from_kept_hours(db, kept, filters, now).await? {
+            Some(total) => Ok(total),
+            // Reading every hour of a filter costs more than grouping the window once: this
+            // request groups (hashes only: without `path_hash_bytes` there is no HAVING),
+            // while the hours are read in the background for the next ones.
+            None => {
+                let hashes = raw_packets::Entity::find()
+                    .filter(row_condition(db.get_database_backend(), filters))
+                    .select_only()
+                    .column(raw_packets::Column::PacketHash)
+                    .group_by(raw_packets::Column::PacketHash);
+                Ok(hashes.count(db).await?)
+            }
+        };
+    };
+    if kept_span(filters, now).is_none() {
         return count_groups_by_sql(db, filters).await;
     }
+    let at_least = |bytes| GroupFilters {
+        path_hash_bytes: None,
+        rows_at_least_bytes: Some(bytes),
+        ..filters.clone()
+    };
+    // Both asked before either answer is used, so that both start reading their hours.
+    let wide = from_kept_hours(db, kept, &at_least(width), now).await?;
+    let wider = from_kept_hours(db, kept, &at_least(width + 1), now).await?;
+    match (wide, wider) {
+        (Some(wide), Some(wider)) => Ok(wide.saturating_sub(wider)),
+        _ => count_groups_by_sql(db, filters).await,
+    }
+}
+
+/// The number of groups of `filters` (without `path_hash_bytes`) from its kept hours, or `None` when some of them are not kept yet: they are then being
+/// read in the background. Windows with no whole hour, or too many, are counted at once.
+async fn from_kept_hours(
+    db: &DatabaseConnection,
+    kept: &GroupHours,
+    filters: &GroupFilters,
+    now: NaiveDateTime,
+) -> Result<Option<u64>, ApiError> {
     let backend = db.get_database_backend();
     let since = filters.since;
-    let head_end = ceil_hour(since);
-    let over = now - GRACE;
-    let tail_start = floor_hour(filters.until.map_or(over, |until| until.min(over)));
-    if head_end >= tail_start {
-        // No whole hour to keep: the window is at most about two hours long.
-        return distinct_hashes(db, row_condition(backend, filters)).await;
-    }
-    if (tail_start - head_end).num_hours() > MAX_KEPT_HOURS {
-        return count_groups_by_sql(db, filters).await;
-    }
-    let hours: Vec<NaiveDateTime> = std::iter::successors(Some(head_end), |h| {
-        Some(*h + Duration::hours(1)).filter(|next| *next < tail_start)
-    })
-    .collect();
-    let key = filter_key(backend, filters);
-    let (reader, row_filters) = (db.clone(), filters.clone());
-    let read = async move |first, last: NaiveDateTime| {
-        read_hours(&reader, &row_filters, first, last + Duration::hours(1)).await
+    let Some(KeptSpan {
+        head_end,
+        tail_start,
+        hours,
+    }) = kept_span(filters, now)
+    else {
+        return Ok(Some(match ceil_hour(since) >= tail_start(filters, now) {
+            // No whole hour to keep: the window is at most about two hours long.
+            true => distinct_hashes(db, row_condition(backend, filters)).await?,
+            false => count_groups_by_sql(db, filters).await?,
+        }));
     };
+    let key = filter_key(backend, filters);
+    let read = hours_reader(db, filters);
     let Some(kept_hours) = kept
         .kept_or_fill(&key, GROUP_TABLES, &hours, HourGroups::default(), read)
         .await?
     else {
-        // Reading every hour of a filter costs more than grouping the window once: this
-        // request groups (hashes only: without `path_hash_bytes` there is no HAVING), while
-        // the hours are read in the background for the next ones.
-        let hashes = raw_packets::Entity::find()
-            .filter(row_condition(backend, filters))
-            .select_only()
-            .column(raw_packets::Column::PacketHash)
-            .group_by(raw_packets::Column::PacketHash);
-        return Ok(hashes.count(db).await?);
+        return Ok(None);
     };
-
     let mut total = 0;
     if since < head_end {
         total += distinct_hashes(
@@ -128,7 +153,86 @@ pub(super) async fn count_groups(
         total += (hour.hashes - counted_before as i64).max(0) as u64;
     }
     total += tail_groups(db, filters, tail_start).await?;
-    Ok(total)
+    Ok(Some(total))
+}
+
+/// Reads the kept hours of the list as it is first asked for (no filter, the default
+/// window ending `now`) unless they are kept, waiting for the read: `serve` calls it at
+/// startup, so that the first requests after a start find them.
+pub(super) async fn read_default_hours(
+    db: &DatabaseConnection,
+    kept: &GroupHours,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let filters = GroupFilters {
+        search: None,
+        event_type: None,
+        channel_idx: None,
+        path_hash_bytes: None,
+        rows_at_least_bytes: None,
+        since: now - Duration::days(super::DEFAULT_WINDOW_DAYS),
+        until: None,
+    };
+    if let Some(span) = kept_span(&filters, now) {
+        let key = filter_key(db.get_database_backend(), &filters);
+        let read = hours_reader(db, &filters);
+        kept.get_or_fetch(&key, GROUP_TABLES, &span.hours, HourGroups::default(), read)
+            .await?;
+    }
+    Ok(())
+}
+
+/// How a window is counted: a head before `head_end`, the whole hours between, which are
+/// kept, and a tail from `tail_start`.
+struct KeptSpan {
+    head_end: NaiveDateTime,
+    tail_start: NaiveDateTime,
+    /// Every whole hour in `[head_end, tail_start)`, oldest first.
+    hours: Vec<NaiveDateTime>,
+}
+
+/// Where the tail of the window of `filters` starts: the hour of its end, or of the last
+/// moment kept hours may reach (`now` less [`GRACE`]).
+fn tail_start(filters: &GroupFilters, now: NaiveDateTime) -> NaiveDateTime {
+    let over = now - GRACE;
+    floor_hour(filters.until.map_or(over, |until| until.min(over)))
+}
+
+/// The [`KeptSpan`] of the window of `filters`, or `None` when it has no whole hour to keep
+/// or more than [`MAX_KEPT_HOURS`].
+fn kept_span(filters: &GroupFilters, now: NaiveDateTime) -> Option<KeptSpan> {
+    let head_end = ceil_hour(filters.since);
+    let tail_start = tail_start(filters, now);
+    if head_end >= tail_start || (tail_start - head_end).num_hours() > MAX_KEPT_HOURS {
+        return None;
+    }
+    let hours = std::iter::successors(Some(head_end), |h| {
+        Some(*h + Duration::hours(1)).filter(|next| *next < tail_start)
+    })
+    .collect();
+    Some(KeptSpan {
+        head_end,
+        tail_start,
+        hours,
+    })
+}
+
+/// A read of kept hours, as [`hours_reader`] starts it.
+type HoursRead = std::pin::Pin<
+    Box<dyn Future<Output = Result<HashMap<NaiveDateTime, HourGroups>, ApiError>> + Send>,
+>;
+
+/// The read of the hours `[first, last]` of `filters` that [`GroupHours`] calls.
+fn hours_reader(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+) -> impl FnOnce(NaiveDateTime, NaiveDateTime) -> HoursRead + Send + 'static {
+    let (reader, row_filters) = (db.clone(), filters.clone());
+    move |first, last| {
+        Box::pin(async move {
+            read_hours(&reader, &row_filters, first, last + Duration::hours(1)).await
+        })
+    }
 }
 
 /// Hashes with a matching row at or after `tail_start` and none in `[since, tail_start)`.
