@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use chrono::{Duration as Days, NaiveDateTime};
+use chrono::{Duration as Days, NaiveDateTime, Timelike};
 use common::*;
 use hub_core::db::DatabaseTarget;
 use hub_core::test_support::RedisServer;
@@ -190,6 +190,50 @@ async fn without_redis_kept_days_see_every_change_committed_before_the_request()
         0,
         "after the retention delete"
     );
+    watch.abort();
+}
+
+#[tokio::test]
+async fn without_redis_a_late_row_of_an_earlier_hour_shows_in_list_totals() {
+    // A list total keeps its whole past days and today's hours before the current one; a row
+    // heard an hour ago and written now reaches one of them, whatever the hour the test runs
+    // (after 01:00 today's hours, before it yesterday's span).
+    // The unwatched answers below hold within one hour: start well before the next.
+    let to_next_hour =
+        3600 - i64::from(hub_core::time::now().time().num_seconds_from_midnight() % 3600);
+    if to_next_hour < 30 {
+        tokio::time::sleep(Duration::from_secs(to_next_hour as u64 + 1)).await;
+    }
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    let watch = hub_core::changes::watch(
+        DatabaseTarget::url(format!("sqlite://{}", path.display())),
+        state.cache.clone(),
+        Duration::from_secs(3600),
+    );
+    let watched = app_from_state(state, dir, path.clone());
+    let unwatched = app_over(open_sqlite(&path).await);
+    let uri = "/api/v1/messages?limit=1";
+    let total = |list: serde_json::Value| list["total"].as_u64().unwrap();
+    let before = total(watched.json(uri).await);
+    assert_eq!(total(unwatched.json(uri).await), before);
+
+    let writer = collector(&watched).await;
+    let heard = hub_core::time::now() - Days::minutes(61);
+    writer
+        .execute_unprepared(&message_sql("an hour late", heard))
+        .await
+        .unwrap();
+    assert_eq!(total(watched.json(uri).await), before + 1, "the late row");
+    // Without the watch the kept count stays as it was read: the row's hour is kept.
+    assert_eq!(total(unwatched.json(uri).await), before);
+    // A row of the current hour is counted by every request, watched or not.
+    writer
+        .execute_unprepared(&message_sql("just now", hub_core::time::now()))
+        .await
+        .unwrap();
+    assert_eq!(total(watched.json(uri).await), before + 2, "the row of now");
+    assert_eq!(total(unwatched.json(uri).await), before + 1);
     watch.abort();
 }
 

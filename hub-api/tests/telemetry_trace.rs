@@ -147,9 +147,22 @@ fn node_keys(body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn telemetry_lists_newest_first_with_observers() {
     let app = telemetry_app().await;
+    // The newest row has the id that sorts first: the list is in time order, not id order
+    // (the collector's ids are random UUIDs).
+    insert_telemetry(
+        &app,
+        "0-newest",
+        &pk("b2b0"),
+        "NULL",
+        "NULL",
+        "2026-11-26 04:00:00",
+    )
+    .await;
     let body = app.json(TELEMETRY).await;
     assert_eq!(keys(&body), ["items", "total", "limit", "offset"]);
-    assert_eq!(total(&body), 3);
+    assert_eq!(total(&body), 4);
+    assert_eq!(node_keys(&body), ["04", "03", "02", "01"]);
+    let body = app.json(&format!("{TELEMETRY}?offset=1")).await;
     assert_eq!(node_keys(&body), ["03", "02", "01"]);
     let t1 = &items(&body)[2];
     assert_eq!(
@@ -289,9 +302,20 @@ async fn trace_app() -> TestApp {
 #[tokio::test]
 async fn trace_paths_list_with_json_columns_and_observers() {
     let app = trace_app().await;
+    // In time order, not id order (see the telemetry list).
+    insert_trace(
+        &app,
+        "0-newest",
+        "'[]'",
+        "'[]'",
+        "NULL",
+        "2026-11-26 04:00:00",
+    )
+    .await;
     let body = app.json(TRACES).await;
-    assert_eq!(total(&body), 3);
-    assert_eq!(node_keys(&body), ["03", "02", "01"]);
+    assert_eq!(total(&body), 4);
+    assert_eq!(node_keys(&body), ["04", "03", "02", "01"]);
+    let body = app.json(&format!("{TRACES}?offset=1")).await;
     let r1 = &items(&body)[2];
     assert_eq!(
         keys(r1),

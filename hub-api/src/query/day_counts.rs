@@ -10,7 +10,7 @@
 use super::past_days::PastDays;
 use super::time_window::TimeWindow;
 use crate::params::{Bound, datetime_bound};
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DurationRound, NaiveDate, NaiveDateTime, NaiveTime};
 use hub_core::tables::Table;
 use hub_core::time::Timestamp;
 use sea_orm::sea_query::Expr;
@@ -199,12 +199,10 @@ impl WindowDays {
         select: Select<E>,
         column: E::Column,
     ) -> Vec<Select<E>> {
-        let (Some(first), Some(last)) = (self.whole_days.first(), self.whole_days.last()) else {
+        let (Some(first), Some(tail_start)) = (self.whole_days.first(), self.tail_start()) else {
             return Vec::new();
         };
         let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
-        let after_last = midnight(*last + chrono::Duration::days(1));
-        let after_last = datetime_bound(backend, after_last, Bound::Lower);
         let mut edges = Vec::with_capacity(2);
         if let Some(head) = self.head {
             edges.push(
@@ -214,12 +212,39 @@ impl WindowDays {
                     .filter(column.lt(first_start)),
             );
         }
-        edges.push(
-            select
-                .filter(column.gte(after_last))
-                .filter(self.tail.condition(backend, column)),
-        );
+        edges.push(self.tail_from(backend, select, column, tail_start));
         edges
+    }
+
+    /// The midnight after the last whole day, where the tail starts.
+    fn tail_start(&self) -> Option<NaiveDateTime> {
+        Some(midnight(
+            *self.whole_days.last()? + chrono::Duration::days(1),
+        ))
+    }
+
+    /// `select` restricted to the tail's rows from `from` on (one lower bound: given two as
+    /// parameters, SQLite may start its index range at the earlier one).
+    fn tail_from<E: EntityTrait>(
+        &self,
+        backend: DbBackend,
+        select: Select<E>,
+        column: E::Column,
+        from: NaiveDateTime,
+    ) -> Select<E> {
+        select
+            .filter(column.gte(datetime_bound(backend, from, Bound::Lower)))
+            .filter(self.tail.condition(backend, column))
+    }
+
+    /// The start of the hour of `now` when the tail's rows before it are worth keeping: the
+    /// tail starts before that hour and reaches it. Those rows end before the data-change
+    /// watch's horizon (the current hour), so a late row among them is reported as a change
+    /// that reaches the past, like one in a whole day.
+    fn kept_tail_end(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        let hour = now.duration_trunc(chrono::Duration::hours(1)).ok()?;
+        let reaches = self.tail.until.is_none_or(|until| until >= hour);
+        (self.tail_start()? < hour && reaches).then_some(hour)
     }
 
     /// The rows of `select` in the window by `column`, with the count of each whole day
@@ -239,10 +264,12 @@ impl WindowDays {
         Ok(rows + whole)
     }
 
-    /// The rows of `select` in the window by `column`: the head and the tail counted, the
-    /// span of whole days from `kept` under `key` (which must name everything `select`
-    /// filters on), or, when not kept yet, counted by `day_select` (the same rows as
-    /// `select`, as written for a long range).
+    /// The rows of `select` in the window by `column` at `now`: the head and the current
+    /// hour counted, the span of whole days and the tail's hours before the current one from
+    /// `kept` under `key` (which must name everything `select` filters on), or, when not kept
+    /// yet, counted by `day_select` (the same rows as `select`, as written for a long range)
+    /// and by `select`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn count<E: EntityTrait>(
         &self,
         db: &DatabaseConnection,
@@ -251,20 +278,50 @@ impl WindowDays {
         select: Select<E>,
         day_select: Select<E>,
         column: E::Column,
+        now: NaiveDateTime,
     ) -> Result<u64, DbErr> {
         let backend = db.get_database_backend();
-        let (Some(first), Some(last)) = (self.whole_days.first(), self.whole_days.last()) else {
+        let (Some(first), Some(last), Some(tail_start)) = (
+            self.whole_days.first(),
+            self.whole_days.last(),
+            self.tail_start(),
+        ) else {
             return Ok(0);
         };
         let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
-        let after_last = midnight(*last + chrono::Duration::days(1));
-        let after_last = datetime_bound(backend, after_last, Bound::Lower);
+        let after_last = datetime_bound(backend, tail_start, Bound::Lower);
+        let tables = counted_tables::<E>();
+        let kept_tail_end = self.kept_tail_end(now);
+        let mut live = self.edges(backend, select.clone(), column);
+        if let Some(hour) = kept_tail_end {
+            live.pop();
+            live.push(self.tail_from(backend, select.clone(), column, hour));
+        }
         let edges = async {
             let mut rows = 0;
-            for edge in self.edges(backend, select, column) {
+            for edge in live {
                 rows += count_rows(db, edge).await?;
             }
             Ok::<_, DbErr>(rows)
+        };
+        // The tail's whole hours (today's, usually) as one span too: the current hour is all
+        // a request reads of today (a filter on the text of today's packets: 60 ms against
+        // a few).
+        let tail_hours_start = after_last.clone();
+        let tail_hours = async {
+            let Some(hour) = kept_tail_end else {
+                return Ok::<_, DbErr>(0);
+            };
+            let span = format!("{key} {tail_start}..{hour}");
+            let rows = select
+                .filter(column.gte(tail_hours_start))
+                .filter(column.lt(datetime_bound(backend, hour, Bound::Lower)));
+            let reader = db.clone();
+            let day = [tail_start.date()];
+            let counted = kept.get_or_fetch(&span, tables, &day, 0, move |day, _| async move {
+                Ok::<_, DbErr>(HashMap::from([(day, count_rows(&reader, rows).await?)]))
+            });
+            Ok(counted.await?.values().sum())
         };
         // The whole days as one span, not per day: one COUNT reads an index range, where
         // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
@@ -274,7 +331,6 @@ impl WindowDays {
         let span_days = [*first];
         let from_oldest = self.head.is_none() && self.from_oldest_row;
         let reader = db.clone();
-        let tables = counted_tables::<E>();
         let whole = kept.get_or_fetch(&span, tables, &span_days, 0, move |first, _| async move {
             let rows = if from_oldest {
                 // Every row but the tail's, as one statement (one snapshot): without a lower
@@ -289,8 +345,9 @@ impl WindowDays {
             };
             Ok::<_, DbErr>(HashMap::from([(first, rows)]))
         });
-        let (edges, whole) = tokio::try_join!(Box::pin(edges), Box::pin(whole))?;
-        let total = edges + whole.values().sum::<i64>();
+        let (edges, tail_hours, whole) =
+            tokio::try_join!(Box::pin(edges), Box::pin(tail_hours), Box::pin(whole))?;
+        let total = edges + tail_hours + whole.values().sum::<i64>();
         Ok(u64::try_from(total).unwrap_or(0))
     }
 }

@@ -202,11 +202,11 @@ where
             Some(_) => None,
             None => oldest_row::<E>(db, column).await?,
         };
-        let today = hub_core::time::now().date();
-        match WindowDays::new(window, oldest, today) {
+        let now = hub_core::time::now();
+        match WindowDays::new(window, oldest, now.date()) {
             Some(days) => {
                 let key = select_key(backend, &long);
-                days.count(db, kept, &key, select, long, column).await
+                days.count(db, kept, &key, select, long, column, now).await
             }
             None => {
                 select

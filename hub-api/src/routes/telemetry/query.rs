@@ -5,7 +5,7 @@ use crate::params::Order;
 use crate::query::filters::hex_equals;
 use crate::query::heard::{HeardFilters, HeardRow, HeardTable};
 use crate::query::json::json_text;
-use crate::query::list::{PageRequest, fetch_page_as};
+use crate::query::list::{PageRequest, SortKey, fetch_page_as};
 use hub_core::entity::telemetry;
 use hub_core::time::Timestamp;
 use sea_orm::{
@@ -67,7 +67,9 @@ pub(super) async fn list_telemetry(
         .restrict(db, HeardTable::Telemetry, cond, C::ReceivedAt)
         .await?;
     let query = telemetry::Entity::find().filter(cond);
-    let rows = fetch_page_as(db, query, columns, Vec::new(), C::Id, Order::Desc, page).await?;
+    // Newest first, as upstream; the id only breaks ties (stable pages).
+    let newest_first = vec![SortKey::by(C::ReceivedAt)];
+    let rows = fetch_page_as(db, query, columns, newest_first, C::Id, Order::Desc, page).await?;
     Ok(rows)
 }
 

@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::params::Order;
 use crate::query::heard::{HeardFilters, HeardRow, HeardTable};
 use crate::query::json::json_text;
-use crate::query::list::{PageRequest, fetch_page_as};
+use crate::query::list::{PageRequest, SortKey, fetch_page_as};
 use hub_core::entity::trace_paths;
 use hub_core::time::Timestamp;
 use sea_orm::{
@@ -65,7 +65,9 @@ pub(super) async fn list_trace_paths(
         .restrict(db, HeardTable::TracePaths, Condition::all(), C::ReceivedAt)
         .await?;
     let query = trace_paths::Entity::find().filter(cond);
-    let rows = fetch_page_as(db, query, columns, Vec::new(), C::Id, Order::Desc, page).await?;
+    // Newest first, as upstream; the id only breaks ties (stable pages).
+    let newest_first = vec![SortKey::by(C::ReceivedAt)];
+    let rows = fetch_page_as(db, query, columns, newest_first, C::Id, Order::Desc, page).await?;
     Ok(rows)
 }
 
