@@ -39,8 +39,8 @@ pub type PastDays<V> = PastBuckets<NaiveDate, V>;
 ///
 /// By default a missing bucket is read on the request that needs it. Made with
 /// [`PastBuckets::filled_in_background`], a request that finds buckets missing is told so
-/// ([`PastBuckets::kept_or_fill`] answers `None`) and they are read by a task of their own,
-/// one per key at a time, so that request can answer another way. Either way, buckets older
+/// ([`PastBuckets::kept_or_missing`] answers [`MissingBuckets`]): it answers another way, then
+/// they are read by a task of their own, one per key at a time. Either way, buckets older
 /// than the renewal age are read again in the background by the request that uses them.
 pub struct PastBuckets<B, V> {
     entries: Arc<Mutex<BucketEntries<B, V>>>,
@@ -123,8 +123,8 @@ impl<B, V> PastBuckets<B, V> {
         }
     }
 
-    /// The same buckets, whose missing ones [`kept_or_fill`](Self::kept_or_fill) reads in
-    /// the background.
+    /// The same buckets, whose missing ones [`kept_or_missing`](Self::kept_or_missing) leaves
+    /// to be read in the background.
     pub fn filled_in_background(self) -> Self {
         PastBuckets {
             fill_in_background: true,
@@ -193,34 +193,43 @@ where
 
     /// The value of every bucket of `buckets` for `key` as [`get_or_fetch`](Self::get_or_fetch)
     /// gives it; but when made [`filled_in_background`](Self::filled_in_background) and some
-    /// bucket is missing, `None` at once, with `fetch` started on a task of its own unless
-    /// one already runs for `key` (a failed read is tried again by a later request).
-    pub async fn kept_or_fill<E, Fut>(
+    /// bucket is missing, [`MissingBuckets`] at once: the caller answers another way, then
+    /// starts their read on a task of its own
+    /// ([`read_in_background`](MissingBuckets::read_in_background)), so that the read does not
+    /// slow the answer that found them missing.
+    pub async fn kept_or_missing<E, Fut, F>(
         &self,
         key: &str,
         tables: &'static [Table],
         buckets: &[B],
         empty: V,
-        fetch: impl FnOnce(B, B) -> Fut + Send + 'static,
-    ) -> Result<Option<HashMap<B, V>>, E>
+        fetch: F,
+    ) -> Result<Result<HashMap<B, V>, MissingBuckets<B, V, F>>, E>
     where
         E: 'static,
         Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
+        F: FnOnce(B, B) -> Fut + Send + 'static,
     {
         if !self.fill_in_background {
             return self
                 .get_or_fetch(key, tables, buckets, empty, fetch)
                 .await
-                .map(Some);
+                .map(Ok);
         }
         self.versions.current(tables).await;
         let kept = self.kept(key, tables, buckets);
         if kept.missing.is_empty() {
             self.renew(key, tables, &kept.due, empty, fetch);
-            return Ok(Some(kept.values));
+            return Ok(Ok(kept.values));
         }
-        self.renew(key, tables, &kept.missing, empty, fetch);
-        Ok(None)
+        Ok(Err(MissingBuckets {
+            kept: self.clone(),
+            key: key.to_string(),
+            tables,
+            buckets: kept.missing,
+            empty,
+            fetch,
+        }))
     }
 
     /// Reads `buckets` of `key` with `fetch` on a task of its own, unless `buckets` is empty
@@ -314,6 +323,42 @@ where
     fn lock(&self) -> std::sync::MutexGuard<'_, BucketEntries<B, V>> {
         // A panic while holding the lock cannot leave a half-written entry: recover the map.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Buckets of one key that [`PastBuckets::kept_or_missing`] found missing, and the read
+/// that fills them.
+pub struct MissingBuckets<B, V, F> {
+    kept: PastBuckets<B, V>,
+    key: String,
+    tables: &'static [Table],
+    buckets: Vec<B>,
+    empty: V,
+    fetch: F,
+}
+
+impl<B, V, F> MissingBuckets<B, V, F>
+where
+    B: Copy + Ord + std::hash::Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Reads the missing buckets on a task of their own, unless one already reads this key
+    /// (a failed read is tried again by a later request).
+    pub fn read_in_background<E, Fut>(self)
+    where
+        E: 'static,
+        Fut: Future<Output = Result<HashMap<B, V>, E>> + Send + 'static,
+        F: FnOnce(B, B) -> Fut + Send + 'static,
+    {
+        let MissingBuckets {
+            kept,
+            key,
+            tables,
+            buckets,
+            empty,
+            fetch,
+        } = self;
+        kept.renew(&key, tables, &buckets, empty, fetch);
     }
 }
 

@@ -291,6 +291,7 @@ async fn missing_hours_are_read_in_the_background() {
         |_: &mut GroupFilters| {},
         |f: &mut GroupFilters| f.channel_idx = Some(3),
         |f: &mut GroupFilters| f.event_type = Some("advertisement".into()),
+        |f: &mut GroupFilters| f.path_hash_bytes = Some(1),
     ] {
         let mut f = filters(now - Duration::days(6), Some(now - Duration::hours(30)));
         adjust(&mut f);

@@ -33,6 +33,7 @@ use super::query::{
 use crate::error::ApiError;
 use crate::params::{Bound, datetime_bound, sql};
 use crate::query::group_hours::{GroupHours, HourGroups};
+use crate::query::past_days::MissingBuckets;
 use chrono::{Duration, DurationRound, NaiveDateTime};
 use hub_core::entity::raw_packets;
 use hub_core::tables::Table;
@@ -79,17 +80,19 @@ pub(super) async fn count_groups(
 ) -> Result<u64, ApiError> {
     let Some(width) = filters.path_hash_bytes else {
         return match from_kept_hours(db, kept, filters, now).await? {
-            Some(total) => Ok(total),
+            Ok(total) => Ok(total),
             // Reading every hour of a filter costs more than grouping the window once: this
             // request groups (hashes only: without `path_hash_bytes` there is no HAVING),
-            // while the hours are read in the background for the next ones.
-            None => {
+            // then the hours are read in the background for the next ones.
+            Err(missing) => {
                 let hashes = raw_packets::Entity::find()
                     .filter(row_condition(db.get_database_backend(), filters))
                     .select_only()
                     .column(raw_packets::Column::PacketHash)
                     .group_by(raw_packets::Column::PacketHash);
-                Ok(hashes.count(db).await?)
+                let total = hashes.count(db).await?;
+                missing.read_in_background();
+                Ok(total)
             }
         };
     };
@@ -101,23 +104,32 @@ pub(super) async fn count_groups(
         rows_at_least_bytes: Some(bytes),
         ..filters.clone()
     };
-    // Both asked before either answer is used, so that both start reading their hours.
     let wide = from_kept_hours(db, kept, &at_least(width), now).await?;
     let wider = from_kept_hours(db, kept, &at_least(width + 1), now).await?;
     match (wide, wider) {
-        (Some(wide), Some(wider)) => Ok(wide.saturating_sub(wider)),
-        _ => count_groups_by_sql(db, filters).await,
+        (Ok(wide), Ok(wider)) => Ok(wide.saturating_sub(wider)),
+        (wide, wider) => {
+            let total = count_groups_by_sql(db, filters).await?;
+            for missing in [wide.err(), wider.err()].into_iter().flatten() {
+                missing.read_in_background();
+            }
+            Ok(total)
+        }
     }
 }
 
-/// The number of groups of `filters` (without `path_hash_bytes`) from its kept hours, or `None` when some of them are not kept yet: they are then being
-/// read in the background. Windows with no whole hour, or too many, are counted at once.
+/// The hours of one row filter that [`from_kept_hours`] found missing, and their read.
+type MissingHours = MissingBuckets<NaiveDateTime, HourGroups, HoursReader>;
+
+/// The number of groups of `filters` (without `path_hash_bytes`) from its kept hours, or the
+/// hours not kept yet, for the caller to have read once it has answered. Windows with no
+/// whole hour, or too many, are counted at once.
 async fn from_kept_hours(
     db: &DatabaseConnection,
     kept: &GroupHours,
     filters: &GroupFilters,
     now: NaiveDateTime,
-) -> Result<Option<u64>, ApiError> {
+) -> Result<Result<u64, MissingHours>, ApiError> {
     let backend = db.get_database_backend();
     let since = filters.since;
     let Some(KeptSpan {
@@ -126,7 +138,7 @@ async fn from_kept_hours(
         hours,
     }) = kept_span(filters, now)
     else {
-        return Ok(Some(match ceil_hour(since) >= tail_start(filters, now) {
+        return Ok(Ok(match ceil_hour(since) >= tail_start(filters, now) {
             // No whole hour to keep: the window is at most about two hours long.
             true => distinct_hashes(db, row_condition(backend, filters)).await?,
             false => count_groups_by_sql(db, filters).await?,
@@ -134,11 +146,12 @@ async fn from_kept_hours(
     };
     let key = filter_key(backend, filters);
     let read = hours_reader(db, filters);
-    let Some(kept_hours) = kept
-        .kept_or_fill(&key, GROUP_TABLES, &hours, HourGroups::default(), read)
+    let kept_hours = match kept
+        .kept_or_missing(&key, GROUP_TABLES, &hours, HourGroups::default(), read)
         .await?
-    else {
-        return Ok(None);
+    {
+        Ok(kept_hours) => kept_hours,
+        Err(missing) => return Ok(Err(missing)),
     };
     let mut total = 0;
     if since < head_end {
@@ -153,7 +166,7 @@ async fn from_kept_hours(
         total += (hour.hashes - counted_before as i64).max(0) as u64;
     }
     total += tail_groups(db, filters, tail_start).await?;
-    Ok(Some(total))
+    Ok(Ok(total))
 }
 
 /// Reads the kept hours of the list as it is first asked for (no filter, the default
@@ -222,17 +235,17 @@ type HoursRead = std::pin::Pin<
     Box<dyn Future<Output = Result<HashMap<NaiveDateTime, HourGroups>, ApiError>> + Send>,
 >;
 
-/// The read of the hours `[first, last]` of `filters` that [`GroupHours`] calls.
-fn hours_reader(
-    db: &DatabaseConnection,
-    filters: &GroupFilters,
-) -> impl FnOnce(NaiveDateTime, NaiveDateTime) -> HoursRead + Send + 'static {
+/// The read of the hours `[first, last]` of one row filter that [`GroupHours`] calls.
+type HoursReader = Box<dyn FnOnce(NaiveDateTime, NaiveDateTime) -> HoursRead + Send>;
+
+/// The [`HoursReader`] of `filters`.
+fn hours_reader(db: &DatabaseConnection, filters: &GroupFilters) -> HoursReader {
     let (reader, row_filters) = (db.clone(), filters.clone());
-    move |first, last| {
+    Box::new(move |first, last| {
         Box::pin(async move {
             read_hours(&reader, &row_filters, first, last + Duration::hours(1)).await
         })
-    }
+    })
 }
 
 /// Hashes with a matching row at or after `tail_start` and none in `[since, tail_start)`.
