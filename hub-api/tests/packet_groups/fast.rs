@@ -120,6 +120,7 @@ async fn seeded(db: &DatabaseConnection) {
 fn filters(since: NaiveDateTime, until: Option<NaiveDateTime>) -> GroupFilters {
     GroupFilters {
         search: None,
+        search_observers: None,
         event_type: None,
         channel_idx: None,
         path_hash_bytes: None,
@@ -274,6 +275,39 @@ async fn kept_hours_are_reused() {
     .await
     .unwrap();
     assert_eq!(reread.1, first.1 + 1);
+}
+
+/// The hours kept for a search depend on which observers' names match it, a table they are
+/// not renewed for: renaming an observer out of the search gives another filter, whose
+/// hours are read anew, so the total stays the grouped one.
+#[tokio::test]
+async fn a_renamed_observer_leaves_the_kept_hours_of_a_search() {
+    let app = empty_app().await;
+    seeded(&app.db).await;
+    let now = anchor();
+    let kept = GroupHours::default();
+    let mut f = filters(now - Duration::days(7), None);
+    f.search = Some("tower".into());
+    let (sort, order) = (GroupSort::Time, Order::Desc);
+    let before = list_groups(&app.db, &kept, &f, sort, order, 20, 0, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        before,
+        list_groups_by_sql(&app.db, &f, sort, order, 20, 0)
+            .await
+            .unwrap()
+    );
+    app.exec("UPDATE nodes SET name = 'renamed' WHERE LOWER(name) LIKE '%tower%'")
+        .await;
+    let after = list_groups(&app.db, &kept, &f, sort, order, 20, 0, now)
+        .await
+        .unwrap();
+    let grouped = list_groups_by_sql(&app.db, &f, sort, order, 20, 0)
+        .await
+        .unwrap();
+    assert_eq!(after, grouped);
+    assert!(after.1 < before.1, "the rename took rows out of the search");
 }
 
 /// As the server keeps them (`filled_in_background`), missing hours are not read on the

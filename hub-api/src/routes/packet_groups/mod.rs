@@ -130,6 +130,7 @@ pub async fn list_groups(
     offset: u64,
     now: chrono::NaiveDateTime,
 ) -> Result<(Vec<GroupAggregate>, u64), ApiError> {
+    let filters = &query::resolve_search_observers(db, filters).await?;
     let walked = match sort {
         GroupSort::Time => page::time_page(db, filters, order, limit, offset).await?,
         _ => None,
@@ -199,6 +200,7 @@ impl PacketGroupsApi {
             .unwrap_or_else(|| hub_core::time::now() - chrono::Duration::days(DEFAULT_WINDOW_DAYS));
         let filters = GroupFilters {
             search: lowercase(search.as_deref()),
+            search_observers: None,
             event_type: event_type.0.clone().filter(|t| !t.is_empty()),
             channel_idx: channel_idx.0,
             path_hash_bytes: path_hash_bytes.0,

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::params::{Bound, Order, contains_pattern, datetime_bound, sql};
+use crate::query::filters::{ids_of, is_one_of};
 use crate::query::list::{sqlite_nulls, text_order};
 use crate::query::raw_packets::{PacketRow, packet_columns};
 use hub_core::entity::{packet_path_hops, raw_packets};
@@ -23,6 +24,11 @@ pub(super) const CHUNK: usize = 500;
 pub struct GroupFilters {
     /// Lowercased search text; matches packet hash or observer name.
     pub search: Option<String>,
+    /// The ids of the observers whose name contains `search`, resolved once for a request
+    /// ([`resolve_search_observers`]); `None`: the row filter looks the names up itself.
+    /// Resolved, the row filter reads the row alone, so kept hours keyed by its SQL stay
+    /// true when an observer is renamed (the ids, and so the key, change).
+    pub search_observers: Option<Vec<String>>,
     /// Rows whose `event_type` equals this exactly.
     pub event_type: Option<String>,
     /// Rows of this channel index.
@@ -111,19 +117,22 @@ fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condit
     let mut cond = Condition::all().add(C::PacketHash.is_not_null());
     if let Some(search) = &filters.search {
         let pattern = contains_pattern(search);
+        let observed_by_match = match &filters.search_observers {
+            Some(ids) => is_one_of(backend, "raw_packets.observer_node_id", ids),
+            None => sql(
+                backend,
+                &format!("raw_packets.observer_node_id IN ({SEARCH_OBSERVERS_SQL})"),
+                [pattern.clone()],
+            ),
+        };
         cond = cond.add(
             Condition::any()
                 .add(sql(
                     backend,
                     "LOWER(raw_packets.packet_hash) LIKE ? ESCAPE '\\'",
-                    [pattern.clone()],
-                ))
-                .add(sql(
-                    backend,
-                    "raw_packets.observer_node_id IN (SELECT obs.id FROM nodes obs \
-                     WHERE LOWER(obs.name) LIKE ? ESCAPE '\\')",
                     [pattern],
-                )),
+                ))
+                .add(observed_by_match),
         );
     }
     let equals = |column: C, value: sea_orm::Value| {
@@ -149,6 +158,26 @@ fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condit
         });
     }
     cond
+}
+
+/// The observers whose name contains the search pattern (`?`).
+const SEARCH_OBSERVERS_SQL: &str =
+    "SELECT obs.id FROM nodes obs WHERE LOWER(obs.name) LIKE ? ESCAPE '\\'";
+
+/// `filters` with the observers its search matches now resolved to their ids (the same rows).
+pub(super) async fn resolve_search_observers(
+    db: &DatabaseConnection,
+    filters: &GroupFilters,
+) -> Result<GroupFilters, ApiError> {
+    let (Some(search), None) = (&filters.search, &filters.search_observers) else {
+        return Ok(filters.clone());
+    };
+    let mut ids = ids_of(db, SEARCH_OBSERVERS_SQL, [contains_pattern(search)]).await?;
+    ids.sort();
+    Ok(GroupFilters {
+        search_observers: Some(ids),
+        ..filters.clone()
+    })
 }
 
 /// Which rows the list counts: [`row_filter`] within the window `since..=until`.

@@ -25,7 +25,10 @@
 //! w`), which does not decompose by hour itself; but a group's widest row is `w` exactly when
 //! it has a row at least `w` wide and none at least `w + 1` wide, so its total is the
 //! difference of two row-filter totals (`rows_at_least_bytes`), each counted as above.
-//! Windows reaching more than [`MAX_KEPT_HOURS`] back are counted by grouping the window.
+//! A `search` is kept like any row filter: its observers are resolved to ids per request
+//! (`resolve_search_observers`), so its SQL, and so its key, names exactly the rows it
+//! reads. Windows reaching more than [`MAX_KEPT_HOURS`] back are counted by grouping the
+//! window.
 
 use super::query::{
     CHUNK, GroupFilters, count_groups_by_sql, hash_rows_filter, row_condition, row_filter, window,
@@ -179,6 +182,7 @@ pub(super) async fn read_default_hours(
 ) -> Result<(), ApiError> {
     let filters = GroupFilters {
         search: None,
+        search_observers: None,
         event_type: None,
         channel_idx: None,
         path_hash_bytes: None,
