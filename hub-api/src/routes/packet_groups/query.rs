@@ -25,7 +25,7 @@ pub struct GroupFilters {
     /// Lowercased search text; matches packet hash or observer name.
     pub search: Option<String>,
     /// The ids of the observers whose name contains `search`, resolved once for a request
-    /// ([`resolve_search_observers`]); `None`: the row filter looks the names up itself.
+    /// (by `list_groups`); `None`: the row filter looks the names up itself.
     /// Resolved, the row filter reads the row alone, so kept hours keyed by its SQL stay
     /// true when an observer is renamed (the ids, and so the key, change).
     pub search_observers: Option<Vec<String>>,
