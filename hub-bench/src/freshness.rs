@@ -8,8 +8,9 @@
 //! `/proc/<pid>/status`. Phase A: `--clients` clients poll the dashboard
 //! and the list pages with no writer (pure HITs). Phase B (SECS seconds): the same clients
 //! while a second OS process (this binary with `--freshness-writer`, on a connection of its
-//! own, as the collector is) writes 10 rows/s the way the collector does, and once deletes
-//! the oldest day of messages as its retention does. Every row carries a marker that shows in
+//! own, as the collector is) writes 10 rows/s the way the collector does, and twice deletes
+//! the oldest day of messages as its retention does (once during warm-up, so that memory is
+//! measured with the caches a server in service has filled, and once halfway). Every row carries a marker that shows in
 //! a polled page; the writer reports each commit time on stdout, the clients the first time
 //! they see each marker. The writer undoes its writes at the end, so `--reuse` databases stay
 //! as they were (a killed run leaves its rows; a saved retention delete is restored by the
@@ -65,7 +66,10 @@ const MOVED_NODES: i64 = 20;
 const MAX_P99_MS: f64 = 1500.0;
 const MIN_THROUGHPUT_RATIO: f64 = 0.5;
 const MAX_RSS_GROWTH: f64 = 0.10;
-/// Where the retention delete keeps the rows it deletes until the writer puts them back.
+/// When the warm-up's retention delete is made, as a share of phase B (the warm-up ends
+/// after a tenth of it).
+const WARM_UP_DELETE_AT: f64 = 0.025;
+/// Where the retention deletes keep the rows they delete until the writer puts them back.
 const SAVED_TABLE: &str = "hub_bench_freshness_saved_messages";
 /// The Redis key prefix of the run's cache.
 const PREFIX: &str = "freshness";
@@ -216,9 +220,13 @@ pub(crate) async fn freshness(
         let writer_plan = {
             let mut stdin = writer.stdin.take().ok_or("the writer's stdin is gone")?;
             tokio::spawn(async move {
-                let delete_at = b_started + Duration::from_secs(secs) / 2;
-                tokio::time::sleep_until(delete_at.into()).await;
-                writeln!(stdin, "delete").ok();
+                // One retention delete well inside the warm-up (its reads fill the caches a
+                // server in service has filled), one halfway through the measured part.
+                for delete_at in [WARM_UP_DELETE_AT * secs as f64, 0.5 * secs as f64] {
+                    let at = b_started + Duration::from_secs_f64(delete_at.max(2.0));
+                    tokio::time::sleep_until(at.into()).await;
+                    writeln!(stdin, "delete").ok();
+                }
                 tokio::time::sleep_until((phase_b_end - DRAIN).into()).await;
                 writeln!(stdin, "quiet").ok();
                 stdin
@@ -392,8 +400,9 @@ fn look(
 struct WriterEvents {
     /// (kind, marker, commit unix µs).
     rows: Vec<(String, String, i64)>,
-    /// (commit unix µs, rows deleted, cutoff) of the retention delete.
-    delete: Option<(i64, u64, String)>,
+    /// (commit unix µs, rows deleted, cutoff) of each retention delete, in order: the
+    /// warm-up's, then the measured one.
+    deletes: Vec<(i64, u64, String)>,
     /// The writer's summary of its cleanup.
     restored: Option<String>,
     errors: Vec<String>,
@@ -478,13 +487,11 @@ impl Writer {
                     marker.to_string(),
                     at.parse().unwrap_or(0),
                 )),
-                ["delete", at, rows, cutoff] => {
-                    events.delete = Some((
-                        at.parse().unwrap_or(0),
-                        rows.parse().unwrap_or(0),
-                        cutoff.to_string(),
-                    ))
-                }
+                ["delete", at, rows, cutoff] => events.deletes.push((
+                    at.parse().unwrap_or(0),
+                    rows.parse().unwrap_or(0),
+                    cutoff.to_string(),
+                )),
                 ["restored", ..] => events.restored = Some(line["restored ".len()..].into()),
                 ["error", ..] => events.errors.push(line["error ".len()..].into()),
                 _ => {}
@@ -626,14 +633,18 @@ fn report(run: &Run) -> Result<(), String> {
             never = missing;
         }
     }
-    // The retention delete reaches the past: every kept count of `messages` is read again,
-    // on the same pool the recomputed pages need. Rows written in the 10 s after it, apart.
-    if let Some((deleted_at, _, _)) = run.events.delete {
+    // A retention delete reaches the past: every kept count of `messages` is read again, on
+    // the same pool the recomputed pages need. Rows written in the 10 s after one, apart.
+    if !run.events.deletes.is_empty() {
         let (mut near, mut far) = (Vec::new(), Vec::new());
         for (_, marker, committed) in &run.events.rows {
             if let Some(at) = seen.get(marker) {
                 let ms = (at - committed).max(0) as f64 / 1000.0;
-                if (0..10_000_000).contains(&(committed - deleted_at)) {
+                let after_a_delete =
+                    run.events.deletes.iter().any(|(deleted_at, _, _)| {
+                        (0..10_000_000).contains(&(committed - deleted_at))
+                    });
+                if after_a_delete {
                     near.push(ms);
                 } else {
                     far.push(ms);
@@ -641,7 +652,7 @@ fn report(run: &Run) -> Result<(), String> {
             }
         }
         for (name, list) in [
-            ("all, in the 10 s after the retention delete", &mut near),
+            ("all, in the 10 s after a retention delete", &mut near),
             ("all, the rest", &mut far),
         ] {
             list.sort_by(f64::total_cmp);
@@ -663,41 +674,49 @@ fn report(run: &Run) -> Result<(), String> {
     }
 
     println!();
-    match &run.events.delete {
-        Some((committed, rows, cutoff)) => {
-            let mut totals: Vec<&(i64, Page, i64)> =
-                run.phase_b.0.iter().flat_map(|l| &l.totals).collect();
-            totals.sort_by_key(|t| t.0);
-            let shown = |page: Page| {
-                // The largest total seen before the commit; the delete shows as the first
-                // smaller one after it (the writer's inserts only add a few).
-                let before = totals
-                    .iter()
-                    .filter(|t| t.1 == page && t.0 < *committed)
-                    .map(|t| t.2)
-                    .max()?;
-                totals
-                    .iter()
-                    .find(|t| t.1 == page && t.0 >= *committed && t.2 < before)
-                    .map(|t| (before, t.2, (t.0 - committed) as f64 / 1000.0))
-            };
-            println!("retention delete: {rows} messages received before {cutoff}");
-            for (page, name) in [
-                (Page::Stats, "dashboard/stats total_messages"),
-                (Page::Messages, "messages total"),
-            ] {
-                match shown(page) {
-                    Some((before, after, ms)) => {
-                        println!("  {name}: {before} -> {after} after {ms:.0} ms")
-                    }
-                    None => {
-                        println!("  {name}: never shown");
-                        failures.push(format!("the retention delete never showed in {name}"));
-                    }
+    if run.events.deletes.len() < 2 {
+        failures.push(format!(
+            "the writer made {} retention deletes (2 expected)",
+            run.events.deletes.len()
+        ));
+    }
+    let mut totals: Vec<&(i64, Page, i64)> = run.phase_b.0.iter().flat_map(|l| &l.totals).collect();
+    totals.sort_by_key(|t| t.0);
+    let mut previous = i64::MIN;
+    for (n, (committed, rows, cutoff)) in run.events.deletes.iter().enumerate() {
+        let shown = |page: Page| {
+            // The largest total seen since the previous delete and before this commit; the
+            // delete shows as the first smaller one after it (the writer's inserts only add
+            // a few).
+            let before = totals
+                .iter()
+                .filter(|t| t.1 == page && t.0 > previous && t.0 < *committed)
+                .map(|t| t.2)
+                .max()?;
+            totals
+                .iter()
+                .find(|t| t.1 == page && t.0 >= *committed && t.2 < before)
+                .map(|t| (before, t.2, (t.0 - committed) as f64 / 1000.0))
+        };
+        let which = if n == 0 { "warm-up" } else { "measured" };
+        println!("retention delete ({which}): {rows} messages received before {cutoff}");
+        for (page, name) in [
+            (Page::Stats, "dashboard/stats total_messages"),
+            (Page::Messages, "messages total"),
+        ] {
+            match shown(page) {
+                Some((before, after, ms)) => {
+                    println!("  {name}: {before} -> {after} after {ms:.0} ms")
+                }
+                None => {
+                    println!("  {name}: never shown");
+                    failures.push(format!(
+                        "the {which} retention delete never showed in {name}"
+                    ));
                 }
             }
         }
-        None => failures.push("the writer made no retention delete".into()),
+        previous = *committed;
     }
 
     println!();
@@ -1001,9 +1020,15 @@ async fn retention_delete(db: &DatabaseConnection) -> Result<(), DbErr> {
     let cutoff = oldest.date().and_hms_opt(0, 0, 0).unwrap_or(oldest) + TimeDelta::days(1);
     let bound = || db_time(backend, Timestamp(cutoff));
     let txn = db.begin().await?;
+    // A second delete adds its rows to what the first saved.
+    txn.execute_raw(Statement::from_string(
+        backend,
+        format!("CREATE TABLE IF NOT EXISTS {SAVED_TABLE} AS SELECT * FROM messages WHERE 1 = 0"),
+    ))
+    .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
-        format!("CREATE TABLE {SAVED_TABLE} AS SELECT * FROM messages WHERE received_at < $1"),
+        format!("INSERT INTO {SAVED_TABLE} SELECT * FROM messages WHERE received_at < $1"),
         [bound()],
     ))
     .await?;

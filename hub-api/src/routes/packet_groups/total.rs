@@ -108,9 +108,11 @@ pub(super) async fn count_groups(
     ) {
         (Ok(wide), Ok(wider)) => Ok(wide.saturating_sub(wider)),
         (kept_wide, kept_wider) => {
-            let total = grouped_hashes(db, &wide)
-                .await?
-                .saturating_sub(grouped_hashes(db, &wider).await?);
+            let (wide, wider) = tokio::try_join!(
+                Box::pin(grouped_hashes(db, &wide)),
+                Box::pin(grouped_hashes(db, &wider))
+            )?;
+            let total = wide.saturating_sub(wider);
             for missing in [kept_wide.err(), kept_wider.err()].into_iter().flatten() {
                 missing.read_in_background();
             }
