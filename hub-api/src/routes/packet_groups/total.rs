@@ -137,7 +137,7 @@ async fn grouped_hashes(db: &DatabaseConnection, filters: &GroupFilters) -> Resu
         && filters.rows_at_least_bytes.is_none();
     let hash = match backend {
         DbBackend::Sqlite if !unfiltered => Expr::cust("+raw_packets.packet_hash"),
-        _ => Expr::col((raw_packets::Entity, raw_packets::Column::PacketHash)).into(),
+        _ => Expr::col((raw_packets::Entity, raw_packets::Column::PacketHash)),
     };
     let hashes = raw_packets::Entity::find()
         .filter(row_condition(backend, filters))
