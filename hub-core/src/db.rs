@@ -172,12 +172,13 @@ async fn open_pool(
     let url = normalize_database_url(&target.url).map_err(DbErr::Custom)?;
     let mut options = ConnectOptions::new(url.clone());
     // Statements are logged at debug (`--log-level warn,sqlx=debug` shows each with its
-    // time), statements slower than a second at warn: an operator finds a slow filter
+    // time), statements slower than 5 s at warn (reads at startup take a second or two at
+    // `large`; a statement past 5 s is worth a look): an operator finds a slow filter
     // without a rebuild.
     options
         .sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Debug)
-        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_secs(1));
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_secs(5));
     if url.starts_with("sqlite:") {
         let parent =
             sqlite_file(&url).and_then(|file| Path::new(file).parent().map(Path::to_path_buf));
