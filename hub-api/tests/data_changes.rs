@@ -74,6 +74,20 @@ async fn collector(app: &TestApp) -> DatabaseConnection {
         .unwrap()
 }
 
+/// An app over a copy of the fixture without Redis, whose watch ticks once an hour: what its
+/// requests see of another connection's writes, they see because a kept count about to be
+/// used asks the watch to look first.
+async fn watched_hourly() -> (TestApp, tokio::task::JoinHandle<()>) {
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    let watch = hub_core::changes::watch(
+        DatabaseTarget::url(format!("sqlite://{}", path.display())),
+        state.cache.clone(),
+        Duration::from_secs(3600),
+    );
+    (app_from_state(state, dir, path), watch)
+}
+
 #[tokio::test]
 async fn a_collector_insert_ends_the_cached_answers_that_read_its_table() {
     let redis = RedisServer::start();
@@ -155,14 +169,7 @@ async fn without_redis_late_rows_and_retention_deletes_renew_the_kept_days() {
 async fn without_redis_kept_days_see_every_change_committed_before_the_request() {
     // The watch ticks once an hour here: what the requests see, they see because a kept count
     // about to be used asks the watch to look first.
-    let (dir, path, db) = fixture_copy().await;
-    let state = default_state(db);
-    let watch = hub_core::changes::watch(
-        DatabaseTarget::url(format!("sqlite://{}", path.display())),
-        state.cache.clone(),
-        Duration::from_secs(3600),
-    );
-    let app = app_from_state(state, dir, path.clone());
+    let (app, watch) = watched_hourly().await;
     let uri = "/api/v1/dashboard/message-activity?days=30";
     let three_days_ago = hub_core::time::now() - Days::days(3);
     let day = three_days_ago.date();
@@ -204,15 +211,8 @@ async fn without_redis_a_late_row_of_an_earlier_hour_shows_in_list_totals() {
     if to_next_hour < 30 {
         tokio::time::sleep(Duration::from_secs(to_next_hour as u64 + 1)).await;
     }
-    let (dir, path, db) = fixture_copy().await;
-    let state = default_state(db);
-    let watch = hub_core::changes::watch(
-        DatabaseTarget::url(format!("sqlite://{}", path.display())),
-        state.cache.clone(),
-        Duration::from_secs(3600),
-    );
-    let watched = app_from_state(state, dir, path.clone());
-    let unwatched = app_over(open_sqlite(&path).await);
+    let (watched, watch) = watched_hourly().await;
+    let unwatched = app_over(open_sqlite(&watched.path).await);
     let uri = "/api/v1/messages?limit=1";
     let total = |list: serde_json::Value| list["total"].as_u64().unwrap();
     let before = total(watched.json(uri).await);

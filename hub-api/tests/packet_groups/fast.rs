@@ -118,16 +118,7 @@ async fn seeded(db: &DatabaseConnection) {
 }
 
 fn filters(since: NaiveDateTime, until: Option<NaiveDateTime>) -> GroupFilters {
-    GroupFilters {
-        search: None,
-        search_observers: None,
-        event_type: None,
-        channel_idx: None,
-        path_hash_bytes: None,
-        rows_at_least_bytes: None,
-        since,
-        until,
-    }
+    GroupFilters::window(since, until)
 }
 
 /// Every combination of row filters, windows, orders and pages: the fast list equals the

@@ -44,6 +44,22 @@ pub struct GroupFilters {
     pub until: Option<chrono::NaiveDateTime>,
 }
 
+impl GroupFilters {
+    /// No filter: every group with a row in `since..=until`.
+    pub fn window(since: chrono::NaiveDateTime, until: Option<chrono::NaiveDateTime>) -> Self {
+        GroupFilters {
+            search: None,
+            search_observers: None,
+            event_type: None,
+            channel_idx: None,
+            path_hash_bytes: None,
+            rows_at_least_bytes: None,
+            since,
+            until,
+        }
+    }
+}
+
 /// Sort of the group list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSort {

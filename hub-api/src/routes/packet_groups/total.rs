@@ -206,16 +206,7 @@ pub(super) async fn read_default_hours(
     kept: &GroupHours,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let filters = GroupFilters {
-        search: None,
-        search_observers: None,
-        event_type: None,
-        channel_idx: None,
-        path_hash_bytes: None,
-        rows_at_least_bytes: None,
-        since: now - Duration::days(super::DEFAULT_WINDOW_DAYS),
-        until: None,
-    };
+    let filters = GroupFilters::window(now - Duration::days(super::DEFAULT_WINDOW_DAYS), None);
     if let Some(span) = kept_span(&filters, now) {
         let key = filter_key(db.get_database_backend(), &filters);
         let read = hours_reader(db, &filters);
