@@ -73,7 +73,7 @@ impl AdvertisementFilter {
                         &lower_like(backend, "advertisements.name"),
                         [pattern],
                     ))
-                    .add(is_one_of(backend, SOURCE_NODE_ID, &nodes.named)),
+                    .add(nodes.named.sources(backend)),
             );
         }
         if let Some(public_key) = &self.public_key {
@@ -89,7 +89,7 @@ impl AdvertisementFilter {
             filter = filter.add(cond);
         }
         if self.adopted_by.is_some() {
-            filter = filter.add(is_one_of(backend, SOURCE_NODE_ID, &nodes.adopted));
+            filter = filter.add(nodes.adopted.sources(backend));
         }
         match (&self.route_types, purpose) {
             (Some(types), Purpose::Count) => {
@@ -110,9 +110,9 @@ impl AdvertisementFilter {
 #[derive(Debug, Default)]
 struct SourceNodes {
     /// Nodes whose name or `name` tag contains the search text.
-    named: Vec<String>,
+    named: NodeSet,
     /// Nodes the `adopted_by` profile adopted.
-    adopted: Vec<String>,
+    adopted: NodeSet,
     /// The `observed_by` observers ([`observer_ids`]).
     observers: Option<Vec<String>>,
 }
@@ -132,14 +132,56 @@ impl SourceNodes {
                 lower_like(backend, "sn.name"),
                 lower_like(backend, "t.value"),
             );
-            nodes.named = ids_of(db, &named, [pattern.clone(), pattern]).await?;
+            nodes.named = NodeSet::of(db, &named, [pattern.clone(), pattern]).await?;
         }
         if let Some(profile_id) = &filter.adopted_by {
             let adopted = "SELECT a.node_id FROM user_profile_nodes a WHERE a.user_profile_id = ?";
-            nodes.adopted = ids_of(db, adopted, [profile_id.clone()]).await?;
+            nodes.adopted = NodeSet::of(db, adopted, [profile_id.clone()]).await?;
         }
         nodes.observers = observer_ids(db, &filter.observed_by).await?;
         Ok(nodes)
+    }
+}
+
+/// Some nodes, by id and by public key, for the test "the advert's source node is one of
+/// them".
+#[derive(Debug, Default)]
+struct NodeSet {
+    ids: Vec<String>,
+    /// The public keys of the nodes of `ids` that exist.
+    public_keys: Vec<String>,
+}
+
+impl NodeSet {
+    /// The nodes whose ids `select_sql` (bound to `values`) selects.
+    async fn of(
+        db: &DatabaseConnection,
+        select_sql: &str,
+        values: impl IntoIterator<Item = impl Into<sea_orm::Value>> + Clone,
+    ) -> Result<NodeSet, ApiError> {
+        let ids = ids_of(db, select_sql, values.clone()).await?;
+        let keys = format!("SELECT n.public_key FROM nodes n WHERE n.id IN ({select_sql})");
+        let public_keys = ids_of(db, &keys, values).await?;
+        Ok(NodeSet { ids, public_keys })
+    }
+
+    /// The advert's source node ([`SOURCE_NODE_ID`]) is one of these: its `node_id` is one
+    /// of the ids, or it has none and its public key is one of theirs (the same rows as
+    /// `SOURCE_NODE_ID IN (ids)`, since public keys are unique, without a look-up per row:
+    /// on PostgreSQL a search's count of every advert took 220-280 ms that way, 95 ms this
+    /// way).
+    fn sources(&self, backend: DbBackend) -> Condition {
+        Condition::any()
+            .add(is_one_of(backend, "advertisements.node_id", &self.ids))
+            .add(
+                Condition::all()
+                    .add(advertisements::Column::NodeId.is_null())
+                    .add(is_one_of(
+                        backend,
+                        "advertisements.public_key",
+                        &self.public_keys,
+                    )),
+            )
     }
 }
 
