@@ -200,7 +200,6 @@ pub fn build_with(mut state: AppState, http: HttpSettings) -> impl Endpoint<Outp
     }
     let route = ApiBesideOthers { api, others }
         .with(HubMiddleware {
-            keys: state.auth.clone(),
             state: Arc::new(state),
             templates,
             allowed,

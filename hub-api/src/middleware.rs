@@ -13,7 +13,6 @@ use crate::input_guard::{PathTemplates, nul_refusal};
 use crate::metrics::Metrics;
 use crate::metrics::path_shape;
 use crate::state::AppState;
-use hub_core::settings::AuthSettings;
 use poem::http::uri::PathAndQuery;
 use poem::http::{HeaderValue, Method, StatusCode, Uri, header};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response};
@@ -41,7 +40,6 @@ use std::time::Instant;
 /// use poem::EndpointExt;
 /// let writes = WriteGate::for_backend(state.db.get_database_backend());
 /// let app = poem::Route::new().with(HubMiddleware {
-///     keys: state.auth.clone(),
 ///     state: state.into(),
 ///     templates: PathTemplates::new(["/api/v1/nodes".to_string()]),
 ///     allowed: AllowedMethods::default(),
@@ -53,12 +51,11 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct HubMiddleware {
     /// Put into every request's data (handlers take `Data<&Arc<AppState>>`: one shared
-    /// state, not a copy per request), with its response cache.
+    /// state, not a copy per request), with its response cache; its API keys decide whether
+    /// identity headers are believed.
     pub state: Arc<AppState>,
     /// The OpenAPI path templates, to name a path parameter holding a NUL byte.
     pub templates: PathTemplates,
-    /// The API keys that decide whether identity headers are believed.
-    pub keys: AuthSettings,
     /// The methods of each path, for the `Allow` header of a 405.
     pub allowed: AllowedMethods,
     /// One write at a time on SQLite.
@@ -103,7 +100,7 @@ impl<E: Endpoint> HubEndpoint<E> {
     /// Steps 3 to 6: the answer of the routes, or the refusal that stands in for it.
     async fn route(&self, mut req: Request) -> poem::Result<Response> {
         let steps = &self.steps;
-        drop_untrusted_identity(&steps.keys, &mut req);
+        drop_untrusted_identity(&steps.state.auth, &mut req);
         if let Some(refusal) = nul_refusal(&steps.templates, &req) {
             return Ok(refusal);
         }
