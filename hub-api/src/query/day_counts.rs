@@ -199,7 +199,23 @@ impl WindowDays {
         select: Select<E>,
         column: E::Column,
     ) -> Vec<Select<E>> {
-        let (Some(first), Some(tail_start)) = (self.whole_days.first(), self.tail_start()) else {
+        match self.tail_start() {
+            Some(tail_start) => self.edges_to(backend, select, column, tail_start),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`edges`](Self::edges) with the tail read from `tail_from` on (at or after where it
+    /// starts: one lower bound, since given two as parameters SQLite may start its index
+    /// range at the earlier one).
+    fn edges_to<E: EntityTrait>(
+        &self,
+        backend: DbBackend,
+        select: Select<E>,
+        column: E::Column,
+        tail_from: NaiveDateTime,
+    ) -> Vec<Select<E>> {
+        let Some(first) = self.whole_days.first() else {
             return Vec::new();
         };
         let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
@@ -212,7 +228,11 @@ impl WindowDays {
                     .filter(column.lt(first_start)),
             );
         }
-        edges.push(self.tail_from(backend, select, column, tail_start));
+        edges.push(
+            select
+                .filter(column.gte(datetime_bound(backend, tail_from, Bound::Lower)))
+                .filter(self.tail.condition(backend, column)),
+        );
         edges
     }
 
@@ -221,20 +241,6 @@ impl WindowDays {
         Some(midnight(
             *self.whole_days.last()? + chrono::Duration::days(1),
         ))
-    }
-
-    /// `select` restricted to the tail's rows from `from` on (one lower bound: given two as
-    /// parameters, SQLite may start its index range at the earlier one).
-    fn tail_from<E: EntityTrait>(
-        &self,
-        backend: DbBackend,
-        select: Select<E>,
-        column: E::Column,
-        from: NaiveDateTime,
-    ) -> Select<E> {
-        select
-            .filter(column.gte(datetime_bound(backend, from, Bound::Lower)))
-            .filter(self.tail.condition(backend, column))
     }
 
     /// The start of the hour of `now` when the tail's rows before it are worth keeping: the
@@ -292,11 +298,12 @@ impl WindowDays {
         let after_last = datetime_bound(backend, tail_start, Bound::Lower);
         let tables = counted_tables::<E>();
         let kept_tail_end = self.kept_tail_end(now);
-        let mut live = self.edges(backend, select.clone(), column);
-        if let Some(hour) = kept_tail_end {
-            live.pop();
-            live.push(self.tail_from(backend, select.clone(), column, hour));
-        }
+        let live = self.edges_to(
+            backend,
+            select.clone(),
+            column,
+            kept_tail_end.unwrap_or(tail_start),
+        );
         let edges = async {
             let mut rows = 0;
             for edge in live {
@@ -307,49 +314,63 @@ impl WindowDays {
         // The tail's whole hours (today's, usually) as one span too: the current hour is all
         // a request reads of today (a filter on the text of today's packets: 60 ms against
         // a few).
-        let tail_hours_start = after_last.clone();
         let tail_hours = async {
             let Some(hour) = kept_tail_end else {
                 return Ok::<_, DbErr>(0);
             };
-            let span = format!("{key} {tail_start}..{hour}");
             let rows = select
-                .filter(column.gte(tail_hours_start))
+                .filter(column.gte(after_last.clone()))
                 .filter(column.lt(datetime_bound(backend, hour, Bound::Lower)));
             let reader = db.clone();
-            let day = [tail_start.date()];
-            let counted = kept.get_or_fetch(&span, tables, &day, 0, move |day, _| async move {
-                Ok::<_, DbErr>(HashMap::from([(day, count_rows(&reader, rows).await?)]))
-            });
-            Ok(counted.await?.values().sum())
+            let span = format!("{key} {tail_start}..{hour}");
+            kept_span(kept, &span, tables, tail_start.date(), async move {
+                count_rows(&reader, rows).await
+            })
+            .await
         };
         // The whole days as one span, not per day: one COUNT reads an index range, where
         // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
         // window moves by a day a day, so a span is counted about once a day (and again
         // after a change reaches back into it).
         let span = format!("{key} {first}..{last}");
-        let span_days = [*first];
         let from_oldest = self.head.is_none() && self.from_oldest_row;
         let reader = db.clone();
-        let whole = kept.get_or_fetch(&span, tables, &span_days, 0, move |first, _| async move {
-            let rows = if from_oldest {
+        let after_whole = after_last.clone();
+        let whole = kept_span(kept, &span, tables, *first, async move {
+            if from_oldest {
                 // Every row but the tail's, as one statement (one snapshot): without a lower
                 // time bound the count reads the filter's narrowest index (a covering one for
                 // message visibility: 27 ms) where the time range reads every row (130 ms).
-                all_but_from(&reader, day_select, column, after_last).await?
+                all_but_from(&reader, day_select, column, after_whole).await
             } else {
                 let rows = day_select
                     .filter(column.gte(first_start))
-                    .filter(column.lt(after_last));
-                count_rows(&reader, rows).await?
-            };
-            Ok::<_, DbErr>(HashMap::from([(first, rows)]))
+                    .filter(column.lt(after_whole));
+                count_rows(&reader, rows).await
+            }
         });
         let (edges, tail_hours, whole) =
             tokio::try_join!(Box::pin(edges), Box::pin(tail_hours), Box::pin(whole))?;
-        let total = edges + tail_hours + whole.values().sum::<i64>();
+        let total = edges + tail_hours + whole;
         Ok(u64::try_from(total).unwrap_or(0))
     }
+}
+
+/// The rows of one span kept in `kept` as the single bucket `bucket` of the key `span`
+/// (which names the span and what it counts), counted by `count` when not kept.
+async fn kept_span(
+    kept: &PastDays<i64>,
+    span: &str,
+    tables: &'static [Table],
+    bucket: NaiveDate,
+    count: impl Future<Output = Result<i64, DbErr>> + Send + 'static,
+) -> Result<i64, DbErr> {
+    let counted = kept
+        .get_or_fetch(span, tables, &[bucket], 0, move |bucket, _| async move {
+            Ok::<_, DbErr>(HashMap::from([(bucket, count.await?)]))
+        })
+        .await?;
+    Ok(counted.values().sum())
 }
 
 /// The time of the oldest row of `E`'s whole table by `column` (one index entry), where a
