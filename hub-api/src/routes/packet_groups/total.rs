@@ -93,7 +93,7 @@ pub(super) async fn count_groups(
             }
         };
     };
-    if kept_span(filters, now).is_none() {
+    if !matches!(cut(filters, now), Cut::Kept(_)) {
         return count_groups_by_sql(db, filters).await;
     }
     let at_least = |bytes| GroupFilters {
@@ -161,17 +161,18 @@ async fn from_kept_hours(
 ) -> Result<Result<u64, MissingHours>, ApiError> {
     let backend = db.get_database_backend();
     let since = filters.since;
-    let Some(KeptSpan {
+    let KeptSpan {
         head_end,
         tail_start,
         hours,
-    }) = kept_span(filters, now)
-    else {
-        return Ok(Ok(match ceil_hour(since) >= tail_start(filters, now) {
-            // No whole hour to keep: the window is at most about two hours long.
-            true => distinct_hashes(db, row_condition(backend, filters)).await?,
-            false => count_groups_by_sql(db, filters).await?,
-        }));
+    } = match cut(filters, now) {
+        Cut::Kept(span) => span,
+        Cut::Short => {
+            return Ok(Ok(
+                distinct_hashes(db, row_condition(backend, filters)).await?
+            ));
+        }
+        Cut::Long => return Ok(Ok(count_groups_by_sql(db, filters).await?)),
     };
     let key = filter_key(backend, filters);
     let read = hours_reader(db, filters);
@@ -207,7 +208,7 @@ pub(super) async fn read_default_hours(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let filters = GroupFilters::window(now - Duration::days(super::DEFAULT_WINDOW_DAYS), None);
-    if let Some(span) = kept_span(&filters, now) {
+    if let Cut::Kept(span) = cut(&filters, now) {
         let key = filter_key(db.get_database_backend(), &filters);
         let read = hours_reader(db, &filters);
         kept.get_or_fetch(&key, GROUP_TABLES, &span.hours, HourGroups::default(), read)
@@ -225,26 +226,33 @@ struct KeptSpan {
     hours: Vec<NaiveDateTime>,
 }
 
-/// Where the tail of the window of `filters` starts: the hour of its end, or of the last
-/// moment kept hours may reach (`now` less [`GRACE`]).
-fn tail_start(filters: &GroupFilters, now: NaiveDateTime) -> NaiveDateTime {
-    let over = now - GRACE;
-    floor_hour(filters.until.map_or(over, |until| until.min(over)))
+/// How the window of `filters` is counted at `now`.
+enum Cut {
+    /// No whole hour to keep (the window is at most about two hours long): counted at once.
+    Short,
+    /// More whole hours than [`MAX_KEPT_HOURS`]: grouped at once.
+    Long,
+    /// Head and tail counted, the whole hours between kept.
+    Kept(KeptSpan),
 }
 
-/// The [`KeptSpan`] of the window of `filters`, or `None` when it has no whole hour to keep
-/// or more than [`MAX_KEPT_HOURS`].
-fn kept_span(filters: &GroupFilters, now: NaiveDateTime) -> Option<KeptSpan> {
+/// The [`Cut`] of the window of `filters`: its tail starts at the hour of its end, or of the
+/// last moment kept hours may reach (`now` less [`GRACE`]).
+fn cut(filters: &GroupFilters, now: NaiveDateTime) -> Cut {
+    let over = now - GRACE;
     let head_end = ceil_hour(filters.since);
-    let tail_start = tail_start(filters, now);
-    if head_end >= tail_start || (tail_start - head_end).num_hours() > MAX_KEPT_HOURS {
-        return None;
+    let tail_start = floor_hour(filters.until.map_or(over, |until| until.min(over)));
+    if head_end >= tail_start {
+        return Cut::Short;
+    }
+    if (tail_start - head_end).num_hours() > MAX_KEPT_HOURS {
+        return Cut::Long;
     }
     let hours = std::iter::successors(Some(head_end), |h| {
         Some(*h + Duration::hours(1)).filter(|next| *next < tail_start)
     })
     .collect();
-    Some(KeptSpan {
+    Cut::Kept(KeptSpan {
         head_end,
         tail_start,
         hours,
