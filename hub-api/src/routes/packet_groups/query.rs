@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::params::{Bound, Order, contains_pattern, datetime_bound, sql};
-use crate::query::filters::{ids_of, is_one_of};
+use crate::query::filters::{ids_of, is_one_of, unindexed_in};
 use crate::query::list::{sqlite_nulls, text_order};
 use crate::query::raw_packets::{PacketRow, packet_columns};
 use hub_core::entity::{packet_path_hops, raw_packets};
@@ -154,8 +154,8 @@ fn filter_rows(backend: DbBackend, filters: &GroupFilters, lead: Lead) -> Condit
     let equals = |column: C, value: sea_orm::Value| {
         use sea_orm::IdenStatic;
         if unindexed {
-            let text = format!("+raw_packets.{} = ?", column.as_str());
-            sql(backend, &text, [value])
+            let name = format!("raw_packets.{}", column.as_str());
+            unindexed_in(backend, &name, std::iter::once(value))
         } else {
             column.eq(value)
         }
