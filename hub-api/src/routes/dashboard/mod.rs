@@ -199,8 +199,9 @@ impl DashboardApi {
 /// Reads the past days the dashboard's default requests keep (`stats`, the three activity
 /// series and `packet-breakdown` with their default `days`, as an anonymous caller would ask),
 /// so that the first dashboard after a start does not pay for them (`stats` alone counts all
-/// 60 days: most of a second on a large network). [`read_kept_values`](crate::server::read_kept_values) runs it when `serve`
-/// starts; what it keeps is what those requests would have kept, so no response changes.
+/// 60 days: most of a second on a large network).
+/// [`read_kept_values`](crate::server::read_kept_values) runs it when `serve` starts; what it
+/// keeps is what those requests would have kept, so no response changes.
 ///
 /// ```no_run
 /// # async fn start(state: hub_api::state::AppState) {
