@@ -360,8 +360,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
 }
 
 /// Reads what the first requests after a start would otherwise read or group themselves: the
-/// dashboard's past days and the hours the packet-group list's total keeps for its first
-/// page. `serve` runs it on a task of its own once it listens; a failure is harmless (each
+/// dashboard's past days, the hours the packet-group list's total keeps for its first page
+/// (unfiltered and for each `path_hash_bytes`) and the packet list's kept totals of
+/// `decryptable`: the filters whose every value is known. `serve` runs it on a task of its own once it listens; a failure is harmless (each
 /// request then reads what it needs).
 ///
 /// ```no_run
@@ -371,7 +372,8 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
 /// ```
 pub async fn read_kept_values(state: &AppState) -> Result<(), crate::error::ApiError> {
     crate::routes::dashboard::read_past_days(state).await?;
-    crate::routes::packet_groups::read_kept_hours(state).await
+    crate::routes::packet_groups::read_kept_hours(state).await?;
+    crate::routes::packets::read_kept_totals(state).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -39,6 +39,10 @@ pub use query::{GroupAggregate, GroupFilters, GroupSort, list_groups as list_gro
 /// Days the list covers when no `since` is given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
 
+/// The widest path hash MeshCore writes, in bytes: the largest `path_hash_bytes` filter (its
+/// validator repeats it as a literal, the only form poem-openapi takes; a test ties the two).
+pub const MAX_PATH_HASH_BYTES: i64 = 3;
+
 /// One reception of a packet: one observer hearing it over one path.
 #[derive(Debug, Clone, Object)]
 pub struct PacketReceptionInfo {
@@ -339,5 +343,25 @@ impl PacketGroupsApi {
             raw_hex: readable.and_then(|r| r.raw_hex.clone()),
             decoded: readable.and_then(|r| json_object(r.decoded.as_deref(), "decoded")),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_path_hash_bytes_maximum_is_the_constant() {
+        let spec: serde_json::Value =
+            serde_json::from_str(&crate::app::openapi().spec()).expect("OpenAPI JSON");
+        let parameters = spec["paths"]["/api/v1/packet-groups"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let width = parameters
+            .iter()
+            .find(|p| p["name"] == "path_hash_bytes")
+            .expect("path_hash_bytes");
+        assert_eq!(
+            width["schema"]["maximum"].as_f64(),
+            Some(super::MAX_PATH_HASH_BYTES as f64)
+        );
     }
 }

@@ -16,6 +16,12 @@
 //! with `T`, so rows sharing `T` (read or not) need no care. When the walk would have to
 //! group more than one `IN` list of hashes, the caller falls back to grouping the window.
 //!
+//! With `path_hash_bytes = w` and `order=desc`, the walk reads only the rows at least `w`
+//! wide: a group of the list has such a row, and its key is at most that row's time, so a
+//! group the walk did not meet has a key of at most `T` as above, and groups of narrower rows
+//! are not met at all (a rare width would otherwise meet too many of them). Ascending, a
+//! group's narrow rows may come before `T` and its wide ones after, so every row is walked.
+//!
 //! SQLite stores times as text and orders them so; for the text forms written (fixed-width
 //! date and time, then an optional fraction) that is time order, except between two texts of
 //! one instant, which the strict comparison with `T` (as instants) never has to separate.
@@ -50,11 +56,21 @@ pub(super) async fn time_page(
         return Ok(None);
     }
     let backend = db.get_database_backend();
+    let walked_rows = match (filters.path_hash_bytes, order) {
+        (Some(width), Order::Desc) => row_condition(
+            backend,
+            &GroupFilters {
+                rows_at_least_bytes: Some(width),
+                ..filters.clone()
+            },
+        ),
+        _ => row_condition(backend, filters),
+    };
     // Groups have about two receptions each in the window: this usually ends in one walk.
     let mut rows = 4 * wanted + 32;
     loop {
         let walked: Vec<(String, Timestamp)> = raw_packets::Entity::find()
-            .filter(row_condition(backend, filters))
+            .filter(walked_rows.clone())
             .select_only()
             .column(raw_packets::Column::PacketHash)
             .column(raw_packets::Column::ReceivedAt)

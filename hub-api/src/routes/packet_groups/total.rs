@@ -199,20 +199,28 @@ async fn from_kept_hours(
     Ok(Ok(total))
 }
 
-/// Reads the kept hours of the list as it is first asked for (no filter, the default
-/// window ending `now`) unless they are kept, waiting for the read: `serve` calls it at
-/// startup, so that the first requests after a start find them.
+/// Reads the kept hours of the list as it is first asked for (the default window ending
+/// `now`, with no filter and with each `path_hash_bytes`, whose few values are known) unless
+/// they are kept, waiting for the reads: `serve` calls it at startup, so that the first
+/// requests after a start find them.
 pub(super) async fn read_default_hours(
     db: &DatabaseConnection,
     kept: &GroupHours,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let filters = GroupFilters::window(now - Duration::days(super::DEFAULT_WINDOW_DAYS), None);
-    if let Cut::Kept(span) = cut(&filters, now) {
-        let key = filter_key(db.get_database_backend(), &filters);
-        let read = hours_reader(db, &filters);
-        kept.get_or_fetch(&key, GROUP_TABLES, &span.hours, HourGroups::default(), read)
-            .await?;
+    let unfiltered = GroupFilters::window(now - Duration::days(super::DEFAULT_WINDOW_DAYS), None);
+    // `path_hash_bytes = w` reads the row filters "at least w" and "at least w + 1".
+    let widths = (1..=super::MAX_PATH_HASH_BYTES + 1).map(|bytes| GroupFilters {
+        rows_at_least_bytes: Some(bytes),
+        ..unfiltered.clone()
+    });
+    for filters in std::iter::once(unfiltered.clone()).chain(widths) {
+        if let Cut::Kept(span) = cut(&filters, now) {
+            let key = filter_key(db.get_database_backend(), &filters);
+            let read = hours_reader(db, &filters);
+            kept.get_or_fetch(&key, GROUP_TABLES, &span.hours, HourGroups::default(), read)
+                .await?;
+        }
     }
     Ok(())
 }

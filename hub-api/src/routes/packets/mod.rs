@@ -89,6 +89,44 @@ pub struct RawPacketRead {
     pub created_at: String,
 }
 
+/// Reads the kept totals of the `decryptable` filter, both values, as an anonymous caller
+/// first asks for them (no window, first page), so that its first requests after a start
+/// do not count every packet's text (half a second at `large`).
+/// [`read_kept_values`](crate::server::read_kept_values) runs it when `serve` starts; what it
+/// keeps is what those requests would have kept, so no response changes.
+///
+/// ```no_run
+/// # async fn start(state: hub_api::state::AppState) {
+/// tokio::spawn(async move { hub_api::routes::packets::read_kept_totals(&state).await });
+/// # }
+/// ```
+pub async fn read_kept_totals(state: &AppState) -> Result<(), ApiError> {
+    let db = &state.db;
+    let visible = visible_channels(db, hub_core::roles::Role::Anonymous).await?;
+    for decryptable in [true, false] {
+        let filters = PacketFilters {
+            decryptable: Some(decryptable),
+            ..PacketFilters::default()
+        };
+        let page = PageRequest {
+            limit: crate::page::default_limit(),
+            offset: 0,
+        };
+        let sort = PacketSort::Time;
+        query::list_packets(
+            db,
+            &state.list_days,
+            &filters,
+            &visible,
+            sort,
+            Order::Desc,
+            page,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Raw packet endpoints.
 pub struct PacketsApi;
 

@@ -100,9 +100,19 @@ pub(super) async fn observers_matching(
 }
 
 /// SQL of "the stored `decoded` text says it was decrypted": it names a `decrypted` key
-/// whose value is not `null` (a text match, as MeshCore Hub does it).
-const DECRYPTED_SQL: &str = "(LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ? \
-     AND NOT LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ?)";
+/// whose value is not `null` (a text match, as MeshCore Hub does it, on the lowercased text).
+fn decrypted_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        // The same rows: SQLite's LIKE folds ASCII case as its LOWER does, and both patterns
+        // are lowercase ASCII. Without LOWER and CAST per row, counting every packet's text
+        // takes two thirds of the time (509 -> 345 ms at `large`).
+        DbBackend::Sqlite => "(raw_packets.decoded LIKE ? AND NOT raw_packets.decoded LIKE ?)",
+        _ => {
+            "(LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ? \
+             AND NOT LOWER(CAST(raw_packets.decoded AS TEXT)) LIKE ?)"
+        }
+    }
+}
 
 /// The WHERE condition of `filters` for a caller who may read `visible`, but the time window.
 ///
@@ -177,7 +187,7 @@ pub(super) fn packet_condition(
     if let Some(decryptable) = filters.decryptable {
         let decrypted = sql(
             backend,
-            DECRYPTED_SQL,
+            decrypted_sql(backend),
             ["%\"decrypted\":%", "%\"decrypted\": null%"],
         );
         // NULL `decoded` matches neither value (three-valued logic, as upstream).
