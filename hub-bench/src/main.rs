@@ -728,7 +728,7 @@ async fn sequential(args: &Args, url: &str, n: u32) -> Result<(), String> {
     let app = hub_api::app::build(state);
     println!("uncached: median of {n} sequential requests after one warm-up, in process");
     println!(
-        "(startup: serve's background read of the kept counts (dashboard days, packet-group hours) took {startup_read:.0} ms)"
+        "(startup: serve's background read of the kept counts (dashboard days, packet-group hours, packet totals) took {startup_read:.0} ms)"
     );
     println!("(first: the warm-up itself, before this process kept any aggregate of it; the");
     println!(" measured requests follow once the reads it started in the background are done)");

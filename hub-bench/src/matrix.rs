@@ -464,7 +464,7 @@ pub(crate) async fn matrix(url: &str, n: u32) -> Result<(), String> {
         cells.len()
     );
     println!(
-        "(startup: serve's read of the kept counts (dashboard days, packet-group hours) took {startup_read:.0} ms)"
+        "(startup: serve's read of the kept counts (dashboard days, packet-group hours, packet totals) took {startup_read:.0} ms)"
     );
     let mut shown: Vec<_> = values.by_name.iter().collect();
     shown.sort();
