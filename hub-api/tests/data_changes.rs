@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use chrono::{Duration as Days, NaiveDateTime, Timelike};
+use chrono::{Duration as Days, NaiveDateTime};
 use common::*;
 use hub_core::db::DatabaseTarget;
 use hub_core::test_support::RedisServer;
@@ -206,11 +206,7 @@ async fn without_redis_a_late_row_of_an_earlier_hour_shows_in_list_totals() {
     // heard an hour ago and written now reaches one of them, whatever the hour the test runs
     // (after 01:00 today's hours, before it yesterday's span).
     // The unwatched answers below hold within one hour: start well before the next.
-    let to_next_hour =
-        3600 - i64::from(hub_core::time::now().time().num_seconds_from_midnight() % 3600);
-    if to_next_hour < 30 {
-        tokio::time::sleep(Duration::from_secs(to_next_hour as u64 + 1)).await;
-    }
+    clear_of_the_next_hour(Duration::from_secs(30)).await;
     let (watched, watch) = watched_hourly().await;
     let unwatched = app_over(open_sqlite(&watched.path).await);
     let uri = "/api/v1/messages?limit=1";

@@ -358,6 +358,48 @@ async fn decryptable_uses_three_valued_logic() {
     assert_eq!(json_null["decoded"], Value::Null);
 }
 
+/// What `serve` reads at startup (`read_kept_totals`) is what the first `decryptable`
+/// requests keep: after it, packets of past days deleted behind the server's back (as
+/// retention would, unwatched) still count until they are read again, exactly as if those
+/// requests had run first.
+#[tokio::test]
+async fn the_startup_read_keeps_the_decryptable_totals_the_first_requests_keep() {
+    clear_of_the_next_hour(Duration::from_secs(30)).await;
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    let app = app_from_state(state.clone(), dir, path);
+    let days_ago = ago(3, 0);
+    for (id, decoded) in [
+        ("p-yes", r#"'{"decrypted": {"text": "hi"}}'"#),
+        ("p-no", r#"'{"decrypted": null}'"#),
+    ] {
+        insert_packet(&app, id, None, "01", "raw", None, None, decoded, &days_ago).await;
+    }
+    let uri = |value| format!("{PACKETS}?decryptable={value}");
+    // What a server that kept nothing answers.
+    let fresh_total = async |value| {
+        let fresh = app_over(open_sqlite(&app.path).await);
+        total(&fresh.json(&uri(value)).await)
+    };
+    let mut before = Vec::new();
+    for value in ["true", "false"] {
+        before.push(fresh_total(value).await);
+    }
+
+    hub_api::routes::packets::read_kept_totals(&state)
+        .await
+        .expect("read kept totals");
+    // The fixture's older rows stay, so the window (from the oldest row) is the same.
+    app.exec("DELETE FROM raw_packets WHERE id IN ('p-yes', 'p-no')")
+        .await;
+
+    for (value, before) in ["true", "false"].into_iter().zip(before) {
+        assert_eq!(fresh_total(value).await, before - 1, "{value}");
+        let body = app.json(&uri(value)).await;
+        assert_eq!(total(&body), before, "decryptable={value}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn stored_json_of_the_wrong_shape_is_null_never_a_500() {
     let app = fixture_app().await;

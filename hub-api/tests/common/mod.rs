@@ -261,6 +261,17 @@ pub(crate) fn meshcore_hub_route_perf_upgrade(schema: &str) -> String {
     )
 }
 
+/// Sleeps past the next whole hour when it is less than `margin` away, so that no hour (or
+/// day) begins while a test relies on values kept per hour or day.
+pub(crate) async fn clear_of_the_next_hour(margin: Duration) {
+    use chrono::Timelike;
+    let into_hour = hub_core::time::now().time().num_seconds_from_midnight() % 3600;
+    let to_next_hour = u64::from(3600 - into_hour);
+    if to_next_hour < margin.as_secs() {
+        tokio::time::sleep(Duration::from_secs(to_next_hour + 1)).await;
+    }
+}
+
 /// Naive UTC text `days` days and `hours` hours before now, as the database stores it.
 pub(crate) fn ago(days: i64, hours: i64) -> String {
     let t = chrono::Utc::now().naive_utc()

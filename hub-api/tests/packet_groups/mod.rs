@@ -9,6 +9,7 @@ use crate::raw_packets::*;
 
 use common::*;
 use serde_json::Value;
+use std::time::Duration;
 
 fn hashes(body: &Value) -> Vec<String> {
     items(body)
@@ -428,4 +429,50 @@ async fn group_detail_redaction_is_per_reception() {
     assert_eq!(receptions[1]["path_hashes"], Value::Null);
     let admin = app.json_as(&format!("{GROUPS}/mixed"), "admin").await;
     assert_eq!(admin["raw_hex"], "aa11");
+}
+
+/// What `serve` reads at startup (`read_kept_hours`) is what the first request of each
+/// `path_hash_bytes` keeps: after it, groups of past hours deleted behind the server's back
+/// (unwatched) still count until those hours are read again, as if the requests had run first.
+#[tokio::test]
+async fn the_startup_read_keeps_the_hours_of_each_width() {
+    clear_of_the_next_hour(Duration::from_secs(30)).await;
+    let (dir, path, db) = fixture_copy().await;
+    let state = default_state(db);
+    let app = app_from_state(state.clone(), dir, path);
+    let heard = ago(2, 0);
+    let widths = [("w1", 1), ("w2", 2), ("w3", 3)];
+    for (id, width) in widths {
+        let hash = format!("aa0{width}");
+        insert_packet(
+            &app,
+            id,
+            Some(&hash),
+            "01",
+            "raw",
+            None,
+            None,
+            "NULL",
+            &heard,
+        )
+        .await;
+        app.exec(&format!(
+            "UPDATE raw_packets SET path_hash_bytes = {width} WHERE id = '{id}'"
+        ))
+        .await;
+    }
+
+    hub_api::routes::packet_groups::read_kept_hours(&state)
+        .await
+        .expect("read kept hours");
+    app.exec("DELETE FROM raw_packets WHERE id IN ('w1', 'w2', 'w3')")
+        .await;
+
+    let uri = |width| format!("{GROUPS}?path_hash_bytes={width}");
+    let fresh = app_over(open_sqlite(&app.path).await);
+    for (_, width) in widths {
+        assert_eq!(total(&fresh.json(&uri(width)).await), 0, "width {width}");
+        let body = app.json(&uri(width)).await;
+        assert_eq!(total(&body), 1, "width {width}: {body}");
+    }
 }
