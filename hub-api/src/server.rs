@@ -362,8 +362,8 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
 /// Reads what the first requests after a start would otherwise read or group themselves: the
 /// dashboard's past days, the hours the packet-group list's total keeps for its first page
 /// (unfiltered and for each `path_hash_bytes`) and the packet list's kept totals of
-/// `decryptable`: the filters whose every value is known. `serve` runs it on a task of its own once it listens; a failure is harmless (each
-/// request then reads what it needs).
+/// `decryptable`: the filters whose every value is known. `serve` runs it on a task of its
+/// own once it listens; a failure is harmless (each request then reads what it needs).
 ///
 /// ```no_run
 /// # async fn demo(state: std::sync::Arc<hub_api::state::AppState>) {
