@@ -234,6 +234,42 @@ async fn without_redis_a_late_row_of_an_earlier_hour_shows_in_list_totals() {
 }
 
 #[tokio::test]
+async fn without_redis_a_late_row_of_a_windows_first_day_shows_in_its_total() {
+    // A window from mid-day keeps the whole hours of its first day after its first hour.
+    clear_of_the_next_hour(Duration::from_secs(30)).await;
+    let (watched, watch) = watched_hourly().await;
+    let unwatched = app_over(open_sqlite(&watched.path).await);
+    let first_day = hub_core::time::now().date() - Days::days(3);
+    let since = first_day.and_hms_opt(2, 30, 0).unwrap();
+    let uri = format!(
+        "/api/v1/messages?limit=1&since={}",
+        since.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let total = |list: serde_json::Value| list["total"].as_u64().unwrap();
+    let before = total(watched.json(&uri).await);
+    assert_eq!(total(unwatched.json(&uri).await), before);
+
+    let writer = collector(&watched).await;
+    let late = first_day.and_hms_opt(10, 0, 0).unwrap();
+    writer
+        .execute_unprepared(&message_sql("late, in a kept hour", late))
+        .await
+        .unwrap();
+    assert_eq!(total(watched.json(&uri).await), before + 1, "the late row");
+    // Without the watch the kept count stays as it was read: 10:00 is a kept hour.
+    assert_eq!(total(unwatched.json(&uri).await), before);
+    // The first partial hour is counted by every request, watched or not.
+    let early = first_day.and_hms_opt(2, 45, 0).unwrap();
+    writer
+        .execute_unprepared(&message_sql("late, in the first hour", early))
+        .await
+        .unwrap();
+    assert_eq!(total(watched.json(&uri).await), before + 2);
+    assert_eq!(total(unwatched.json(&uri).await), before + 1);
+    watch.abort();
+}
+
+#[tokio::test]
 async fn on_postgresql_a_collector_insert_shows_within_the_bound() {
     let redis = RedisServer::start();
     let (_pg, target) = meshcore_hub_postgres();

@@ -37,6 +37,21 @@ pub fn midnight(date: NaiveDate) -> NaiveDateTime {
     date.and_time(NaiveTime::MIN)
 }
 
+/// The start of the hour of `at`.
+pub fn floor_hour(at: NaiveDateTime) -> NaiveDateTime {
+    at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at)
+}
+
+/// `at` when it starts an hour, else the start of the next hour.
+pub fn ceil_hour(at: NaiveDateTime) -> NaiveDateTime {
+    let floor = floor_hour(at);
+    if floor == at {
+        at
+    } else {
+        floor + chrono::Duration::hours(1)
+    }
+}
+
 /// `COUNT(*)` of the rows `select` matches, as one aggregate query (no row loading).
 pub async fn count_rows<E: EntityTrait>(
     db: &DatabaseConnection,
@@ -199,33 +214,33 @@ impl WindowDays {
         select: Select<E>,
         column: E::Column,
     ) -> Vec<Select<E>> {
-        match self.tail_start() {
-            Some(tail_start) => self.edges_to(backend, select, column, tail_start),
-            None => Vec::new(),
+        match (self.whole_days.first(), self.tail_start()) {
+            (Some(first), Some(tail_start)) => {
+                self.edges_to(backend, select, column, midnight(*first), tail_start)
+            }
+            _ => Vec::new(),
         }
     }
 
-    /// [`edges`](Self::edges) with the tail read from `tail_from` on (at or after where it
-    /// starts: one lower bound, since given two as parameters SQLite may start its index
-    /// range at the earlier one).
+    /// [`edges`](Self::edges) with the head read up to `head_to` (at or before the first
+    /// whole day) and the tail from `tail_from` on (at or after where it starts: one lower
+    /// bound, since given two as parameters SQLite may start its index range at the earlier
+    /// one).
     fn edges_to<E: EntityTrait>(
         &self,
         backend: DbBackend,
         select: Select<E>,
         column: E::Column,
+        head_to: NaiveDateTime,
         tail_from: NaiveDateTime,
     ) -> Vec<Select<E>> {
-        let Some(first) = self.whole_days.first() else {
-            return Vec::new();
-        };
-        let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
         let mut edges = Vec::with_capacity(2);
-        if let Some(head) = self.head {
+        if let Some(head) = self.head.filter(|head| head.since < Some(head_to)) {
             edges.push(
                 select
                     .clone()
                     .filter(head.condition(backend, column))
-                    .filter(column.lt(first_start)),
+                    .filter(column.lt(datetime_bound(backend, head_to, Bound::Lower))),
             );
         }
         edges.push(
@@ -241,6 +256,14 @@ impl WindowDays {
         Some(midnight(
             *self.whole_days.last()? + chrono::Duration::days(1),
         ))
+    }
+
+    /// The end of the head's first hour when the head's rows after it are worth keeping: it
+    /// has a whole hour before the first whole day. Those hours are past, so a late row
+    /// among them is reported as a change that reaches the past, like one in a whole day.
+    fn kept_head_start(&self) -> Option<NaiveDateTime> {
+        let hour = ceil_hour(self.head?.since?);
+        (hour < midnight(*self.whole_days.first()?)).then_some(hour)
     }
 
     /// The start of the hour of `now` when the tail's rows before it are worth keeping: the
@@ -270,9 +293,9 @@ impl WindowDays {
         Ok(rows + whole)
     }
 
-    /// The rows of `select` in the window by `column` at `now`: the head and the current
-    /// hour counted, the span of whole days and the tail's hours before the current one from
-    /// `kept` under `key` (which must name everything `select` filters on), or, when not kept
+    /// The rows of `select` in the window by `column` at `now`: the head's first partial hour
+    /// and the current hour counted; the head's whole hours, the span of whole days and the
+    /// tail's hours before the current one from `kept` under `key` (which must name everything `select` filters on), or, when not kept
     /// yet, counted by `day_select` (the same rows as `select`, as written for a long range)
     /// and by `select`.
     #[allow(clippy::too_many_arguments)]
@@ -297,11 +320,13 @@ impl WindowDays {
         let first_start = datetime_bound(backend, midnight(*first), Bound::Lower);
         let after_last = datetime_bound(backend, tail_start, Bound::Lower);
         let tables = counted_tables::<E>();
+        let kept_head_start = self.kept_head_start();
         let kept_tail_end = self.kept_tail_end(now);
         let live = self.edges_to(
             backend,
             select.clone(),
             column,
+            kept_head_start.unwrap_or(midnight(*first)),
             kept_tail_end.unwrap_or(tail_start),
         );
         let edges = async {
@@ -310,6 +335,27 @@ impl WindowDays {
                 rows += count_rows(db, edge).await?;
             }
             Ok::<_, DbErr>(rows)
+        };
+        // The head's whole hours as one span too (a window starting 7 days ago mid-day
+        // counted up to a day of rows on every request): the head's first partial hour is
+        // all a request reads of that day.
+        let head_since = self.head.and_then(|head| head.since);
+        let head_rows = kept_head_start.zip(head_since).map(|(hour, since)| {
+            let rows = select
+                .clone()
+                .filter(column.gte(datetime_bound(backend, hour, Bound::Lower)))
+                .filter(column.lt(first_start.clone()));
+            (format!("{key} {hour}..{first}"), since.date(), rows)
+        });
+        let head_hours = async {
+            let Some((span, day, rows)) = head_rows else {
+                return Ok::<_, DbErr>(0);
+            };
+            let reader = db.clone();
+            kept_span(kept, &span, tables, day, async move {
+                count_rows(&reader, rows).await
+            })
+            .await
         };
         // The tail's whole hours (today's, usually) as one span too: the current hour is all
         // a request reads of today (a filter on the text of today's packets: 60 ms against
@@ -349,9 +395,13 @@ impl WindowDays {
                 count_rows(&reader, rows).await
             }
         });
-        let (edges, tail_hours, whole) =
-            tokio::try_join!(Box::pin(edges), Box::pin(tail_hours), Box::pin(whole))?;
-        let total = edges + tail_hours + whole;
+        let (edges, head_hours, tail_hours, whole) = tokio::try_join!(
+            Box::pin(edges),
+            Box::pin(head_hours),
+            Box::pin(tail_hours),
+            Box::pin(whole)
+        )?;
+        let total = edges + head_hours + tail_hours + whole;
         Ok(u64::try_from(total).unwrap_or(0))
     }
 }

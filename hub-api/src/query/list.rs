@@ -236,6 +236,32 @@ where
     E::Model: FromQueryResult + Send + Sync,
     M: FromQueryResult + Send + Sync,
 {
+    let rows = async |rows| Ok::<_, DbErr>(rows);
+    fetch_counted_page_then(db, total, select, keys, tiebreak, order, page, rows).await
+}
+
+/// [`fetch_counted_page`], with the page's rows turned into items by `then` (the look-ups of
+/// names and observers a list attaches) while the total is still being counted: a request
+/// costs the slower of the count and the page with its look-ups, not their sum.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_counted_page_then<E, M, T, Fut, Items, Error>(
+    db: &DatabaseConnection,
+    total: Total<'_, E>,
+    select: Select<E>,
+    keys: Vec<SortKey>,
+    tiebreak: E::Column,
+    order: Order,
+    page: PageRequest,
+    then: T,
+) -> Result<(Items, u64), Error>
+where
+    E: EntityTrait + Default,
+    E::Model: FromQueryResult + Send + Sync,
+    M: FromQueryResult + Send + Sync,
+    T: FnOnce(Vec<M>) -> Fut,
+    Fut: std::future::Future<Output = Result<Items, Error>>,
+    Error: From<DbErr>,
+{
     let backend = db.get_database_backend();
     let mut select = select
         .limit(page.limit.max(0) as u64)
@@ -249,10 +275,11 @@ where
     }
     let tiebreak = format!("{}.{}", E::default().table_name(), tiebreak.as_str());
     query.order_by_expr(text_order(backend, &tiebreak), order.sea());
-    // Two pooled connections: the total and the page cost the slower of the two, not the sum.
-    // Boxed: both futures are large, and the page's caller may be a test thread's stack.
-    let count = Box::pin(total.count(db));
-    let rows = Box::pin(select.into_model::<M>().all(db));
-    let (total, rows) = tokio::try_join!(count, rows)?;
-    Ok((rows, total))
+    // Pooled connections of their own: the total and the page cost the slower of the two,
+    // not the sum. Boxed: both futures are large, and the page's caller may be a test
+    // thread's stack.
+    let count = Box::pin(async { Ok(total.count(db).await?) });
+    let items = Box::pin(async { then(select.into_model::<M>().all(db).await?).await });
+    let (total, items) = tokio::try_join!(count, items)?;
+    Ok((items, total))
 }

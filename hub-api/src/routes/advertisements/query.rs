@@ -11,7 +11,7 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, ids_of, is_one_of, observed_by_condition, observed_events,
     observer_ids, route_type_in, route_type_in_newest_first,
 };
-use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page_then};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
 use crate::query::past_days::PastDays;
 use crate::query::time_window::TimeWindow;
@@ -224,7 +224,7 @@ pub(crate) async fn list(
         }
         _ => ObserverPlan::ByEvent,
     };
-    let (rows, total) = fetch_counted_page(
+    fetch_counted_page_then(
         db,
         total,
         select(Purpose::Page, page_plan).filter(filter.window.condition(backend, column)),
@@ -232,9 +232,9 @@ pub(crate) async fn list(
         advertisements::Column::Id,
         order,
         page,
+        |rows| advertisement_reads(db, rows),
     )
-    .await?;
-    Ok((advertisement_reads(db, rows).await?, total))
+    .await
 }
 
 /// The advert with this id, or 404 `Advertisement not found`.
@@ -258,25 +258,42 @@ async fn advertisement_reads(
     db: &DatabaseConnection,
     rows: Vec<advertisements::Model>,
 ) -> Result<Vec<AdvertisementRead>, ApiError> {
-    // Source nodes: by id where linked, else by the advert's public key.
-    let linked: BTreeSet<String> = rows.iter().filter_map(|a| a.node_id.clone()).collect();
-    let unlinked: BTreeSet<String> = rows
-        .iter()
-        .filter(|a| a.node_id.is_none())
-        .map(|a| a.public_key.clone())
-        .collect();
-    let sources = if linked.is_empty() && unlinked.is_empty() {
-        Vec::new()
-    } else {
-        nodes::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(nodes::Column::Id.is_in(linked))
-                    .add(nodes::Column::PublicKey.is_in(unlinked)),
-            )
-            .all(db)
-            .await?
+    // The source nodes and their names, and beside them the observer lists: independent
+    // look-ups, each on a pooled connection of its own.
+    let sources_and_names = async {
+        // Source nodes: by id where linked, else by the advert's public key.
+        let linked: BTreeSet<String> = rows.iter().filter_map(|a| a.node_id.clone()).collect();
+        let unlinked: BTreeSet<String> = rows
+            .iter()
+            .filter(|a| a.node_id.is_none())
+            .map(|a| a.public_key.clone())
+            .collect();
+        let sources = if linked.is_empty() && unlinked.is_empty() {
+            Vec::new()
+        } else {
+            nodes::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(nodes::Column::Id.is_in(linked))
+                        .add(nodes::Column::PublicKey.is_in(unlinked)),
+                )
+                .all(db)
+                .await?
+        };
+        let node_ids: Vec<String> = rows
+            .iter()
+            .filter_map(|a| a.observer_node_id.clone())
+            .chain(sources.iter().map(|n| n.id.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let names = names_by_node_id(db, &node_ids).await?;
+        Ok::<_, sea_orm::DbErr>((sources, names))
     };
+    let ((sources, names), mut observers) = tokio::try_join!(
+        sources_and_names,
+        observers_by_event(db, "advertisement", rows.iter().map(|r| &r.event_hash)),
+    )?;
     let source_by_id: HashMap<&str, &nodes::Model> =
         sources.iter().map(|n| (n.id.as_str(), n)).collect();
     let source_by_key: HashMap<&str, &nodes::Model> =
@@ -287,17 +304,6 @@ async fn advertisement_reads(
             None => source_by_key.get(advert.public_key.as_str()).copied(),
         }
     };
-
-    let node_ids: Vec<String> = rows
-        .iter()
-        .filter_map(|a| a.observer_node_id.clone())
-        .chain(sources.iter().map(|n| n.id.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let names = names_by_node_id(db, &node_ids).await?;
-    let mut observers =
-        observers_by_event(db, "advertisement", rows.iter().map(|r| &r.event_hash)).await?;
 
     let none = NodeNames::default();
     Ok(rows

@@ -10,9 +10,9 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, not_spam, observed_by_condition, observed_events, observer_ids,
     unindexed_in, visible_messages,
 };
-use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page_then};
 use crate::query::lookups::{
-    ObserverRead, names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
+    names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
 };
 use crate::query::past_days::PastDays;
 use crate::query::time_window::TimeWindow;
@@ -20,7 +20,7 @@ use hub_core::entity::messages;
 use hub_core::roles::Role;
 use hub_core::time::{rfc3339, rfc3339_opt};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// The filters of the message list, already parsed.
 #[derive(Debug, Default)]
@@ -165,7 +165,7 @@ pub(crate) async fn list(
         select(ObserverPlan::ByEvent, false),
     );
     let total = Total::in_window(backend, edges, long, column, filter.window, Some(kept));
-    let (rows, total) = fetch_counted_page(
+    fetch_counted_page_then(
         db,
         total,
         select(page_plan, by_time(sort)).filter(filter.window.condition(backend, column)),
@@ -173,9 +173,9 @@ pub(crate) async fn list(
         messages::Column::Id,
         order,
         page,
+        |rows| message_reads(db, rows),
     )
-    .await?;
-    Ok((message_reads(db, rows).await?, total))
+    .await
 }
 
 /// The message with this id if `role` may read it, else 404 `Message not found`.
@@ -208,16 +208,18 @@ async fn message_reads(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let observer_names = names_by_node_id(db, &observer_ids).await?;
     let prefixes: Vec<String> = rows
         .iter()
         .filter_map(|m| m.pubkey_prefix.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let senders = senders_by_prefix(db, &prefixes).await?;
-    let mut observers: HashMap<String, Vec<ObserverRead>> =
-        observers_by_event(db, "message", rows.iter().map(|r| &r.event_hash)).await?;
+    // Independent look-ups, each on a pooled connection of its own.
+    let (observer_names, senders, mut observers) = tokio::try_join!(
+        names_by_node_id(db, &observer_ids),
+        senders_by_prefix(db, &prefixes),
+        observers_by_event(db, "message", rows.iter().map(|r| &r.event_hash)),
+    )?;
 
     Ok(rows
         .into_iter()

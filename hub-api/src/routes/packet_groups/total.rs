@@ -35,9 +35,10 @@ use super::query::{
 };
 use crate::error::ApiError;
 use crate::params::{Bound, datetime_bound, sql};
+use crate::query::day_counts::{ceil_hour, floor_hour};
 use crate::query::group_hours::{GroupHours, HourGroups};
 use crate::query::past_days::MissingBuckets;
-use chrono::{Duration, DurationRound, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime};
 use hub_core::entity::raw_packets;
 use hub_core::tables::Table;
 use hub_core::time::Timestamp;
@@ -470,18 +471,5 @@ fn filter_key(backend: DbBackend, filters: &GroupFilters) -> String {
     match backend {
         DbBackend::Postgres => select.to_string(PostgresQueryBuilder),
         _ => select.to_string(SqliteQueryBuilder),
-    }
-}
-
-fn floor_hour(at: NaiveDateTime) -> NaiveDateTime {
-    at.duration_trunc(Duration::hours(1)).unwrap_or(at)
-}
-
-fn ceil_hour(at: NaiveDateTime) -> NaiveDateTime {
-    let floor = floor_hour(at);
-    if floor == at {
-        at
-    } else {
-        floor + Duration::hours(1)
     }
 }
