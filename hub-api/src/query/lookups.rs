@@ -7,7 +7,9 @@ use hub_core::entity::{event_observers, node_tags, nodes, user_profile_nodes, us
 use hub_core::roles::{Role, visible_channel_indices};
 use hub_core::time::rfc3339;
 use poem_openapi::Object;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+};
 use std::collections::{BTreeSet, HashMap};
 
 /// Most values bound in one `IN (...)` list; SQLite allows 32766, PostgreSQL 65535.
@@ -137,16 +139,16 @@ pub async fn names_by_node_id(
     db: &DatabaseConnection,
     node_ids: &[String],
 ) -> Result<HashMap<String, NodeNames>, DbErr> {
-    let mut found = Vec::new();
+    let mut by_id = HashMap::new();
     for chunk in node_ids.chunks(CHUNK) {
-        found.extend(
-            nodes::Entity::find()
-                .filter(nodes::Column::Id.is_in(chunk.iter().cloned()))
-                .all(db)
-                .await?,
+        let found = named_nodes(db, nodes::Column::Id.is_in(chunk.iter().cloned())).await?;
+        by_id.extend(
+            found
+                .into_iter()
+                .map(|node| (node.id.clone(), node.names())),
         );
     }
-    names_of(db, found).await
+    Ok(by_id)
 }
 
 /// Names of the nodes with these public keys, keyed by public key.
@@ -154,56 +156,71 @@ pub async fn names_by_public_key(
     db: &DatabaseConnection,
     public_keys: &[String],
 ) -> Result<HashMap<String, NodeNames>, DbErr> {
-    let mut found = Vec::new();
+    let mut by_key = HashMap::new();
     for chunk in public_keys.chunks(CHUNK) {
-        found.extend(
-            nodes::Entity::find()
-                .filter(nodes::Column::PublicKey.is_in(chunk.iter().cloned()))
-                .all(db)
-                .await?,
+        let found = named_nodes(db, nodes::Column::PublicKey.is_in(chunk.iter().cloned()));
+        by_key.extend(
+            found
+                .await?
+                .into_iter()
+                .map(|node| (node.public_key.clone(), node.names())),
         );
     }
-    Ok(names_of(db, found)
-        .await?
-        .into_values()
-        .map(|names| (names.public_key.clone(), names))
-        .collect())
+    Ok(by_key)
 }
 
-/// Attaches the `name` and `description` tags to node rows; keyed by node id.
-async fn names_of(
-    db: &DatabaseConnection,
-    found: Vec<nodes::Model>,
-) -> Result<HashMap<String, NodeNames>, DbErr> {
-    let ids: Vec<String> = found.iter().map(|n| n.id.clone()).collect();
-    let mut by_id: HashMap<String, NodeNames> = found
-        .into_iter()
-        .map(|node| {
-            let names = NodeNames {
-                public_key: node.public_key,
-                name: node.name,
-                adv_type: node.adv_type,
-                ..NodeNames::default()
-            };
-            (node.id, names)
-        })
-        .collect();
-    for chunk in ids.chunks(CHUNK) {
-        for tag in node_tags::Entity::find()
-            .filter(node_tags::Column::NodeId.is_in(chunk.iter().cloned()))
-            .filter(node_tags::Column::Key.is_in(["name", "description"]))
-            .all(db)
-            .await?
-        {
-            if let Some(names) = by_id.get_mut(&tag.node_id) {
-                match tag.key.as_str() {
-                    "name" => names.tag_name = tag.value,
-                    _ => names.tag_description = tag.value,
-                }
-            }
+/// A node row with its `name` and `description` tags, as [`named_nodes`] reads it.
+#[derive(Debug, Clone, FromQueryResult)]
+struct NamedNode {
+    id: String,
+    public_key: String,
+    name: Option<String>,
+    adv_type: Option<String>,
+    tag_name: Option<String>,
+    tag_description: Option<String>,
+}
+
+impl NamedNode {
+    fn names(self) -> NodeNames {
+        NodeNames {
+            public_key: self.public_key,
+            name: self.name,
+            adv_type: self.adv_type,
+            tag_name: self.tag_name,
+            tag_description: self.tag_description,
         }
     }
-    Ok(by_id)
+}
+
+/// The nodes matching `condition` with their `name` and `description` tags, by public key:
+/// one statement (a tag is unique per node and key), where reading the tags apart costs a
+/// round trip more for every list page.
+async fn named_nodes(
+    db: &DatabaseConnection,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Vec<NamedNode>, DbErr> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::Expr;
+    let tag = |key: &str| {
+        Expr::cust(format!(
+            "(SELECT t.value FROM node_tags t WHERE t.node_id = nodes.id AND t.key = '{key}')"
+        ))
+    };
+    nodes::Entity::find()
+        .select_only()
+        .columns([
+            nodes::Column::Id,
+            nodes::Column::PublicKey,
+            nodes::Column::Name,
+            nodes::Column::AdvType,
+        ])
+        .column_as(tag("name"), "tag_name")
+        .column_as(tag("description"), "tag_description")
+        .filter(condition)
+        .order_by_asc(nodes::Column::PublicKey)
+        .into_model::<NamedNode>()
+        .all(db)
+        .await
 }
 
 /// One observer's reception of an event, as listed in `observers`.
@@ -312,9 +329,8 @@ pub async fn senders_by_prefix(
         .filter(|p| !p.is_empty())
         .collect();
     let wanted: Vec<String> = wanted.into_iter().collect();
-    // Lowercase prefix -> id of the first node (by public key) that starts with it.
-    let mut first: HashMap<String, String> = HashMap::new();
-    let mut senders: Vec<nodes::Model> = Vec::new();
+    // Lowercase prefix -> the first node (by public key) that starts with it.
+    let mut first: HashMap<String, NodeNames> = HashMap::new();
     for chunk in wanted.chunks(CHUNK) {
         let any_prefix = chunk.iter().fold(Condition::any(), |cond, prefix| {
             cond.add(hex_prefix(
@@ -323,11 +339,7 @@ pub async fn senders_by_prefix(
                 prefix,
             ))
         });
-        let matches = nodes::Entity::find()
-            .filter(any_prefix)
-            .order_by_asc(nodes::Column::PublicKey)
-            .all(db)
-            .await?;
+        let matches = named_nodes(db, any_prefix).await?;
         for prefix in chunk {
             let sender = matches.iter().find(|n| {
                 n.public_key
@@ -335,19 +347,15 @@ pub async fn senders_by_prefix(
                     .starts_with(prefix.as_str())
             });
             if let Some(node) = sender {
-                first.insert(prefix.clone(), node.id.clone());
-                if !senders.iter().any(|s| s.id == node.id) {
-                    senders.push(node.clone());
-                }
+                first.insert(prefix.clone(), node.clone().names());
             }
         }
     }
-    let names = names_of(db, senders).await?;
     Ok(prefixes
         .iter()
         .filter_map(|prefix| {
-            let id = first.get(&prefix.trim().to_ascii_lowercase())?;
-            Some((prefix.clone(), names.get(id)?.clone()))
+            let names = first.get(&prefix.trim().to_ascii_lowercase())?;
+            Some((prefix.clone(), names.clone()))
         })
         .collect())
 }
