@@ -125,6 +125,28 @@ where
     fetch_counted_page(db, count, project(select), keys, tiebreak, order, page).await
 }
 
+/// The rows of a page query. On PostgreSQL in a transaction of its own with parallel
+/// workers off: a page walks an index and stops after its rows, and when the planner
+/// expects a long walk it starts workers, which on a small machine cost more than the whole
+/// walk (an observer's adverts at `large`: 14 ms in parallel against 3 ms alone).
+async fn page_rows<E, M>(db: &DatabaseConnection, select: Select<E>) -> Result<Vec<M>, DbErr>
+where
+    E: EntityTrait,
+    M: FromQueryResult + Send + Sync,
+{
+    if db.get_database_backend() != DbBackend::Postgres {
+        return select.into_model::<M>().all(db).await;
+    }
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let transaction = db.begin().await?;
+    transaction
+        .execute_unprepared("SET LOCAL max_parallel_workers_per_gather = 0")
+        .await?;
+    let rows = select.into_model::<M>().all(&transaction).await?;
+    transaction.commit().await?;
+    Ok(rows)
+}
+
 /// How a list counts its `total`: `COUNT(*)` on every request ([`Total::counted`]), or with
 /// the whole past days of its window counted once and kept ([`Total::in_window`]).
 pub struct Total<'a, E: EntityTrait> {
@@ -279,7 +301,7 @@ where
     // not the sum. Boxed: both futures are large, and the page's caller may be a test
     // thread's stack.
     let count = Box::pin(async { Ok(total.count(db).await?) });
-    let items = Box::pin(async { then(select.into_model::<M>().all(db).await?).await });
+    let items = Box::pin(async { then(page_rows(db, select).await?).await });
     let (total, items) = tokio::try_join!(count, items)?;
     Ok((items, total))
 }
