@@ -122,7 +122,13 @@ where
     M: FromQueryResult + Send + Sync,
 {
     let count = Total::counted(select.clone());
-    fetch_counted_page(db, count, project(select), keys, tiebreak, order, page).await
+    let (select, then) = (project(select), rows_as_read);
+    fetch_counted_page(db, count, select, keys, tiebreak, order, page, then).await
+}
+
+/// The `then` of [`fetch_counted_page`] for a list whose items are its rows.
+pub async fn rows_as_read<M>(rows: Vec<M>) -> Result<Vec<M>, DbErr> {
+    Ok(rows)
 }
 
 /// The rows of a page query. On PostgreSQL in a transaction of its own with parallel
@@ -242,31 +248,13 @@ where
 
 /// [`fetch_page_as`] with the total counted by `total` and the page read by `select`: the
 /// same rows, with the conditions written so that each query gets its best plan (a count
-/// reads a covering index, a page walks the sort order and stops after `limit`). Both run at
-/// once, each on its own pooled connection.
-pub async fn fetch_counted_page<E, M>(
-    db: &DatabaseConnection,
-    total: Total<'_, E>,
-    select: Select<E>,
-    keys: Vec<SortKey>,
-    tiebreak: E::Column,
-    order: Order,
-    page: PageRequest,
-) -> Result<(Vec<M>, u64), DbErr>
-where
-    E: EntityTrait + Default,
-    E::Model: FromQueryResult + Send + Sync,
-    M: FromQueryResult + Send + Sync,
-{
-    let rows = async |rows| Ok::<_, DbErr>(rows);
-    fetch_counted_page_then(db, total, select, keys, tiebreak, order, page, rows).await
-}
-
-/// [`fetch_counted_page`], with the page's rows turned into items by `then` (the look-ups of
-/// names and observers a list attaches) while the total is still being counted: a request
-/// costs the slower of the count and the page with its look-ups, not their sum.
+/// reads a covering index, a page walks the sort order and stops after `limit`). The
+/// page's rows become items by `then` (the look-ups of names and observers a list attaches;
+/// [`rows_as_read`] for none) while the total is still being counted, each on a pooled
+/// connection of its own: a request costs the slower of the count and the page with its
+/// look-ups, not their sum.
 #[allow(clippy::too_many_arguments)]
-pub async fn fetch_counted_page_then<E, M, T, Fut, Items, Error>(
+pub async fn fetch_counted_page<E, M, T, Fut, Items, Error>(
     db: &DatabaseConnection,
     total: Total<'_, E>,
     select: Select<E>,

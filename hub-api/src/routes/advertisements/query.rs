@@ -11,7 +11,7 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, ids_of, is_one_of, observed_by_condition, observed_events,
     observer_ids, route_type_in, route_type_in_newest_first,
 };
-use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page_then};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
 use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
 use crate::query::past_days::PastDays;
 use crate::query::time_window::TimeWindow;
@@ -224,7 +224,7 @@ pub(crate) async fn list(
         }
         _ => ObserverPlan::ByEvent,
     };
-    fetch_counted_page_then(
+    fetch_counted_page(
         db,
         total,
         select(Purpose::Page, page_plan).filter(filter.window.condition(backend, column)),

@@ -10,7 +10,7 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, not_spam, observed_by_condition, observed_events, observer_ids,
     unindexed_in, visible_messages,
 };
-use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page_then};
+use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
 use crate::query::lookups::{
     names_by_node_id, observers_by_event, senders_by_prefix, visible_channels,
 };
@@ -165,7 +165,7 @@ pub(crate) async fn list(
         select(ObserverPlan::ByEvent, false),
     );
     let total = Total::in_window(backend, edges, long, column, filter.window, Some(kept));
-    fetch_counted_page_then(
+    fetch_counted_page(
         db,
         total,
         select(page_plan, by_time(sort)).filter(filter.window.condition(backend, column)),

@@ -7,7 +7,7 @@ use crate::query::filters::{
     ObserverPlan, hex_equals, ids_of, is_one_of, observer_ids, unindexed_in,
 };
 use crate::query::list::{
-    PageRequest, SortKey, Total, fetch_counted_page, sqlite_nulls, text_order,
+    PageRequest, SortKey, Total, fetch_counted_page, rows_as_read, sqlite_nulls, text_order,
 };
 use crate::query::past_days::PastDays;
 use crate::query::raw_packets::{
@@ -299,6 +299,7 @@ pub(super) async fn list_packets(
         raw_packets::Column::Id,
         order,
         page,
+        rows_as_read,
     )
     .await?)
 }
