@@ -271,7 +271,7 @@ impl WindowDays {
     /// watch's horizon (the current hour), so a late row among them is reported as a change
     /// that reaches the past, like one in a whole day.
     fn kept_tail_end(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
-        let hour = now.duration_trunc(chrono::Duration::hours(1)).ok()?;
+        let hour = floor_hour(now);
         let reaches = self.tail.until.is_none_or(|until| until >= hour);
         (self.tail_start()? < hour && reaches).then_some(hour)
     }
@@ -336,44 +336,30 @@ impl WindowDays {
             }
             Ok::<_, DbErr>(rows)
         };
-        // The head's whole hours as one span too (a window starting 7 days ago mid-day
-        // counted up to a day of rows on every request): the head's first partial hour is
-        // all a request reads of that day.
-        let head_since = self.head.and_then(|head| head.since);
-        let head_rows = kept_head_start.zip(head_since).map(|(hour, since)| {
-            let rows = select
-                .clone()
-                .filter(column.gte(datetime_bound(backend, hour, Bound::Lower)))
-                .filter(column.lt(first_start.clone()));
-            (format!("{key} {hour}..{first}"), since.date(), rows)
-        });
-        let head_hours = async {
-            let Some((span, day, rows)) = head_rows else {
-                return Ok::<_, DbErr>(0);
-            };
+        // Whole hours beside the whole days, each run kept as one span too: the head's after
+        // its first hour (a window starting 7 days ago mid-day counted up to a day of rows on
+        // every request) and the tail's before the current one (today's, usually: a filter on
+        // the text of today's packets, 60 ms against a few). Only the first partial hour and
+        // the current hour are read by every request.
+        let kept_hours = |hours: Option<(NaiveDateTime, NaiveDateTime)>| {
+            let counted = hours.map(|(from, to)| {
+                let rows = select
+                    .clone()
+                    .filter(column.gte(datetime_bound(backend, from, Bound::Lower)))
+                    .filter(column.lt(datetime_bound(backend, to, Bound::Lower)));
+                (format!("{key} {from}..{to}"), from.date(), rows)
+            });
             let reader = db.clone();
-            kept_span(kept, &span, tables, day, async move {
-                count_rows(&reader, rows).await
-            })
-            .await
+            async move {
+                let Some((span, day, rows)) = counted else {
+                    return Ok::<_, DbErr>(0);
+                };
+                let count = async move { count_rows(&reader, rows).await };
+                kept_span(kept, &span, tables, day, count).await
+            }
         };
-        // The tail's whole hours (today's, usually) as one span too: the current hour is all
-        // a request reads of today (a filter on the text of today's packets: 60 ms against
-        // a few).
-        let tail_hours = async {
-            let Some(hour) = kept_tail_end else {
-                return Ok::<_, DbErr>(0);
-            };
-            let rows = select
-                .filter(column.gte(after_last.clone()))
-                .filter(column.lt(datetime_bound(backend, hour, Bound::Lower)));
-            let reader = db.clone();
-            let span = format!("{key} {tail_start}..{hour}");
-            kept_span(kept, &span, tables, tail_start.date(), async move {
-                count_rows(&reader, rows).await
-            })
-            .await
-        };
+        let head_hours = kept_hours(kept_head_start.map(|hour| (hour, midnight(*first))));
+        let tail_hours = kept_hours(kept_tail_end.map(|hour| (tail_start, hour)));
         // The whole days as one span, not per day: one COUNT reads an index range, where
         // grouping by day computes every row's date (messages: 36 ms against 610 ms). A
         // window moves by a day a day, so a span is counted about once a day (and again
@@ -381,17 +367,16 @@ impl WindowDays {
         let span = format!("{key} {first}..{last}");
         let from_oldest = self.head.is_none() && self.from_oldest_row;
         let reader = db.clone();
-        let after_whole = after_last.clone();
         let whole = kept_span(kept, &span, tables, *first, async move {
             if from_oldest {
                 // Every row but the tail's, as one statement (one snapshot): without a lower
                 // time bound the count reads the filter's narrowest index (a covering one for
                 // message visibility: 27 ms) where the time range reads every row (130 ms).
-                all_but_from(&reader, day_select, column, after_whole).await
+                all_but_from(&reader, day_select, column, after_last).await
             } else {
                 let rows = day_select
                     .filter(column.gte(first_start))
-                    .filter(column.lt(after_whole));
+                    .filter(column.lt(after_last));
                 count_rows(&reader, rows).await
             }
         });
