@@ -151,6 +151,33 @@ pub async fn names_by_node_id(
     Ok(by_id)
 }
 
+/// Names of the nodes with these ids or these public keys, keyed by node id: one statement
+/// for both (per [`CHUNK`] of each).
+pub async fn names_by_id_or_public_key(
+    db: &DatabaseConnection,
+    node_ids: &[String],
+    public_keys: &[String],
+) -> Result<HashMap<String, NodeNames>, DbErr> {
+    let mut by_id = HashMap::new();
+    let (mut ids, mut keys) = (node_ids.chunks(CHUNK), public_keys.chunks(CHUNK));
+    loop {
+        let (ids, keys) = match (ids.next(), keys.next()) {
+            (None, None) => break,
+            (ids, keys) => (ids.unwrap_or_default(), keys.unwrap_or_default()),
+        };
+        let either = sea_orm::Condition::any()
+            .add(nodes::Column::Id.is_in(ids.iter().cloned()))
+            .add(nodes::Column::PublicKey.is_in(keys.iter().cloned()));
+        let found = named_nodes(db, either).await?;
+        by_id.extend(
+            found
+                .into_iter()
+                .map(|node| (node.id.clone(), node.names())),
+        );
+    }
+    Ok(by_id)
+}
+
 /// Names of the nodes with these public keys, keyed by public key.
 pub async fn names_by_public_key(
     db: &DatabaseConnection,

@@ -12,7 +12,9 @@ use crate::query::filters::{
     observer_ids, route_type_in, route_type_in_newest_first,
 };
 use crate::query::list::{PageRequest, SortKey, Total, fetch_counted_page};
-use crate::query::lookups::{NodeNames, names_by_node_id, observers_by_event};
+use crate::query::lookups::{
+    NodeNames, names_by_id_or_public_key, names_by_node_id, observers_by_event,
+};
 use crate::query::past_days::PastDays;
 use crate::query::time_window::TimeWindow;
 use hub_core::entity::{advertisements, nodes};
@@ -258,60 +260,44 @@ async fn advertisement_reads(
     db: &DatabaseConnection,
     rows: Vec<advertisements::Model>,
 ) -> Result<Vec<AdvertisementRead>, ApiError> {
-    // The source nodes and their names, and beside them the observer lists: independent
-    // look-ups, each on a pooled connection of its own.
-    let sources_and_names = async {
-        // Source nodes: by id where linked, else by the advert's public key.
-        let linked: BTreeSet<String> = rows.iter().filter_map(|a| a.node_id.clone()).collect();
-        let unlinked: BTreeSet<String> = rows
-            .iter()
-            .filter(|a| a.node_id.is_none())
-            .map(|a| a.public_key.clone())
-            .collect();
-        let sources = if linked.is_empty() && unlinked.is_empty() {
-            Vec::new()
-        } else {
-            nodes::Entity::find()
-                .filter(
-                    Condition::any()
-                        .add(nodes::Column::Id.is_in(linked))
-                        .add(nodes::Column::PublicKey.is_in(unlinked)),
-                )
-                .all(db)
-                .await?
-        };
-        let node_ids: Vec<String> = rows
-            .iter()
-            .filter_map(|a| a.observer_node_id.clone())
-            .chain(sources.iter().map(|n| n.id.clone()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let names = names_by_node_id(db, &node_ids).await?;
-        Ok::<_, sea_orm::DbErr>((sources, names))
-    };
-    let ((sources, names), mut observers) = tokio::try_join!(
-        sources_and_names,
+    // Source nodes: by id where linked, else by the advert's public key. The look-ups are
+    // independent, each on a pooled connection of its own.
+    let linked: BTreeSet<String> = rows.iter().filter_map(|a| a.node_id.clone()).collect();
+    let unlinked: BTreeSet<String> = rows
+        .iter()
+        .filter(|a| a.node_id.is_none())
+        .map(|a| a.public_key.clone())
+        .collect();
+    let observer_ids: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|a| a.observer_node_id.clone())
+        .collect();
+    let [linked, unlinked, observer_ids]: [Vec<String>; 3] =
+        [linked, unlinked, observer_ids].map(|set| set.into_iter().collect());
+    let (sources, observer_names, mut observers) = tokio::try_join!(
+        names_by_id_or_public_key(db, &linked, &unlinked),
+        names_by_node_id(db, &observer_ids),
         observers_by_event(db, "advertisement", rows.iter().map(|r| &r.event_hash)),
     )?;
-    let source_by_id: HashMap<&str, &nodes::Model> =
-        sources.iter().map(|n| (n.id.as_str(), n)).collect();
-    let source_by_key: HashMap<&str, &nodes::Model> =
-        sources.iter().map(|n| (n.public_key.as_str(), n)).collect();
-    let source_of = |advert: &advertisements::Model| -> Option<&nodes::Model> {
+    let source_by_key: HashMap<&str, &NodeNames> = sources
+        .values()
+        .map(|n| (n.public_key.as_str(), n))
+        .collect();
+    let source_of = |advert: &advertisements::Model| -> Option<&NodeNames> {
         match &advert.node_id {
-            Some(id) => source_by_id.get(id.as_str()).copied(),
+            Some(id) => sources.get(id),
             None => source_by_key.get(advert.public_key.as_str()).copied(),
         }
     };
 
-    let none = NodeNames::default();
     Ok(rows
         .iter()
         .map(|a| {
-            let observer = a.observer_node_id.as_ref().and_then(|id| names.get(id));
+            let observer = a
+                .observer_node_id
+                .as_ref()
+                .and_then(|id| observer_names.get(id));
             let source = source_of(a);
-            let source_names = source.and_then(|n| names.get(&n.id)).unwrap_or(&none);
             AdvertisementRead {
                 observed_by: observer.map(|n| n.public_key.clone()),
                 observer_name: observer.and_then(|n| n.name.clone()),
@@ -319,8 +305,8 @@ async fn advertisement_reads(
                 public_key: a.public_key.clone(),
                 name: a.name.clone(),
                 node_name: source.and_then(|n| n.name.clone()),
-                node_tag_name: source_names.tag_name.clone(),
-                node_tag_description: source_names.tag_description.clone(),
+                node_tag_name: source.and_then(|n| n.tag_name.clone()),
+                node_tag_description: source.and_then(|n| n.tag_description.clone()),
                 // An empty advert type falls back too, as MeshCore Hub's `or` does.
                 adv_type: a
                     .adv_type
