@@ -152,7 +152,7 @@ pub async fn names_by_node_id(
 }
 
 /// Names of the nodes with these ids or these public keys, keyed by node id: one statement
-/// for both (per [`CHUNK`] of each).
+/// for both (for each few hundred of either).
 pub async fn names_by_id_or_public_key(
     db: &DatabaseConnection,
     node_ids: &[String],
